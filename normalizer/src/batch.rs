@@ -1,0 +1,321 @@
+//! One batch (one Lambda event) → the lake objects it produces.
+//!
+//! The function the CLI, the Lambda handler, the benchmark and the tests all call:
+//! [`normalize_event`]. It splits the event into records, decodes and flattens each one on
+//! its own, and appends the rows of every record that succeeded to one gzip'd object per
+//! table × day. A record that fails is quarantined with its reason and the batch goes on.
+//! Nothing here does I/O; writing the objects is the sink's job.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::flatten::{Flattener, RecordRows};
+use crate::partition::{day_of, BatchId, ObjectKey};
+use crate::record::{decode_record, split_event, StreamRecord};
+use crate::schema::TableSchema;
+
+/// An event that is not a Lambda DynamoDB event at all (not one of its records).
+#[derive(Debug, thiserror::Error)]
+#[error("not a DynamoDB stream event (expected {{\"Records\": [...]}}): {0}")]
+pub struct EventError(#[from] pub serde_json::Error);
+
+/// Settings for one batch.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOptions {
+    /// The shard the batch came from, when known; otherwise a hash of the stream ARN names it.
+    pub source: Option<String>,
+}
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeObject {
+    /// Key relative to the lake prefix.
+    pub key: ObjectKey,
+    /// Gzip'd body.
+    pub body: Vec<u8>,
+    /// The table, or `None` for the quarantine object.
+    pub table: Option<String>,
+    /// Rows (or quarantined records) in the object.
+    pub rows: u64,
+    /// Lowest index (in the event) of a record that has rows in this object: if this
+    /// object cannot be written, that record and all after it must be retried.
+    pub first_record: usize,
+}
+
+/// A record that could not be normalized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QuarantinedRecord {
+    /// Position in the event.
+    pub index: usize,
+    /// Its eventID, if it had one.
+    #[serde(rename = "eventID")]
+    pub event_id: Option<String>,
+    /// Its sequence number, if it had one.
+    #[serde(rename = "sequenceNumber")]
+    pub sequence_number: Option<String>,
+    /// Why it was quarantined.
+    pub reason: String,
+}
+
+/// What a batch produced.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOutput {
+    /// Identity of the batch (names its objects).
+    pub batch: Option<BatchId>,
+    /// Objects to write: rows per table × day, then the quarantine object if any.
+    pub objects: Vec<LakeObject>,
+    /// Records that went to quarantine.
+    pub quarantined: Vec<QuarantinedRecord>,
+    /// Records in the event.
+    pub records: usize,
+    /// Sequence number of each record, by position (for batch item failures).
+    pub sequence_numbers: Vec<Option<String>>,
+    /// Rows written per table, in schema order.
+    pub rows_per_table: Vec<(String, u64)>,
+    /// Event time of each record that decoded, in ms since the epoch (for stream lag).
+    pub event_times: Vec<i64>,
+    /// Bytes of JSON in the event.
+    pub input_bytes: usize,
+}
+
+impl BatchOutput {
+    /// Total gzip'd bytes of all objects.
+    pub fn output_bytes(&self) -> usize {
+        self.objects.iter().map(|o| o.body.len()).sum()
+    }
+}
+
+/// Orders decimal sequence numbers as numbers (they may differ in length).
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+struct Writer {
+    gz: GzEncoder<Vec<u8>>,
+    rows: u64,
+    first_record: usize,
+}
+
+#[derive(Serialize)]
+struct QuarantineLine<'a> {
+    #[serde(flatten)]
+    record: &'a QuarantinedRecord,
+    record_json: &'a RawValue,
+}
+
+/// Normalizes one Lambda event.
+pub fn normalize_event(
+    flattener: &Flattener<'_>,
+    tables: &[TableSchema],
+    gzip_level: u32,
+    event_json: &str,
+    options: &BatchOptions,
+) -> Result<BatchOutput, EventError> {
+    let raws = split_event(event_json)?;
+    let mut out = BatchOutput {
+        records: raws.len(),
+        sequence_numbers: vec![None; raws.len()],
+        input_bytes: event_json.len(),
+        ..BatchOutput::default()
+    };
+    let mut decoded: Vec<Option<StreamRecord<'_>>> = Vec::with_capacity(raws.len());
+    let mut quarantine: Vec<(QuarantinedRecord, &RawValue)> = Vec::new();
+    let mut arn: Option<String> = None;
+    for (index, raw) in raws.iter().enumerate() {
+        match decode_record(raw.get()) {
+            Ok(rec) => {
+                out.sequence_numbers[index] = Some(rec.sequence_number.as_str().to_owned());
+                if arn.is_none() {
+                    arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
+                }
+                decoded.push(Some(rec));
+            }
+            Err(e) => {
+                let (event_id, seq) = salvage_ids(raw.get());
+                out.sequence_numbers[index] = seq.clone();
+                quarantine.push((QuarantinedRecord { index, event_id, sequence_number: seq, reason: e.to_string() }, raw));
+                decoded.push(None);
+            }
+        }
+    }
+    let batch = batch_id(&out.sequence_numbers, options.source.as_deref(), arn.as_deref(), event_json);
+
+    let mut writers: BTreeMap<(usize, String), Writer> = BTreeMap::new();
+    let mut rows = RecordRows::default();
+    let mut totals = vec![0u64; tables.len()];
+    let level = Compression::new(gzip_level);
+    for (index, rec) in decoded.iter().enumerate() {
+        let Some(rec) = rec else { continue };
+        if let Err(e) = flattener.flatten(rec, &mut rows) {
+            quarantine.push((
+                QuarantinedRecord {
+                    index,
+                    event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
+                    sequence_number: Some(rec.sequence_number.as_str().to_owned()),
+                    reason: e.to_string(),
+                },
+                raws[index],
+            ));
+            continue;
+        }
+        out.event_times.push(rec.event_time_millis);
+        let day = day_of(rec.event_time_millis);
+        for (t, buf) in rows.bufs.iter().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            let w = writers.entry((t, day.clone())).or_insert_with(|| {
+                let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
+                let header: Vec<&str> = tables[t].columns.iter().map(|c| c.name.as_str()).collect();
+                // Writing to a Vec cannot fail.
+                let _ = gz.write_all(header.join("\t").as_bytes());
+                let _ = gz.write_all(b"\n");
+                Writer { gz, rows: 0, first_record: index }
+            });
+            let _ = w.gz.write_all(buf);
+            w.rows += rows.rows[t];
+            totals[t] += rows.rows[t];
+        }
+    }
+
+    for ((t, day), w) in writers {
+        let body = w.gz.finish().unwrap_or_default();
+        out.objects.push(LakeObject {
+            key: ObjectKey::rows(&tables[t].name, &day, &batch),
+            body,
+            table: Some(tables[t].name.clone()),
+            rows: w.rows,
+            first_record: w.first_record,
+        });
+    }
+    if !quarantine.is_empty() {
+        quarantine.sort_by_key(|(q, _)| q.index);
+        let mut gz = GzEncoder::new(Vec::new(), level);
+        for (q, raw) in &quarantine {
+            let line = QuarantineLine { record: q, record_json: raw };
+            let _ = serde_json::to_writer(&mut gz, &line);
+            let _ = gz.write_all(b"\n");
+        }
+        out.objects.push(LakeObject {
+            key: ObjectKey::quarantine(&batch),
+            body: gz.finish().unwrap_or_default(),
+            table: None,
+            rows: quarantine.len() as u64,
+            first_record: quarantine[0].0.index,
+        });
+        out.quarantined = quarantine.into_iter().map(|(q, _)| q).collect();
+    }
+    out.rows_per_table = tables.iter().zip(totals).map(|(t, n)| (t.name.clone(), n)).collect();
+    out.batch = Some(batch);
+    Ok(out)
+}
+
+/// Best effort: the eventID and sequence number of a record that did not decode.
+fn salvage_ids(raw: &str) -> (Option<String>, Option<String>) {
+    let v: serde_json::Value = match serde_json::from_str(raw) {
+        Ok(v) => v,
+        Err(_) => return (None, None),
+    };
+    let id = v.get("eventID").and_then(|x| x.as_str()).map(str::to_owned);
+    let seq = v
+        .get("dynamodb")
+        .and_then(|d| d.get("SequenceNumber"))
+        .and_then(|x| x.as_str())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned);
+    (id, seq)
+}
+
+fn batch_id(seqs: &[Option<String>], source: Option<&str>, arn: Option<&str>, event_json: &str) -> BatchId {
+    let source = match (source, arn) {
+        (Some(s), _) => s.to_owned(),
+        (None, Some(a)) => BatchId::source_from_arn(a),
+        (None, None) => "local".to_owned(),
+    };
+    let mut known = seqs.iter().flatten();
+    match known.next() {
+        Some(first) => {
+            let (mut lo, mut hi) = (first, first);
+            for s in known {
+                if compare_sequence_numbers(s, lo).is_lt() {
+                    lo = s;
+                }
+                if compare_sequence_numbers(s, hi).is_gt() {
+                    hi = s;
+                }
+            }
+            BatchId { source, first_sequence: lo.clone(), last_sequence: hi.clone() }
+        }
+        None => {
+            // No record carried a sequence number: name the batch by its content.
+            use sha2::{Digest, Sha256};
+            let d = Sha256::digest(event_json.as_bytes());
+            let h: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+            BatchId { source, first_sequence: "none".into(), last_sequence: h }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::table_schemas;
+    use crate::spec::LakeSpec;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence_numbers("99", "100"), Ordering::Less);
+        assert_eq!(compare_sequence_numbers("0100", "100"), Ordering::Equal);
+        assert_eq!(compare_sequence_numbers("1234567890123456789012345678901234567890", "999"), Ordering::Greater);
+    }
+
+    fn rec(seq: &str, name: &str) -> String {
+        format!(
+            r#"{{"eventID":"id{seq}","eventName":"{name}","eventSourceARN":"arn:x","dynamodb":{{"ApproximateCreationDateTime":1700000000,"Keys":{{"pk":{{"S":"a"}}}},"NewImage":{{"pk":{{"S":"a"}},"v":{{"N":"1"}}}},"SequenceNumber":"{seq}","SizeBytes":5,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
+        )
+    }
+
+    #[test]
+    fn poison_record_goes_to_quarantine_and_the_rest_lands() {
+        let spec = LakeSpec::default();
+        let tables = table_schemas(&spec);
+        let f = Flattener::new(&spec, None).unwrap();
+        let bad = rec("150", "INSERT").replace(r#"{"N":"1"}"#, r#"{"X":"1"}"#);
+        let ev = format!(r#"{{"Records":[{},{},{}]}}"#, rec("100", "INSERT"), bad, rec("200", "MODIFY"));
+        let out = normalize_event(&f, &tables, 1, &ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
+        assert_eq!(out.records, 3);
+        assert_eq!(out.quarantined.len(), 1);
+        assert_eq!(out.quarantined[0].index, 1);
+        assert_eq!(out.quarantined[0].sequence_number.as_deref(), Some("150"));
+        assert!(out.quarantined[0].reason.contains("unknown DynamoDB attribute type `X`"));
+        assert_eq!(out.rows_per_table[0], ("changes".to_string(), 2));
+        let keys: Vec<&str> = out.objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "changes/dt=2023-11-14/shard-1_100_200.tsv.gz",
+                "attributes/dt=2023-11-14/shard-1_100_200.tsv.gz",
+                "_quarantine/shard-1_100_200.jsonl.gz"
+            ]
+        );
+        // Same input, same bytes.
+        let again = normalize_event(&f, &tables, 1, &ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
+        assert_eq!(out.objects, again.objects);
+    }
+
+    #[test]
+    fn not_an_event_is_an_error() {
+        let spec = LakeSpec::default();
+        let f = Flattener::new(&spec, None).unwrap();
+        let e = normalize_event(&f, &table_schemas(&spec), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("line 1"), "{e}");
+    }
+}

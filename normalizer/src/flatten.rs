@@ -1,0 +1,745 @@
+//! Flattening: one decoded stream record → encoded rows for every table.
+//!
+//! Called by [`crate::batch`] once per record. Rows are encoded straight into per-table
+//! buffers (no intermediate row structs); the caller appends them to the table's object only
+//! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
+//! The columns written are exactly those of [`crate::schema::table_schemas`].
+
+use std::fmt::Write as _;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::number::{self, NumberFitError};
+use crate::path::{push_index, push_name, Segment};
+use crate::record::{AttributeValue, EventName, Item, StreamRecord, Text};
+use crate::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use crate::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
+
+/// Index of the `changes` table in [`RecordRows`].
+pub const CHANGES: usize = 0;
+/// Index of the `attributes` table in [`RecordRows`].
+pub const ATTRIBUTES: usize = 1;
+
+/// Why a record cannot be flattened under the spec (the record goes to quarantine).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FlattenError {
+    /// A value does not fit the type its declared column asks for.
+    #[error("table `{table}` column `{column}`: value at `{path}` is {found}, which {reason} for type {expected}")]
+    TypeConflict {
+        /// Table name.
+        table: String,
+        /// Column name.
+        column: String,
+        /// Path of the value.
+        path: String,
+        /// Declared type.
+        expected: String,
+        /// DynamoDB type found.
+        found: &'static str,
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// The explode path holds something other than a list or set.
+    #[error("table `{table}` explodes `{path}`, but the item has a {found} there, not a list or set")]
+    NotAList {
+        /// Table name.
+        table: String,
+        /// Explode path.
+        path: String,
+        /// DynamoDB type found.
+        found: &'static str,
+    },
+}
+
+/// The redaction key is needed but missing.
+#[derive(Debug, thiserror::Error)]
+#[error("the spec hashes values (a redaction rule has action = \"hash\") but no key was given: set the environment variable {env} to a secret of at least 16 bytes")]
+pub struct MissingRedactionKey {
+    /// The variable to set.
+    pub env: String,
+}
+
+/// Encoded rows of one record, per table (index = position in `table_schemas`).
+#[derive(Debug, Default)]
+pub struct RecordRows {
+    /// Encoded rows (each ends with LF), per table.
+    pub bufs: Vec<Vec<u8>>,
+    /// Row count, per table.
+    pub rows: Vec<u64>,
+}
+
+impl RecordRows {
+    fn reset(&mut self, tables: usize) {
+        self.bufs.resize_with(tables, Vec::new);
+        self.rows.resize(tables, 0);
+        for b in &mut self.bufs {
+            b.clear();
+        }
+        for r in &mut self.rows {
+            *r = 0;
+        }
+    }
+}
+
+/// Turns records into rows under one spec. Built once, used for every record.
+pub struct Flattener<'s> {
+    spec: &'s LakeSpec,
+    rules: Vec<(Vec<Segment>, RedactAction)>,
+    mac: Option<Hmac<Sha256>>,
+    table_count: usize,
+}
+
+struct Walk<'r> {
+    prefix: &'r [u8],
+    out: &'r mut Vec<u8>,
+    rows: u64,
+    path: String,
+    changed_known: bool,
+}
+
+impl<'s> Flattener<'s> {
+    /// Prepares a flattener. `redaction_key` is required when the spec hashes values.
+    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
+        let mac = match redaction_key {
+            Some(k) if k.len() >= 16 => Hmac::<Sha256>::new_from_slice(k).ok(),
+            _ => None,
+        };
+        if spec.needs_redaction_key() && mac.is_none() {
+            return Err(MissingRedactionKey { env: spec.redaction_key_env.clone() });
+        }
+        Ok(Flattener {
+            spec,
+            rules: spec.redactions.iter().map(|r| (r.path.0.clone(), r.action)).collect(),
+            mac,
+            table_count: 2 + spec.tables.len(),
+        })
+    }
+
+    /// Number of tables (built-in and declared).
+    pub fn table_count(&self) -> usize {
+        self.table_count
+    }
+
+    /// Flattens one record into `out` (cleared first).
+    pub fn flatten(&self, rec: &StreamRecord<'_>, out: &mut RecordRows) -> Result<(), FlattenError> {
+        out.reset(self.table_count);
+        let mut prefix = Vec::with_capacity(256);
+        self.common_prefix(rec, &mut prefix);
+
+        // changes
+        {
+            let b = &mut out.bufs[CHANGES];
+            b.extend_from_slice(&prefix);
+            push_delimiter(b);
+            push_opt(b, rec.event_id.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            push_opt(b, rec.stream_view_type.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            match rec.size_bytes {
+                Some(n) => push_field(b, itoa_buf(n).as_str()),
+                None => push_null(b),
+            }
+            push_delimiter(b);
+            push_field(b, if rec.ttl_delete { "true" } else { "false" });
+            push_delimiter(b);
+            push_opt(b, rec.principal.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            push_opt(b, changed_attributes(rec).as_deref());
+            end_row(b);
+            out.rows[CHANGES] = 1;
+        }
+
+        let Some(image) = rec.new_image.as_ref() else {
+            return Ok(());
+        };
+
+        // attributes
+        {
+            let old = match rec.event_name {
+                EventName::Modify => rec.old_image.as_ref(),
+                _ => None,
+            };
+            let changed_known = rec.event_name == EventName::Insert || old.is_some();
+            let mut walk = Walk {
+                prefix: &prefix,
+                out: &mut out.bufs[ATTRIBUTES],
+                rows: 0,
+                path: String::with_capacity(64),
+                changed_known,
+            };
+            let all = if self.rules.is_empty() { 0 } else { u64::MAX >> (64 - self.rules.len()) };
+            self.walk_map(image, old, 0, all, &mut walk);
+            out.rows[ATTRIBUTES] = walk.rows;
+        }
+
+        // declared tables
+        for (k, table) in self.spec.tables.iter().enumerate() {
+            let idx = 2 + k;
+            let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
+            self.declared_rows(table, image, &prefix, buf, rows)?;
+        }
+        Ok(())
+    }
+
+    fn common_prefix(&self, rec: &StreamRecord<'_>, b: &mut Vec<u8>) {
+        push_field(b, rec.event_name.as_str());
+        push_delimiter(b);
+        push_field(b, rec.sequence_number.as_str());
+        push_delimiter(b);
+        match chrono::DateTime::from_timestamp_millis(rec.event_time_millis) {
+            Some(t) => {
+                let mut s = String::with_capacity(24);
+                let _ = write!(s, "{}", t.format("%Y-%m-%d %H:%M:%S%.3f"));
+                push_field(b, &s);
+            }
+            None => push_null(b),
+        }
+        push_delimiter(b);
+        push_opt(b, self.tenant(rec).as_deref());
+        push_delimiter(b);
+        push_field(b, &item_key_json(&rec.keys));
+        push_delimiter(b);
+        push_opt(b, rec.keys.get(&self.spec.partition_key).map(scalar_or_json).as_deref());
+        push_delimiter(b);
+        push_opt(b, self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(scalar_or_json).as_deref());
+    }
+
+    fn tenant(&self, rec: &StreamRecord<'_>) -> Option<String> {
+        match self.spec.tenant.as_ref()? {
+            TenantRule::Attribute(name) => {
+                let v = rec
+                    .new_image
+                    .as_ref()
+                    .and_then(|i| i.get(name))
+                    .or_else(|| rec.old_image.as_ref().and_then(|i| i.get(name)))
+                    .or_else(|| rec.keys.get(name))?;
+                v.scalar_text().map(str::to_owned)
+            }
+            TenantRule::KeyPrefix { prefix, separator } => {
+                let pk = rec.keys.get(&self.spec.partition_key)?.scalar_text()?;
+                let rest = pk.strip_prefix(prefix.as_str())?;
+                let end = if separator.is_empty() { rest.len() } else { rest.find(separator.as_str()).unwrap_or(rest.len()) };
+                Some(rest[..end].to_owned())
+            }
+        }
+    }
+
+    /// Which rules stay on the path after stepping onto `seg` at `depth`.
+    fn step(&self, active: u64, depth: usize, seg: Step<'_>) -> u64 {
+        if active == 0 {
+            return 0;
+        }
+        let mut next = 0;
+        for (k, (segs, _)) in self.rules.iter().enumerate() {
+            if active & (1 << k) == 0 || segs.len() <= depth {
+                continue;
+            }
+            let ok = match (&segs[depth], seg) {
+                (Segment::Name(n), Step::Name(s)) => n == s,
+                (Segment::Each, Step::Index(_)) => true,
+                (Segment::Index(i), Step::Index(j)) => *i == j,
+                _ => false,
+            };
+            if ok {
+                next |= 1 << k;
+            }
+        }
+        next
+    }
+
+    /// The action of a rule that ends exactly at `depth` (drop wins over hash).
+    fn action_at(&self, active: u64, depth: usize) -> Option<RedactAction> {
+        let mut found = None;
+        for (k, (segs, action)) in self.rules.iter().enumerate() {
+            if active & (1 << k) != 0 && segs.len() == depth {
+                if *action == RedactAction::Drop {
+                    return Some(RedactAction::Drop);
+                }
+                found = Some(*action);
+            }
+        }
+        found
+    }
+
+    fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut Walk<'_>) {
+        for (name, value) in &item.0 {
+            let mark = w.path.len();
+            push_name(&mut w.path, name.as_str());
+            let old_value = old.and_then(|o| o.get(name.as_str()));
+            let act = self.step(active, depth, Step::Name(name.as_str()));
+            self.walk_value(value, old_value, depth + 1, act, w);
+            w.path.truncate(mark);
+        }
+    }
+
+    fn walk_value(&self, v: &AttributeValue<'_>, old: Option<&AttributeValue<'_>>, depth: usize, active: u64, w: &mut Walk<'_>) {
+        if active != 0 {
+            match self.action_at(active, depth) {
+                Some(RedactAction::Drop) => return,
+                Some(RedactAction::Hash) => {
+                    let text = value_text(v);
+                    let hashed = self.hash(&text);
+                    let changed = w.changed_known.then(|| old != Some(v));
+                    emit(w, v.type_name(), Some(&hashed), changed);
+                    return;
+                }
+                None => {}
+            }
+        }
+        match v {
+            AttributeValue::M(m) if !m.is_empty() => {
+                let old_map = match old {
+                    Some(AttributeValue::M(o)) => Some(o),
+                    _ => None,
+                };
+                // A map that replaced a non-map: every leaf changed.
+                let old_map = if old.is_some() && old_map.is_none() { Some(&EMPTY_ITEM) } else { old_map };
+                self.walk_map(m, old_map, depth, active, w);
+            }
+            AttributeValue::L(l) if !l.is_empty() => {
+                let old_list = match old {
+                    Some(AttributeValue::L(o)) => Some(o.as_slice()),
+                    Some(_) => Some(&[][..]),
+                    None => None,
+                };
+                for (i, e) in l.iter().enumerate() {
+                    let mark = w.path.len();
+                    push_index(&mut w.path, i);
+                    let act = self.step(active, depth, Step::Index(i));
+                    let old_e = old_list.map(|o| o.get(i));
+                    self.walk_value(e, old_e.flatten(), depth + 1, act, w);
+                    w.path.truncate(mark);
+                }
+            }
+            AttributeValue::Ss(s) | AttributeValue::Ns(s) | AttributeValue::Bs(s) => {
+                let old_set = match (v, old) {
+                    (AttributeValue::Ss(_), Some(AttributeValue::Ss(o)))
+                    | (AttributeValue::Ns(_), Some(AttributeValue::Ns(o)))
+                    | (AttributeValue::Bs(_), Some(AttributeValue::Bs(o))) => Some(o.as_slice()),
+                    _ => None,
+                };
+                for (i, e) in s.iter().enumerate() {
+                    let mark = w.path.len();
+                    push_index(&mut w.path, i);
+                    let act = self.step(active, depth, Step::Index(i));
+                    match self.action_at(act, depth + 1) {
+                        Some(RedactAction::Drop) => {}
+                        other => {
+                            let changed = w.changed_known.then(|| !old_set.is_some_and(|o| o.contains(e)));
+                            if other == Some(RedactAction::Hash) {
+                                let h = self.hash(e.as_str());
+                                emit(w, v.type_name(), Some(&h), changed);
+                            } else {
+                                emit(w, v.type_name(), Some(e.as_str()), changed);
+                            }
+                        }
+                    }
+                    w.path.truncate(mark);
+                }
+            }
+            _ => {
+                let changed = w.changed_known.then(|| old != Some(v));
+                let value = match v {
+                    AttributeValue::Bool(b) => Some(if *b { "true" } else { "false" }),
+                    other => other.scalar_text(),
+                };
+                emit(w, v.type_name(), value, changed);
+            }
+        }
+    }
+
+    fn declared_rows(&self, table: &DeclaredTable, image: &Item<'_>, prefix: &[u8], buf: &mut Vec<u8>, rows: &mut u64) -> Result<(), FlattenError> {
+        let Some(explode) = &table.explode else {
+            buf.extend_from_slice(prefix);
+            self.declared_columns(table, image, None, buf)?;
+            end_row(buf);
+            *rows += 1;
+            return Ok(());
+        };
+        let elements: Vec<AttributeValue<'_>> = match lookup(image, &explode.0) {
+            None | Some(AttributeValue::Null) => return Ok(()),
+            Some(AttributeValue::L(l)) => l.clone(),
+            Some(AttributeValue::Ss(s)) => s.iter().cloned().map(AttributeValue::S).collect(),
+            Some(AttributeValue::Ns(s)) => s.iter().cloned().map(AttributeValue::N).collect(),
+            Some(AttributeValue::Bs(s)) => s.iter().cloned().map(AttributeValue::B).collect(),
+            Some(other) => return Err(FlattenError::NotAList { table: table.name.clone(), path: explode.to_string(), found: other.type_name() }),
+        };
+        for (i, e) in elements.iter().enumerate() {
+            buf.extend_from_slice(prefix);
+            push_delimiter(buf);
+            push_field(buf, itoa_buf(i as i64).as_str());
+            self.declared_columns(table, image, Some((explode.0.len(), e)), buf)?;
+            end_row(buf);
+            *rows += 1;
+        }
+        Ok(())
+    }
+
+    fn declared_columns(&self, table: &DeclaredTable, image: &Item<'_>, element: Option<(usize, &AttributeValue<'_>)>, buf: &mut Vec<u8>) -> Result<(), FlattenError> {
+        for c in &table.columns {
+            let segs = &c.path.0;
+            let value = match element {
+                Some((n, e)) if segs.get(n) == Some(&Segment::Each) => lookup_value(e, &segs[n + 1..]),
+                _ => lookup(image, segs),
+            };
+            push_delimiter(buf);
+            let text = match value {
+                None | Some(AttributeValue::Null) => None,
+                Some(v) => Some(convert(v, c.kind).map_err(|reason| FlattenError::TypeConflict {
+                    table: table.name.clone(),
+                    column: c.name.clone(),
+                    path: c.path.to_string(),
+                    expected: c.kind.sql_name(),
+                    found: v.type_name(),
+                    reason,
+                })?),
+            };
+            match text {
+                Some(t) if c.hashed => push_field(buf, &self.hash(&t)),
+                Some(t) => push_field(buf, &t),
+                None => push_null(buf),
+            }
+        }
+        Ok(())
+    }
+
+    fn hash(&self, text: &str) -> String {
+        let Some(mac) = &self.mac else { return String::new() };
+        let mut m = mac.clone();
+        m.update(text.as_bytes());
+        hex(&m.finalize().into_bytes())
+    }
+}
+
+static EMPTY_ITEM: Item<'static> = Item(Vec::new());
+
+#[derive(Clone, Copy)]
+enum Step<'a> {
+    Name(&'a str),
+    Index(usize),
+}
+
+fn emit(w: &mut Walk<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
+    let b = &mut *w.out;
+    b.extend_from_slice(w.prefix);
+    push_delimiter(b);
+    push_field(b, &w.path);
+    push_delimiter(b);
+    b.extend_from_slice(type_name.as_bytes());
+    push_delimiter(b);
+    push_opt(b, value);
+    push_delimiter(b);
+    match changed {
+        Some(true) => b.extend_from_slice(b"true"),
+        Some(false) => b.extend_from_slice(b"false"),
+        None => push_null(b),
+    }
+    end_row(b);
+    w.rows += 1;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn itoa_buf(n: i64) -> String {
+    n.to_string()
+}
+
+fn lookup<'v, 'a>(item: &'v Item<'a>, segs: &[Segment]) -> Option<&'v AttributeValue<'a>> {
+    let (Segment::Name(first), rest) = segs.split_first()? else { return None };
+    lookup_value(item.get(first)?, rest)
+}
+
+fn lookup_value<'v, 'a>(mut v: &'v AttributeValue<'a>, segs: &[Segment]) -> Option<&'v AttributeValue<'a>> {
+    for s in segs {
+        v = match (s, v) {
+            (Segment::Name(n), AttributeValue::M(m)) => m.get(n)?,
+            (Segment::Index(i), AttributeValue::L(l)) => l.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The text a declared column of type `kind` holds for `v`, or why it cannot.
+fn convert(v: &AttributeValue<'_>, kind: ColumnType) -> Result<String, String> {
+    let fit = |e: NumberFitError| e.to_string();
+    match (kind, v) {
+        (ColumnType::String, AttributeValue::Bool(b)) => Ok(b.to_string()),
+        (ColumnType::String, v) => Ok(value_text(v)),
+        (ColumnType::Bigint, AttributeValue::N(n)) => number::to_integer(n.as_str(), 64).map_err(fit),
+        (ColumnType::Int, AttributeValue::N(n)) => number::to_integer(n.as_str(), 32).map_err(fit),
+        (ColumnType::Double, AttributeValue::N(n)) => Ok(n.as_str().to_owned()),
+        (ColumnType::Decimal(p, s), AttributeValue::N(n)) => number::to_decimal(n.as_str(), p, s).map_err(fit),
+        (ColumnType::Boolean, AttributeValue::Bool(b)) => Ok(b.to_string()),
+        _ => Err("cannot be converted".into()),
+    }
+}
+
+/// A value as text: scalars as they are, BOOL as true/false, everything else as JSON.
+pub fn value_text(v: &AttributeValue<'_>) -> String {
+    match v {
+        AttributeValue::S(t) | AttributeValue::N(t) | AttributeValue::B(t) => t.as_str().to_owned(),
+        AttributeValue::Bool(b) => b.to_string(),
+        other => {
+            let mut s = String::new();
+            write_json(other, &mut s);
+            s
+        }
+    }
+}
+
+fn scalar_or_json(v: &AttributeValue<'_>) -> String {
+    value_text(v)
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+}
+
+fn is_json_number(s: &str) -> bool {
+    s.parse::<serde_json::Number>().is_ok()
+}
+
+fn json_number(s: &str, out: &mut String) {
+    if is_json_number(s) {
+        out.push_str(s);
+    } else {
+        json_string(s, out);
+    }
+}
+
+/// Plain JSON of a value: maps → objects, lists and sets → arrays, numbers exact, binary as
+/// base64 strings.
+pub fn write_json(v: &AttributeValue<'_>, out: &mut String) {
+    match v {
+        AttributeValue::S(t) | AttributeValue::B(t) => json_string(t.as_str(), out),
+        AttributeValue::N(t) => json_number(t.as_str(), out),
+        AttributeValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        AttributeValue::Null => out.push_str("null"),
+        AttributeValue::Ss(s) | AttributeValue::Bs(s) => {
+            out.push('[');
+            for (i, e) in s.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(e.as_str(), out);
+            }
+            out.push(']');
+        }
+        AttributeValue::Ns(s) => {
+            out.push('[');
+            for (i, e) in s.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_number(e.as_str(), out);
+            }
+            out.push(']');
+        }
+        AttributeValue::L(l) => {
+            out.push('[');
+            for (i, e) in l.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(e, out);
+            }
+            out.push(']');
+        }
+        AttributeValue::M(m) => {
+            out.push('{');
+            for (i, (k, e)) in m.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(k.as_str(), out);
+                out.push(':');
+                write_json(e, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// The item key as canonical JSON: names sorted, values as text.
+pub fn item_key_json(keys: &Item<'_>) -> String {
+    let mut names: Vec<&(Text<'_>, AttributeValue<'_>)> = keys.0.iter().collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut s = String::with_capacity(64);
+    s.push('{');
+    for (i, (k, v)) in names.into_iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        json_string(k.as_str(), &mut s);
+        s.push(':');
+        json_string(&value_text(v), &mut s);
+    }
+    s.push('}');
+    s
+}
+
+fn encode_name(name: &str, out: &mut String) {
+    for c in name.chars() {
+        match c {
+            ',' => out.push_str("%2C"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Sorted, comma-separated top-level attribute names that the change touched.
+fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
+    let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image) {
+        (EventName::Insert, Some(new), _) => new.0.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Remove, _, Some(old)) => old.0.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Modify, Some(new), Some(old)) => {
+            let mut n: Vec<&str> = new
+                .0
+                .iter()
+                .filter(|(k, v)| old.get(k.as_str()) != Some(v))
+                .map(|(k, _)| k.as_str())
+                .collect();
+            n.extend(old.0.iter().filter(|(k, _)| new.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
+            n
+        }
+        _ => return None,
+    };
+    names.sort_unstable();
+    names.dedup();
+    let mut s = String::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        encode_name(n, &mut s);
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::decode_record;
+    use crate::rowfmt::decode_object;
+
+    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<Vec<Option<String>>>)> {
+        let f = Flattener::new(spec, Some(b"0123456789abcdef")).unwrap();
+        let r = decode_record(rec).unwrap();
+        let mut out = RecordRows::default();
+        f.flatten(&r, &mut out).unwrap();
+        out.bufs.iter().map(|b| decode_object(&[b"h\n".as_slice(), b].concat()).unwrap()).collect()
+    }
+
+    const REC: &str = r#"{"eventID":"e1","eventName":"MODIFY",
+      "dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"sk":{"S":"SYNC#1"},"pk":{"S":"CLIENT#42#x"}},
+      "NewImage":{"pk":{"S":"CLIENT#42#x"},"sk":{"S":"SYNC#1"},"n":{"N":"-12345678901234567890123456789012345678"},
+        "schedule":{"M":{"intervalMinutes":{"N":"15"},"tz":{"S":"UTC"}}},
+        "fieldMappings":{"L":[{"M":{"fieldId":{"S":"summary"},"secret":{"S":"s1"}}},{"M":{"fieldId":{"S":"status"},"secret":{"S":"s2"}}}]},
+        "tags":{"SS":["a","b"]},"e":{"M":{}},"odd key":{"NULL":true}},
+      "OldImage":{"pk":{"S":"CLIENT#42#x"},"sk":{"S":"SYNC#1"},"schedule":{"M":{"intervalMinutes":{"N":"5"},"tz":{"S":"UTC"}}},"tags":{"SS":["b"]},"gone":{"S":"x"}},
+      "SequenceNumber":"900","SizeBytes":10,"StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
+
+    #[test]
+    fn attributes_have_paths_types_values_and_changes() {
+        let spec = LakeSpec { tenant: Some(TenantRule::KeyPrefix { prefix: "CLIENT#".into(), separator: "#".into() }), ..LakeSpec::default() };
+        let tables = rows_of(&spec, REC);
+        let changes = &tables[CHANGES].1;
+        assert_eq!(changes.len(), 1);
+        let c = &changes[0];
+        assert_eq!(c[0].as_deref(), Some("MODIFY"));
+        assert_eq!(c[2].as_deref(), Some("2023-11-14 22:13:20.000"));
+        assert_eq!(c[3].as_deref(), Some("42"));
+        assert_eq!(c[4].as_deref(), Some(r#"{"pk":"CLIENT#42#x","sk":"SYNC#1"}"#));
+        assert_eq!(c[12].as_deref(), Some("e,fieldMappings,gone,n,odd key,schedule,tags"));
+        let attrs: Vec<(String, String, Option<String>, Option<String>)> = tables[ATTRIBUTES]
+            .1
+            .iter()
+            .map(|r| (r[7].clone().unwrap(), r[8].clone().unwrap(), r[9].clone(), r[10].clone()))
+            .collect();
+        let find = |p: &str| attrs.iter().find(|a| a.0 == p).unwrap_or_else(|| panic!("{p} in {attrs:?}"));
+        assert_eq!(find("n").2.as_deref(), Some("-12345678901234567890123456789012345678"));
+        assert_eq!(find("schedule.intervalMinutes").3.as_deref(), Some("true"));
+        assert_eq!(find("schedule.tz").3.as_deref(), Some("false"));
+        assert_eq!(find("fieldMappings[1].fieldId").2.as_deref(), Some("status"));
+        assert_eq!(find("tags[0]").3.as_deref(), Some("true"));
+        assert_eq!(find("tags[1]").3.as_deref(), Some("false"));
+        assert_eq!((find("e").1.as_str(), find("e").2.as_deref()), ("M", None));
+        assert_eq!(find(r#"["odd key"]"#).1, "NULL");
+        assert_eq!(attrs.len(), 13);
+    }
+
+    #[test]
+    fn declared_exploded_table_with_redaction() {
+        let text = r#"
+[source]
+table = "t"
+[lake]
+location = "s3://bucket-a/p"
+[tenant]
+attribute = "pk"
+[redaction]
+[[redaction.rule]]
+path = "fieldMappings[].secret"
+action = "hash"
+[[redaction.rule]]
+path = "schedule"
+action = "drop"
+[[tables]]
+name = "field_mappings"
+explode = "fieldMappings"
+[[tables.columns]]
+name = "field_id"
+path = "fieldMappings[].fieldId"
+type = "string"
+[[tables.columns]]
+name = "secret"
+path = "fieldMappings[].secret"
+type = "string"
+[[tables.columns]]
+name = "big"
+path = "n"
+type = "decimal(38,0)"
+"#;
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let tables = rows_of(&spec, REC);
+        let fm = &tables[2].1;
+        assert_eq!(fm.len(), 2);
+        assert_eq!(fm[1][7].as_deref(), Some("1"));
+        assert_eq!(fm[1][8].as_deref(), Some("status"));
+        let h = fm[1][9].clone().unwrap();
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, "s2");
+        assert_eq!(fm[0][10].as_deref(), Some("-12345678901234567890123456789012345678"));
+        let attrs = &tables[ATTRIBUTES].1;
+        assert!(attrs.iter().all(|r| !r[7].as_deref().unwrap().starts_with("schedule")));
+        let secret = attrs.iter().find(|r| r[7].as_deref() == Some("fieldMappings[1].secret")).unwrap();
+        assert_eq!(secret[9].as_deref(), Some(h.as_str()), "the attributes table hashes the same way");
+    }
+
+    #[test]
+    fn type_conflicts_are_errors() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"tz\"\npath = \"schedule.tz\"\ntype = \"bigint\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let f = Flattener::new(&spec, None).unwrap();
+        let r = decode_record(REC).unwrap();
+        let e = f.flatten(&r, &mut RecordRows::default()).unwrap_err();
+        assert!(e.to_string().contains("column `tz`"), "{e}");
+    }
+
+    #[test]
+    fn hash_rule_without_key_is_refused() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[redaction]\nkey_env = \"MY_KEY\"\n[[redaction.rule]]\npath = \"a\"\naction = \"hash\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let e = Flattener::new(&spec, None).err().unwrap();
+        assert!(e.to_string().contains("MY_KEY"));
+    }
+}

@@ -1,0 +1,37 @@
+//! # normalizer
+//!
+//! Turns DynamoDB stream records into gzip'd, tab-delimited rows that Athena reads, laid out
+//! under Hive-style day partitions exactly as they are stored in S3.
+//!
+//! One batch (a Lambda event) goes through [`batch::normalize_event`]: its records are
+//! decoded without loss ([`record`]), flattened into the `changes`, `attributes` and
+//! declared tables ([`flatten`], columns from [`schema`]), encoded by the documented row
+//! format ([`rowfmt`]) and named by deterministic keys ([`partition`]). A [`sink`] writes
+//! them. The [`spec`] drives it all.
+//!
+//! ```
+//! use normalizer::{batch::{normalize_event, BatchOptions}, flatten::Flattener, schema::table_schemas, spec::LakeSpec};
+//!
+//! let spec = LakeSpec::default();
+//! let flattener = Flattener::new(&spec, None).unwrap();
+//! let event = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{
+//!   "ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},
+//!   "NewImage":{"pk":{"S":"a"},"n":{"N":"12345678901234567890123456789012345678"}},
+//!   "SequenceNumber":"100","SizeBytes":20,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
+//! let out = normalize_event(&flattener, &table_schemas(&spec), 1, event, &BatchOptions::default()).unwrap();
+//! assert_eq!(out.objects[0].key.as_str(), "changes/dt=2023-11-14/local_100_100.tsv.gz");
+//! assert_eq!(out.rows_per_table[1], ("attributes".to_string(), 2));
+//! ```
+#![deny(missing_docs)]
+
+pub mod batch;
+pub mod flatten;
+pub mod input;
+pub mod number;
+pub mod partition;
+pub mod path;
+pub mod record;
+pub mod rowfmt;
+pub mod schema;
+pub mod sink;
+pub mod spec;

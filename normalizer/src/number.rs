@@ -1,0 +1,188 @@
+//! Exact handling of DynamoDB numbers (decimal text, up to 38 significant digits).
+//!
+//! Called by the record decoder (syntax check) and by the flattener when a declared column
+//! has a numeric type. Numbers are never parsed into `f64`: conversions work on the digits.
+
+/// Whether `s` is decimal number text as DynamoDB writes it: `-12`, `0.5`, `.5`, `1.5E+3`.
+pub fn is_dynamodb_number(s: &str) -> bool {
+    parse(s).is_some()
+}
+
+/// A number split into sign, significant digits and a decimal exponent:
+/// the value is `(-1)^negative × digits × 10^exponent`.
+#[derive(Debug, PartialEq, Eq)]
+struct Decimal {
+    negative: bool,
+    /// Digits without leading zeros; empty for zero.
+    digits: Vec<u8>,
+    exponent: i64,
+}
+
+fn parse(s: &str) -> Option<Decimal> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let negative = b.first() == Some(&b'-');
+    if negative {
+        i += 1;
+    }
+    let mut digits = Vec::with_capacity(b.len());
+    let mut exponent: i64 = 0;
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    while i < b.len() {
+        match b[i] {
+            d @ b'0'..=b'9' => {
+                seen_digit = true;
+                if !(digits.is_empty() && d == b'0') {
+                    digits.push(d - b'0');
+                }
+                if seen_dot {
+                    exponent -= 1;
+                }
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            b'e' | b'E' => break,
+            _ => return None,
+        }
+        i += 1;
+    }
+    if !seen_digit {
+        return None;
+    }
+    if i < b.len() {
+        // exponent part
+        let exp_text = &s[i + 1..];
+        let exp_digits = exp_text.strip_prefix(['+', '-']).unwrap_or(exp_text);
+        if exp_digits.is_empty() || exp_digits.len() > 6 || !exp_digits.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let e: i64 = exp_text.parse().ok()?;
+        exponent += e;
+    }
+    // Trailing zeros of the significand move into the exponent.
+    while digits.last() == Some(&0) {
+        digits.pop();
+        exponent += 1;
+    }
+    if digits.is_empty() {
+        exponent = 0;
+    }
+    Some(Decimal { negative, digits, exponent })
+}
+
+/// Why a number does not fit a declared column type.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NumberFitError {
+    /// The text is not a number.
+    #[error("not a number")]
+    NotANumber,
+    /// It has more fractional digits than the column's scale (it would be rounded).
+    #[error("has more than {scale} fractional digits")]
+    TooManyFractionDigits {
+        /// The column's scale.
+        scale: u8,
+    },
+    /// It is too large for the column.
+    #[error("is out of range for the column type")]
+    OutOfRange,
+}
+
+/// Renders `s` as plain decimal text with exactly `scale` fractional digits and at most
+/// `precision` digits in all, as Athena's `DECIMAL(precision, scale)` reads it. Never rounds.
+pub fn to_decimal(s: &str, precision: u8, scale: u8) -> Result<String, NumberFitError> {
+    let d = parse(s).ok_or(NumberFitError::NotANumber)?;
+    if d.digits.is_empty() {
+        return Ok(if scale == 0 { "0".to_owned() } else { format!("0.{}", "0".repeat(scale as usize)) });
+    }
+    // Position of the decimal point counted from the left of `digits`.
+    let int_len = d.digits.len() as i64 + d.exponent;
+    let frac_len = (-d.exponent).max(0);
+    if frac_len > scale as i64 {
+        return Err(NumberFitError::TooManyFractionDigits { scale });
+    }
+    if int_len > (precision as i64 - scale as i64) {
+        return Err(NumberFitError::OutOfRange);
+    }
+    let mut out = String::with_capacity(precision as usize + 3);
+    if d.negative {
+        out.push('-');
+    }
+    if int_len <= 0 {
+        out.push('0');
+    } else {
+        for k in 0..int_len {
+            let digit = d.digits.get(k as usize).copied().unwrap_or(0);
+            out.push((b'0' + digit) as char);
+        }
+    }
+    if scale > 0 {
+        out.push('.');
+        for k in int_len..int_len + scale as i64 {
+            let digit = if k < 0 { 0 } else { d.digits.get(k as usize).copied().unwrap_or(0) };
+            out.push((b'0' + digit) as char);
+        }
+    }
+    Ok(out)
+}
+
+/// Renders `s` as an integer that fits in `bits` (32 or 64) signed bits, or says why not.
+pub fn to_integer(s: &str, bits: u32) -> Result<String, NumberFitError> {
+    let text = to_decimal(s, 38, 0)?;
+    let v: i128 = text.parse().map_err(|_| NumberFitError::OutOfRange)?;
+    let max = (1i128 << (bits - 1)) - 1;
+    let min = -(1i128 << (bits - 1));
+    if v < min || v > max {
+        return Err(NumberFitError::OutOfRange);
+    }
+    Ok(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn syntax() {
+        for ok in ["0", "-0", "12", "-1.5", ".5", "5.", "1E+3", "1e-130", "12345678901234567890123456789012345678"] {
+            assert!(is_dynamodb_number(ok), "{ok}");
+        }
+        for bad in ["", "-", ".", "1.2.3", "1E", "1E+", "abc", "1 ", "+1", "0x10", "NaN", "Infinity"] {
+            assert!(!is_dynamodb_number(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimal_keeps_every_digit() {
+        assert_eq!(to_decimal("12345678901234567890123456789012345678", 38, 0).unwrap(), "12345678901234567890123456789012345678");
+        assert_eq!(to_decimal("-1.5E+3", 10, 2).unwrap(), "-1500.00");
+        assert_eq!(to_decimal("0.000001", 10, 6).unwrap(), "0.000001");
+        assert_eq!(to_decimal("0", 10, 2).unwrap(), "0.00");
+        assert_eq!(to_decimal("1.25", 10, 1), Err(NumberFitError::TooManyFractionDigits { scale: 1 }));
+        assert_eq!(to_decimal("1E+10", 10, 2), Err(NumberFitError::OutOfRange));
+        assert_eq!(to_decimal("1.50", 10, 1).unwrap(), "1.5");
+    }
+
+    #[test]
+    fn integers_fit_or_fail() {
+        assert_eq!(to_integer("9223372036854775807", 64).unwrap(), "9223372036854775807");
+        assert_eq!(to_integer("9223372036854775808", 64), Err(NumberFitError::OutOfRange));
+        assert_eq!(to_integer("-2147483648", 32).unwrap(), "-2147483648");
+        assert_eq!(to_integer("1.5", 64), Err(NumberFitError::TooManyFractionDigits { scale: 0 }));
+        assert_eq!(to_integer("2E+3", 64).unwrap(), "2000");
+    }
+
+    proptest! {
+        #[test]
+        fn integers_round_trip(v in any::<i64>()) {
+            prop_assert_eq!(to_integer(&v.to_string(), 64).unwrap(), v.to_string());
+        }
+
+        #[test]
+        fn decimals_round_trip(int in "-?[1-9][0-9]{0,27}", frac in "[0-9]{0,10}") {
+            let text = if frac.is_empty() { int.clone() } else { format!("{int}.{frac}") };
+            let padded = format!("{int}.{frac:0<10}");
+            prop_assert_eq!(to_decimal(&text, 38, 10).unwrap(), padded);
+        }
+    }
+}

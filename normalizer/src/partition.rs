@@ -1,0 +1,183 @@
+//! Partitions and object keys: where every object of a batch goes, relative to the lake prefix.
+//!
+//! `<table>/dt=YYYY-MM-DD/<source>_<first-seq>_<last-seq>.tsv.gz` for rows and
+//! `_quarantine/<source>_<first-seq>_<last-seq>.jsonl.gz` for records that could not be
+//! normalized. Keys are a pure function of the batch, so a retried batch overwrites its own
+//! objects. Every component that could come from data goes through [`escape_component`],
+//! so no value can add a folder, climb out of one (`..`), forge a `key=value` partition or
+//! smuggle a control character into a key. Called by [`crate::batch`]; the sinks take keys as
+//! they are.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+/// Folder (under the lake prefix) that holds quarantined records.
+pub const QUARANTINE_DIR: &str = "_quarantine";
+/// Hive's name for a partition whose value is empty.
+pub const EMPTY_COMPONENT: &str = "__HIVE_DEFAULT_PARTITION__";
+/// Longest escaped component kept whole; longer ones are cut and get a hash suffix.
+const MAX_COMPONENT: usize = 160;
+
+/// Escapes text so that it is one safe key component: ASCII letters, digits, `_` and `-`
+/// stay; every other byte becomes `%XX`. Empty text becomes `__HIVE_DEFAULT_PARTITION__`;
+/// very long text is cut at 160 bytes and gets `~` and 16 hex digits of its SHA-256.
+pub fn escape_component(text: &str) -> String {
+    if text.is_empty() {
+        return EMPTY_COMPONENT.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for &b in text.as_bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[(b >> 4) as usize]));
+            out.push(char::from(b"0123456789ABCDEF"[(b & 15) as usize]));
+        }
+    }
+    if out.len() > MAX_COMPONENT {
+        let mut cut = MAX_COMPONENT;
+        // Do not split a %XX group.
+        while out.as_bytes()[cut - 1] == b'%' || out.as_bytes()[cut - 2] == b'%' {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        let digest = Sha256::digest(text.as_bytes());
+        out.push('~');
+        for b in &digest[..8] {
+            out.push_str(&format!("{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The UTC day of a time given in milliseconds since the epoch, as `YYYY-MM-DD`.
+pub fn day_of(event_time_millis: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(event_time_millis) {
+        Some(t) => t.format("%Y-%m-%d").to_string(),
+        None => EMPTY_COMPONENT.to_owned(),
+    }
+}
+
+/// Identity of a batch: where it came from and its sequence-number range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchId {
+    /// The shard id, or a short hash of the stream ARN when the shard is not known
+    /// (Lambda does not pass the shard id to the function).
+    pub source: String,
+    /// Lowest sequence number in the batch.
+    pub first_sequence: String,
+    /// Highest sequence number in the batch.
+    pub last_sequence: String,
+}
+
+impl BatchId {
+    /// A source name from a stream ARN: `s` and 12 hex digits of its SHA-256.
+    pub fn source_from_arn(arn: &str) -> String {
+        let digest = Sha256::digest(arn.as_bytes());
+        let mut s = String::from("s");
+        for b in &digest[..6] {
+            s.push_str(&format!("{b:02x}"));
+        }
+        s
+    }
+
+    /// The object name stem: `<source>_<first>_<last>`.
+    pub fn stem(&self) -> String {
+        // `_` is kept by escaping, so escaping the joined text equals joining the escaped
+        // parts, and the length bound applies to the whole name.
+        escape_component(&format!("{}_{}_{}", self.source, self.first_sequence, self.last_sequence))
+    }
+}
+
+/// A key relative to the lake prefix, made only of safe components joined by `/`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// The key of a table's rows for one day of one batch. `table` must be a validated
+    /// table name (the spec guarantees it); it is escaped all the same.
+    pub fn rows(table: &str, day: &str, batch: &BatchId) -> Self {
+        ObjectKey(format!(
+            "{}/dt={}/{}.{}",
+            escape_component(table),
+            escape_component(day),
+            batch.stem(),
+            crate::rowfmt::OBJECT_EXTENSION
+        ))
+    }
+
+    /// The key of a batch's quarantined records.
+    pub fn quarantine(batch: &BatchId) -> Self {
+        ObjectKey(format!("{QUARANTINE_DIR}/{}.jsonl.gz", batch.stem()))
+    }
+
+    /// The key text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key's folders and name.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn layout() {
+        let b = BatchId { source: "shardId-00001".into(), first_sequence: "100".into(), last_sequence: "200".into() };
+        assert_eq!(ObjectKey::rows("changes", "2026-11-01", &b).as_str(), "changes/dt=2026-11-01/shardId-00001_100_200.tsv.gz");
+        assert_eq!(ObjectKey::quarantine(&b).as_str(), "_quarantine/shardId-00001_100_200.jsonl.gz");
+        assert_eq!(day_of(1_700_000_000_000), "2023-11-14");
+    }
+
+    #[test]
+    fn hostile_values_stay_in_their_folder() {
+        assert_eq!(escape_component("../x"), "%2E%2E%2Fx");
+        assert_eq!(escape_component("a=b"), "a%3Db");
+        assert_eq!(escape_component(""), EMPTY_COMPONENT);
+        assert_eq!(escape_component("\u{0}\n"), "%00%0A");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// Whatever the source and sequence text, the key has exactly three components,
+        /// the first two fixed, and no component is empty, `.`/`..`, holds `/`, `=` (past
+        /// the partition's own), a control character or anything but safe bytes.
+        #[test]
+        fn keys_never_escape(source in any::<String>(), first in any::<String>(), last in "\\PC*", day in any::<String>()) {
+            let b = BatchId { source, first_sequence: first, last_sequence: last };
+            let key = ObjectKey::rows("attributes", &day, &b);
+            let parts: Vec<&str> = key.components().collect();
+            prop_assert_eq!(parts.len(), 3);
+            prop_assert_eq!(parts[0], "attributes");
+            prop_assert!(parts[1].starts_with("dt="));
+            prop_assert!(!parts[1][3..].contains('='));
+            for p in &parts {
+                prop_assert!(!p.is_empty() && *p != "." && *p != "..");
+                prop_assert!(p.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-%=.~".contains(&c)));
+                prop_assert!(p.len() <= 400);
+            }
+            prop_assert!(!key.as_str().contains(".."));
+        }
+
+        /// Distinct inputs give distinct components (escaping is injective below the cut).
+        #[test]
+        fn escaping_is_injective(a in "\\PC{0,40}", b in "\\PC{0,40}") {
+            prop_assume!(a != b);
+            prop_assert_ne!(escape_component(&a), escape_component(&b));
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! Stream records as they arrive in a Lambda DynamoDB event, decoded without loss.
+//!
+//! Called by [`crate::batch`] for every record of a batch. The decoder borrows from the
+//! event text wherever it can (strings without JSON escapes are never copied), keeps numbers
+//! as the decimal text DynamoDB sent (all 38 significant digits, never through `f64`) and
+//! binary values as their base64 text (validated). An event is first split into its raw
+//! records, so that one record that cannot be decoded is quarantined on its own and never
+//! takes the rest of its batch down.
+//!
+//! The types mirror `aws_lambda_events::event::dynamodb` (the reference decoding, used by
+//! the tests as an oracle) but are leaner: no owned map per attribute.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use base64::Engine;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Principal that DynamoDB puts in `userIdentity.principalId` when a TTL expiry deletes an item.
+pub const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
+
+/// A string borrowed from the event text when it holds no JSON escapes, owned otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text<'a>(pub Cow<'a, str>);
+
+impl Text<'_> {
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
+    }
+}
+
+/// One DynamoDB attribute value, exactly as the stream carried it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributeValue<'a> {
+    /// `S`: a string (may be empty).
+    S(Text<'a>),
+    /// `N`: a number as DynamoDB's decimal text (up to 38 significant digits).
+    N(Text<'a>),
+    /// `B`: binary, as the base64 text of the event (validated standard base64).
+    B(Text<'a>),
+    /// `SS`: a string set, in the order the event lists it.
+    Ss(Vec<Text<'a>>),
+    /// `NS`: a number set.
+    Ns(Vec<Text<'a>>),
+    /// `BS`: a binary set (base64 texts).
+    Bs(Vec<Text<'a>>),
+    /// `M`: a map, in the order the event lists it.
+    M(Item<'a>),
+    /// `L`: a list.
+    L(Vec<AttributeValue<'a>>),
+    /// `NULL`.
+    Null,
+    /// `BOOL`.
+    Bool(bool),
+}
+
+impl AttributeValue<'_> {
+    /// The DynamoDB type descriptor: `S`, `N`, `B`, `SS`, `NS`, `BS`, `M`, `L`, `NULL`, `BOOL`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            AttributeValue::S(_) => "S",
+            AttributeValue::N(_) => "N",
+            AttributeValue::B(_) => "B",
+            AttributeValue::Ss(_) => "SS",
+            AttributeValue::Ns(_) => "NS",
+            AttributeValue::Bs(_) => "BS",
+            AttributeValue::M(_) => "M",
+            AttributeValue::L(_) => "L",
+            AttributeValue::Null => "NULL",
+            AttributeValue::Bool(_) => "BOOL",
+        }
+    }
+
+    /// The text of a scalar (`S`, `N`, `B` as base64), `None` for anything else.
+    pub fn scalar_text(&self) -> Option<&str> {
+        match self {
+            AttributeValue::S(t) | AttributeValue::N(t) | AttributeValue::B(t) => Some(t.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// An item (or a map value): attribute names and values in event order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Item<'a>(pub Vec<(Text<'a>, AttributeValue<'a>)>);
+
+impl<'a> Item<'a> {
+    /// The value of the attribute called `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether the item has no attributes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ItemVisitor;
+        impl<'de> Visitor<'de> for ItemVisitor {
+            type Value = Item<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of attribute names to DynamoDB attribute values")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Item::default())
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((name, value)) = map.next_entry::<Text<'de>, AttributeValue<'de>>()? {
+                    entries.push((name, value));
+                }
+                Ok(Item(entries))
+            }
+        }
+        deserializer.deserialize_any(ItemVisitor)
+    }
+}
+
+/// A list of values that must all be strings (the elements of a set).
+struct TextList<'a>(Vec<Text<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for TextList<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = TextList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(t) = seq.next_element::<Text<'de>>()? {
+                    out.push(t);
+                }
+                Ok(TextList(out))
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor)
+    }
+}
+
+/// A list of attribute values (`L`).
+struct ValueList<'a>(Vec<AttributeValue<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for ValueList<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = ValueList<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a list of DynamoDB attribute values")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(4));
+                while let Some(v) = seq.next_element::<AttributeValue<'de>>()? {
+                    out.push(v);
+                }
+                Ok(ValueList(out))
+            }
+        }
+        deserializer.deserialize_seq(ListVisitor)
+    }
+}
+
+fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
+    if crate::number::is_dynamodb_number(t.as_str()) {
+        Ok(())
+    } else {
+        Err(E::custom(format_args!(
+            "`{}` is not a DynamoDB number (N must be decimal text such as 12, -0.5 or 1.5E+3)",
+            crate::record::clip(t.as_str())
+        )))
+    }
+}
+
+fn check_base64<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
+    // Decoding is the only complete check; binary values are rare and small.
+    base64::engine::general_purpose::STANDARD
+        .decode(t.as_str())
+        .map(|_| ())
+        .map_err(|e| E::custom(format_args!("binary value is not standard base64: {e}")))
+}
+
+/// Shortens a value for an error message (errors never carry whole item values).
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 40;
+    match s.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AttributeValue<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl<'de> Visitor<'de> for ValueVisitor {
+            type Value = AttributeValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a DynamoDB attribute value such as {\"S\": \"text\"}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let Some(tag) = map.next_key::<Text<'de>>()? else {
+                    return Err(de::Error::custom("empty attribute value {}: expected one type key such as \"S\""));
+                };
+                let value = match tag.as_str() {
+                    "S" => AttributeValue::S(map.next_value()?),
+                    "N" => {
+                        let t: Text<'de> = map.next_value()?;
+                        check_number(&t)?;
+                        AttributeValue::N(t)
+                    }
+                    "B" => {
+                        let t: Text<'de> = map.next_value()?;
+                        check_base64(&t)?;
+                        AttributeValue::B(t)
+                    }
+                    "SS" => AttributeValue::Ss(map.next_value::<TextList<'de>>()?.0),
+                    "NS" => {
+                        let l = map.next_value::<TextList<'de>>()?.0;
+                        for t in &l {
+                            check_number(t)?;
+                        }
+                        AttributeValue::Ns(l)
+                    }
+                    "BS" => {
+                        let l = map.next_value::<TextList<'de>>()?.0;
+                        for t in &l {
+                            check_base64(t)?;
+                        }
+                        AttributeValue::Bs(l)
+                    }
+                    "M" => AttributeValue::M(map.next_value()?),
+                    "L" => AttributeValue::L(map.next_value::<ValueList<'de>>()?.0),
+                    "NULL" => {
+                        let _: bool = map.next_value()?;
+                        AttributeValue::Null
+                    }
+                    "BOOL" => AttributeValue::Bool(map.next_value()?),
+                    other => {
+                        return Err(de::Error::custom(format_args!(
+                            "unknown DynamoDB attribute type `{}` (expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)",
+                            clip(other)
+                        )))
+                    }
+                };
+                if let Some(extra) = map.next_key::<Text<'de>>()? {
+                    return Err(de::Error::custom(format_args!(
+                        "attribute value has two type keys `{}` and `{}`; exactly one is allowed",
+                        tag.as_str(),
+                        clip(extra.as_str())
+                    )));
+                }
+                Ok(value)
+            }
+        }
+        deserializer.deserialize_map(ValueVisitor)
+    }
+}
+
+/// The kind of change a stream record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventName {
+    /// A new item was written.
+    Insert,
+    /// An existing item was updated.
+    Modify,
+    /// An item was deleted (by a user, or by TTL expiry).
+    Remove,
+}
+
+impl EventName {
+    /// The name as DynamoDB writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::Insert => "INSERT",
+            EventName::Modify => "MODIFY",
+            EventName::Remove => "REMOVE",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct UserIdentityWire<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(rename = "principalId", default, borrow)]
+    principal_id: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct ChangeWire<'a> {
+    #[serde(rename = "ApproximateCreationDateTime", default)]
+    approximate_creation_date_time: Option<f64>,
+    #[serde(rename = "Keys", default, borrow)]
+    keys: Option<Item<'a>>,
+    #[serde(rename = "NewImage", default, borrow)]
+    new_image: Option<Item<'a>>,
+    #[serde(rename = "OldImage", default, borrow)]
+    old_image: Option<Item<'a>>,
+    #[serde(rename = "SequenceNumber", borrow)]
+    sequence_number: Text<'a>,
+    #[serde(rename = "SizeBytes", default)]
+    size_bytes: Option<i64>,
+    #[serde(rename = "StreamViewType", default, borrow)]
+    stream_view_type: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RecordWire<'a> {
+    #[serde(rename = "eventID", default, borrow)]
+    event_id: Option<Text<'a>>,
+    #[serde(rename = "eventName", borrow)]
+    event_name: Text<'a>,
+    #[serde(rename = "eventSourceARN", default, borrow)]
+    event_source_arn: Option<Text<'a>>,
+    #[serde(rename = "userIdentity", default, borrow)]
+    user_identity: Option<UserIdentityWire<'a>>,
+    #[serde(rename = "dynamodb", borrow)]
+    change: ChangeWire<'a>,
+}
+
+/// One decoded stream record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRecord<'a> {
+    /// `eventID`, unique per record.
+    pub event_id: Option<Text<'a>>,
+    /// INSERT, MODIFY or REMOVE.
+    pub event_name: EventName,
+    /// `eventSourceARN`: the stream.
+    pub event_source_arn: Option<Text<'a>>,
+    /// Time of the change, milliseconds since the Unix epoch (UTC).
+    pub event_time_millis: i64,
+    /// The item's key attributes.
+    pub keys: Item<'a>,
+    /// The item after the change (absent for REMOVE and for KEYS_ONLY / OLD_IMAGE streams).
+    pub new_image: Option<Item<'a>>,
+    /// The item before the change (absent for INSERT and for KEYS_ONLY / NEW_IMAGE streams).
+    pub old_image: Option<Item<'a>>,
+    /// Decimal sequence number (up to 40 digits): compare as a number, never as text.
+    pub sequence_number: Text<'a>,
+    /// `SizeBytes` as reported by DynamoDB.
+    pub size_bytes: Option<i64>,
+    /// NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE or KEYS_ONLY.
+    pub stream_view_type: Option<Text<'a>>,
+    /// `userIdentity.principalId`, present for deletions made by a service.
+    pub principal: Option<Text<'a>>,
+    /// Whether this is a REMOVE made by DynamoDB's TTL expiry.
+    pub ttl_delete: bool,
+}
+
+/// Why a record could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The record is not valid JSON of the stream record shape.
+    #[error("record does not decode as a DynamoDB stream record: {0}")]
+    Shape(#[source] serde_json::Error),
+    /// `eventName` is not INSERT, MODIFY or REMOVE.
+    #[error("eventName `{0}` is not INSERT, MODIFY or REMOVE")]
+    EventName(String),
+    /// The sequence number is not a decimal integer.
+    #[error("SequenceNumber `{0}` is not a decimal integer")]
+    SequenceNumber(String),
+    /// The record carries no ApproximateCreationDateTime, so it has no partition.
+    #[error("record has no usable dynamodb.ApproximateCreationDateTime (needed for its dt partition)")]
+    NoTime,
+}
+
+/// Splits one Lambda event (`{"Records": [...]}`) into the raw JSON of its records.
+///
+/// Fails only when the event itself is not an event; a record that is valid JSON but not a
+/// valid stream record is returned here and fails later, in [`decode_record`], on its own.
+pub fn split_event(event_json: &str) -> Result<Vec<&RawValue>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct EventWire<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Vec<&'a RawValue>,
+    }
+    let event: EventWire<'_> = serde_json::from_str(event_json)?;
+    Ok(event.records)
+}
+
+/// Decodes the raw JSON of one stream record.
+pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
+    let wire: RecordWire<'_> = serde_json::from_str(raw).map_err(RecordError::Shape)?;
+    let event_name = match wire.event_name.as_str() {
+        "INSERT" => EventName::Insert,
+        "MODIFY" => EventName::Modify,
+        "REMOVE" => EventName::Remove,
+        other => return Err(RecordError::EventName(clip(other))),
+    };
+    let seq = wire.change.sequence_number;
+    if seq.as_str().is_empty() || !seq.as_str().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(RecordError::SequenceNumber(clip(seq.as_str())));
+    }
+    let event_time_millis = match wire.change.approximate_creation_date_time {
+        Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => {
+            (secs * 1000.0).round() as i64
+        }
+        _ => return Err(RecordError::NoTime),
+    };
+    let (principal, kind) = match wire.user_identity {
+        Some(u) => (u.principal_id, u.kind),
+        None => (None, None),
+    };
+    let ttl_delete = event_name == EventName::Remove
+        && principal.as_ref().is_some_and(|p| p.as_str() == TTL_PRINCIPAL)
+        && kind.as_ref().is_none_or(|k| k.as_str() == "Service");
+    Ok(StreamRecord {
+        event_id: wire.event_id,
+        event_name,
+        event_source_arn: wire.event_source_arn,
+        event_time_millis,
+        keys: wire.change.keys.unwrap_or_default(),
+        new_image: wire.change.new_image.filter(|i| !i.is_empty()),
+        old_image: wire.change.old_image.filter(|i| !i.is_empty()),
+        sequence_number: seq,
+        size_bytes: wire.change.size_bytes,
+        stream_view_type: wire.change.stream_view_type,
+        principal,
+        ttl_delete,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MODIFY: &str = r#"{"eventID":"e1","eventName":"MODIFY","eventSource":"aws:dynamodb",
+      "dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"CLIENT#1"}},
+      "NewImage":{"pk":{"S":"CLIENT#1"},"n":{"N":"12345678901234567890123456789012345678"},
+        "b":{"B":"AAEC/w=="},"ss":{"SS":["a","b"]},"ns":{"NS":["-1.5","1E+3"]},"bs":{"BS":["AA=="]},
+        "m":{"M":{"x":{"NULL":true},"y":{"BOOL":false}}},"l":{"L":[{"S":""},{"S":"tab\there"}]}},
+      "OldImage":{"pk":{"S":"CLIENT#1"}},
+      "SequenceNumber":"1234567890123456789012345678901234567890","SizeBytes":99,
+      "StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
+
+    #[test]
+    fn decodes_every_type_exactly() {
+        let r = decode_record(MODIFY).unwrap();
+        assert_eq!(r.event_name, EventName::Modify);
+        assert_eq!(r.event_time_millis, 1_700_000_000_000);
+        let img = r.new_image.as_ref().unwrap();
+        assert_eq!(
+            img.get("n").unwrap().scalar_text(),
+            Some("12345678901234567890123456789012345678")
+        );
+        assert_eq!(img.get("b").unwrap().scalar_text(), Some("AAEC/w=="));
+        assert_eq!(img.get("ns").unwrap().type_name(), "NS");
+        match img.get("l").unwrap() {
+            AttributeValue::L(l) => assert_eq!(l[1].scalar_text(), Some("tab\there")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r.sequence_number.as_str().len(), 40);
+        assert!(!r.ttl_delete);
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed() {
+        let r = decode_record(MODIFY).unwrap();
+        assert!(matches!(r.keys.0[0].0 .0, Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn unknown_type_and_bad_number_are_record_errors() {
+        let bad = MODIFY.replace(r#"{"BOOL":false}"#, r#"{"DATE":"x"}"#);
+        let e = decode_record(&bad).unwrap_err().to_string();
+        assert!(e.contains("unknown DynamoDB attribute type `DATE`"), "{e}");
+        let bad = MODIFY.replace(r#""-1.5""#, r#""1.2.3""#);
+        let e = decode_record(&bad).unwrap_err().to_string();
+        assert!(e.contains("not a DynamoDB number"), "{e}");
+        let bad = MODIFY.replace(r#""AAEC/w==""#, r#""%%%""#);
+        assert!(decode_record(&bad).is_err());
+    }
+
+    #[test]
+    fn ttl_remove_is_recognised() {
+        let rec = r#"{"eventName":"REMOVE","userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},
+          "dynamodb":{"ApproximateCreationDateTime":1700000000.5,"Keys":{"pk":{"S":"a"}},"SequenceNumber":"7","StreamViewType":"KEYS_ONLY"}}"#;
+        let r = decode_record(rec).unwrap();
+        assert!(r.ttl_delete);
+        assert_eq!(r.event_time_millis, 1_700_000_000_500);
+        assert!(r.new_image.is_none() && r.old_image.is_none());
+    }
+
+    #[test]
+    fn split_keeps_bad_records_for_later() {
+        let ev = r#"{"Records":[{"eventName":"INSERT"}, 5, {"x":1}]}"#;
+        let recs = split_event(ev).unwrap();
+        assert_eq!(recs.len(), 3);
+        assert!(decode_record(recs[1].get()).is_err());
+        assert!(split_event("{\"Records\": [").is_err());
+    }
+}

@@ -1,0 +1,282 @@
+//! The row format: tab-delimited text for Athena's LazySimpleSerDe, written and read back.
+//!
+//! Called by the flattener (encoding every field of every row), by `ddb-lake cat` and by the
+//! tests (decoding). The rules, also written down in `docs/row-format.md`:
+//!
+//! 1. A row is its fields joined by TAB (0x09) and ended by LF (0x0A). Each object starts
+//!    with a header row of column names (`skip.header.line.count=1`).
+//! 2. NULL is the two bytes `\N` (`serialization.null.format`, the SerDe's default).
+//! 3. SerDe escaping (`escape.delim='\'`): a TAB or a backslash inside a value is written
+//!    with a backslash before it. The reader takes the byte after a backslash literally.
+//! 4. Line breaks never appear raw (Hadoop's line reader splits on CR, LF and CRLF, and
+//!    Athena has no `serialization.escape.crlf`): LF is written as `␊` (U+240A) and CR as
+//!    `␍` (U+240D), so Athena shows a visible symbol where the line break was. To keep this
+//!    reversible, a value's own `␊`, `␍` and `␛` (U+241B) are written with `␛` before them.
+//!
+//! Everything else (any other byte, control characters, unicode, very long strings) is
+//! written as it is. Decoding is the exact inverse, and a property test proves it.
+
+/// Field delimiter.
+pub const FIELD_DELIMITER: u8 = b'\t';
+/// SerDe escape byte.
+pub const ESCAPE: u8 = b'\\';
+/// The NULL marker.
+pub const NULL_MARKER: &[u8] = b"\\N";
+/// How LF is shown (U+240A SYMBOL FOR LINE FEED).
+pub const LF_SYMBOL: char = '\u{240A}';
+/// How CR is shown (U+240D SYMBOL FOR CARRIAGE RETURN).
+pub const CR_SYMBOL: char = '\u{240D}';
+/// Marks a value's own `␊`, `␍` or `␛` (U+241B SYMBOL FOR ESCAPE).
+pub const SYMBOL_ESCAPE: char = '\u{241B}';
+/// File name extension of a lake object.
+pub const OBJECT_EXTENSION: &str = "tsv.gz";
+
+/// The LazySimpleSerDe properties that read this format (used for Glue and DDL).
+pub const SERDE_PROPERTIES: &[(&str, &str)] = &[
+    ("field.delim", "\t"),
+    ("serialization.format", "\t"),
+    ("escape.delim", "\\"),
+    ("serialization.null.format", "\\N"),
+];
+
+/// Bytes that need more than a copy: TAB, LF, CR, backslash, and 0xE2 (the first byte of
+/// the UTF-8 encoding of U+2000..U+2FFF, which holds the three symbols).
+const fn special_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0xE2] = true;
+    t
+}
+static SPECIAL: [bool; 256] = special_table();
+
+const LF_UTF8: &[u8] = "\u{240A}".as_bytes();
+const CR_UTF8: &[u8] = "\u{240D}".as_bytes();
+const ESC_UTF8: &[u8] = "\u{241B}".as_bytes();
+
+/// Appends `value`, encoded as one field, to `out`.
+#[inline]
+pub fn push_field(out: &mut Vec<u8>, value: &str) {
+    let b = value.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if !SPECIAL[b[i] as usize] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&b[start..i]);
+        match b[i] {
+            b'\t' | b'\\' => {
+                out.push(ESCAPE);
+                out.push(b[i]);
+                i += 1;
+            }
+            b'\n' => {
+                out.extend_from_slice(LF_UTF8);
+                i += 1;
+            }
+            b'\r' => {
+                out.extend_from_slice(CR_UTF8);
+                i += 1;
+            }
+            _ => {
+                // 0xE2 starts a three-byte character (the input is valid UTF-8).
+                let ch = &b[i..i + 3];
+                if ch == LF_UTF8 || ch == CR_UTF8 || ch == ESC_UTF8 {
+                    out.extend_from_slice(ESC_UTF8);
+                }
+                out.extend_from_slice(ch);
+                i += 3;
+            }
+        }
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+}
+
+/// Appends the NULL marker.
+#[inline]
+pub fn push_null(out: &mut Vec<u8>) {
+    out.extend_from_slice(NULL_MARKER);
+}
+
+/// Appends an optional value: the field, or NULL.
+#[inline]
+pub fn push_opt(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        Some(v) => push_field(out, v),
+        None => push_null(out),
+    }
+}
+
+/// Appends the field delimiter.
+#[inline]
+pub fn push_delimiter(out: &mut Vec<u8>) {
+    out.push(FIELD_DELIMITER);
+}
+
+/// Ends a row.
+#[inline]
+pub fn end_row(out: &mut Vec<u8>) {
+    out.push(b'\n');
+}
+
+/// Appends a whole row of optional values.
+pub fn push_row<'v>(out: &mut Vec<u8>, values: impl IntoIterator<Item = Option<&'v str>>) {
+    for (k, v) in values.into_iter().enumerate() {
+        if k > 0 {
+            push_delimiter(out);
+        }
+        push_opt(out, v);
+    }
+    end_row(out);
+}
+
+/// Why a line does not decode.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The line ends with a lone escape byte.
+    #[error("line ends inside an escape sequence")]
+    DanglingEscape,
+    /// A field is not UTF-8 after unescaping.
+    #[error("field {0} is not valid UTF-8")]
+    NotUtf8(usize),
+}
+
+/// Decodes one line (without its LF) into fields, following the rules in the module header.
+pub fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, DecodeError> {
+    let mut fields = Vec::new();
+    let mut raw_start = 0;
+    let mut cur = Vec::new();
+    let mut i = 0;
+    loop {
+        let at_end = i == line.len();
+        if at_end || line[i] == FIELD_DELIMITER {
+            let raw = &line[raw_start..i];
+            if raw == NULL_MARKER {
+                fields.push(None);
+            } else {
+                let text = String::from_utf8(std::mem::take(&mut cur)).map_err(|_| DecodeError::NotUtf8(fields.len()))?;
+                fields.push(Some(unsymbol(&text)));
+            }
+            cur.clear();
+            if at_end {
+                return Ok(fields);
+            }
+            i += 1;
+            raw_start = i;
+            continue;
+        }
+        if line[i] == ESCAPE {
+            if i + 1 == line.len() {
+                return Err(DecodeError::DanglingEscape);
+            }
+            cur.push(line[i + 1]);
+            i += 2;
+        } else {
+            cur.push(line[i]);
+            i += 1;
+        }
+    }
+}
+
+/// Undoes rule 4: `␊` → LF, `␍` → CR, `␛x` → x.
+fn unsymbol(text: &str) -> String {
+    if !text.contains([LF_SYMBOL, CR_SYMBOL, SYMBOL_ESCAPE]) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            LF_SYMBOL => out.push('\n'),
+            CR_SYMBOL => out.push('\r'),
+            SYMBOL_ESCAPE => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Decodes a whole object body (already gunzipped): the header and the rows.
+pub fn decode_object(body: &[u8]) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DecodeError> {
+    let mut lines = body.split(|&b| b == b'\n');
+    let header = match lines.next() {
+        Some(h) => decode_line(h)?.into_iter().map(|f| f.unwrap_or_default()).collect(),
+        None => Vec::new(),
+    };
+    let mut rows = Vec::new();
+    for line in lines {
+        if line.is_empty() {
+            continue; // the final LF
+        }
+        rows.push(decode_line(line)?);
+    }
+    Ok((header, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn encode(values: &[Option<&str>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        push_row(&mut out, values.iter().copied());
+        out
+    }
+
+    #[test]
+    fn awkward_values_are_written_as_documented() {
+        let row = encode(&[Some("a\tb"), Some("c\\d"), Some("l1\nl2\r\n"), None, Some(""), Some("\\N"), Some("␊␛")]);
+        assert_eq!(
+            String::from_utf8(row).unwrap(),
+            "a\\\tb\tc\\\\d\tl1␊l2␍␊\t\\N\t\t\\\\N\t␛␊␛␛\n"
+        );
+    }
+
+    #[test]
+    fn null_and_empty_differ() {
+        let row = encode(&[None, Some("")]);
+        assert_eq!(decode_line(&row[..row.len() - 1]).unwrap(), vec![None, Some(String::new())]);
+    }
+
+    fn value() -> impl Strategy<Value = Option<String>> {
+        prop_oneof![
+            1 => Just(None),
+            2 => Just(Some(String::new())),
+            4 => "[\\t\\n\\r\\\\\"',;|a-z\\u{240A}\\u{240D}\\u{241B}N é日🦀\\x00-\\x1f]{0,24}".prop_map(Some),
+            2 => any::<String>().prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Any row of any values decodes back to exactly those values, and the encoded row
+        /// holds exactly one line break (its end) and one delimiter fewer than its fields.
+        #[test]
+        fn every_row_round_trips(values in proptest::collection::vec(value(), 1..8)) {
+            let mut out = Vec::new();
+            push_row(&mut out, values.iter().map(|v| v.as_deref()));
+            prop_assert_eq!(out.iter().filter(|&&b| b == b'\n' || b == b'\r').count(), 1);
+            prop_assert_eq!(*out.last().unwrap(), b'\n');
+            let decoded = decode_line(&out[..out.len() - 1]).unwrap();
+            prop_assert_eq!(decoded, values);
+        }
+    }
+
+    #[test]
+    fn very_long_strings_survive() {
+        let long: String = "x\ty\nz\\".repeat(100_000);
+        let mut out = Vec::new();
+        push_row(&mut out, [Some(long.as_str())]);
+        assert_eq!(decode_line(&out[..out.len() - 1]).unwrap(), vec![Some(long)]);
+    }
+}

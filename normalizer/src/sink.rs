@@ -1,0 +1,89 @@
+//! Where lake objects are written: a small trait, and the local-directory implementation.
+//!
+//! The CLI writes to a [`LocalDirSink`]; the Lambda function writes to S3 through the same
+//! trait. A local directory mirrors the S3 prefix byte for byte: the object at
+//! `s3://bucket/prefix/<key>` is the file `<dir>/<key>`. Each file is written to a
+//! temporary name and renamed into place, so a crash never leaves a half-written object and
+//! re-writing a batch replaces its objects whole.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use crate::partition::ObjectKey;
+
+/// A write that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {key}: {source}")]
+pub struct SinkError {
+    /// The object's key.
+    pub key: String,
+    /// What went wrong.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Somewhere objects can be put.
+pub trait LakeSink {
+    /// Writes (or replaces) one object.
+    fn put(&self, key: &ObjectKey, body: &[u8]) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// A local directory laid out exactly like the S3 prefix.
+#[derive(Debug, Clone)]
+pub struct LocalDirSink {
+    root: PathBuf,
+}
+
+impl LocalDirSink {
+    /// A sink rooted at `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalDirSink { root: root.into() }
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The file an object key maps to.
+    pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
+        let mut p = self.root.clone();
+        for c in key.components() {
+            p.push(c);
+        }
+        p
+    }
+}
+
+impl LakeSink for LocalDirSink {
+    async fn put(&self, key: &ObjectKey, body: &[u8]) -> Result<(), SinkError> {
+        let err = |e: std::io::Error| SinkError { key: key.to_string(), source: Box::new(e) };
+        let path = self.path_of(key);
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(err)?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        tokio::fs::write(&tmp, body).await.map_err(err)?;
+        tokio::fs::rename(&tmp, &path).await.map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::BatchId;
+
+    #[tokio::test]
+    async fn writes_mirror_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = LocalDirSink::new(dir.path());
+        let b = BatchId { source: "s".into(), first_sequence: "1".into(), last_sequence: "2".into() };
+        let key = ObjectKey::rows("changes", "2026-11-01", &b);
+        sink.put(&key, b"one").await.unwrap();
+        sink.put(&key, b"two").await.unwrap();
+        let p = dir.path().join("changes/dt=2026-11-01/s_1_2.tsv.gz");
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+    }
+}

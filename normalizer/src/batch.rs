@@ -140,7 +140,8 @@ pub fn normalize_event(
             Err(e) => {
                 let (event_id, seq) = salvage_ids(raw.get());
                 out.sequence_numbers[index] = seq.clone();
-                quarantine.push((QuarantinedRecord { index, event_id, sequence_number: seq, reason: e.to_string() }, raw));
+                quarantine
+                    .push((QuarantinedRecord { index, event_id, sequence_number: seq, reason: e.to_string() }, raw));
                 decoded.push(None);
             }
         }
@@ -315,7 +316,8 @@ mod tests {
     fn not_an_event_is_an_error() {
         let spec = LakeSpec::default();
         let f = Flattener::new(&spec, None).unwrap();
-        let e = normalize_event(&f, &table_schemas(&spec), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
+        let e =
+            normalize_event(&f, &table_schemas(&spec), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
     }
 }

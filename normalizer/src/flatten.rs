@@ -25,21 +25,8 @@ pub const ATTRIBUTES: usize = 1;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FlattenError {
     /// A value does not fit the type its declared column asks for.
-    #[error("table `{table}` column `{column}`: value at `{path}` is {found}, which {reason} for type {expected}")]
-    TypeConflict {
-        /// Table name.
-        table: String,
-        /// Column name.
-        column: String,
-        /// Path of the value.
-        path: String,
-        /// Declared type.
-        expected: String,
-        /// DynamoDB type found.
-        found: &'static str,
-        /// Why it does not fit.
-        reason: String,
-    },
+    #[error(transparent)]
+    TypeConflict(Box<TypeConflict>),
     /// The explode path holds something other than a list or set.
     #[error("table `{table}` explodes `{path}`, but the item has a {found} there, not a list or set")]
     NotAList {
@@ -50,6 +37,24 @@ pub enum FlattenError {
         /// DynamoDB type found.
         found: &'static str,
     },
+}
+
+/// A value that does not fit its declared column.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("table `{table}` column `{column}`: value at `{path}` is {found}, which {reason} for type {expected}")]
+pub struct TypeConflict {
+    /// Table name.
+    pub table: String,
+    /// Column name.
+    pub column: String,
+    /// Path of the value.
+    pub path: String,
+    /// Declared type.
+    pub expected: String,
+    /// DynamoDB type found.
+    pub found: &'static str,
+    /// Why it does not fit.
+    pub reason: String,
 }
 
 /// The redaction key is needed but missing.
@@ -219,7 +224,8 @@ impl<'s> Flattener<'s> {
             TenantRule::KeyPrefix { prefix, separator } => {
                 let pk = rec.keys.get(&self.spec.partition_key)?.scalar_text()?;
                 let rest = pk.strip_prefix(prefix.as_str())?;
-                let end = if separator.is_empty() { rest.len() } else { rest.find(separator.as_str()).unwrap_or(rest.len()) };
+                let end =
+                    if separator.is_empty() { rest.len() } else { rest.find(separator.as_str()).unwrap_or(rest.len()) };
                 Some(rest[..end].to_owned())
             }
         }
@@ -273,7 +279,14 @@ impl<'s> Flattener<'s> {
         }
     }
 
-    fn walk_value(&self, v: &AttributeValue<'_>, old: Option<&AttributeValue<'_>>, depth: usize, active: u64, w: &mut Walk<'_>) {
+    fn walk_value(
+        &self,
+        v: &AttributeValue<'_>,
+        old: Option<&AttributeValue<'_>>,
+        depth: usize,
+        active: u64,
+        w: &mut Walk<'_>,
+    ) {
         if active != 0 {
             match self.action_at(active, depth) {
                 Some(RedactAction::Drop) => return,
@@ -349,7 +362,14 @@ impl<'s> Flattener<'s> {
         }
     }
 
-    fn declared_rows(&self, table: &DeclaredTable, image: &Item<'_>, prefix: &[u8], buf: &mut Vec<u8>, rows: &mut u64) -> Result<(), FlattenError> {
+    fn declared_rows(
+        &self,
+        table: &DeclaredTable,
+        image: &Item<'_>,
+        prefix: &[u8],
+        buf: &mut Vec<u8>,
+        rows: &mut u64,
+    ) -> Result<(), FlattenError> {
         let Some(explode) = &table.explode else {
             buf.extend_from_slice(prefix);
             self.declared_columns(table, image, None, buf)?;
@@ -363,7 +383,13 @@ impl<'s> Flattener<'s> {
             Some(AttributeValue::Ss(s)) => s.iter().cloned().map(AttributeValue::S).collect(),
             Some(AttributeValue::Ns(s)) => s.iter().cloned().map(AttributeValue::N).collect(),
             Some(AttributeValue::Bs(s)) => s.iter().cloned().map(AttributeValue::B).collect(),
-            Some(other) => return Err(FlattenError::NotAList { table: table.name.clone(), path: explode.to_string(), found: other.type_name() }),
+            Some(other) => {
+                return Err(FlattenError::NotAList {
+                    table: table.name.clone(),
+                    path: explode.to_string(),
+                    found: other.type_name(),
+                })
+            }
         };
         for (i, e) in elements.iter().enumerate() {
             buf.extend_from_slice(prefix);
@@ -376,7 +402,13 @@ impl<'s> Flattener<'s> {
         Ok(())
     }
 
-    fn declared_columns(&self, table: &DeclaredTable, image: &Item<'_>, element: Option<(usize, &AttributeValue<'_>)>, buf: &mut Vec<u8>) -> Result<(), FlattenError> {
+    fn declared_columns(
+        &self,
+        table: &DeclaredTable,
+        image: &Item<'_>,
+        element: Option<(usize, &AttributeValue<'_>)>,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), FlattenError> {
         for c in &table.columns {
             let segs = &c.path.0;
             let value = match element {
@@ -386,13 +418,15 @@ impl<'s> Flattener<'s> {
             push_delimiter(buf);
             let text = match value {
                 None | Some(AttributeValue::Null) => None,
-                Some(v) => Some(convert(v, c.kind).map_err(|reason| FlattenError::TypeConflict {
-                    table: table.name.clone(),
-                    column: c.name.clone(),
-                    path: c.path.to_string(),
-                    expected: c.kind.sql_name(),
-                    found: v.type_name(),
-                    reason,
+                Some(v) => Some(convert(v, c.kind).map_err(|reason| {
+                    FlattenError::TypeConflict(Box::new(TypeConflict {
+                        table: table.name.clone(),
+                        column: c.name.clone(),
+                        path: c.path.to_string(),
+                        expected: c.kind.sql_name(),
+                        found: v.type_name(),
+                        reason,
+                    }))
                 })?),
             };
             match text {
@@ -602,12 +636,8 @@ fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
         (EventName::Insert, Some(new), _) => new.0.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Remove, _, Some(old)) => old.0.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Modify, Some(new), Some(old)) => {
-            let mut n: Vec<&str> = new
-                .0
-                .iter()
-                .filter(|(k, v)| old.get(k.as_str()) != Some(v))
-                .map(|(k, _)| k.as_str())
-                .collect();
+            let mut n: Vec<&str> =
+                new.0.iter().filter(|(k, v)| old.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
             n.extend(old.0.iter().filter(|(k, _)| new.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
             n
         }
@@ -631,7 +661,7 @@ mod tests {
     use crate::record::decode_record;
     use crate::rowfmt::decode_object;
 
-    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<Vec<Option<String>>>)> {
+    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<crate::rowfmt::Row>)> {
         let f = Flattener::new(spec, Some(b"0123456789abcdef")).unwrap();
         let r = decode_record(rec).unwrap();
         let mut out = RecordRows::default();
@@ -650,7 +680,10 @@ mod tests {
 
     #[test]
     fn attributes_have_paths_types_values_and_changes() {
-        let spec = LakeSpec { tenant: Some(TenantRule::KeyPrefix { prefix: "CLIENT#".into(), separator: "#".into() }), ..LakeSpec::default() };
+        let spec = LakeSpec {
+            tenant: Some(TenantRule::KeyPrefix { prefix: "CLIENT#".into(), separator: "#".into() }),
+            ..LakeSpec::default()
+        };
         let tables = rows_of(&spec, REC);
         let changes = &tables[CHANGES].1;
         assert_eq!(changes.len(), 1);

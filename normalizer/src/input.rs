@@ -33,7 +33,9 @@ pub fn events<'a>(text: &'a str, source_name: &str) -> Result<Vec<&'a RawValue>,
                     source_name: source_name.to_owned(),
                     line: e.line(),
                     column: e.column(),
-                    message: format!("not valid JSON ({e}); expected one Lambda event {{\"Records\": [...]}} or one event per line"),
+                    message: format!(
+                        "not valid JSON ({e}); expected one Lambda event {{\"Records\": [...]}} or one event per line"
+                    ),
                     events_before: out.len(),
                 })
             }

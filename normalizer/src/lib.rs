@@ -35,3 +35,4 @@ pub mod rowfmt;
 pub mod schema;
 pub mod sink;
 pub mod spec;
+pub mod synth;

@@ -154,7 +154,10 @@ mod tests {
 
     #[test]
     fn decimal_keeps_every_digit() {
-        assert_eq!(to_decimal("12345678901234567890123456789012345678", 38, 0).unwrap(), "12345678901234567890123456789012345678");
+        assert_eq!(
+            to_decimal("12345678901234567890123456789012345678", 38, 0).unwrap(),
+            "12345678901234567890123456789012345678"
+        );
         assert_eq!(to_decimal("-1.5E+3", 10, 2).unwrap(), "-1500.00");
         assert_eq!(to_decimal("0.000001", 10, 6).unwrap(), "0.000001");
         assert_eq!(to_decimal("0", 10, 2).unwrap(), "0.00");

@@ -138,7 +138,10 @@ mod tests {
     #[test]
     fn layout() {
         let b = BatchId { source: "shardId-00001".into(), first_sequence: "100".into(), last_sequence: "200".into() };
-        assert_eq!(ObjectKey::rows("changes", "2026-11-01", &b).as_str(), "changes/dt=2026-11-01/shardId-00001_100_200.tsv.gz");
+        assert_eq!(
+            ObjectKey::rows("changes", "2026-11-01", &b).as_str(),
+            "changes/dt=2026-11-01/shardId-00001_100_200.tsv.gz"
+        );
         assert_eq!(ObjectKey::quarantine(&b).as_str(), "_quarantine/shardId-00001_100_200.jsonl.gz");
         assert_eq!(day_of(1_700_000_000_000), "2023-11-14");
     }

@@ -157,7 +157,7 @@ impl AttributePath {
 
     /// Whether the path contains `[]`.
     pub fn has_each(&self) -> bool {
-        self.0.iter().any(|s| *s == Segment::Each)
+        self.0.contains(&Segment::Each)
     }
 
     /// Whether `self` equals `prefix` or lies under it (`[]` in `prefix` matches any position).

@@ -112,10 +112,7 @@ pub struct Item<'a>(pub Vec<(Text<'a>, AttributeValue<'a>)>);
 impl<'a> Item<'a> {
     /// The value of the attribute called `name`, if present.
     pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
-        self.0
-            .iter()
-            .find(|(n, _)| n.as_str() == name)
-            .map(|(_, v)| v)
+        self.0.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
     }
 
     /// Whether the item has no attributes.
@@ -269,9 +266,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for AttributeValue<'a> {
                     "BOOL" => AttributeValue::Bool(map.next_value()?),
                     other => {
                         return Err(de::Error::custom(format_args!(
-                            "unknown DynamoDB attribute type `{}` (expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)",
-                            clip(other)
-                        )))
+                        "unknown DynamoDB attribute type `{}` (expected one of S, N, B, SS, NS, BS, M, L, NULL, BOOL)",
+                        clip(other)
+                    )))
                     }
                 };
                 if let Some(extra) = map.next_key::<Text<'de>>()? {
@@ -424,9 +421,7 @@ pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
         return Err(RecordError::SequenceNumber(clip(seq.as_str())));
     }
     let event_time_millis = match wire.change.approximate_creation_date_time {
-        Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => {
-            (secs * 1000.0).round() as i64
-        }
+        Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => (secs * 1000.0).round() as i64,
         _ => return Err(RecordError::NoTime),
     };
     let (principal, kind) = match wire.user_identity {
@@ -471,10 +466,7 @@ mod tests {
         assert_eq!(r.event_name, EventName::Modify);
         assert_eq!(r.event_time_millis, 1_700_000_000_000);
         let img = r.new_image.as_ref().unwrap();
-        assert_eq!(
-            img.get("n").unwrap().scalar_text(),
-            Some("12345678901234567890123456789012345678")
-        );
+        assert_eq!(img.get("n").unwrap().scalar_text(), Some("12345678901234567890123456789012345678"));
         assert_eq!(img.get("b").unwrap().scalar_text(), Some("AAEC/w=="));
         assert_eq!(img.get("ns").unwrap().type_name(), "NS");
         match img.get("l").unwrap() {

@@ -135,6 +135,9 @@ pub fn push_row<'v>(out: &mut Vec<u8>, values: impl IntoIterator<Item = Option<&
     end_row(out);
 }
 
+/// One decoded row: a value per column, `None` for NULL.
+pub type Row = Vec<Option<String>>;
+
 /// Why a line does not decode.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -147,7 +150,7 @@ pub enum DecodeError {
 }
 
 /// Decodes one line (without its LF) into fields, following the rules in the module header.
-pub fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, DecodeError> {
+pub fn decode_line(line: &[u8]) -> Result<Row, DecodeError> {
     let mut fields = Vec::new();
     let mut raw_start = 0;
     let mut cur = Vec::new();
@@ -159,7 +162,8 @@ pub fn decode_line(line: &[u8]) -> Result<Vec<Option<String>>, DecodeError> {
             if raw == NULL_MARKER {
                 fields.push(None);
             } else {
-                let text = String::from_utf8(std::mem::take(&mut cur)).map_err(|_| DecodeError::NotUtf8(fields.len()))?;
+                let text =
+                    String::from_utf8(std::mem::take(&mut cur)).map_err(|_| DecodeError::NotUtf8(fields.len()))?;
                 fields.push(Some(unsymbol(&text)));
             }
             cur.clear();
@@ -206,7 +210,7 @@ fn unsymbol(text: &str) -> String {
 }
 
 /// Decodes a whole object body (already gunzipped): the header and the rows.
-pub fn decode_object(body: &[u8]) -> Result<(Vec<String>, Vec<Vec<Option<String>>>), DecodeError> {
+pub fn decode_object(body: &[u8]) -> Result<(Vec<String>, Vec<Row>), DecodeError> {
     let mut lines = body.split(|&b| b == b'\n');
     let header = match lines.next() {
         Some(h) => decode_line(h)?.into_iter().map(|f| f.unwrap_or_default()).collect(),
@@ -236,10 +240,7 @@ mod tests {
     #[test]
     fn awkward_values_are_written_as_documented() {
         let row = encode(&[Some("a\tb"), Some("c\\d"), Some("l1\nl2\r\n"), None, Some(""), Some("\\N"), Some("␊␛")]);
-        assert_eq!(
-            String::from_utf8(row).unwrap(),
-            "a\\\tb\tc\\\\d\tl1␊l2␍␊\t\\N\t\t\\\\N\t␛␊␛␛\n"
-        );
+        assert_eq!(String::from_utf8(row).unwrap(), "a\\\tb\tc\\\\d\tl1␊l2␍␊\t\\N\t\t\\\\N\t␛␊␛␛\n");
     }
 
     #[test]

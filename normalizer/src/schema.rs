@@ -67,7 +67,11 @@ pub fn table_schemas(spec: &LakeSpec) -> Vec<TableSchema> {
         col("value", "string", "the value as text: numbers exact, binary base64, NULL for NULL and empty M/L"),
         col("changed", "boolean", "differs from the old image (MODIFY); true for INSERT; NULL when unknown"),
     ]);
-    out.push(TableSchema { name: "attributes".into(), comment: "one row per leaf value of the new image".into(), columns: attributes });
+    out.push(TableSchema {
+        name: "attributes".into(),
+        comment: "one row per leaf value of the new image".into(),
+        columns: attributes,
+    });
 
     for t in &spec.tables {
         let mut columns = common_columns();

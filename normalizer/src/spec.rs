@@ -386,7 +386,12 @@ impl Ctx<'_> {
     fn line_of(&self, offset: usize) -> usize {
         self.text.as_bytes()[..offset.min(self.text.len())].iter().filter(|&&b| b == b'\n').count() + 1
     }
-    fn err<T>(&self, span: Option<std::ops::Range<usize>>, message: impl Into<String>, fix: impl Into<String>) -> Result<T, SpecError> {
+    fn err<T>(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Result<T, SpecError> {
         Err(SpecError {
             file: self.file.to_owned(),
             line: span.map(|s| self.line_of(s.start)),
@@ -476,12 +481,20 @@ impl LakeSpec {
 
         let table = raw.source.table.get_ref().trim();
         if table.is_empty() || table.len() > 255 {
-            return cx.err(Some(raw.source.table.span()), "source.table is empty or longer than 255", "name the DynamoDB table");
+            return cx.err(
+                Some(raw.source.table.span()),
+                "source.table is empty or longer than 255",
+                "name the DynamoDB table",
+            );
         }
         spec.source_table = table.to_owned();
         if let Some(pk) = &raw.source.partition_key {
             if pk.get_ref().is_empty() {
-                return cx.err(Some(pk.span()), "source.partition_key is empty", "name the table's partition key attribute");
+                return cx.err(
+                    Some(pk.span()),
+                    "source.partition_key is empty",
+                    "name the table's partition key attribute",
+                );
             }
             spec.partition_key = pk.get_ref().clone();
         }
@@ -491,16 +504,15 @@ impl LakeSpec {
             None => Some(DEFAULT_SORT_KEY.into()),
         };
 
-        spec.location = match parse_location(raw.lake.location.get_ref()) {
-            Some(l) => l,
-            None => {
-                return cx.err(
+        spec.location =
+            match parse_location(raw.lake.location.get_ref()) {
+                Some(l) => l,
+                None => return cx.err(
                     Some(raw.lake.location.span()),
                     format!("lake.location `{}` is not an S3 location", raw.lake.location.get_ref()),
                     "write s3://bucket/prefix: a valid bucket name, prefix folders of letters, digits, `_-.=`, no `..`",
-                )
-            }
-        };
+                ),
+            };
         if let Some(db) = &raw.lake.database {
             spec.database = cx.identifier("lake.database", db)?;
         }
@@ -508,12 +520,20 @@ impl LakeSpec {
         if let Some(f) = &raw.format {
             if let Some(k) = &f.kind {
                 if k.get_ref() != "tsv" {
-                    return cx.err(Some(k.span()), format!("format.kind `{}` is not supported", k.get_ref()), "use kind = \"tsv\" (LazySimpleSerDe, see docs/row-format.md)");
+                    return cx.err(
+                        Some(k.span()),
+                        format!("format.kind `{}` is not supported", k.get_ref()),
+                        "use kind = \"tsv\" (LazySimpleSerDe, see docs/row-format.md)",
+                    );
                 }
             }
             if let Some(l) = &f.gzip_level {
                 if !(0..=9).contains(l.get_ref()) {
-                    return cx.err(Some(l.span()), format!("format.gzip_level {} is out of range", l.get_ref()), "use 0 (store) to 9 (smallest); 1 is the default");
+                    return cx.err(
+                        Some(l.span()),
+                        format!("format.gzip_level {} is out of range", l.get_ref()),
+                        "use 0 (store) to 9 (smallest); 1 is the default",
+                    );
                 }
                 spec.gzip_level = *l.get_ref() as u32;
             }
@@ -521,12 +541,20 @@ impl LakeSpec {
         if let Some(p) = &raw.partitioning {
             if let Some(g) = &p.granularity {
                 if g.get_ref() != "day" {
-                    return cx.err(Some(g.span()), format!("partitioning.granularity `{}` is not supported", g.get_ref()), "use granularity = \"day\" (dt=YYYY-MM-DD)");
+                    return cx.err(
+                        Some(g.span()),
+                        format!("partitioning.granularity `{}` is not supported", g.get_ref()),
+                        "use granularity = \"day\" (dt=YYYY-MM-DD)",
+                    );
                 }
             }
             if let Some(s) = &p.projection_start {
                 if !valid_day(s.get_ref()) {
-                    return cx.err(Some(s.span()), format!("partitioning.projection_start `{}` is not a date", s.get_ref()), "write YYYY-MM-DD, the first day the lake may hold");
+                    return cx.err(
+                        Some(s.span()),
+                        format!("partitioning.projection_start `{}` is not a date", s.get_ref()),
+                        "write YYYY-MM-DD, the first day the lake may hold",
+                    );
                 }
                 spec.projection_start = s.get_ref().clone();
             }
@@ -534,18 +562,38 @@ impl LakeSpec {
         if let Some(t) = &raw.tenant {
             spec.tenant = match (&t.attribute, &t.key_prefix) {
                 (Some(a), None) if !a.get_ref().is_empty() => Some(TenantRule::Attribute(a.get_ref().clone())),
-                (None, Some(p)) => Some(TenantRule::KeyPrefix { prefix: p.get_ref().clone(), separator: t.separator.clone().unwrap_or_else(|| "#".into()) }),
-                (Some(a), Some(_)) => return cx.err(Some(a.span()), "tenant has both attribute and key_prefix", "keep one: attribute = \"clientKey\" or key_prefix = \"CLIENT#\""),
-                _ => return cx.err(None, "[tenant] needs attribute or key_prefix", "add attribute = \"clientKey\" or key_prefix = \"CLIENT#\", or remove [tenant]"),
+                (None, Some(p)) => Some(TenantRule::KeyPrefix {
+                    prefix: p.get_ref().clone(),
+                    separator: t.separator.clone().unwrap_or_else(|| "#".into()),
+                }),
+                (Some(a), Some(_)) => {
+                    return cx.err(
+                        Some(a.span()),
+                        "tenant has both attribute and key_prefix",
+                        "keep one: attribute = \"clientKey\" or key_prefix = \"CLIENT#\"",
+                    )
+                }
+                _ => {
+                    return cx.err(
+                        None,
+                        "[tenant] needs attribute or key_prefix",
+                        "add attribute = \"clientKey\" or key_prefix = \"CLIENT#\", or remove [tenant]",
+                    )
+                }
             };
         }
         let mut keys = vec![spec.partition_key.clone()];
         keys.extend(spec.sort_key.clone());
         if let Some(r) = &raw.redaction {
             if let Some(env) = &r.key_env {
-                let ok = !env.get_ref().is_empty() && env.get_ref().bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
+                let ok = !env.get_ref().is_empty()
+                    && env.get_ref().bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
                 if !ok {
-                    return cx.err(Some(env.span()), format!("redaction.key_env `{}` is not an environment variable name", env.get_ref()), "use uppercase letters, digits and `_`");
+                    return cx.err(
+                        Some(env.span()),
+                        format!("redaction.key_env `{}` is not an environment variable name", env.get_ref()),
+                        "use uppercase letters, digits and `_`",
+                    );
                 }
                 spec.redaction_key_env = env.get_ref().clone();
             }
@@ -556,7 +604,11 @@ impl LakeSpec {
                 let path = cx.path(&rule.path)?;
                 if let Some(Segment::Name(first)) = path.0.first() {
                     if path.0.len() == 1 && keys.contains(first) {
-                        return cx.err(Some(rule.path.span()), format!("`{first}` is a key attribute and cannot be redacted"), "key attributes identify items; redact other attributes");
+                        return cx.err(
+                            Some(rule.path.span()),
+                            format!("`{first}` is a key attribute and cannot be redacted"),
+                            "key attributes identify items; redact other attributes",
+                        );
                     }
                 }
                 spec.redactions.push(Redaction { path, action: *rule.action.get_ref() });
@@ -567,20 +619,32 @@ impl LakeSpec {
         for t in &raw.tables {
             let name = cx.identifier("table name", &t.name)?;
             if !table_names.insert(name.clone()) {
-                return cx.err(Some(t.name.span()), format!("table `{name}` is declared twice (or is a built-in table)"), "give every table its own name; `changes` and `attributes` are always written");
+                return cx.err(
+                    Some(t.name.span()),
+                    format!("table `{name}` is declared twice (or is a built-in table)"),
+                    "give every table its own name; `changes` and `attributes` are always written",
+                );
             }
             let explode = match &t.explode {
                 Some(e) => {
                     let p = cx.path(e)?;
                     if p.has_each() || p.0.iter().any(|s| matches!(s, Segment::Index(_))) {
-                        return cx.err(Some(e.span()), format!("explode `{}` must name one list, without positions", e.get_ref()), "write the list's path, e.g. explode = \"fieldMappings\"");
+                        return cx.err(
+                            Some(e.span()),
+                            format!("explode `{}` must name one list, without positions", e.get_ref()),
+                            "write the list's path, e.g. explode = \"fieldMappings\"",
+                        );
                     }
                     Some(p)
                 }
                 None => None,
             };
             if t.columns.is_empty() {
-                return cx.err(Some(t.name.span()), format!("table `{name}` has no columns"), "add [[tables.columns]] entries with name, path and type");
+                return cx.err(
+                    Some(t.name.span()),
+                    format!("table `{name}` has no columns"),
+                    "add [[tables.columns]] entries with name, path and type",
+                );
             }
             let mut col_names: HashSet<String> = COMMON_COLUMNS.iter().map(|s| s.to_string()).collect();
             col_names.insert(PARTITION_COLUMN.into());
@@ -591,27 +655,69 @@ impl LakeSpec {
             for c in &t.columns {
                 let cname = cx.identifier("column name", &c.name)?;
                 if !col_names.insert(cname.clone()) {
-                    return cx.err(Some(c.name.span()), format!("column `{cname}` appears twice in table `{name}` (or reuses a column every table has)"), format!("rename it; every table already has {}, {} and {}", COMMON_COLUMNS.join(", "), ELEMENT_INDEX_COLUMN, PARTITION_COLUMN));
+                    return cx.err(
+                        Some(c.name.span()),
+                        format!(
+                            "column `{cname}` appears twice in table `{name}` (or reuses a column every table has)"
+                        ),
+                        format!(
+                            "rename it; every table already has {}, {} and {}",
+                            COMMON_COLUMNS.join(", "),
+                            ELEMENT_INDEX_COLUMN,
+                            PARTITION_COLUMN
+                        ),
+                    );
                 }
                 let path = cx.path(&c.path)?;
                 if path.has_each() {
                     let under_explode = explode.as_ref().is_some_and(|e| {
-                        path.0.len() > e.0.len() && path.0[..e.0.len()] == e.0[..] && path.0[e.0.len()] == Segment::Each && !path.0[e.0.len() + 1..].contains(&Segment::Each)
+                        path.0.len() > e.0.len()
+                            && path.0[..e.0.len()] == e.0[..]
+                            && path.0[e.0.len()] == Segment::Each
+                            && !path.0[e.0.len() + 1..].contains(&Segment::Each)
                     });
                     if !under_explode {
-                        return cx.err(Some(c.path.span()), format!("path `{}` uses `[]` outside the exploded list", c.path.get_ref()), "`[]` may only follow the table's explode path once, e.g. fieldMappings[].fieldId");
+                        return cx.err(
+                            Some(c.path.span()),
+                            format!("path `{}` uses `[]` outside the exploded list", c.path.get_ref()),
+                            "`[]` may only follow the table's explode path once, e.g. fieldMappings[].fieldId",
+                        );
                     }
                 }
                 let kind = match ColumnType::parse(c.kind.get_ref()) {
                     Some(k) => k,
-                    None => return cx.err(Some(c.kind.span()), format!("type `{}` is not known", c.kind.get_ref()), "use string, bigint, int, double, boolean or decimal(p,s) with 1 <= p <= 38, s <= p"),
+                    None => {
+                        return cx.err(
+                            Some(c.kind.span()),
+                            format!("type `{}` is not known", c.kind.get_ref()),
+                            "use string, bigint, int, double, boolean or decimal(p,s) with 1 <= p <= 38, s <= p",
+                        )
+                    }
                 };
                 let mut hashed = false;
                 for r in &spec.redactions {
                     if path.starts_with(&r.path) || concrete_prefix(&r.path, &path) {
                         match r.action {
-                            RedactAction::Drop => return cx.err(Some(c.path.span()), format!("column `{cname}` reads `{}`, which a redaction rule drops", c.path.get_ref()), "remove the column, or make the rule action = \"hash\""),
-                            RedactAction::Hash if kind != ColumnType::String => return cx.err(Some(c.kind.span()), format!("column `{cname}` is hashed by a redaction rule but has type {}", kind.sql_name()), "hashed values are text: use type = \"string\""),
+                            RedactAction::Drop => {
+                                return cx.err(
+                                    Some(c.path.span()),
+                                    format!(
+                                        "column `{cname}` reads `{}`, which a redaction rule drops",
+                                        c.path.get_ref()
+                                    ),
+                                    "remove the column, or make the rule action = \"hash\"",
+                                )
+                            }
+                            RedactAction::Hash if kind != ColumnType::String => {
+                                return cx.err(
+                                    Some(c.kind.span()),
+                                    format!(
+                                        "column `{cname}` is hashed by a redaction rule but has type {}",
+                                        kind.sql_name()
+                                    ),
+                                    "hashed values are text: use type = \"string\"",
+                                )
+                            }
                             RedactAction::Hash => hashed = true,
                         }
                     }
@@ -633,18 +739,44 @@ impl LakeSpec {
         use std::fmt::Write as _;
         let mut s = String::new();
         let _ = writeln!(s, "spec {} is valid", self.origin);
-        let _ = writeln!(s, "  source table     {} (pk column ← `{}`, sk column ← {})", self.source_table, self.partition_key, self.sort_key.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "none".into()));
+        let _ = writeln!(
+            s,
+            "  source table     {} (pk column ← `{}`, sk column ← {})",
+            self.source_table,
+            self.partition_key,
+            self.sort_key.as_deref().map(|k| format!("`{k}`")).unwrap_or_else(|| "none".into())
+        );
         let _ = writeln!(s, "  lake             {}  (Glue database `{}`)", self.location.url(""), self.database);
-        let _ = writeln!(s, "  row format       tab-separated, LazySimpleSerDe, gzip level {}, header row", self.gzip_level);
-        let _ = writeln!(s, "  partitions       dt=YYYY-MM-DD (UTC day of ApproximateCreationDateTime), projected from {}", self.projection_start);
+        let _ = writeln!(
+            s,
+            "  row format       tab-separated, LazySimpleSerDe, gzip level {}, header row",
+            self.gzip_level
+        );
+        let _ = writeln!(
+            s,
+            "  partitions       dt=YYYY-MM-DD (UTC day of ApproximateCreationDateTime), projected from {}",
+            self.projection_start
+        );
         let tenant = match &self.tenant {
             None => "none (tenant column is NULL)".to_owned(),
             Some(TenantRule::Attribute(a)) => format!("attribute `{a}`"),
-            Some(TenantRule::KeyPrefix { prefix, separator }) => format!("partition key after `{prefix}` up to `{separator}`"),
+            Some(TenantRule::KeyPrefix { prefix, separator }) => {
+                format!("partition key after `{prefix}` up to `{separator}`")
+            }
         };
         let _ = writeln!(s, "  tenant           {tenant}");
         for r in &self.redactions {
-            let _ = writeln!(s, "  redact           {} → {:?}{}", r.path, r.action, if r.action == RedactAction::Hash { format!(" (key from ${})", self.redaction_key_env) } else { String::new() });
+            let _ = writeln!(
+                s,
+                "  redact           {} → {:?}{}",
+                r.path,
+                r.action,
+                if r.action == RedactAction::Hash {
+                    format!(" (key from ${})", self.redaction_key_env)
+                } else {
+                    String::new()
+                }
+            );
         }
         let _ = writeln!(s, "tables:");
         for t in crate::schema::table_schemas(self) {
@@ -694,17 +826,25 @@ mod tests {
     fn bad_identifiers_types_paths_and_duplicates() {
         let e = err(&format!("{BASE}[[tables]]\nname = \"Field Mappings\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"string\"\n"));
         assert!(e.fix.contains("field_mappings"), "{e}");
-        let e = err(&format!("{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"varchar\"\n"));
+        let e = err(&format!(
+            "{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"varchar\"\n"
+        ));
         assert_eq!(e.line, Some(10));
-        let e = err(&format!("{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"a\"\npath=\"a..b\"\ntype=\"string\"\n"));
+        let e = err(&format!(
+            "{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"a\"\npath=\"a..b\"\ntype=\"string\"\n"
+        ));
         assert!(e.message.contains("a..b"));
         let e = err(&format!("{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"string\"\n[[tables.columns]]\nname=\"a\"\npath=\"b\"\ntype=\"string\"\n"));
         assert!(e.message.contains("appears twice"), "{e}");
-        let e = err(&format!("{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"pk\"\npath=\"b\"\ntype=\"string\"\n"));
+        let e = err(&format!(
+            "{BASE}[[tables]]\nname = \"t1\"\n[[tables.columns]]\nname=\"pk\"\npath=\"b\"\ntype=\"string\"\n"
+        ));
         assert!(e.message.contains("appears twice"), "{e}");
         let e = err("[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://b/../x\"\n");
         assert_eq!(e.line, Some(4));
-        let e = err(&format!("{BASE}[[tables]]\nname = \"changes\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"string\"\n"));
+        let e = err(&format!(
+            "{BASE}[[tables]]\nname = \"changes\"\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"string\"\n"
+        ));
         assert!(e.message.contains("declared twice"));
     }
 

@@ -1,0 +1,58 @@
+//! The subcommands of `ddb-lake`, one module each.
+
+pub mod cat;
+pub mod generate;
+pub mod normalize;
+pub mod spec;
+
+use std::io::Read;
+use std::path::Path;
+
+use anyhow::Context;
+use normalizer::spec::LakeSpec;
+
+/// Reads a whole file, or stdin for `-`.
+pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
+    if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).context("cannot read events from stdin (is it UTF-8 JSON?)")?;
+        Ok((s, "<stdin>".into()))
+    } else {
+        let s = std::fs::read_to_string(path).with_context(|| {
+            format!("cannot read events from {} (does it exist, and is it UTF-8 JSON?)", path.display())
+        })?;
+        Ok((s, path.display().to_string()))
+    }
+}
+
+/// The spec from `--spec`, or the default (changes + attributes only).
+pub fn load_spec(path: Option<&Path>) -> anyhow::Result<LakeSpec> {
+    match path {
+        Some(p) => Ok(LakeSpec::from_file(p)?),
+        None => Ok(LakeSpec::default()),
+    }
+}
+
+/// Reads the redaction key from the variable the spec names, when the spec hashes values.
+pub fn redaction_key(spec: &LakeSpec) -> Option<Vec<u8>> {
+    if !spec.needs_redaction_key() {
+        return None;
+    }
+    std::env::var_os(&spec.redaction_key_env).map(|v| v.to_string_lossy().into_owned().into_bytes())
+}
+
+/// Human-readable byte count.
+pub fn human_bytes(n: usize) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

@@ -1,0 +1,151 @@
+//! `ddb-lake normalize`: stream events from a file → a local lake folder.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use normalizer::batch::{normalize_event, BatchOptions, BatchOutput};
+use normalizer::flatten::Flattener;
+use normalizer::input;
+use normalizer::record::split_event;
+use normalizer::schema::table_schemas;
+use normalizer::sink::{LakeSink, LocalDirSink};
+
+use super::{human_bytes, load_spec, read_input, redaction_key};
+
+/// Arguments of `ddb-lake normalize`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Lake spec (TOML). Without one, only the `changes` and `attributes` tables are written.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Events to read: a file, or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    events: PathBuf,
+    /// Folder to write the lake into; it mirrors s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR", default_value = "lake")]
+    out: PathBuf,
+    /// Name of the shard the events came from (names the objects). Default: a hash of the
+    /// stream ARN, as in Lambda.
+    #[arg(long, value_name = "SHARD_ID")]
+    source: Option<String>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Totals over all events.
+#[derive(Default)]
+struct Summary {
+    events: usize,
+    records: usize,
+    rows: Vec<(String, u64)>,
+    objects: usize,
+    bytes: usize,
+    quarantined: Vec<(String, String)>,
+}
+
+impl Summary {
+    fn add(&mut self, out: &BatchOutput) {
+        self.events += 1;
+        self.records += out.records;
+        if self.rows.is_empty() {
+            self.rows = out.rows_per_table.iter().map(|(t, _)| (t.clone(), 0)).collect();
+        }
+        for (acc, (_, n)) in self.rows.iter_mut().zip(&out.rows_per_table) {
+            acc.1 += n;
+        }
+        self.objects += out.objects.len();
+        self.bytes += out.output_bytes();
+        let qkey = out.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string()).unwrap_or_default();
+        for q in &out.quarantined {
+            self.quarantined.push((format!("{qkey} (record {})", q.index), q.reason.clone()));
+        }
+    }
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = load_spec(args.spec.as_deref())?;
+    let key = redaction_key(&spec);
+    let flattener = Flattener::new(&spec, key.as_deref())?;
+    let tables = table_schemas(&spec);
+    let (text, name) = read_input(&args.events)?;
+
+    // Check the whole input before writing anything.
+    let events = input::events(&text, &name)?;
+    for (n, ev) in events.iter().enumerate() {
+        split_event(ev.get()).map_err(|e| {
+            let offset = ev.get().as_ptr() as usize - text.as_ptr() as usize;
+            anyhow::anyhow!(
+                "{name}: event {} (starting at line {}) is not a DynamoDB stream event: {e}; expected {{\"Records\": [...]}}",
+                n + 1,
+                input::line_of(&text, offset)
+            )
+        })?;
+    }
+    if events.is_empty() {
+        anyhow::bail!("{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line");
+    }
+
+    let sink = LocalDirSink::new(&args.out);
+    let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
+    let options = BatchOptions { source: args.source.clone() };
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut summary = Summary::default();
+    for ev in &events {
+        let out = normalize_event(&flattener, &tables, spec.gzip_level, ev.get(), &options)?;
+        rt.block_on(async {
+            for o in &out.objects {
+                sink.put(&o.key, &o.body).await?;
+            }
+            Ok::<_, normalizer::sink::SinkError>(())
+        })?;
+        summary.add(&out);
+        if !args.quiet && last_progress.elapsed() > Duration::from_secs(1) {
+            last_progress = Instant::now();
+            let line = format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records);
+            if tty {
+                eprint!("\r{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+    if !args.quiet {
+        if tty && started.elapsed() > Duration::from_secs(1) {
+            eprintln!();
+        }
+        print_summary(&summary, &name, &args.out, started.elapsed(), text.len());
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary, name: &str, out: &std::path::Path, took: Duration, input_bytes: usize) {
+    println!("read {} records in {} events from {name} ({})", s.records, s.events, human_bytes(input_bytes));
+    println!("rows written:");
+    for (t, n) in &s.rows {
+        println!("  {t:<20} {n:>10}");
+    }
+    println!(
+        "wrote {} objects ({} gzip) under {}/ in {:.2}s",
+        s.objects,
+        human_bytes(s.bytes),
+        out.display(),
+        took.as_secs_f64()
+    );
+    if s.quarantined.is_empty() {
+        println!("quarantined 0 records");
+    } else {
+        println!("quarantined {} records (the rest of their batches was written):", s.quarantined.len());
+        for (at, reason) in s.quarantined.iter().take(10) {
+            println!("  {}/{at}: {reason}", out.display());
+        }
+        if s.quarantined.len() > 10 {
+            println!("  ... and {} more under {}/_quarantine/", s.quarantined.len() - 10, out.display());
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! `ddb-lake spec check`: validate a spec and explain it.
+
+use std::path::Path;
+
+use normalizer::spec::LakeSpec;
+
+/// Validates `file` and prints what it describes.
+pub fn check(file: &Path) -> anyhow::Result<()> {
+    let spec = LakeSpec::from_file(file)?;
+    print!("{}", spec.explain());
+    Ok(())
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use normalizer::batch::{normalize_event, BatchOptions};
 use normalizer::flatten::Flattener;
-use normalizer::record::{decode_record, split_event};
+use normalizer::record::{decode_event_fast, decode_record, split_event};
 use normalizer::schema::table_schemas;
 use normalizer::spec::LakeSpec;
 
@@ -85,16 +85,21 @@ fn main() {
     report("parse only: aws_lambda_events Event", event.len(), records, t);
 
     let t = median_time(|| {
+        black_box(decode_event_fast(&event).expect("decode"));
+    });
+    report("parse only: normalizer decoder (one pass)", event.len(), records, t);
+
+    let t = median_time(|| {
         for raw in split_event(&event).expect("split") {
             black_box(decode_record(raw.get()).expect("decode"));
         }
     });
-    report("parse only: normalizer decoder", event.len(), records, t);
+    report("parse only: record by record (poison path)", event.len(), records, t);
 
     for (label, spec) in [("no spec", &default_spec), ("example spec", &example)] {
         let f = Flattener::new(spec, Some(b"bench-redaction-key")).expect("flattener");
         let tables = table_schemas(spec);
-        for level in [1u32, 6] {
+        for level in [0u32, 1, 6] {
             let mut out_bytes = 0;
             let t = median_time(|| {
                 let out = normalize_event(&f, &tables, level, &event, &BatchOptions::default()).expect("normalize");

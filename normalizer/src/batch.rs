@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::flatten::{Flattener, RecordRows};
 use crate::partition::{day_of, BatchId, ObjectKey};
-use crate::record::{decode_record, split_event, StreamRecord};
+use crate::record::{decode_event_fast, decode_record, split_event, StreamRecord};
 use crate::schema::TableSchema;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
@@ -118,33 +118,48 @@ pub fn normalize_event(
     event_json: &str,
     options: &BatchOptions,
 ) -> Result<BatchOutput, EventError> {
-    let raws = split_event(event_json)?;
+    // One pass over the event when every record decodes (the common case); record by
+    // record, so that only the bad ones are quarantined, when one does not.
+    let fast = decode_event_fast(event_json);
+    let mut raws: Vec<&RawValue> = match fast {
+        Some(_) => Vec::new(),
+        None => split_event(event_json)?,
+    };
+    let mut decoded: Vec<Option<StreamRecord<'_>>> = Vec::new();
+    let mut quarantine: Vec<(QuarantinedRecord, &RawValue)> = Vec::new();
+    match fast {
+        Some(records) => decoded.extend(records.into_iter().map(Some)),
+        None => {
+            for (index, raw) in raws.iter().enumerate() {
+                match decode_record(raw.get()) {
+                    Ok(rec) => decoded.push(Some(rec)),
+                    Err(e) => {
+                        let (event_id, sequence_number) = salvage_ids(raw.get());
+                        let reason = e.to_string();
+                        quarantine.push((QuarantinedRecord { index, event_id, sequence_number, reason }, raw));
+                        decoded.push(None);
+                    }
+                }
+            }
+        }
+    }
     let mut out = BatchOutput {
-        records: raws.len(),
-        sequence_numbers: vec![None; raws.len()],
+        records: decoded.len(),
+        sequence_numbers: vec![None; decoded.len()],
         input_bytes: event_json.len(),
         ..BatchOutput::default()
     };
-    let mut decoded: Vec<Option<StreamRecord<'_>>> = Vec::with_capacity(raws.len());
-    let mut quarantine: Vec<(QuarantinedRecord, &RawValue)> = Vec::new();
     let mut arn: Option<String> = None;
-    for (index, raw) in raws.iter().enumerate() {
-        match decode_record(raw.get()) {
-            Ok(rec) => {
-                out.sequence_numbers[index] = Some(rec.sequence_number.as_str().to_owned());
-                if arn.is_none() {
-                    arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
-                }
-                decoded.push(Some(rec));
-            }
-            Err(e) => {
-                let (event_id, seq) = salvage_ids(raw.get());
-                out.sequence_numbers[index] = seq.clone();
-                quarantine
-                    .push((QuarantinedRecord { index, event_id, sequence_number: seq, reason: e.to_string() }, raw));
-                decoded.push(None);
+    for (index, rec) in decoded.iter().enumerate() {
+        if let Some(rec) = rec {
+            out.sequence_numbers[index] = Some(rec.sequence_number.as_str().to_owned());
+            if arn.is_none() {
+                arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
             }
         }
+    }
+    for (q, _) in &quarantine {
+        out.sequence_numbers[q.index] = q.sequence_number.clone();
     }
     let batch = batch_id(&out.sequence_numbers, options.source.as_deref(), arn.as_deref(), event_json);
 
@@ -155,6 +170,10 @@ pub fn normalize_event(
     for (index, rec) in decoded.iter().enumerate() {
         let Some(rec) = rec else { continue };
         if let Err(e) = flattener.flatten(rec, &mut rows) {
+            if raws.is_empty() {
+                // Only now is the raw text of the records needed (for the quarantine line).
+                raws = split_event(event_json)?;
+            }
             quarantine.push((
                 QuarantinedRecord {
                     index,
@@ -310,6 +329,26 @@ mod tests {
         // Same input, same bytes.
         let again = normalize_event(&f, &tables, 1, &ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
         assert_eq!(out.objects, again.objects);
+    }
+
+    #[test]
+    fn type_conflict_in_a_valid_event_quarantines_with_the_raw_record() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let tables = table_schemas(&spec);
+        let f = Flattener::new(&spec, None).unwrap();
+        let ok = rec("100", "INSERT").replace(r#"{"N":"1"}"#, r#"{"BOOL":true}"#);
+        let ev = format!(r#"{{"Records":[{},{}]}}"#, ok, rec("200", "INSERT"));
+        let out = normalize_event(&f, &tables, 1, &ev, &BatchOptions::default()).unwrap();
+        assert_eq!(out.quarantined.len(), 1);
+        assert_eq!(out.quarantined[0].index, 1);
+        assert!(out.quarantined[0].reason.contains("column `v`"), "{}", out.quarantined[0].reason);
+        let q = out.objects.iter().find(|o| o.table.is_none()).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(q.body.as_slice()), &mut text).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["record_json"]["dynamodb"]["SequenceNumber"], "200");
+        assert_eq!(out.rows_per_table[2], ("x".to_string(), 1));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
 //! The columns written are exactly those of [`crate::schema::table_schemas`].
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use hmac::{Hmac, Mac};
@@ -377,12 +378,13 @@ impl<'s> Flattener<'s> {
             *rows += 1;
             return Ok(());
         };
-        let elements: Vec<AttributeValue<'_>> = match lookup(image, &explode.0) {
+        // Set elements become scalar values; list elements are borrowed as they are.
+        let elements: Vec<Cow<'_, AttributeValue<'_>>> = match lookup(image, &explode.0) {
             None | Some(AttributeValue::Null) => return Ok(()),
-            Some(AttributeValue::L(l)) => l.clone(),
-            Some(AttributeValue::Ss(s)) => s.iter().cloned().map(AttributeValue::S).collect(),
-            Some(AttributeValue::Ns(s)) => s.iter().cloned().map(AttributeValue::N).collect(),
-            Some(AttributeValue::Bs(s)) => s.iter().cloned().map(AttributeValue::B).collect(),
+            Some(AttributeValue::L(l)) => l.iter().map(Cow::Borrowed).collect(),
+            Some(AttributeValue::Ss(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::S(t.clone()))).collect(),
+            Some(AttributeValue::Ns(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::N(t.clone()))).collect(),
+            Some(AttributeValue::Bs(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::B(t.clone()))).collect(),
             Some(other) => {
                 return Err(FlattenError::NotAList {
                     table: table.name.clone(),

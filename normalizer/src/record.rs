@@ -410,41 +410,63 @@ pub fn split_event(event_json: &str) -> Result<Vec<&RawValue>, serde_json::Error
 /// Decodes the raw JSON of one stream record.
 pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
     let wire: RecordWire<'_> = serde_json::from_str(raw).map_err(RecordError::Shape)?;
-    let event_name = match wire.event_name.as_str() {
-        "INSERT" => EventName::Insert,
-        "MODIFY" => EventName::Modify,
-        "REMOVE" => EventName::Remove,
-        other => return Err(RecordError::EventName(clip(other))),
-    };
-    let seq = wire.change.sequence_number;
-    if seq.as_str().is_empty() || !seq.as_str().bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RecordError::SequenceNumber(clip(seq.as_str())));
+    wire.check()
+}
+
+/// Decodes a whole event in one pass, when every record in it is valid (the common case).
+///
+/// Returns `None` as soon as any record fails; the caller then splits the event with
+/// [`split_event`] and decodes record by record, so that only the bad ones are quarantined.
+pub fn decode_event_fast(event_json: &str) -> Option<Vec<StreamRecord<'_>>> {
+    #[derive(Deserialize)]
+    struct EventWire<'a> {
+        #[serde(rename = "Records", borrow)]
+        records: Vec<RecordWire<'a>>,
     }
-    let event_time_millis = match wire.change.approximate_creation_date_time {
-        Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => (secs * 1000.0).round() as i64,
-        _ => return Err(RecordError::NoTime),
-    };
-    let (principal, kind) = match wire.user_identity {
-        Some(u) => (u.principal_id, u.kind),
-        None => (None, None),
-    };
-    let ttl_delete = event_name == EventName::Remove
-        && principal.as_ref().is_some_and(|p| p.as_str() == TTL_PRINCIPAL)
-        && kind.as_ref().is_none_or(|k| k.as_str() == "Service");
-    Ok(StreamRecord {
-        event_id: wire.event_id,
-        event_name,
-        event_source_arn: wire.event_source_arn,
-        event_time_millis,
-        keys: wire.change.keys.unwrap_or_default(),
-        new_image: wire.change.new_image.filter(|i| !i.is_empty()),
-        old_image: wire.change.old_image.filter(|i| !i.is_empty()),
-        sequence_number: seq,
-        size_bytes: wire.change.size_bytes,
-        stream_view_type: wire.change.stream_view_type,
-        principal,
-        ttl_delete,
-    })
+    let event: EventWire<'_> = serde_json::from_str(event_json).ok()?;
+    event.records.into_iter().map(|r| r.check().ok()).collect()
+}
+
+impl<'a> RecordWire<'a> {
+    /// Checks the fields serde cannot, and builds the record.
+    fn check(self) -> Result<StreamRecord<'a>, RecordError> {
+        let wire = self;
+        let event_name = match wire.event_name.as_str() {
+            "INSERT" => EventName::Insert,
+            "MODIFY" => EventName::Modify,
+            "REMOVE" => EventName::Remove,
+            other => return Err(RecordError::EventName(clip(other))),
+        };
+        let seq = wire.change.sequence_number;
+        if seq.as_str().is_empty() || !seq.as_str().bytes().all(|b| b.is_ascii_digit()) {
+            return Err(RecordError::SequenceNumber(clip(seq.as_str())));
+        }
+        let event_time_millis = match wire.change.approximate_creation_date_time {
+            Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => (secs * 1000.0).round() as i64,
+            _ => return Err(RecordError::NoTime),
+        };
+        let (principal, kind) = match wire.user_identity {
+            Some(u) => (u.principal_id, u.kind),
+            None => (None, None),
+        };
+        let ttl_delete = event_name == EventName::Remove
+            && principal.as_ref().is_some_and(|p| p.as_str() == TTL_PRINCIPAL)
+            && kind.as_ref().is_none_or(|k| k.as_str() == "Service");
+        Ok(StreamRecord {
+            event_id: wire.event_id,
+            event_name,
+            event_source_arn: wire.event_source_arn,
+            event_time_millis,
+            keys: wire.change.keys.unwrap_or_default(),
+            new_image: wire.change.new_image.filter(|i| !i.is_empty()),
+            old_image: wire.change.old_image.filter(|i| !i.is_empty()),
+            sequence_number: seq,
+            size_bytes: wire.change.size_bytes,
+            stream_view_type: wire.change.stream_view_type,
+            principal,
+            ttl_delete,
+        })
+    }
 }
 
 #[cfg(test)]

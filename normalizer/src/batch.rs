@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::flatten::{Flattener, RecordRows};
 use crate::partition::{day_of, BatchId, ObjectKey};
-use crate::record::{decode_event_fast, decode_record, split_event, StreamRecord};
+use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
 use crate::schema::TableSchema;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
@@ -118,80 +118,85 @@ pub fn normalize_event(
     event_json: &str,
     options: &BatchOptions,
 ) -> Result<BatchOutput, EventError> {
-    // One pass over the event when every record decodes (the common case); record by
-    // record, so that only the bad ones are quarantined, when one does not.
-    let fast = decode_event_fast(event_json);
-    let mut raws: Vec<&RawValue> = match fast {
-        Some(_) => Vec::new(),
-        None => split_event(event_json)?,
-    };
-    let mut decoded: Vec<Option<StreamRecord<'_>>> = Vec::new();
-    let mut quarantine: Vec<(QuarantinedRecord, &RawValue)> = Vec::new();
-    match fast {
-        Some(records) => decoded.extend(records.into_iter().map(Some)),
-        None => {
-            for (index, raw) in raws.iter().enumerate() {
-                match decode_record(raw.get()) {
-                    Ok(rec) => decoded.push(Some(rec)),
-                    Err(e) => {
-                        let (event_id, sequence_number) = salvage_ids(raw.get());
-                        let reason = e.to_string();
-                        quarantine.push((QuarantinedRecord { index, event_id, sequence_number, reason }, raw));
-                        decoded.push(None);
-                    }
+    // Common case: one pass over the event, each record flattened as soon as it is decoded
+    // (one decoded record in memory at a time). When a record does not decode, start again
+    // record by record, so that only the bad ones are quarantined.
+    let mut asm = Assembler::new(flattener, tables, gzip_level);
+    let streamed = for_each_record(event_json, |index, rec| asm.add(index, &rec));
+    let mut raws: Vec<&RawValue> = Vec::new();
+    if streamed.is_err() {
+        raws = split_event(event_json)?;
+        asm = Assembler::new(flattener, tables, gzip_level);
+        for (index, raw) in raws.iter().enumerate() {
+            match decode_record(raw.get()) {
+                Ok(rec) => asm.add(index, &rec),
+                Err(e) => {
+                    let (event_id, sequence_number) = salvage_ids(raw.get());
+                    asm.sequence_numbers.push(sequence_number.clone());
+                    asm.quarantine.push(QuarantinedRecord { index, event_id, sequence_number, reason: e.to_string() });
                 }
             }
         }
+    } else if !asm.quarantine.is_empty() {
+        // A record decoded but did not flatten: its raw text is needed for the quarantine line.
+        raws = split_event(event_json)?;
     }
-    let mut out = BatchOutput {
-        records: decoded.len(),
-        sequence_numbers: vec![None; decoded.len()],
-        input_bytes: event_json.len(),
-        ..BatchOutput::default()
-    };
-    let mut arn: Option<String> = None;
-    for (index, rec) in decoded.iter().enumerate() {
-        if let Some(rec) = rec {
-            out.sequence_numbers[index] = Some(rec.sequence_number.as_str().to_owned());
-            if arn.is_none() {
-                arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
-            }
-        }
-    }
-    for (q, _) in &quarantine {
-        out.sequence_numbers[q.index] = q.sequence_number.clone();
-    }
-    let batch = batch_id(&out.sequence_numbers, options.source.as_deref(), arn.as_deref(), event_json);
+    Ok(asm.finish(&raws, options, event_json))
+}
 
-    let mut writers: BTreeMap<(usize, String), Writer> = BTreeMap::new();
-    let mut rows = RecordRows::default();
-    let mut totals = vec![0u64; tables.len()];
-    let level = Compression::new(gzip_level);
-    for (index, rec) in decoded.iter().enumerate() {
-        let Some(rec) = rec else { continue };
-        if let Err(e) = flattener.flatten(rec, &mut rows) {
-            if raws.is_empty() {
-                // Only now is the raw text of the records needed (for the quarantine line).
-                raws = split_event(event_json)?;
-            }
-            quarantine.push((
-                QuarantinedRecord {
-                    index,
-                    event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
-                    sequence_number: Some(rec.sequence_number.as_str().to_owned()),
-                    reason: e.to_string(),
-                },
-                raws[index],
-            ));
-            continue;
+/// Builds the objects of one batch, record by record.
+struct Assembler<'f, 's> {
+    flattener: &'f Flattener<'s>,
+    tables: &'f [TableSchema],
+    level: Compression,
+    writers: BTreeMap<(usize, String), Writer>,
+    rows: RecordRows,
+    totals: Vec<u64>,
+    sequence_numbers: Vec<Option<String>>,
+    event_times: Vec<i64>,
+    arn: Option<String>,
+    quarantine: Vec<QuarantinedRecord>,
+}
+
+impl<'f, 's> Assembler<'f, 's> {
+    fn new(flattener: &'f Flattener<'s>, tables: &'f [TableSchema], gzip_level: u32) -> Self {
+        Assembler {
+            flattener,
+            tables,
+            level: Compression::new(gzip_level),
+            writers: BTreeMap::new(),
+            rows: RecordRows::default(),
+            totals: vec![0; tables.len()],
+            sequence_numbers: Vec::new(),
+            event_times: Vec::new(),
+            arn: None,
+            quarantine: Vec::new(),
         }
-        out.event_times.push(rec.event_time_millis);
+    }
+
+    /// Flattens record `index` and appends its rows, or quarantines it.
+    fn add(&mut self, index: usize, rec: &StreamRecord<'_>) {
+        self.sequence_numbers.push(Some(rec.sequence_number.as_str().to_owned()));
+        if self.arn.is_none() {
+            self.arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
+        }
+        if let Err(e) = self.flattener.flatten(rec, &mut self.rows) {
+            self.quarantine.push(QuarantinedRecord {
+                index,
+                event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
+                sequence_number: Some(rec.sequence_number.as_str().to_owned()),
+                reason: e.to_string(),
+            });
+            return;
+        }
+        self.event_times.push(rec.event_time_millis);
         let day = day_of(rec.event_time_millis);
-        for (t, buf) in rows.bufs.iter().enumerate() {
+        for (t, buf) in self.rows.bufs.iter().enumerate() {
             if buf.is_empty() {
                 continue;
             }
-            let w = writers.entry((t, day.clone())).or_insert_with(|| {
+            let (level, tables) = (self.level, self.tables);
+            let w = self.writers.entry((t, day.clone())).or_insert_with(|| {
                 let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
                 let header: Vec<&str> = tables[t].columns.iter().map(|c| c.name.as_str()).collect();
                 // Writing to a Vec cannot fail.
@@ -200,41 +205,53 @@ pub fn normalize_event(
                 Writer { gz, rows: 0, first_record: index }
             });
             let _ = w.gz.write_all(buf);
-            w.rows += rows.rows[t];
-            totals[t] += rows.rows[t];
+            w.rows += self.rows.rows[t];
+            self.totals[t] += self.rows.rows[t];
         }
     }
 
-    for ((t, day), w) in writers {
-        let body = w.gz.finish().unwrap_or_default();
-        out.objects.push(LakeObject {
-            key: ObjectKey::rows(&tables[t].name, &day, &batch),
-            body,
-            table: Some(tables[t].name.clone()),
-            rows: w.rows,
-            first_record: w.first_record,
-        });
-    }
-    if !quarantine.is_empty() {
-        quarantine.sort_by_key(|(q, _)| q.index);
-        let mut gz = GzEncoder::new(Vec::new(), level);
-        for (q, raw) in &quarantine {
-            let line = QuarantineLine { record: q, record_json: raw };
-            let _ = serde_json::to_writer(&mut gz, &line);
-            let _ = gz.write_all(b"\n");
+    /// Names and closes the objects. `raws` holds the records' raw JSON when any was quarantined.
+    fn finish(self, raws: &[&RawValue], options: &BatchOptions, event_json: &str) -> BatchOutput {
+        let batch = batch_id(&self.sequence_numbers, options.source.as_deref(), self.arn.as_deref(), event_json);
+        let mut out = BatchOutput {
+            records: self.sequence_numbers.len(),
+            input_bytes: event_json.len(),
+            event_times: self.event_times,
+            ..BatchOutput::default()
+        };
+        for ((t, day), w) in self.writers {
+            out.objects.push(LakeObject {
+                key: ObjectKey::rows(&self.tables[t].name, &day, &batch),
+                body: w.gz.finish().unwrap_or_default(),
+                table: Some(self.tables[t].name.clone()),
+                rows: w.rows,
+                first_record: w.first_record,
+            });
         }
-        out.objects.push(LakeObject {
-            key: ObjectKey::quarantine(&batch),
-            body: gz.finish().unwrap_or_default(),
-            table: None,
-            rows: quarantine.len() as u64,
-            first_record: quarantine[0].0.index,
-        });
-        out.quarantined = quarantine.into_iter().map(|(q, _)| q).collect();
+        let mut quarantine = self.quarantine;
+        if !quarantine.is_empty() {
+            quarantine.sort_by_key(|q| q.index);
+            let mut gz = GzEncoder::new(Vec::new(), self.level);
+            for q in &quarantine {
+                if let Some(raw) = raws.get(q.index) {
+                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine { record: q, record_json: raw });
+                    let _ = gz.write_all(b"\n");
+                }
+            }
+            out.objects.push(LakeObject {
+                key: ObjectKey::quarantine(&batch),
+                body: gz.finish().unwrap_or_default(),
+                table: None,
+                rows: quarantine.len() as u64,
+                first_record: quarantine[0].index,
+            });
+        }
+        out.quarantined = quarantine;
+        out.sequence_numbers = self.sequence_numbers;
+        out.rows_per_table = self.tables.iter().zip(self.totals).map(|(t, n)| (t.name.clone(), n)).collect();
+        out.batch = Some(batch);
+        out
     }
-    out.rows_per_table = tables.iter().zip(totals).map(|(t, n)| (t.name.clone(), n)).collect();
-    out.batch = Some(batch);
-    Ok(out)
 }
 
 /// Best effort: the eventID and sequence number of a record that did not decode.

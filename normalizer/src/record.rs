@@ -413,18 +413,57 @@ pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
     wire.check()
 }
 
-/// Decodes a whole event in one pass, when every record in it is valid (the common case).
+/// Decodes a whole event in one pass and hands each record to `f` as soon as it is decoded,
+/// so only one decoded record is held at a time. Returns the number of records.
 ///
-/// Returns `None` as soon as any record fails; the caller then splits the event with
-/// [`split_event`] and decodes record by record, so that only the bad ones are quarantined.
-pub fn decode_event_fast(event_json: &str) -> Option<Vec<StreamRecord<'_>>> {
-    #[derive(Deserialize)]
-    struct EventWire<'a> {
-        #[serde(rename = "Records", borrow)]
-        records: Vec<RecordWire<'a>>,
+/// Fails as soon as any record does not decode (records before it have been handed over):
+/// the caller then starts again with [`split_event`] and [`decode_record`], record by
+/// record, so that only the bad ones are quarantined.
+pub fn for_each_record<'a>(event_json: &'a str, f: impl FnMut(usize, StreamRecord<'a>)) -> Result<usize, RecordError> {
+    struct EventVisitor<F>(F);
+    impl<'de, F: FnMut(usize, StreamRecord<'de>)> Visitor<'de> for EventVisitor<F> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a DynamoDB stream event {\"Records\": [...]}")
+        }
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<usize, A::Error> {
+            let mut count = None;
+            while let Some(key) = map.next_key::<Text<'de>>()? {
+                if key.as_str() == "Records" && count.is_none() {
+                    count = Some(map.next_value_seed(RecordsSeed(&mut self.0))?);
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            count.ok_or_else(|| de::Error::missing_field("Records"))
+        }
     }
-    let event: EventWire<'_> = serde_json::from_str(event_json).ok()?;
-    event.records.into_iter().map(|r| r.check().ok()).collect()
+    struct RecordsSeed<'f, F>(&'f mut F);
+    impl<'de, F: FnMut(usize, StreamRecord<'de>)> de::DeserializeSeed<'de> for RecordsSeed<'_, F> {
+        type Value = usize;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+    impl<'de, F: FnMut(usize, StreamRecord<'de>)> Visitor<'de> for RecordsSeed<'_, F> {
+        type Value = usize;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of stream records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+            let mut index = 0;
+            while let Some(wire) = seq.next_element::<RecordWire<'de>>()? {
+                let rec = wire.check().map_err(de::Error::custom)?;
+                (self.0)(index, rec);
+                index += 1;
+            }
+            Ok(index)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(event_json);
+    let n = de.deserialize_map(EventVisitor(f)).map_err(RecordError::Shape)?;
+    de.end().map_err(RecordError::Shape)?;
+    Ok(n)
 }
 
 impl<'a> RecordWire<'a> {

@@ -57,6 +57,10 @@ enum Command {
     ///
     /// NULL is printed as --null (default empty).
     Cat(cmd::cat::Args),
+    /// Register the lake's tables in the Glue catalog, from the same spec (plan, apply, ddl,
+    /// export).
+    #[command(subcommand)]
+    Schema(cmd::schema::SchemaCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),
+        Command::Schema(c) => cmd::schema::run(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -56,7 +56,11 @@ pub fn table_schemas(spec: &LakeSpec) -> Vec<TableSchema> {
         col("size_bytes", "bigint", "SizeBytes reported by DynamoDB"),
         col("ttl_delete", "boolean", "true when a REMOVE came from TTL expiry"),
         col("principal", "string", "userIdentity.principalId (service deletions)"),
-        col("changed_attributes", "string", "top-level attributes that differ between old and new image, sorted, comma-separated (`,` and `%` in names percent-encoded); NULL when an image is missing"),
+        col(
+            "changed_attributes",
+            "string",
+            "top-level attributes an INSERT sets, a MODIFY changes or a REMOVE deletes: sorted, comma-separated, `,` and `%` in names percent-encoded; NULL without the images",
+        ),
     ]);
     out.push(TableSchema { name: "changes".into(), comment: "one row per stream record".into(), columns: changes });
 

@@ -3,6 +3,7 @@
 pub mod cat;
 pub mod generate;
 pub mod normalize;
+pub mod schema;
 pub mod spec;
 
 use std::io::Read;

@@ -1,0 +1,144 @@
+//! `ddb-lake schema`: the lake's tables in the Glue catalog (plan, apply, ddl, export).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use glue_schema::catalog::{apply, plan};
+use glue_schema::ddl::create_table;
+use glue_schema::definition::catalog_definition;
+
+use super::load_spec;
+
+/// Where the Glue API is.
+#[derive(clap::Args, Debug)]
+pub struct AwsArgs {
+    /// Endpoint URL of the Glue API, e.g. http://127.0.0.1:5000 for a local moto_server
+    /// (default: AWS_ENDPOINT_URL, else the AWS endpoint of the region).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region (default: AWS_REGION / the profile's region, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+/// `ddb-lake schema …`
+#[derive(clap::Subcommand, Debug)]
+pub enum SchemaCommand {
+    /// Show what `apply` would change in the Glue catalog, without changing it.
+    Plan {
+        /// Lake spec (TOML); without one, the default lake (changes + attributes).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+    },
+    /// Create the database and create or update every table so the catalog matches the spec.
+    ///
+    /// Idempotent: a second run prints "no changes" and creates no new table version. New
+    /// columns at the end of a table are added in place (old objects read them as NULL). A
+    /// change that would make existing objects read wrongly (a removed, moved or retyped
+    /// column, another location) is refused unless --force is given.
+    Apply {
+        /// Lake spec (TOML).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Apply breaking changes too.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the Athena CREATE EXTERNAL TABLE statements equivalent to the Glue tables.
+    Ddl {
+        /// Lake spec (TOML).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+    },
+    /// Write the database and table definitions as JSON (CloudFormation TableInput shape),
+    /// for the CDK app: a deployment and `apply` then register the same catalog.
+    Export {
+        /// Lake spec (TOML).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Output format (only json).
+        #[arg(long, default_value = "json", value_parser = ["json"])]
+        format: String,
+        /// Where to write, or `-` for stdout.
+        #[arg(long, value_name = "FILE|-", default_value = "-")]
+        out: PathBuf,
+    },
+}
+
+async fn glue_client(aws: &AwsArgs) -> aws_sdk_glue::Client {
+    let region =
+        aws_config::meta::region::RegionProviderChain::first_try(aws.region.clone().map(aws_config::Region::new))
+            .or_default_provider()
+            .or_else("us-east-1");
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+    if let Some(url) = &aws.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    aws_sdk_glue::Client::new(&loader.load().await)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")
+}
+
+/// Runs a `schema` subcommand.
+pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
+    match cmd {
+        SchemaCommand::Plan { spec, aws } => {
+            let catalog = catalog_definition(&load_spec(spec.as_deref())?);
+            runtime()?.block_on(async {
+                let client = glue_client(&aws).await;
+                let p = plan(&client, &catalog).await?;
+                print!("{}", p.describe());
+                if !p.breaking().is_empty() {
+                    println!("apply would refuse the breaking changes above unless given --force");
+                }
+                Ok(())
+            })
+        }
+        SchemaCommand::Apply { spec, aws, force } => {
+            let catalog = catalog_definition(&load_spec(spec.as_deref())?);
+            runtime()?.block_on(async {
+                let client = glue_client(&aws).await;
+                let p = plan(&client, &catalog).await?;
+                print!("{}", p.describe());
+                if p.is_empty() {
+                    return Ok(());
+                }
+                apply(&client, &p, force).await?;
+                println!("applied: database `{}` matches the spec", p.database);
+                Ok(())
+            })
+        }
+        SchemaCommand::Ddl { spec } => {
+            let catalog = catalog_definition(&load_spec(spec.as_deref())?);
+            let mut out = std::io::stdout().lock();
+            writeln!(
+                out,
+                "CREATE DATABASE IF NOT EXISTS {};\n",
+                glue_schema::ddl::quote_identifier(&catalog.database_name)
+            )?;
+            for t in &catalog.tables {
+                writeln!(out, "{}", create_table(&catalog.database_name, t))?;
+            }
+            Ok(())
+        }
+        SchemaCommand::Export { spec, format: _, out } => {
+            let catalog = catalog_definition(&load_spec(spec.as_deref())?);
+            let json = serde_json::to_string_pretty(&catalog)? + "\n";
+            if out.as_os_str() == "-" {
+                std::io::stdout().lock().write_all(json.as_bytes())?;
+            } else {
+                std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
+                println!("wrote {} table definitions to {}", catalog.tables.len(), out.display());
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Shared by the integration tests: a real `moto_server` on 127.0.0.1 (S3, Glue, DynamoDB
+//! Streams, … over HTTP), started per test process on a free port and stopped on drop.
+//!
+//! Variables: `DDB_LAKE_MOTO_SERVER` names the moto_server executable (default: the one on
+//! PATH; `./scripts/test` installs it with pip when it is missing). A missing server is a
+//! loud failure that says how to install it, never a skipped test.
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running moto_server.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Starts moto_server on a free loopback port and waits until it answers.
+    pub fn start() -> Moto {
+        let exe = std::env::var("DDB_LAKE_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let child = Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start `{exe}` ({e}). The AWS tests need moto's server: install it with \
+                     `python3 -m pip install 'moto[server]>=5,<6'` (./scripts/test does this), \
+                     or point DDB_LAKE_MOTO_SERVER at the executable"
+                )
+            });
+        let mut moto = Moto { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited at start-up with {status}");
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return moto;
+            }
+            assert!(Instant::now() < deadline, "moto_server did not listen on {addr} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Environment for a `ddb-lake` child process that talks to this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_CONFIG_FILE", "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ]
+    }
+
+    /// A Glue client for this server.
+    pub fn glue(&self) -> aws_sdk_glue::Client {
+        let conf = aws_sdk_glue::Config::builder()
+            .behavior_version(aws_sdk_glue::config::BehaviorVersion::latest())
+            .region(aws_sdk_glue::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_glue::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .build();
+        aws_sdk_glue::Client::from_conf(conf)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

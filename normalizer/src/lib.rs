@@ -26,12 +26,14 @@
 
 pub mod batch;
 pub mod flatten;
+pub mod function;
 pub mod input;
 pub mod number;
 pub mod partition;
 pub mod path;
 pub mod record;
 pub mod rowfmt;
+pub mod s3;
 pub mod schema;
 pub mod sink;
 pub mod spec;

@@ -68,6 +68,23 @@ impl LakeSink for LocalDirSink {
     }
 }
 
+/// Writes every object with at most `concurrency` writes in flight; returns one result per
+/// object, in order.
+pub async fn write_all<S: LakeSink + Sync>(
+    sink: &S,
+    objects: &[crate::batch::LakeObject],
+    concurrency: usize,
+) -> Vec<Result<(), SinkError>> {
+    use futures_util::stream::{self, StreamExt};
+    let mut results: Vec<(usize, Result<(), SinkError>)> = stream::iter(objects.iter().enumerate())
+        .map(|(i, o)| async move { (i, sink.put(&o.key, &o.body).await) })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,85 @@
+//! The Lambda function: DynamoDB stream batches → the lake in S3.
+//!
+//! Cold start: read the configuration from the environment once (README, "The function"),
+//! load the spec, build the S3 client, then serve events through the Lambda Runtime API.
+//! Each event goes through [`normalizer::function::process_event`], the same code path as
+//! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
+//! that names the variable and the fix.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use normalizer::batch::BatchOptions;
+use normalizer::flatten::Flattener;
+use normalizer::function::{emf_lines, process_event, FunctionConfig, Pipeline};
+use normalizer::s3::S3Sink;
+use normalizer::schema::table_schemas;
+use serde_json::value::RawValue;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct State {
+    pipeline: Pipeline<'static>,
+    sink: S3Sink,
+    namespace: String,
+    function_name: String,
+}
+
+async fn handle(state: &State, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
+    let report = process_event(&state.pipeline, &state.sink, event.payload.get(), &BatchOptions::default()).await?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    for line in emf_lines(&report, &state.namespace, &state.function_name, now) {
+        println!("{line}");
+    }
+    let out = &report.output;
+    for q in &out.quarantined {
+        // The reason can quote a value: it goes to the quarantine object, not to the log.
+        tracing::warn!(
+            record = q.index,
+            sequence_number = q.sequence_number.as_deref(),
+            event_id = q.event_id.as_deref(),
+            "record quarantined"
+        );
+    }
+    for (key, error) in &report.failed_objects {
+        tracing::error!(key = key.as_str(), error = error.as_str(), "object not written; its records will be retried");
+    }
+    tracing::info!(
+        records = out.records,
+        quarantined = out.quarantined.len(),
+        objects = report.objects_written,
+        bytes = report.bytes_written,
+        retry_from = report.response.batch_item_failures.first().and_then(|f| f.item_identifier.as_deref()),
+        "batch done"
+    );
+    Ok(serde_json::to_value(&report.response)?)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = FunctionConfig::from_vars(|k| std::env::var(k).ok())?;
+    let spec: &'static _ = Box::leak(Box::new(config.load_spec()?));
+    let key = std::env::var(&spec.redaction_key_env).ok().map(String::into_bytes);
+    let flattener = Flattener::new(spec, key.as_deref())?;
+    let (bucket, prefix) = config.location(spec);
+    let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws).force_path_style(config.force_path_style).build(),
+    );
+    let state: &'static State = Box::leak(Box::new(State {
+        pipeline: Pipeline {
+            flattener,
+            tables: table_schemas(spec),
+            gzip_level: spec.gzip_level,
+            max_concurrent_uploads: config.max_concurrent_uploads,
+        },
+        sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
+        namespace: config.metrics_namespace.clone(),
+        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-lake-normalizer".into()),
+    }));
+    tracing::info!(bucket = bucket.as_str(), prefix = prefix.as_str(), tables = state.pipeline.tables.len(), "ready");
+    lambda_runtime::run(service_fn(move |event| handle(state, event))).await
+}

@@ -1,0 +1,137 @@
+//! The S3 sink: lake objects as S3 objects under the lake prefix.
+//!
+//! Built once at start-up by the Lambda function (and `ddb-lake replay`) and lent to every
+//! batch. Keys are the deterministic [`ObjectKey`]s under the configured prefix; quarantine
+//! objects may go under their own prefix. Retries with backoff are the SDK's (standard
+//! retry mode); the endpoint (`AWS_ENDPOINT_URL` or the setting) and path-style addressing
+//! let it run against a local S3-compatible endpoint.
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::Client;
+
+use crate::partition::{ObjectKey, QUARANTINE_DIR};
+use crate::sink::{LakeSink, SinkError};
+
+/// Server-side encryption requested on every object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Encryption {
+    /// Whatever the bucket's default is.
+    #[default]
+    BucketDefault,
+    /// SSE-S3 (`AES256`).
+    S3Managed,
+    /// SSE-KMS, with a key id or ARN (or the AWS managed key when `None`).
+    Kms(Option<String>),
+}
+
+impl Encryption {
+    /// Parses `AES256`, `aws:kms`, `aws:kms:<key>` or an empty string (bucket default).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "" => Some(Encryption::BucketDefault),
+            "AES256" => Some(Encryption::S3Managed),
+            "aws:kms" => Some(Encryption::Kms(None)),
+            t => t.strip_prefix("aws:kms:").filter(|k| !k.is_empty()).map(|k| Encryption::Kms(Some(k.to_owned()))),
+        }
+    }
+}
+
+/// Writes lake objects to a bucket.
+#[derive(Debug, Clone)]
+pub struct S3Sink {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    quarantine_prefix: String,
+    encryption: Encryption,
+}
+
+fn join(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_owned()
+    } else {
+        format!("{}/{rest}", prefix.trim_end_matches('/'))
+    }
+}
+
+impl S3Sink {
+    /// A sink for `s3://bucket/prefix/`; quarantine objects go under `quarantine_prefix`
+    /// (`None`: `<prefix>/_quarantine/`).
+    pub fn new(
+        client: Client,
+        bucket: &str,
+        prefix: &str,
+        quarantine_prefix: Option<&str>,
+        encryption: Encryption,
+    ) -> Self {
+        let prefix = prefix.trim_matches('/').to_owned();
+        let quarantine_prefix = match quarantine_prefix {
+            Some(q) => q.trim_matches('/').to_owned(),
+            None => join(&prefix, QUARANTINE_DIR),
+        };
+        S3Sink { client, bucket: bucket.to_owned(), prefix, quarantine_prefix, encryption }
+    }
+
+    /// The S3 key of a lake object.
+    pub fn s3_key(&self, key: &ObjectKey) -> String {
+        match key.as_str().strip_prefix(QUARANTINE_DIR).and_then(|r| r.strip_prefix('/')) {
+            Some(rest) => join(&self.quarantine_prefix, rest),
+            None => join(&self.prefix, key.as_str()),
+        }
+    }
+
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+}
+
+impl LakeSink for S3Sink {
+    async fn put(&self, key: &ObjectKey, body: &[u8]) -> Result<(), SinkError> {
+        let s3_key = self.s3_key(key);
+        let content_type =
+            if key.as_str().ends_with(".jsonl.gz") { "application/x-ndjson" } else { "text/tab-separated-values" };
+        let mut req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&s3_key)
+            .content_type(content_type)
+            .content_encoding("gzip")
+            .body(ByteStream::from(body.to_vec()));
+        req = match &self.encryption {
+            Encryption::BucketDefault => req,
+            Encryption::S3Managed => req.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(k) => req.server_side_encryption(ServerSideEncryption::AwsKms).set_ssekms_key_id(k.clone()),
+        };
+        req.send().await.map(|_| ()).map_err(|e| SinkError {
+            key: format!("s3://{}/{s3_key}", self.bucket),
+            source: DisplayErrorContext(e).to_string().into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partition::BatchId;
+
+    #[test]
+    fn keys_go_under_their_prefixes() {
+        let conf =
+            aws_sdk_s3::Config::builder().behavior_version(aws_sdk_s3::config::BehaviorVersion::latest()).build();
+        let b = BatchId { source: "s".into(), first_sequence: "1".into(), last_sequence: "2".into() };
+        let sink = S3Sink::new(Client::from_conf(conf.clone()), "b", "/lake/x/", None, Encryption::S3Managed);
+        assert_eq!(
+            sink.s3_key(&ObjectKey::rows("changes", "2026-11-01", &b)),
+            "lake/x/changes/dt=2026-11-01/s_1_2.tsv.gz"
+        );
+        assert_eq!(sink.s3_key(&ObjectKey::quarantine(&b)), "lake/x/_quarantine/s_1_2.jsonl.gz");
+        let sink = S3Sink::new(Client::from_conf(conf), "b", "", Some("q/"), Encryption::BucketDefault);
+        assert_eq!(sink.s3_key(&ObjectKey::quarantine(&b)), "q/s_1_2.jsonl.gz");
+        assert_eq!(Encryption::parse("aws:kms:alias/x"), Some(Encryption::Kms(Some("alias/x".into()))));
+        assert_eq!(Encryption::parse("nope"), None);
+    }
+}

@@ -57,6 +57,10 @@ enum Command {
     ///
     /// NULL is printed as --null (default empty).
     Cat(cmd::cat::Args),
+    /// Read a DynamoDB stream directly (all shards) and write its records to S3 or a local
+    /// folder through the Lambda function's code path: for local testing and for catching
+    /// up after an outage.
+    Replay(cmd::replay::Args),
     /// Register the lake's tables in the Glue catalog, from the same spec (plan, apply, ddl,
     /// export).
     #[command(subcommand)]
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),
         Command::Schema(c) => cmd::schema::run(c),
+        Command::Replay(args) => cmd::replay::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

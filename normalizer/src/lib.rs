@@ -32,6 +32,7 @@ pub mod number;
 pub mod partition;
 pub mod path;
 pub mod record;
+pub mod replay;
 pub mod rowfmt;
 pub mod s3;
 pub mod schema;

@@ -3,6 +3,7 @@
 pub mod cat;
 pub mod generate;
 pub mod normalize;
+pub mod replay;
 pub mod schema;
 pub mod spec;
 

@@ -1,0 +1,138 @@
+//! `ddb-lake replay`: read a DynamoDB stream directly and push its records through the
+//! function's code path, to S3 or a local folder.
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use aws_config::BehaviorVersion;
+use normalizer::batch::BatchOptions;
+use normalizer::flatten::Flattener;
+use normalizer::function::{process_event, Pipeline};
+use normalizer::replay::{read_stream, StartAt};
+use normalizer::s3::{Encryption, S3Sink};
+use normalizer::schema::table_schemas;
+use normalizer::sink::{LakeSink, LocalDirSink};
+
+use super::{load_spec, redaction_key};
+
+/// Arguments of `ddb-lake replay`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// ARN of the table's stream (DescribeTable's LatestStreamArn).
+    #[arg(long, value_name = "ARN")]
+    stream_arn: String,
+    /// Lake spec (TOML); its [lake] location is the default destination.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Start after this sequence number instead of at the oldest record (TRIM_HORIZON).
+    #[arg(long, value_name = "SEQUENCE_NUMBER")]
+    after: Option<String>,
+    /// Write to this local folder instead of S3.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["bucket", "prefix"])]
+    out: Option<PathBuf>,
+    /// Bucket to write to (default: the spec's lake location).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Key prefix (default: the spec's lake location).
+    #[arg(long)]
+    prefix: Option<String>,
+    /// Records per batch (GetRecords limit), like the event source mapping's batch size.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    batch_size: i32,
+    /// Endpoint URL for DynamoDB Streams and S3, e.g. http://127.0.0.1:5000 for moto_server
+    /// (also sets path-style S3 addressing). Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region (default: AWS_REGION / the profile, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = load_spec(args.spec.as_deref())?;
+    let key = redaction_key(&spec);
+    let pipeline = Pipeline {
+        flattener: Flattener::new(&spec, key.as_deref())?,
+        tables: table_schemas(&spec),
+        gzip_level: spec.gzip_level,
+        max_concurrent_uploads: 8,
+    };
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
+    rt.block_on(async {
+        let region =
+            aws_config::meta::region::RegionProviderChain::first_try(args.region.clone().map(aws_config::Region::new))
+                .or_default_provider()
+                .or_else("us-east-1");
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+        if let Some(url) = &args.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let aws = loader.load().await;
+        let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
+        let start = match &args.after {
+            Some(s) => StartAt::After(s.clone()),
+            None => StartAt::TrimHorizon,
+        };
+        match &args.out {
+            Some(dir) => {
+                let sink = LocalDirSink::new(dir);
+                replay(&streams, &args, &start, &pipeline, &sink, &dir.display().to_string()).await
+            }
+            None => {
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&aws).force_path_style(args.endpoint_url.is_some()).build(),
+                );
+                let bucket = args.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone());
+                let prefix = args.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone());
+                let sink = S3Sink::new(s3, &bucket, &prefix, None, Encryption::BucketDefault);
+                replay(&streams, &args, &start, &pipeline, &sink, &format!("s3://{bucket}/{prefix}")).await
+            }
+        }
+    })
+}
+
+async fn replay<S: LakeSink + Sync>(
+    streams: &aws_sdk_dynamodbstreams::Client,
+    args: &Args,
+    start: &StartAt,
+    pipeline: &Pipeline<'_>,
+    sink: &S,
+    destination: &str,
+) -> anyhow::Result<()> {
+    // Shared by the page futures (they run one at a time).
+    let (batches, objects, quarantined) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
+    let last_seq: RefCell<Option<String>> = RefCell::new(None);
+    let records = read_stream(streams, &args.stream_arn, start, args.batch_size, |page| {
+        let options = BatchOptions { source: Some(page.shard_id.clone()) };
+        let (batches, objects, quarantined, last_seq) = (&batches, &objects, &quarantined, &last_seq);
+        async move {
+            let report = process_event(pipeline, sink, &page.event_json, &options).await?;
+            if let Some((key, error)) = report.failed_objects.first() {
+                let resume = report.response.batch_item_failures[0].item_identifier.clone().unwrap_or_default();
+                let after = last_seq.borrow().as_deref().map(|s| format!(" --after {s}")).unwrap_or_default();
+                anyhow::bail!(
+                    "cannot write {key}: {error}\nrecords from sequence number {resume} of shard {} on were not written; \
+                     run again{after} once the destination is writable",
+                    page.shard_id
+                );
+            }
+            batches.set(batches.get() + 1);
+            objects.set(objects.get() + report.objects_written);
+            quarantined.set(quarantined.get() + report.output.quarantined.len());
+            *last_seq.borrow_mut() = report.output.batch.as_ref().map(|b| b.last_sequence.clone());
+            eprintln!("shard {}: {} records → {} objects", page.shard_id, page.records, report.objects_written);
+            Ok(())
+        }
+    })
+    .await?;
+    let (batches, objects, quarantined, last_seq) =
+        (batches.get(), objects.get(), quarantined.get(), last_seq.into_inner());
+    println!("replayed {records} records in {batches} batches into {destination}: {objects} objects, {quarantined} quarantined");
+    if let Some(seq) = last_seq {
+        println!("to continue later: ddb-lake replay --stream-arn {} --after {seq} ...", args.stream_arn);
+    }
+    Ok(())
+}

@@ -6,6 +6,9 @@
 //! loud failure that says how to install it, never a skipped test.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod lambda_api;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,6 +74,61 @@ impl Moto {
             .build();
         aws_sdk_glue::Client::from_conf(conf)
     }
+}
+
+/// Builds an SDK config for a local endpoint with test credentials.
+macro_rules! local_client {
+    ($krate:ident, $endpoint:expr) => {{
+        let conf = $krate::Config::builder()
+            .behavior_version($krate::config::BehaviorVersion::latest())
+            .region($krate::config::Region::new("us-east-1"))
+            .endpoint_url($endpoint)
+            .credentials_provider($krate::config::Credentials::new("testing", "testing", None, None, "tests"));
+        conf
+    }};
+}
+
+impl Moto {
+    /// An S3 client (path-style) for `endpoint` (this server, or a proxy in front of it).
+    pub fn s3_at(endpoint: &str) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(local_client!(aws_sdk_s3, endpoint).force_path_style(true).build())
+    }
+
+    /// An S3 client for this server.
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        Self::s3_at(&self.endpoint)
+    }
+
+    /// A DynamoDB client for this server.
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::from_conf(local_client!(aws_sdk_dynamodb, &self.endpoint).build())
+    }
+
+    /// A DynamoDB Streams client for this server.
+    pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
+        aws_sdk_dynamodbstreams::Client::from_conf(local_client!(aws_sdk_dynamodbstreams, &self.endpoint).build())
+    }
+}
+
+/// The Lambda function binary, built next to the test executables
+/// (`./scripts/test` builds it first: `cargo build --workspace --bins`).
+pub fn normalizer_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps/..");
+    let bin = dir.join("ddb-lake-normalizer");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with `cargo build -p normalizer --bin ddb-lake-normalizer` (./scripts/test does this)",
+        bin.display()
+    );
+    bin
+}
+
+/// Peak resident memory (VmHWM, kB) of a running process.
+pub fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/<pid>/status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM line");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmHWM value")
 }
 
 impl Drop for Moto {

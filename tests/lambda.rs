@@ -1,0 +1,479 @@
+//! The Lambda function end to end, with real components: moto_server (DynamoDB + Streams,
+//! S3), the real `ddb-lake-normalizer` binary talking the Lambda Runtime API protocol to a
+//! local runtime endpoint, and a fault-injecting proxy in front of S3.
+//!
+//! - items written to a table with a NEW_AND_OLD_IMAGES stream reach the bucket, decoded
+//!   value for value, through the records the stream really returned;
+//! - S3 failures: every record is in S3 or at/after the reported sequence number, and
+//!   re-delivery after the fault produces exactly the objects of a clean run;
+//! - a poison record goes to quarantine, the rest lands;
+//! - a 10,000-record batch and a 400 KB item fit the 128 MB memory budget.
+
+mod helpers;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue as Av, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
+    StreamSpecification, StreamViewType,
+};
+use flate2::read::MultiGzDecoder;
+use helpers::fault_proxy::{Fault, FaultProxy, FaultRule};
+use helpers::lambda_api::{LambdaApi, Outcome};
+use helpers::{normalizer_binary, peak_rss_kb, Moto};
+use normalizer::rowfmt::{decode_object, Row};
+
+const BUCKET: &str = "lake-bucket";
+const PREFIX: &str = "ddb/sync";
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The function binary running against a local Runtime API.
+struct Function {
+    child: Child,
+    stdout: tempfile::NamedTempFile,
+}
+
+impl Function {
+    fn start(api: &LambdaApi, moto: &Moto, s3_endpoint: &str, extra: &[(&str, &str)]) -> Function {
+        let stdout = tempfile::NamedTempFile::new().unwrap();
+        let child = Command::new(normalizer_binary())
+            .envs(moto.env())
+            .env("AWS_LAMBDA_RUNTIME_API", api.address())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "ddb-lake-normalizer")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_ENDPOINT_URL", s3_endpoint)
+            .env("DDB_LAKE_S3_FORCE_PATH_STYLE", "true")
+            .env("DDB_LAKE_BUCKET", BUCKET)
+            .env("DDB_LAKE_PREFIX", PREFIX)
+            .envs(extra.iter().copied())
+            .stdout(Stdio::from(stdout.reopen().unwrap()))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the function binary starts");
+        Function { child, stdout }
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.stdout.path()).unwrap()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn response(outcome: Outcome) -> serde_json::Value {
+    match outcome {
+        Outcome::Response(body) => serde_json::from_str(&body).unwrap(),
+        other => panic!("the function failed: {other:?}"),
+    }
+}
+
+/// Every object under the prefix: key (relative to the prefix) → gunzipped body.
+async fn bucket_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(BUCKET)
+            .prefix(format!("{PREFIX}/"))
+            .set_continuation_token(token)
+            .send()
+            .await
+            .unwrap();
+        for o in page.contents() {
+            let key = o.key().unwrap();
+            let body = s3
+                .get_object()
+                .bucket(BUCKET)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes();
+            let mut plain = Vec::new();
+            MultiGzDecoder::new(&body[..]).read_to_end(&mut plain).unwrap();
+            out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), plain);
+        }
+        match page.next_continuation_token() {
+            Some(t) => token = Some(t.to_owned()),
+            None => break,
+        }
+    }
+    out
+}
+
+fn rows_of(objects: &BTreeMap<String, Vec<u8>>, table: &str) -> (Vec<String>, Vec<Row>) {
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    for (k, body) in objects {
+        if k.starts_with(&format!("{table}/")) {
+            let (h, r) = decode_object(body).unwrap();
+            header = h;
+            rows.extend(r);
+        }
+    }
+    (header, rows)
+}
+
+async fn create_bucket(s3: &aws_sdk_s3::Client) {
+    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+}
+
+fn s(v: &str) -> Av {
+    Av::S(v.to_owned())
+}
+
+fn n(v: &str) -> Av {
+    Av::N(v.to_owned())
+}
+
+/// A sync configuration item with every attribute type and awkward values.
+fn item(client: u32, sync: u32, interval: &str) -> std::collections::HashMap<String, Av> {
+    let mapping = |f: &str, m: &str| {
+        Av::M(
+            [("fieldId".to_owned(), s(f)), ("mapping".to_owned(), s(m)), ("direction".to_owned(), s("inbound"))].into(),
+        )
+    };
+    [
+        ("pk", s(&format!("CLIENT#{client}"))),
+        ("sk", s(&format!("SYNC#{sync}"))),
+        ("clientKey", s(&format!("client-{client}"))),
+        ("name", s("tab\there, \"quoted\", back\\slash, \\N, line1\nline2\r\n, 日本語 🦀")),
+        ("empty", s("")),
+        ("enabled", Av::Bool(true)),
+        ("notes", Av::Null(true)),
+        (
+            "schedule",
+            Av::M([("intervalMinutes".to_owned(), n(interval)), ("timezone".to_owned(), s("Europe/Berlin"))].into()),
+        ),
+        ("fieldMappings", Av::L(vec![mapping("summary", "title"), mapping("priority", "priority")])),
+        ("labels", Av::Ss(vec!["jira".into(), "prod".into()])),
+        ("weights", Av::Ns(vec!["12345678901234567890123456789012345678".into(), "-0.5".into()])),
+        ("checksum", Av::B(Blob::new(vec![0u8, 1, 2, 255, 254]))),
+        ("counters", Av::M([("syncedIssues".to_owned(), n("99999999999999999999999999999999999999"))].into())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Reference leaves of a DynamoDB SDK item: (path, type, value).
+fn leaves(path: &str, v: &Av, out: &mut Vec<(String, String, Option<String>)>) {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let mut push = |t: &str, val: Option<String>| out.push((path.to_owned(), t.to_owned(), val));
+    match v {
+        Av::S(x) => push("S", Some(x.clone())),
+        Av::N(x) => push("N", Some(x.clone())),
+        Av::B(b) => push("B", Some(b64(b.as_ref()))),
+        Av::Bool(b) => push("BOOL", Some(b.to_string())),
+        Av::Null(_) => push("NULL", None),
+        Av::Ss(l) | Av::Ns(l) => {
+            let t = if matches!(v, Av::Ss(_)) { "SS" } else { "NS" };
+            l.iter().enumerate().for_each(|(i, e)| out.push((format!("{path}[{i}]"), t.into(), Some(e.clone()))))
+        }
+        Av::L(l) => l.iter().enumerate().for_each(|(i, e)| leaves(&format!("{path}[{i}]"), e, out)),
+        Av::M(m) => m.iter().for_each(|(k, e)| leaves(&format!("{path}.{k}"), e, out)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn expected_leaves(item: &std::collections::HashMap<String, Av>) -> Vec<(String, String, Option<String>)> {
+    let mut out = Vec::new();
+    for (k, v) in item {
+        leaves(k, v, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Stream events read back from moto: the JSON of each GetRecords page, as Lambda gets it.
+async fn stream_events(moto: &Moto, stream_arn: &str) -> Vec<String> {
+    let pages = std::cell::RefCell::new(Vec::new());
+    normalizer::replay::read_stream(&moto.streams(), stream_arn, &normalizer::replay::StartAt::TrimHorizon, 100, |p| {
+        pages.borrow_mut().push(p.event_json);
+        async { Ok::<(), normalizer::replay::StreamError>(()) }
+    })
+    .await
+    .unwrap();
+    pages.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_writes_reach_the_lake_through_the_runtime_api() {
+    let moto = Moto::start();
+    let ddb = moto.dynamodb();
+    let table = ddb
+        .create_table()
+        .table_name("sync-configurations")
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("sk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().unwrap())
+        .provisioned_throughput(
+            ProvisionedThroughput::builder().read_capacity_units(5).write_capacity_units(5).build().unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = table.table_description().unwrap().latest_stream_arn().unwrap().to_owned();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+
+    // put three items, change one, delete one
+    let (a, b, c) = (item(1, 1, "5"), item(1, 2, "15"), item(2, 1, "60"));
+    let b2 = item(1, 2, "1440");
+    for it in [&a, &b, &c, &b2] {
+        ddb.put_item().table_name("sync-configurations").set_item(Some(it.clone())).send().await.unwrap();
+    }
+    ddb.delete_item()
+        .table_name("sync-configurations")
+        .key("pk", s("CLIENT#2"))
+        .key("sk", s("SYNC#1"))
+        .send()
+        .await
+        .unwrap();
+
+    let events = stream_events(&moto, &stream_arn).await;
+    assert_eq!(events.len(), 1, "one page of five records");
+
+    let api = LambdaApi::start();
+    let function = Function::start(&api, &moto, &moto.endpoint, &[]);
+    let resp = response(api.invoke(&events[0], INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+
+    let objects = bucket_objects(&s3).await;
+    let (h, changes) = rows_of(&objects, "changes");
+    let seq = |r: &Row| r[1].clone().unwrap();
+    let mut changes = changes;
+    changes.sort_by(|x, y| normalizer::batch::compare_sequence_numbers(&seq(x), &seq(y)));
+    let names: Vec<&str> = changes.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(names, ["INSERT", "INSERT", "INSERT", "MODIFY", "REMOVE"]);
+    let pk = h.iter().position(|c| c == "pk").unwrap();
+    assert_eq!(changes[4][pk].as_deref(), Some("CLIENT#2"));
+    let changed = h.iter().position(|c| c == "changed_attributes").unwrap();
+    assert_eq!(changes[3][changed].as_deref(), Some("schedule"));
+
+    // attributes: per sequence number, exactly the leaves of the item as it was written
+    let (_, attrs) = rows_of(&objects, "attributes");
+    let mut by_seq: BTreeMap<String, Vec<(String, String, Option<String>)>> = BTreeMap::new();
+    for r in &attrs {
+        by_seq.entry(seq(r)).or_default().push((r[7].clone().unwrap(), r[8].clone().unwrap(), r[9].clone()));
+    }
+    for (k, expected) in [(0, &a), (1, &b), (2, &c), (3, &b2)] {
+        let mut got = by_seq.remove(&seq(&changes[k])).unwrap();
+        got.sort();
+        assert_eq!(got, expected_leaves(expected), "record {k}");
+    }
+    assert!(by_seq.is_empty(), "no attributes for the REMOVE");
+
+    // EMF metrics on stdout
+    let out = function.output();
+    let emf: serde_json::Value =
+        out.lines().find(|l| l.contains("\"RecordsIn\"")).map(|l| serde_json::from_str(l).unwrap()).expect("EMF line");
+    assert_eq!(emf["RecordsIn"], 5);
+    assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "DdbLake");
+    assert!(!out.contains("line1"), "item values never reach stdout");
+}
+
+/// A generated batch spanning several days (several objects per table).
+fn generated_event() -> String {
+    let opts = normalizer::synth::SynthOptions {
+        items: 40,
+        customers: 5,
+        days: 3,
+        records_per_event: 10_000,
+        ..Default::default()
+    };
+    let events = normalizer::synth::generate(&opts).unwrap();
+    assert_eq!(events.len(), 1);
+    let mut text = Vec::new();
+    normalizer::synth::write_json_lines(&events, &mut text).unwrap();
+    String::from_utf8(text).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_faults_are_reported_and_redelivery_converges() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let event = generated_event();
+
+    // What a clean run writes, computed by the library.
+    let spec = normalizer::spec::LakeSpec::default();
+    let flattener = normalizer::flatten::Flattener::new(&spec, None).unwrap();
+    let tables = normalizer::schema::table_schemas(&spec);
+    let clean = normalizer::batch::normalize_event(&flattener, &tables, 1, &event, &Default::default()).unwrap();
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str::<serde_json::Value>(&event).unwrap()["Records"].as_array().unwrap().clone();
+    let day_of = |r: &serde_json::Value| {
+        normalizer::partition::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
+    };
+    let days: std::collections::BTreeSet<String> = records.iter().map(day_of).collect();
+    assert!(days.len() >= 2, "the batch spans days: {days:?}");
+    let last_day = days.iter().last().unwrap().clone();
+
+    // attributes of the last day fail for good (the SDK sends `=` as %3D); a changes object hits a transient SlowDown
+    // and a dropped connection (the SDK retries those).
+    proxy.set_rules(vec![
+        FaultRule {
+            method: "PUT".into(),
+            path_contains: format!("/attributes/dt%3D{last_day}/"),
+            fault: Fault::InternalError,
+            times: usize::MAX,
+        },
+        FaultRule { method: "PUT".into(), path_contains: "/changes/".into(), fault: Fault::SlowDown, times: 1 },
+        FaultRule { method: "PUT".into(), path_contains: "/changes/".into(), fault: Fault::DropConnection, times: 1 },
+    ]);
+    let api = LambdaApi::start();
+    let _function = Function::start(&api, &moto, &proxy.endpoint(), &[]);
+    let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
+
+    // Expected: the first record (in batch order) that has attribute rows on the last day.
+    let first_failed =
+        records.iter().position(|r| day_of(r) == last_day && r["dynamodb"].get("NewImage").is_some()).unwrap();
+    let expected_seq = records[first_failed]["dynamodb"]["SequenceNumber"].as_str().unwrap();
+    assert_eq!(
+        resp["batchItemFailures"],
+        serde_json::json!([{ "itemIdentifier": expected_seq }]),
+        "proxy log: {:?}",
+        proxy.log()
+    );
+    assert!(proxy.log().iter().any(|(_, _, status)| *status == 503), "the transient fault happened");
+
+    // Every record before it is durably in S3; the one failed object is missing.
+    let objects = bucket_objects(&s3).await;
+    let (_, changes) = rows_of(&objects, "changes");
+    let written: std::collections::HashSet<String> = changes.iter().map(|r| r[1].clone().unwrap()).collect();
+    for r in &records[..first_failed] {
+        assert!(written.contains(r["dynamodb"]["SequenceNumber"].as_str().unwrap()));
+    }
+    assert_eq!(objects.len(), clean.objects.len() - 1);
+
+    // The fault clears, Lambda delivers the batch again: exactly the clean run's objects.
+    proxy.clear();
+    let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+    let objects = bucket_objects(&s3).await;
+    let mut expected = BTreeMap::new();
+    for o in &clean.objects {
+        let mut plain = Vec::new();
+        MultiGzDecoder::new(&o.body[..]).read_to_end(&mut plain).unwrap();
+        expected.insert(o.key.to_string(), plain);
+    }
+    assert_eq!(objects, expected, "same keys, same rows: no duplicates, nothing missing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_record_is_quarantined_and_the_batch_lands() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let event = generated_event();
+    let mut v: serde_json::Value = serde_json::from_str(&event).unwrap();
+    let middle = v["Records"].as_array().unwrap().len() / 2;
+    v["Records"][middle]["dynamodb"]["Keys"]["pk"] = serde_json::json!({"DATE": "2026-11-01"});
+    let total = v["Records"].as_array().unwrap().len();
+    let poisoned_seq = v["Records"][middle]["dynamodb"]["SequenceNumber"].as_str().unwrap().to_owned();
+
+    let api = LambdaApi::start();
+    let function = Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_QUARANTINE_PREFIX", "quarantine/sync")]);
+    let resp = response(api.invoke(&v.to_string(), INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+
+    let objects = bucket_objects(&s3).await;
+    let (_, changes) = rows_of(&objects, "changes");
+    assert_eq!(changes.len(), total - 1);
+    assert!(changes.iter().all(|r| r[1].as_deref() != Some(poisoned_seq.as_str())));
+    let q = s3.list_objects_v2().bucket(BUCKET).prefix("quarantine/sync/").send().await.unwrap();
+    assert_eq!(q.contents().len(), 1);
+    let body = s3
+        .get_object()
+        .bucket(BUCKET)
+        .key(q.contents()[0].key().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let mut text = String::new();
+    MultiGzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+    let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(line["sequenceNumber"], poisoned_seq);
+    assert!(line["reason"].as_str().unwrap().contains("unknown DynamoDB attribute type `DATE`"));
+    assert_eq!(line["record_json"]["dynamodb"]["Keys"]["pk"]["DATE"], "2026-11-01");
+    let emf: serde_json::Value = function
+        .output()
+        .lines()
+        .find(|l| l.contains("\"RecordsQuarantined\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    assert_eq!(emf["RecordsQuarantined"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_batch_and_big_item_fit_128_mb() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    // 10,000 records (Lambda's largest batch) under the 6 MB payload limit, then one 400 KB item.
+    let record = |i: u64, extra: &str| {
+        serde_json::json!({
+            "eventID": format!("e{i}"), "eventName": "INSERT", "eventSource": "aws:dynamodb",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1_793_000_000 + i,
+                "Keys": {"pk": {"S": format!("CLIENT#{}", i % 97)}, "sk": {"S": format!("SYNC#{i}")}},
+                "NewImage": {"pk": {"S": format!("CLIENT#{}", i % 97)}, "sk": {"S": format!("SYNC#{i}")},
+                             "n": {"N": "12345678901234567890123456789012345678"}, "on": {"BOOL": true}, "x": {"S": extra}},
+                "SequenceNumber": format!("{}", 100_000_000_000_000_000_000u128 + i as u128), "SizeBytes": 200,
+                "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        })
+    };
+    let big_batch =
+        serde_json::json!({"Records": (0..10_000u64).map(|i| record(i, "v")).collect::<Vec<_>>()}).to_string();
+    assert!(big_batch.len() < 6_000_000, "{} bytes", big_batch.len());
+    let big_item = serde_json::json!({"Records": [record(20_000, &"\u{1F980}x\n".repeat(400_000 / 6))]}).to_string();
+    assert!(big_item.len() > 400_000);
+
+    let api = LambdaApi::start();
+    let function = Function::start(&api, &moto, &moto.endpoint, &[]);
+    assert_eq!(response(api.invoke(&big_batch, INVOKE_TIMEOUT))["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(response(api.invoke(&big_item, INVOKE_TIMEOUT))["batchItemFailures"], serde_json::json!([]));
+    let peak_mb = peak_rss_kb(function.child.id()) as f64 / 1024.0;
+    eprintln!("peak RSS of the function: {peak_mb:.1} MB");
+    assert!(peak_mb < 128.0, "peak RSS {peak_mb:.1} MB exceeds the 128 MB budget");
+    let objects = bucket_objects(&s3).await;
+    let (_, changes) = rows_of(&objects, "changes");
+    assert_eq!(changes.len(), 10_001);
+}

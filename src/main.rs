@@ -23,8 +23,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// are laid out in S3, so Athena (or any engine that follows docs/row-format.md) can read
 /// them. Try it without AWS:
 ///
-///   ddb-lake generate --items 500 --out events.jsonl
-///   ddb-lake normalize --events events.jsonl --out lake
+///   ddb-lake demo
 #[derive(Parser, Debug)]
 #[command(name = "ddb-lake", version, about, long_about, max_term_width = 100)]
 struct Cli {
@@ -34,6 +33,12 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The whole pipeline on this machine, no AWS account: generate a realistic history,
+    /// normalize it into a local lake, and print the answer to every canned question.
+    Demo(cmd::demo::Args),
+    /// The canned questions: list, show, run (locally or in Athena), and ad-hoc SQL.
+    #[command(subcommand)]
+    Sql(cmd::sql::SqlCommand),
     /// Normalize stream events into a local lake folder (laid out like the S3 prefix).
     ///
     /// Reads one Lambda DynamoDB event ({"Records": [...]}) or one event per line (JSON
@@ -80,6 +85,8 @@ enum SpecCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Sql(c) => cmd::sql::run(c),
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),

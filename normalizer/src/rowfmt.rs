@@ -151,6 +151,16 @@ pub enum DecodeError {
 
 /// Decodes one line (without its LF) into fields, following the rules in the module header.
 pub fn decode_line(line: &[u8]) -> Result<Row, DecodeError> {
+    decode_fields(line, true)
+}
+
+/// Decodes one line by the SerDe's rules only (1–3), as Athena reads it: line-break
+/// symbols stay as they are. The local SQL engine uses this, so it returns what Athena would.
+pub fn decode_line_as_serde(line: &[u8]) -> Result<Row, DecodeError> {
+    decode_fields(line, false)
+}
+
+fn decode_fields(line: &[u8], symbols: bool) -> Result<Row, DecodeError> {
     let mut fields = Vec::new();
     let mut raw_start = 0;
     let mut cur = Vec::new();
@@ -164,7 +174,7 @@ pub fn decode_line(line: &[u8]) -> Result<Row, DecodeError> {
             } else {
                 let text =
                     String::from_utf8(std::mem::take(&mut cur)).map_err(|_| DecodeError::NotUtf8(fields.len()))?;
-                fields.push(Some(unsymbol(&text)));
+                fields.push(Some(if symbols { unsymbol(&text) } else { text }));
             }
             cur.clear();
             if at_end {

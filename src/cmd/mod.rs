@@ -1,11 +1,13 @@
 //! The subcommands of `ddb-lake`, one module each.
 
 pub mod cat;
+pub mod demo;
 pub mod generate;
 pub mod normalize;
 pub mod replay;
 pub mod schema;
 pub mod spec;
+pub mod sql;
 
 use std::io::Read;
 use std::path::Path;

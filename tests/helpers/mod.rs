@@ -52,6 +52,24 @@ impl Moto {
         }
     }
 
+    /// POSTs JSON to moto's own API (`/moto-api/...`); panics unless it answers 2xx.
+    pub fn post_api(&self, path: &str, body: &str) {
+        use std::io::{Read, Write};
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to moto");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("read timeout");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("send to moto");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read moto's answer");
+        let status: u16 = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        assert!((200..300).contains(&status), "moto answered {path} with: {response}");
+    }
+
     /// Environment for a `ddb-lake` child process that talks to this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![

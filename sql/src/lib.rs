@@ -1,0 +1,18 @@
+//! # ddb-lake-sql
+//!
+//! The lake's versioned SQL and the engines that run it.
+//!
+//! - [`files`]: the views and canned questions under `sql/`, their headers, typed
+//!   parameters and the version manifest;
+//! - [`views`]: `current_<table>` views for the spec's declared tables;
+//! - [`local`]: the embedded engine (DataFusion) reading a local lake through the same
+//!   table definitions glue-schema gives Glue;
+//! - [`athena`]: running a question in Athena;
+//! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
+#![deny(missing_docs)]
+
+pub mod athena;
+pub mod files;
+pub mod local;
+pub mod render;
+pub mod views;

@@ -1,0 +1,175 @@
+//! `ddb-lake demo`: the whole pipeline on a laptop, no AWS account.
+//!
+//! Generates a realistic history of sync-configuration items, normalizes it into a local
+//! lake folder with the example spec (re-delivering a few batches, as Lambda does after a
+//! failure, to show that duplicates never change an answer), registers the tables on the
+//! embedded engine and prints the answer to every canned question.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use lake_sql::files::{self, Kind};
+use lake_sql::local::LocalLake;
+use lake_sql::render::{render, Format};
+use normalizer::batch::BatchOptions;
+use normalizer::flatten::Flattener;
+use normalizer::function::{process_event, Pipeline};
+use normalizer::schema::table_schemas;
+use normalizer::sink::LocalDirSink;
+use normalizer::spec::LakeSpec;
+use normalizer::synth::{generate, write_json_lines, SynthOptions};
+
+/// The example spec the demo writes with (docs/examples/sync-configurations.toml).
+pub const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
+
+/// Arguments of `ddb-lake demo`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Folder for the demo lake (replaced if it holds an earlier demo).
+    #[arg(long, value_name = "DIR", default_value = "demo-lake")]
+    out: PathBuf,
+    /// Sync-configuration items to create.
+    #[arg(long, default_value_t = 3000)]
+    items: usize,
+    /// Customers owning them (skewed).
+    #[arg(long, default_value_t = 60)]
+    customers: usize,
+    /// Days of history.
+    #[arg(long, default_value_t = 14)]
+    days: u32,
+    /// Random seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn step(started: Instant, text: &str) {
+    eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+}
+
+/// Runs the demo.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    prepare_folder(&args.out)?;
+    let spec = LakeSpec::from_toml(EXAMPLE_SPEC, "docs/examples/sync-configurations.toml")?;
+    let key = b"demo-redaction-key-not-secret".to_vec();
+
+    step(
+        started,
+        &format!(
+            "generating {} sync-configuration items of {} customers over {} days…",
+            args.items, args.customers, args.days
+        ),
+    );
+    let opts = SynthOptions {
+        items: args.items,
+        customers: args.customers,
+        days: args.days,
+        seed: args.seed,
+        ..SynthOptions::default()
+    };
+    let mut lines = Vec::new();
+    let records = write_json_lines(&generate(&opts)?, &mut lines)?;
+    let events: Vec<String> = String::from_utf8(lines)?.lines().map(str::to_owned).collect();
+
+    step(
+        started,
+        &format!(
+            "normalizing about {records} stream records in {} batches into {}/…",
+            events.len(),
+            args.out.display()
+        ),
+    );
+    let pipeline = Pipeline {
+        flattener: Flattener::new(&spec, Some(&key))?,
+        tables: table_schemas(&spec),
+        gzip_level: spec.gzip_level,
+        max_concurrent_uploads: 8,
+    };
+    let sink = LocalDirSink::new(&args.out);
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
+    let (mut objects, mut bytes, mut rows) = (0usize, 0usize, 0u64);
+    let mut last = Instant::now();
+    for (i, ev) in events.iter().enumerate() {
+        let report =
+            rt.block_on(process_event(&pipeline, &sink, ev, &BatchOptions { source: Some("shardId-demo".into()) }))?;
+        if let Some((key, e)) = report.failed_objects.first() {
+            anyhow::bail!("cannot write {key}: {e}");
+        }
+        objects += report.objects_written;
+        bytes += report.bytes_written;
+        rows += report.output.rows_per_table.iter().map(|(_, n)| n).sum::<u64>();
+        if last.elapsed().as_secs_f64() > 1.0 {
+            last = Instant::now();
+            step(started, &format!("  {}/{} batches", i + 1, events.len()));
+        }
+    }
+    // Lambda re-delivers a batch after a failure: do it for every tenth batch, from its middle
+    // record on, which writes those records a second time under new object names.
+    let mut redelivered = 0;
+    for ev in events.iter().step_by(10) {
+        let mut v: serde_json::Value = serde_json::from_str(ev)?;
+        if let Some(list) = v["Records"].as_array_mut() {
+            let half = list.len() / 2;
+            list.drain(..half);
+        }
+        let report = rt.block_on(process_event(
+            &pipeline,
+            &sink,
+            &v.to_string(),
+            &BatchOptions { source: Some("shardId-demo".into()) },
+        ))?;
+        redelivered += report.output.records;
+    }
+    step(
+        started,
+        &format!(
+            "wrote {rows} rows in {objects} objects ({:.1} MB gzip); re-delivered {redelivered} records as duplicates",
+            bytes as f64 / 1e6
+        ),
+    );
+
+    step(started, "registering the tables on the embedded SQL engine…");
+    let lake = rt.block_on(LocalLake::open(&args.out, &spec))?;
+    let questions: Vec<_> = files::all()?.into_iter().filter(|f| f.kind == Kind::Question).collect();
+    step(started, &format!("answering {} canned questions:", questions.len()));
+    for q in &questions {
+        let sql = q.render(&[])?;
+        let answer = rt.block_on(lake.query(&sql)).with_context(|| format!("question {}", q.name))?;
+        println!("\n== {} (v{})\n   {}\n", q.name, q.version, q.question);
+        print!("{}", render(&answer, Format::Table, q.chart.as_deref()));
+    }
+    println!(
+        "\ndone in {:.1}s. The lake is in {}/ (laid out like s3://{}/{}/).",
+        started.elapsed().as_secs_f64(),
+        args.out.display(),
+        spec.location.bucket,
+        spec.location.prefix
+    );
+    println!("next:");
+    println!("  ddb-lake sql list");
+    println!(
+        "  ddb-lake sql run popular_settings --local {} --spec docs/examples/sync-configurations.toml --param top=5",
+        args.out.display()
+    );
+    println!("  ddb-lake sql query 'SELECT * FROM current_field_mappings LIMIT 5' --local {} --spec docs/examples/sync-configurations.toml", args.out.display());
+    println!("  ddb-lake schema ddl --spec docs/examples/sync-configurations.toml   (the same tables for Athena)");
+    Ok(())
+}
+
+/// Makes sure `dir` is empty or an earlier demo lake (never deletes anything else).
+fn prepare_folder(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let entries: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    let ours = ["changes", "attributes", "sync_configs", "field_mappings", "_quarantine"];
+    if entries.iter().any(|e| !ours.contains(&e.as_str())) {
+        anyhow::bail!("{} holds files that are not a demo lake; choose another folder with --out", dir.display());
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the earlier demo lake in {}", dir.display()))
+}

@@ -1,0 +1,595 @@
+//! The Athena runner (`ddb-lake sql run --athena`) against moto_server's Athena API, which
+//! returns seeded results and runs no SQL: submit, poll with backoff, page, state changes,
+//! cancel on timeout. moto cannot produce a FAILED query, so those cases (and paging, which
+//! moto does not do) use a small std-only stub speaking Athena's JSON protocol on 127.0.0.1.
+
+mod helpers;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_athena::types::{QueryExecutionState, WorkGroupConfiguration};
+use aws_sdk_athena::Client;
+use helpers::Moto;
+use lake_sql::athena::{cost_estimate_usd, run_query, AthenaError, AthenaTarget, QueryOutcome};
+use serde_json::{json, Value};
+
+/// The 10 MB minimum at $5 per TB.
+const MIN_COST: f64 = 5.0 * 1e7 / 1e12;
+
+fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_athena::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .build();
+    Client::from_conf(config)
+}
+
+fn target(database: &str) -> AthenaTarget {
+    AthenaTarget { database: database.to_string(), ..AthenaTarget::default() }
+}
+
+/// Runs a query, collecting the states `on_state` was given.
+async fn run(
+    client: &Client,
+    target: &AthenaTarget,
+    sql: &str,
+    timeout: Duration,
+) -> (Result<QueryOutcome, AthenaError>, Vec<String>) {
+    let mut states: Vec<String> = Vec::new();
+    let mut on_state = |state: &str| states.push(state.to_string());
+    let result = run_query(client, target, sql, &mut on_state, timeout).await;
+    (result, states)
+}
+
+/// Queues results for the next query executions (moto's format: one entry per query).
+fn seed_results(moto: &Moto, results: Value) {
+    moto.post_api(
+        "/moto-api/static/athena/query-results",
+        &json!({"account_id": "123456789012", "region": "us-east-1", "results": results}).to_string(),
+    );
+}
+
+/// `times` GetQueryExecution calls per state step (QUEUED → RUNNING → SUCCEEDED).
+fn manual_transitions(moto: &Moto, times: u64) {
+    moto.post_api(
+        "/moto-api/state-manager/set-transition",
+        &json!({"model_name": "athena::execution", "transition": {"progression": "manual", "times": times}})
+            .to_string(),
+    );
+}
+
+fn some(values: &[&str]) -> Vec<Option<String>> {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn moto_seeded_results_come_back_exactly() {
+    let moto = Moto::start();
+    manual_transitions(&moto, 2);
+    seed_results(
+        &moto,
+        json!([{
+            "column_info": [
+                {"Name": "pk", "Type": "varchar", "Nullable": "NULLABLE"},
+                {"Name": "n", "Type": "bigint", "Nullable": "NULLABLE"},
+                {"Name": "note", "Type": "varchar", "Nullable": "NULLABLE"}
+            ],
+            "rows": [
+                {"Data": [{"VarCharValue": "pk"}, {"VarCharValue": "n"}, {"VarCharValue": "note"}]},
+                {"Data": [{"VarCharValue": "user#1"}, {"VarCharValue": "3"}, {"VarCharValue": "hello, world"}]},
+                {"Data": [{"VarCharValue": "user#2"}, {}, {"VarCharValue": ""}]},
+                {"Data": [{"VarCharValue": "pk"}, {"VarCharValue": "n"}, {"VarCharValue": "note"}]},
+                {"Data": [{}, {}, {}]}
+            ]
+        }]),
+    );
+    let client = client(&moto.endpoint.clone());
+
+    let (result, states) =
+        run(&client, &target("lake"), "SELECT pk, n, note FROM items", Duration::from_secs(30)).await;
+    let outcome = result.expect("query succeeds");
+
+    assert_eq!(outcome.columns, ["pk", "n", "note"]);
+    assert_eq!(
+        outcome.rows,
+        vec![
+            some(&["user#1", "3", "hello, world"]),
+            vec![Some("user#2".to_string()), None, Some(String::new())],
+            // only the first row is the header; a later row that looks like one is data
+            some(&["pk", "n", "note"]),
+            vec![None, None, None],
+        ]
+    );
+    assert_eq!(states, ["QUEUED", "RUNNING", "SUCCEEDED"]);
+    assert_eq!(outcome.bytes_scanned, 0);
+    assert_eq!(outcome.cost_usd, MIN_COST);
+    assert_eq!(outcome.engine_millis, Some(0));
+    assert!(!outcome.execution_id.is_empty());
+
+    // Nothing queued any more: moto answers no columns and no rows (and no NextToken) — no loop, no error.
+    let (result, states) = run(&client, &target("lake"), "SELECT 1", Duration::from_secs(30)).await;
+    let outcome = result.expect("query succeeds");
+    assert!(outcome.columns.is_empty() && outcome.rows.is_empty(), "{outcome:?}");
+    assert_eq!(states.last().map(String::as_str), Some("SUCCEEDED"));
+}
+
+#[tokio::test]
+async fn moto_records_workgroup_output_location_and_context() {
+    let moto = Moto::start();
+    let client = client(&moto.endpoint.clone());
+    client
+        .create_work_group()
+        .name("lake-wg")
+        .configuration(WorkGroupConfiguration::builder().build())
+        .send()
+        .await
+        .expect("create workgroup");
+    seed_results(
+        &moto,
+        json!([{
+            "column_info": [{"Name": "c", "Type": "bigint"}],
+            "rows": [{"Data": [{"VarCharValue": "c"}]}, {"Data": [{"VarCharValue": "42"}]}]
+        }]),
+    );
+    let target = AthenaTarget {
+        database: "lake_db".to_string(),
+        workgroup: Some("lake-wg".to_string()),
+        output_location: Some("s3://lake-results/athena/".to_string()),
+        catalog: Some("AwsDataCatalog".to_string()),
+    };
+    let sql = "SELECT count(*) AS c FROM events";
+
+    let (result, states) = run(&client, &target, sql, Duration::from_secs(30)).await;
+    let outcome = result.expect("query succeeds");
+    assert_eq!(outcome.rows, vec![some(&["42"])]);
+    assert_eq!(states, ["SUCCEEDED"]);
+
+    let execution = client
+        .get_query_execution()
+        .query_execution_id(&outcome.execution_id)
+        .send()
+        .await
+        .expect("get query execution")
+        .query_execution
+        .expect("execution");
+    assert_eq!(execution.work_group(), Some("lake-wg"));
+    assert_eq!(execution.query(), Some(sql));
+    let location = execution.result_configuration().and_then(|c| c.output_location()).unwrap_or_default();
+    // moto appends "<execution id>.csv" to the location it was given, as Athena does
+    assert_eq!(location, format!("s3://lake-results/athena/{}.csv", outcome.execution_id));
+    let context = execution.query_execution_context().expect("context");
+    assert_eq!(context.database(), Some("lake_db"));
+    assert_eq!(context.catalog(), Some("AwsDataCatalog"));
+
+    let listed = client.list_query_executions().work_group("lake-wg").send().await.expect("list");
+    assert_eq!(listed.query_execution_ids(), std::slice::from_ref(&outcome.execution_id));
+
+    // An unknown workgroup is refused at StartQueryExecution (moto: 400 InvalidRequestException).
+    let missing = AthenaTarget { workgroup: Some("no-such-wg".to_string()), ..target.clone() };
+    let (result, states) = run(&client, &missing, sql, Duration::from_secs(30)).await;
+    match result {
+        Err(err @ AthenaError::Start { .. }) => {
+            assert!(err.to_string().contains("WorkGroup does not exist"), "{err}");
+        }
+        other => panic!("expected a Start error, got {other:?}"),
+    }
+    assert!(states.is_empty());
+}
+
+#[tokio::test]
+async fn moto_timeout_cancels_the_query() {
+    let moto = Moto::start();
+    manual_transitions(&moto, 1_000_000); // stays QUEUED
+    let client = client(&moto.endpoint.clone());
+
+    let started = Instant::now();
+    let (result, states) = run(&client, &target("lake"), "SELECT 1", Duration::from_secs(1)).await;
+    let elapsed = started.elapsed();
+    let (execution_id, waited) = match result {
+        Err(AthenaError::Timeout { execution_id, waited }) => (execution_id, waited),
+        other => panic!("expected a timeout, got {other:?}"),
+    };
+    assert!(waited >= Duration::from_secs(1) && elapsed < Duration::from_secs(10), "{waited:?} {elapsed:?}");
+    assert_eq!(states, ["QUEUED"]);
+
+    let execution = client
+        .get_query_execution()
+        .query_execution_id(&execution_id)
+        .send()
+        .await
+        .expect("get query execution")
+        .query_execution
+        .expect("execution");
+    assert_eq!(execution.status().and_then(|s| s.state()), Some(&QueryExecutionState::Cancelled));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moto_cancelled_elsewhere_is_a_failure() {
+    let moto = Moto::start();
+    manual_transitions(&moto, 1_000_000); // stays QUEUED until stopped
+    let client = client(&moto.endpoint.clone());
+
+    // run_query's future is Send: it can run on another task.
+    let states: Arc<Mutex<Vec<String>>> = Arc::default();
+    let task = {
+        let client = client.clone();
+        let states = Arc::clone(&states);
+        tokio::spawn(async move {
+            let mut on_state = |state: &str| states.lock().expect("lock").push(state.to_string());
+            run_query(&client, &target("lake"), "SELECT 1", &mut on_state, Duration::from_secs(60)).await
+        })
+    };
+    // Stop the query once run_query has seen it QUEUED.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while states.lock().expect("lock").is_empty() {
+        assert!(Instant::now() < deadline, "run_query never saw the query's state");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let listed = client.list_query_executions().send().await.expect("list");
+    let execution_id = listed.query_execution_ids().first().expect("one execution").clone();
+    client.stop_query_execution().query_execution_id(&execution_id).send().await.expect("stop");
+
+    let err = task.await.expect("task").expect_err("the query was cancelled");
+    assert!(
+        matches!(&err, AthenaError::Failed { execution_id: id, state, .. }
+        if id == &execution_id && state == "CANCELLED"),
+        "{err:?}"
+    );
+    assert!(err.to_string().starts_with(&format!("query {execution_id} CANCELLED: ")), "{err}");
+    let states = states.lock().expect("lock").clone();
+    assert_eq!(states, ["QUEUED", "CANCELLED"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The stub: answers Athena's JSON protocol from a scripted handler and records every request.
+
+/// One request the stub received.
+#[derive(Debug, Clone)]
+struct Recorded {
+    /// The operation, from `X-Amz-Target` without the `AmazonAthena.` prefix.
+    operation: String,
+    body: Value,
+    at: Instant,
+}
+
+/// The handler gets the operation, the request body and how many earlier calls of that operation there were;
+/// it returns the status and the JSON body.
+type Handler = dyn Fn(&str, &Value, usize) -> (u16, Value) + Send + Sync;
+
+struct Stub {
+    port: u16,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl Stub {
+    fn start(handler: impl Fn(&str, &Value, usize) -> (u16, Value) + Send + Sync + 'static) -> Stub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind stub");
+        let port = listener.local_addr().expect("stub addr").port();
+        let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let handler: Arc<Handler> = Arc::new(handler);
+        let recorded = Arc::clone(&requests);
+        // The thread ends with the test process.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                let handler = Arc::clone(&handler);
+                let recorded = Arc::clone(&recorded);
+                std::thread::spawn(move || serve(stream, &*handler, &recorded));
+            }
+        });
+        Stub { port, requests }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn calls(&self, operation: &str) -> Vec<Recorded> {
+        self.requests.lock().expect("lock").iter().filter(|r| r.operation == operation).cloned().collect()
+    }
+}
+
+/// Serves the requests of one connection (keep-alive), until the client closes it.
+fn serve(stream: TcpStream, handler: &Handler, recorded: &Mutex<Vec<Recorded>>) {
+    let Ok(mut writer) = stream.try_clone() else { return };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut operation = String::new();
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                let value = value.trim();
+                if name.eq_ignore_ascii_case("x-amz-target") {
+                    operation = value.trim_start_matches("AmazonAthena.").to_string();
+                } else if name.eq_ignore_ascii_case("content-length") {
+                    length = value.parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let nth = {
+            let mut recorded = recorded.lock().expect("lock");
+            let nth = recorded.iter().filter(|r| r.operation == operation).count();
+            recorded.push(Recorded { operation: operation.clone(), body: body.clone(), at: Instant::now() });
+            nth
+        };
+        let (status, answer) = handler(&operation, &body, nth);
+        let answer = answer.to_string();
+        let response = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\
+             x-amzn-RequestId: stub-{nth}\r\n\r\n{answer}",
+            if status < 300 { "OK" } else { "Bad Request" },
+            answer.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn execution(state: &str, extra_status: Value, statistics: Value) -> (u16, Value) {
+    let mut status = json!({"State": state});
+    if let (Some(status), Some(extra)) = (status.as_object_mut(), extra_status.as_object()) {
+        status.extend(extra.clone());
+    }
+    (200, json!({"QueryExecution": {"QueryExecutionId": "q1", "Status": status, "Statistics": statistics}}))
+}
+
+fn unexpected(operation: &str) -> (u16, Value) {
+    (400, json!({"__type": "InvalidRequestException", "Message": format!("stub: unexpected {operation}")}))
+}
+
+const REASON: &str = "SYNTAX_ERROR: line 1:8: Column 'x' cannot be resolved";
+
+#[tokio::test]
+async fn stub_failed_carries_the_reason_verbatim() {
+    let stub = Stub::start(|operation, _, _| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q1"})),
+        "GetQueryExecution" => execution("FAILED", json!({"StateChangeReason": REASON}), json!({})),
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+
+    let (result, states) = run(&client, &target("lake"), "SELECT x FROM t", Duration::from_secs(10)).await;
+    let err = result.expect_err("the query failed");
+    assert!(matches!(&err, AthenaError::Failed { execution_id, state, reason }
+        if execution_id == "q1" && state == "FAILED" && reason == REASON));
+    assert_eq!(err.to_string(), format!("query q1 FAILED: {REASON}"));
+    assert_eq!(states, ["FAILED"]);
+    assert!(stub.calls("GetQueryResults").is_empty());
+}
+
+#[tokio::test]
+async fn stub_failed_adds_athena_error_details() {
+    let stub = Stub::start(|operation, _, _| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q1"})),
+        "GetQueryExecution" => execution(
+            "FAILED",
+            json!({
+                "StateChangeReason": REASON,
+                "AthenaError": {"ErrorCategory": 2, "ErrorType": 1001, "Retryable": false,
+                                "ErrorMessage": "Column 'x' cannot be resolved in table t"}
+            }),
+            json!({}),
+        ),
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+
+    let (result, _) = run(&client, &target("lake"), "SELECT x FROM t", Duration::from_secs(10)).await;
+    let message = result.expect_err("the query failed").to_string();
+    assert!(message.contains(REASON), "{message}");
+    assert!(message.contains("Column 'x' cannot be resolved in table t"), "{message}");
+    assert!(message.contains("error category 2") && message.contains("error type 1001"), "{message}");
+}
+
+#[tokio::test]
+async fn stub_states_backoff_paging_and_request_parameters() {
+    let stub = Stub::start(|operation, body, nth| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q1"})),
+        "GetQueryExecution" => {
+            let state = ["QUEUED", "RUNNING", "RUNNING", "RUNNING"].get(nth).copied().unwrap_or("SUCCEEDED");
+            execution(
+                state,
+                json!({}),
+                json!({"DataScannedInBytes": 123_456_789_012i64, "EngineExecutionTimeInMillis": 4321}),
+            )
+        }
+        "GetQueryResults" => {
+            let metadata = json!({"ColumnInfo": [
+                {"Name": "day", "Type": "date"}, {"Name": "events", "Type": "bigint"}
+            ]});
+            match body.get("NextToken").and_then(Value::as_str) {
+                None => (
+                    200,
+                    json!({"ResultSet": {"ResultSetMetadata": metadata, "Rows": [
+                        {"Data": [{"VarCharValue": "day"}, {"VarCharValue": "events"}]},
+                        {"Data": [{"VarCharValue": "2024-05-01"}, {"VarCharValue": "10"}]},
+                        {"Data": [{"VarCharValue": "2024-05-02"}, {}]}
+                    ]}, "NextToken": "page-2"}),
+                ),
+                Some("page-2") => (
+                    200,
+                    json!({"ResultSet": {"ResultSetMetadata": metadata, "Rows": [
+                        {"Data": [{"VarCharValue": "2024-05-03"}, {"VarCharValue": "7"}]}
+                    ]}}),
+                ),
+                Some(other) => unexpected(&format!("NextToken {other}")),
+            }
+        }
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+    let target = AthenaTarget {
+        database: "lake_db".to_string(),
+        workgroup: Some("analysts".to_string()),
+        output_location: Some("s3://lake-results/q/".to_string()),
+        catalog: Some("lake_catalog".to_string()),
+    };
+    let sql = "SELECT day, count(*) AS events FROM events GROUP BY day";
+
+    let (result, states) = run(&client, &target, sql, Duration::from_secs(30)).await;
+    let outcome = result.expect("query succeeds");
+
+    assert_eq!(
+        outcome,
+        QueryOutcome {
+            execution_id: "q1".to_string(),
+            columns: vec!["day".to_string(), "events".to_string()],
+            rows: vec![
+                some(&["2024-05-01", "10"]),
+                vec![Some("2024-05-02".to_string()), None],
+                some(&["2024-05-03", "7"]),
+            ],
+            bytes_scanned: 123_456_789_012,
+            cost_usd: cost_estimate_usd(123_456_789_012),
+            engine_millis: Some(4321),
+        }
+    );
+    assert!((outcome.cost_usd - 0.61728394506).abs() < 1e-12, "{}", outcome.cost_usd);
+    assert_eq!(states, ["QUEUED", "RUNNING", "SUCCEEDED"]);
+
+    // What StartQueryExecution was asked.
+    let start = &stub.calls("StartQueryExecution")[0].body;
+    assert_eq!(start["QueryString"], sql);
+    assert_eq!(start["QueryExecutionContext"], json!({"Database": "lake_db", "Catalog": "lake_catalog"}));
+    assert_eq!(start["WorkGroup"], "analysts");
+    assert_eq!(start["ResultConfiguration"]["OutputLocation"], "s3://lake-results/q/");
+
+    // Polling backs off: 100, 200, 400, 800 ms between the five GetQueryExecution calls.
+    let polls = stub.calls("GetQueryExecution");
+    assert_eq!(polls.len(), 5);
+    assert!(polls.iter().all(|p| p.body["QueryExecutionId"] == "q1"));
+    let gaps: Vec<Duration> = polls.windows(2).map(|w| w[1].at - w[0].at).collect();
+    for (gap, expected) in gaps.iter().zip([100u64, 200, 400, 800]) {
+        assert!(*gap >= Duration::from_millis(expected - 5), "gaps {gaps:?}");
+        assert!(*gap < Duration::from_millis(2 * expected + 1000), "gaps {gaps:?}");
+    }
+
+    // Paging: 1000 rows a page, the second page asked with the first page's token.
+    let pages = stub.calls("GetQueryResults");
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0].body["MaxResults"], 1000);
+    assert_eq!(pages[0].body.get("NextToken"), None);
+    assert_eq!(pages[1].body["MaxResults"], 1000);
+    assert_eq!(pages[1].body["NextToken"], "page-2");
+}
+
+#[tokio::test]
+async fn stub_timeout_stops_the_query() {
+    let stub = Stub::start(|operation, _, _| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q1"})),
+        "GetQueryExecution" => execution("RUNNING", json!({}), json!({})),
+        "StopQueryExecution" => (200, json!({})),
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+
+    let started = Instant::now();
+    let (result, states) = run(&client, &target("lake"), "SELECT 1", Duration::from_secs(1)).await;
+    let elapsed = started.elapsed();
+    let err = result.expect_err("times out");
+    assert!(
+        matches!(&err, AthenaError::Timeout { execution_id, waited }
+        if execution_id == "q1" && *waited >= Duration::from_secs(1)),
+        "{err:?}"
+    );
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(err.to_string().contains("q1"), "{err}");
+    assert_eq!(states, ["RUNNING"]);
+
+    let stops = stub.calls("StopQueryExecution");
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0].body["QueryExecutionId"], "q1");
+    // Polls at about 0, 0.1, 0.3, 0.7 and 1.0 s (the last wait is cut to the timeout); fewer on a slow machine.
+    let polls = stub.calls("GetQueryExecution").len();
+    assert!((3..=6).contains(&polls), "{polls} polls");
+}
+
+#[tokio::test]
+async fn stub_repeated_next_token_is_an_error_not_a_loop() {
+    let stub = Stub::start(|operation, _, _| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q1"})),
+        "GetQueryExecution" => execution("SUCCEEDED", json!({}), json!({})),
+        "GetQueryResults" => (
+            200,
+            json!({"ResultSet": {"ResultSetMetadata": {"ColumnInfo": [{"Name": "a", "Type": "bigint"}]},
+                   "Rows": [{"Data": [{"VarCharValue": "1"}]}]}, "NextToken": "same"}),
+        ),
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+
+    let (result, _) = run(&client, &target("lake"), "SELECT a FROM t", Duration::from_secs(10)).await;
+    let err = result.expect_err("a server repeating its NextToken is an error");
+    assert!(
+        matches!(&err, AthenaError::Api { operation: "GetQueryResults", execution_id, .. } if execution_id == "q1")
+    );
+    assert_eq!(stub.calls("GetQueryResults").len(), 2);
+}
+
+#[tokio::test]
+async fn stub_refused_start_and_failing_poll() {
+    let stub = Stub::start(|operation, body, _| match operation {
+        "StartQueryExecution" if body["QueryString"] == "refuse me" => {
+            (400, json!({"__type": "InvalidRequestException", "Message": "line 1:1: mismatched input 'refuse'"}))
+        }
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": "q2"})),
+        other => unexpected(other),
+    });
+    let client = client(&stub.endpoint());
+
+    let (result, states) = run(&client, &target("lake"), "refuse me", Duration::from_secs(10)).await;
+    let err = result.expect_err("refused");
+    assert!(matches!(err, AthenaError::Start { .. }), "{err:?}");
+    assert!(err.to_string().contains("line 1:1: mismatched input 'refuse'"), "{err}");
+    assert!(states.is_empty());
+
+    let (result, _) = run(&client, &target("lake"), "SELECT 1", Duration::from_secs(10)).await;
+    let err = result.expect_err("GetQueryExecution fails");
+    assert!(
+        matches!(&err, AthenaError::Api { operation: "GetQueryExecution", execution_id, message }
+        if execution_id == "q2" && message.contains("stub: unexpected GetQueryExecution")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn cost_has_a_10_mb_minimum() {
+    assert_eq!(cost_estimate_usd(0), MIN_COST);
+    assert_eq!(cost_estimate_usd(1), MIN_COST);
+    assert_eq!(cost_estimate_usd(-5), MIN_COST);
+    assert_eq!(cost_estimate_usd(10_000_000), MIN_COST);
+    assert!(cost_estimate_usd(10_000_001) > MIN_COST);
+}
+
+#[test]
+fn cost_is_5_dollars_per_terabyte() {
+    assert_eq!(cost_estimate_usd(1_000_000_000_000), 5.0);
+    assert_eq!(cost_estimate_usd(2_000_000_000_000), 10.0);
+    assert!((cost_estimate_usd(500_000_000_000) - 2.5).abs() < 1e-12);
+    assert!((cost_estimate_usd(100_000_000) - 0.0005).abs() < 1e-15);
+    assert!(cost_estimate_usd(i64::MAX).is_finite());
+}

@@ -1,0 +1,396 @@
+//! The canned questions on the embedded engine, checked against answers computed
+//! independently from the generated items (through the reference decoder,
+//! `aws_lambda_events` + `serde_dynamo`, never from the lake) — with a fifth of the
+//! batches delivered twice, as Lambda does after a failure, so duplicates must not count.
+//! Also: every SQL file runs, and `ddb-lake sql run` gives the same answers as the library.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::Command;
+
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use lake_sql::files::{self, Kind};
+use lake_sql::local::{Answer, LocalLake};
+use normalizer::batch::{compare_sequence_numbers, BatchOptions};
+use normalizer::flatten::Flattener;
+use normalizer::function::{process_event, Pipeline};
+use normalizer::schema::table_schemas;
+use normalizer::sink::LocalDirSink;
+use normalizer::spec::LakeSpec;
+use serde_dynamo::AttributeValue as Av;
+
+const SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
+
+type Item = HashMap<String, Av>;
+
+/// A record as the reference decoder reads it.
+struct Rec {
+    seq: String,
+    name: String,
+    day: String,
+    hour: u32,
+    weekday: u32,
+    key: (String, String),
+    new: Option<Item>,
+    old: Option<Item>,
+    size: i64,
+    ttl: bool,
+    tenant: Option<String>,
+}
+
+fn text(v: Option<&Av>) -> Option<String> {
+    match v {
+        Some(Av::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn to_rec(r: &EventRecord) -> Rec {
+    use chrono::{Datelike, Timelike};
+    let t = r.change.approximate_creation_date_time;
+    let item = |i: &serde_dynamo::Item| -> Option<Item> {
+        let m: Item = i.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        (!m.is_empty()).then_some(m)
+    };
+    let (new, old) = (item(&r.change.new_image), item(&r.change.old_image));
+    let keys = &r.change.keys;
+    let tenant = text(new.as_ref().and_then(|n| n.get("clientKey")))
+        .or_else(|| text(old.as_ref().and_then(|o| o.get("clientKey"))))
+        .or_else(|| text(keys.get("clientKey")));
+    Rec {
+        seq: r.change.sequence_number.clone().unwrap(),
+        name: r.event_name.clone(),
+        day: t.format("%Y-%m-%d").to_string(),
+        hour: t.hour(),
+        weekday: t.weekday().number_from_monday(),
+        key: (text(keys.get("pk")).unwrap(), text(keys.get("sk")).unwrap()),
+        new,
+        old,
+        size: r.change.size_bytes,
+        ttl: r.user_identity.as_ref().is_some_and(|u| u.principal_id == "dynamodb.amazonaws.com"),
+        tenant,
+    }
+}
+
+/// Leaves (path, type, value) the way the docs define them; `credentials` is dropped by the spec.
+fn leaves(path: &str, v: &Av, out: &mut Vec<(String, &'static str, Option<String>)>) {
+    match v {
+        Av::S(s) => out.push((path.into(), "S", Some(s.clone()))),
+        Av::N(n) => out.push((path.into(), "N", Some(n.clone()))),
+        Av::Bool(b) => out.push((path.into(), "BOOL", Some(b.to_string()))),
+        Av::Null(_) => out.push((path.into(), "NULL", None)),
+        Av::B(_) | Av::Ss(_) | Av::Ns(_) | Av::Bs(_) => out.push((path.into(), "other", None)),
+        Av::M(m) if m.is_empty() => out.push((path.into(), "M", None)),
+        Av::L(l) if l.is_empty() => out.push((path.into(), "L", None)),
+        Av::M(m) => m.iter().for_each(|(k, e)| leaves(&format!("{path}.{k}"), e, out)),
+        Av::L(l) => l.iter().enumerate().for_each(|(i, e)| leaves(&format!("{path}[{i}]"), e, out)),
+    }
+}
+
+fn item_leaves(item: &Item) -> Vec<(String, &'static str, Option<String>)> {
+    let mut out = Vec::new();
+    for (k, v) in item.iter().filter(|(k, _)| k.as_str() != "credentials") {
+        leaves(k, v, &mut out);
+    }
+    out
+}
+
+/// Settings (path before the first `[`) with a leaf that a MODIFY changed, as the
+/// `changed` column defines it: lists by position, sets by membership, the rest by value.
+fn changed_settings(path: &str, new: &Av, old: Option<&Av>, out: &mut BTreeSet<String>) {
+    let setting = |p: &str| p.split('[').next().unwrap().to_owned();
+    match new {
+        Av::M(m) if !m.is_empty() => {
+            let old_map = match old {
+                Some(Av::M(o)) => Some(o.clone()),
+                Some(_) => Some(HashMap::new()),
+                None => None,
+            };
+            for (k, v) in m {
+                changed_settings(&format!("{path}.{k}"), v, old_map.as_ref().and_then(|o| o.get(k)), out);
+            }
+        }
+        Av::L(l) if !l.is_empty() => {
+            let old_list = match old {
+                Some(Av::L(o)) => Some(o.clone()),
+                Some(_) => Some(Vec::new()),
+                None => None,
+            };
+            for (i, v) in l.iter().enumerate() {
+                changed_settings(&format!("{path}[{i}]"), v, old_list.as_ref().and_then(|o| o.get(i)), out);
+            }
+        }
+        Av::Ss(s) | Av::Ns(s) => {
+            let same_type = matches!((new, old), (Av::Ss(_), Some(Av::Ss(_))) | (Av::Ns(_), Some(Av::Ns(_))));
+            let old_set: Vec<String> = match old {
+                Some(Av::Ss(o)) | Some(Av::Ns(o)) if same_type => o.clone(),
+                _ => Vec::new(),
+            };
+            if s.iter().any(|e| !old_set.contains(e)) {
+                out.insert(setting(path));
+            }
+        }
+        Av::Bs(s) => {
+            let old_set = match old {
+                Some(Av::Bs(o)) => o.clone(),
+                _ => Vec::new(),
+            };
+            if s.iter().any(|e| !old_set.contains(e)) {
+                out.insert(setting(path));
+            }
+        }
+        v => {
+            if old != Some(v) {
+                out.insert(setting(path));
+            }
+        }
+    }
+}
+
+fn top<K: Ord + Clone>(counts: BTreeMap<K, i64>, n: usize, ascending: bool) -> Vec<(K, i64)> {
+    let mut v: Vec<(K, i64)> = counts.into_iter().collect();
+    v.sort_by(|a, b| if ascending { a.1.cmp(&b.1) } else { b.1.cmp(&a.1) }.then_with(|| a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+/// Rows as text, numbers normalized (engines differ in integer widths, not values).
+fn rows(v: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    v.into_iter()
+        .map(|r| r.into_iter().map(|s| s.parse::<f64>().map(|f| format!("{f}")).unwrap_or(s)).collect())
+        .collect()
+}
+
+fn norm(answer: &Answer) -> Vec<Vec<String>> {
+    rows(answer.rows.iter().map(|r| r.iter().map(|v| v.clone().unwrap_or_else(|| "NULL".into())).collect()).collect())
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    lake: std::path::PathBuf,
+    spec_path: std::path::PathBuf,
+    records: Vec<Rec>,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let spec_path = dir.path().join("lake.toml");
+    std::fs::write(&spec_path, SPEC).unwrap();
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let opts = normalizer::synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 11, ..Default::default() };
+    let events: Vec<Event> = normalizer::synth::generate(&opts).unwrap();
+    let mut lines = Vec::new();
+    normalizer::synth::write_json_lines(&events, &mut lines).unwrap();
+    let texts: Vec<String> = String::from_utf8(lines).unwrap().lines().map(str::to_owned).collect();
+
+    let pipeline = Pipeline {
+        flattener: Flattener::new(&spec, Some(b"test-redaction-key-16")).unwrap(),
+        tables: table_schemas(&spec),
+        gzip_level: 1,
+        max_concurrent_uploads: 4,
+    };
+    let sink = LocalDirSink::new(&lake);
+    let options = BatchOptions { source: Some("shardId-1".into()) };
+    for t in &texts {
+        let r = process_event(&pipeline, &sink, t, &options).await.unwrap();
+        assert!(r.failed_objects.is_empty() && r.output.quarantined.is_empty());
+    }
+    // Re-deliveries: every fifth batch again from its second record on (new object names).
+    let mut again = 0;
+    for t in texts.iter().step_by(5) {
+        let mut v: serde_json::Value = serde_json::from_str(t).unwrap();
+        v["Records"].as_array_mut().unwrap().remove(0);
+        again += process_event(&pipeline, &sink, &v.to_string(), &options).await.unwrap().output.records;
+    }
+    assert!(again > 100, "{again} records delivered twice");
+
+    let reference: Vec<Event> = texts.iter().map(|t| serde_json::from_str(t).unwrap()).collect();
+    let records = reference.iter().flat_map(|e| e.records.iter()).map(to_rec).collect();
+    Fixture { _dir: dir, lake, spec_path, records }
+}
+
+fn current_items(records: &[Rec]) -> Vec<(&Rec, &Item)> {
+    let mut latest: HashMap<&(String, String), &Rec> = HashMap::new();
+    for r in records {
+        let e = latest.entry(&r.key).or_insert(r);
+        if compare_sequence_numbers(&r.seq, &e.seq).is_gt() {
+            *e = r;
+        }
+    }
+    latest.into_values().filter(|r| r.name != "REMOVE").map(|r| (r, r.new.as_ref().unwrap())).collect()
+}
+
+/// The expected answer of each question, with its default parameters.
+fn expected(name: &str, records: &[Rec]) -> Vec<Vec<String>> {
+    let current = current_items(records);
+    let s = |x: &str| x.to_owned();
+    let out: Vec<Vec<String>> = match name {
+        "popular_field_mappings" | "least_popular_field_mappings" => {
+            let mut counts = BTreeMap::new();
+            for (_, item) in &current {
+                if let Some(Av::L(l)) = item.get("fieldMappings") {
+                    for m in l {
+                        let Av::M(m) = m else { panic!() };
+                        *counts.entry((text(m.get("fieldId")), text(m.get("mapping")))).or_insert(0) += 1;
+                    }
+                }
+            }
+            let (n, asc) = if name.starts_with("least") { (10, true) } else { (15, false) };
+            top(counts, n, asc).into_iter().map(|((f, m), c)| vec![f.unwrap(), m.unwrap(), c.to_string()]).collect()
+        }
+        "popular_settings" => {
+            let mut counts = BTreeMap::new();
+            for (_, item) in &current {
+                for (path, t, v) in item_leaves(item) {
+                    if !path.contains('[') && matches!(t, "S" | "N" | "BOOL") {
+                        *counts.entry((path, v.unwrap())).or_insert(0) += 1;
+                    }
+                }
+            }
+            let counts = counts.into_iter().filter(|(_, c)| *c > 1).collect();
+            top(counts, 20, false).into_iter().map(|((p, v), c)| vec![p, v, c.to_string()]).collect()
+        }
+        "write_traffic_by_customer" => {
+            let mut per: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+            for r in records {
+                let e = per.entry((r.day.clone(), r.tenant.clone().unwrap_or_else(|| s("(none)")))).or_default();
+                e.0 += 1;
+                e.1 += r.size;
+            }
+            let mut by_day: BTreeMap<String, Vec<(String, i64, i64)>> = BTreeMap::new();
+            for ((d, c), (w, b)) in per {
+                by_day.entry(d).or_default().push((c, w, b));
+            }
+            let mut out = Vec::new();
+            for (d, mut v) in by_day {
+                v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                out.extend(v.into_iter().take(3).map(|(c, w, b)| vec![d.clone(), c, w.to_string(), b.to_string()]));
+            }
+            out
+        }
+        "writes_by_hour" | "writes_by_weekday" => {
+            let mut counts: BTreeMap<u32, i64> = BTreeMap::new();
+            for r in records {
+                *counts.entry(if name == "writes_by_hour" { r.hour } else { r.weekday }).or_default() += 1;
+            }
+            counts.into_iter().map(|(k, c)| vec![k.to_string(), c.to_string()]).collect()
+        }
+        "changes_by_kind" => {
+            let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for r in records {
+                *counts.entry((r.day.clone(), r.name.clone())).or_default() += 1;
+            }
+            counts.into_iter().map(|((d, n), c)| vec![d, n, c.to_string()]).collect()
+        }
+        "recorded_errors" => {
+            let mut per: BTreeMap<String, (i64, BTreeSet<Option<String>>)> = BTreeMap::new();
+            for (r, item) in &current {
+                if let Some(Av::M(e)) = item.get("lastError") {
+                    if let Some(code) = text(e.get("code")) {
+                        let x = per.entry(code).or_default();
+                        x.0 += 1;
+                        x.1.insert(r.tenant.clone());
+                    }
+                }
+            }
+            let mut v: Vec<_> = per.into_iter().map(|(c, (n, t))| (c, n, t.into_iter().flatten().count())).collect();
+            v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            v.into_iter().map(|(c, n, t)| vec![c, n.to_string(), t.to_string()]).collect()
+        }
+        "most_changed_settings" => {
+            let mut counts = BTreeMap::new();
+            for r in records.iter().filter(|r| r.name == "MODIFY") {
+                let (new, old) = (r.new.as_ref().unwrap(), r.old.as_ref().unwrap());
+                let mut settings = BTreeSet::new();
+                for (k, v) in new.iter().filter(|(k, _)| k.as_str() != "credentials") {
+                    changed_settings(k, v, old.get(k), &mut settings);
+                }
+                for st in settings {
+                    *counts.entry(st).or_insert(0) += 1;
+                }
+            }
+            top(counts, 15, false).into_iter().map(|(k, c)| vec![k, c.to_string()]).collect()
+        }
+        "deletions" => {
+            let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
+            for r in records.iter().filter(|r| r.name == "REMOVE") {
+                *counts.entry((r.day.clone(), s(if r.ttl { "ttl expiry" } else { "user delete" }))).or_default() += 1;
+            }
+            counts.into_iter().map(|((d, k), c)| vec![d, k, c.to_string()]).collect()
+        }
+        other => panic!("no expected answer written for question {other}: add one"),
+    };
+    rows(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_question_gives_the_independently_computed_answer() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    let questions: Vec<_> = files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question).collect();
+    assert!(questions.len() >= 10);
+    for q in &questions {
+        let answer = lake.query(&q.render(&[]).unwrap()).await.unwrap_or_else(|e| panic!("{}: {e}", q.name));
+        let want = expected(&q.name, &f.records);
+        assert!(!want.is_empty(), "{}: the generated history has an answer", q.name);
+        assert_eq!(norm(&answer), want, "question {}", q.name);
+    }
+    // Parameters change answers as they say.
+    let q = questions.iter().find(|q| q.name == "popular_field_mappings").unwrap();
+    let a = lake.query(&q.render(&[("top".into(), "3".into())]).unwrap()).await.unwrap();
+    assert_eq!(a.rows.len(), 3);
+    let days: BTreeSet<&str> = f.records.iter().map(|r| r.day.as_str()).collect();
+    let second = *days.iter().nth(1).unwrap();
+    let q = questions.iter().find(|q| q.name == "changes_by_kind").unwrap();
+    let a =
+        lake.query(&q.render(&[("from".into(), second.into()), ("to".into(), second.into())]).unwrap()).await.unwrap();
+    assert!(!a.rows.is_empty() && a.rows.iter().all(|r| r[0].as_deref() == Some(second)));
+
+    // Views: every view and generated current_<table> view answers.
+    for v in ["unique_changes", "current_items", "current_attributes", "current_sync_configs", "current_field_mappings"]
+    {
+        let a = lake.query(&format!("SELECT count(*) AS n FROM {v}")).await.unwrap();
+        assert!(a.rows[0][0].as_deref().unwrap().parse::<i64>().unwrap() > 0, "{v}");
+    }
+    // 38 digits survive into decimal(38,0).
+    let a = lake.query("SELECT max(synced_issues) AS m FROM sync_configs").await.unwrap();
+    assert!(a.rows[0][0].as_deref().unwrap().len() >= 30, "{:?}", a.rows);
+
+    // The command gives the same answer as the library.
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["sql", "run", "popular_field_mappings", "--format", "csv", "--local"])
+        .arg(&f.lake)
+        .arg("--spec")
+        .arg(&f.spec_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let mut expected_csv = String::from("field_id,mapping,configurations\n");
+    for r in expected("popular_field_mappings", &f.records) {
+        expected_csv.push_str(&format!("{},{},{}\n", r[0], r[1], r[2]));
+    }
+    assert_eq!(csv, expected_csv);
+}
+
+#[test]
+fn sql_list_and_show() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(["sql", "list"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for f in files::all().unwrap() {
+        assert!(text.contains(&f.name) && text.contains(&f.question), "{} in {text}", f.name);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["sql", "show", "recorded_errors", "--param", "error_path=it's"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("WHERE path = 'it''s'"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["sql", "show", "popular_settings", "--param", "top=1 OR 1=1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a whole number"));
+}

@@ -78,6 +78,14 @@ fn response(outcome: Outcome) -> serde_json::Value {
     }
 }
 
+/// One object, gunzipped.
+async fn get_gunzipped(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    let body = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let mut plain = Vec::new();
+    MultiGzDecoder::new(&body[..]).read_to_end(&mut plain).unwrap();
+    plain
+}
+
 /// Every object under the prefix: key (relative to the prefix) → gunzipped body.
 async fn bucket_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -93,21 +101,7 @@ async fn bucket_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
             .unwrap();
         for o in page.contents() {
             let key = o.key().unwrap();
-            let body = s3
-                .get_object()
-                .bucket(BUCKET)
-                .key(key)
-                .send()
-                .await
-                .unwrap()
-                .body
-                .collect()
-                .await
-                .unwrap()
-                .into_bytes();
-            let mut plain = Vec::new();
-            MultiGzDecoder::new(&body[..]).read_to_end(&mut plain).unwrap();
-            out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), plain);
+            out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), get_gunzipped(s3, key).await);
         }
         match page.next_continuation_token() {
             Some(t) => token = Some(t.to_owned()),
@@ -414,20 +408,7 @@ async fn poison_record_is_quarantined_and_the_batch_lands() {
     assert!(changes.iter().all(|r| r[1].as_deref() != Some(poisoned_seq.as_str())));
     let q = s3.list_objects_v2().bucket(BUCKET).prefix("quarantine/sync/").send().await.unwrap();
     assert_eq!(q.contents().len(), 1);
-    let body = s3
-        .get_object()
-        .bucket(BUCKET)
-        .key(q.contents()[0].key().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    let mut text = String::new();
-    MultiGzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+    let text = String::from_utf8(get_gunzipped(&s3, q.contents()[0].key().unwrap()).await).unwrap();
     let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(line["sequenceNumber"], poisoned_seq);
     assert!(line["reason"].as_str().unwrap().contains("unknown DynamoDB attribute type `DATE`"));

@@ -45,6 +45,20 @@ pub fn redaction_key(spec: &LakeSpec) -> Option<Vec<u8>> {
     std::env::var_os(&spec.redaction_key_env).map(|v| v.to_string_lossy().into_owned().into_bytes())
 }
 
+/// AWS configuration for the commands that call AWS: region from the flag, else the usual
+/// sources, else us-east-1; endpoint from the flag, else `AWS_ENDPOINT_URL`, else AWS.
+pub async fn aws_config(endpoint_url: Option<&str>, region: Option<&str>) -> aws_config::SdkConfig {
+    let region =
+        aws_config::meta::region::RegionProviderChain::first_try(region.map(|r| aws_config::Region::new(r.to_owned())))
+            .or_default_provider()
+            .or_else("us-east-1");
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
 /// Human-readable byte count.
 pub fn human_bytes(n: usize) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];

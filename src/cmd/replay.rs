@@ -5,7 +5,6 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use aws_config::BehaviorVersion;
 use normalizer::batch::BatchOptions;
 use normalizer::flatten::Flattener;
 use normalizer::function::{process_event, Pipeline};
@@ -62,15 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
     rt.block_on(async {
-        let region =
-            aws_config::meta::region::RegionProviderChain::first_try(args.region.clone().map(aws_config::Region::new))
-                .or_default_provider()
-                .or_else("us-east-1");
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
-        if let Some(url) = &args.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let aws = loader.load().await;
+        let aws = super::aws_config(args.endpoint_url.as_deref(), args.region.as_deref()).await;
         let streams = aws_sdk_dynamodbstreams::Client::new(&aws);
         let start = match &args.after {
             Some(s) => StartAt::After(s.clone()),

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use aws_config::BehaviorVersion;
 use glue_schema::catalog::{apply, plan};
 use glue_schema::ddl::create_table;
 use glue_schema::definition::catalog_definition;
@@ -72,15 +71,7 @@ pub enum SchemaCommand {
 }
 
 async fn glue_client(aws: &AwsArgs) -> aws_sdk_glue::Client {
-    let region =
-        aws_config::meta::region::RegionProviderChain::first_try(aws.region.clone().map(aws_config::Region::new))
-            .or_default_provider()
-            .or_else("us-east-1");
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
-    if let Some(url) = &aws.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    aws_sdk_glue::Client::new(&loader.load().await)
+    aws_sdk_glue::Client::new(&super::aws_config(aws.endpoint_url.as_deref(), aws.region.as_deref()).await)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

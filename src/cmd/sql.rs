@@ -186,15 +186,8 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
 async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
     use lake_sql::athena::{run_query, AthenaTarget};
     let spec = load_spec(engine.spec.as_deref())?;
-    let region =
-        aws_config::meta::region::RegionProviderChain::first_try(engine.region.clone().map(aws_config::Region::new))
-            .or_default_provider()
-            .or_else("us-east-1");
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region);
-    if let Some(url) = &engine.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    let client = aws_sdk_athena::Client::new(&loader.load().await);
+    let client =
+        aws_sdk_athena::Client::new(&super::aws_config(engine.endpoint_url.as_deref(), engine.region.as_deref()).await);
     let target = AthenaTarget {
         database: engine.database.clone().unwrap_or(spec.database),
         workgroup: engine.workgroup.clone(),

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod http;
 pub mod lambda_api;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

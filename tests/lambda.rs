@@ -287,6 +287,32 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     }
     assert!(by_seq.is_empty(), "no attributes for the REMOVE");
 
+    // `ddb-lake replay` reads the same stream through the same path: same rows, locally.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["replay", "--stream-arn", &stream_arn, "--endpoint-url", &moto.endpoint, "--out"])
+        .arg(dir.path())
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    let say = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && say.contains("replayed 5 records in 1 batches"),
+        "{say}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut local = BTreeMap::new();
+    for e in walk(dir.path()) {
+        let mut plain = Vec::new();
+        MultiGzDecoder::new(std::fs::File::open(&e).unwrap()).read_to_end(&mut plain).unwrap();
+        local.insert(e.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned(), plain);
+    }
+    let (_, replayed) = rows_of(&local, "changes");
+    let mut replayed_seqs: Vec<String> = replayed.iter().map(seq).collect();
+    replayed_seqs.sort_by(|x, y| normalizer::batch::compare_sequence_numbers(x, y));
+    assert_eq!(replayed_seqs, changes.iter().map(seq).collect::<Vec<_>>());
+    assert_eq!(rows_of(&local, "attributes").1.len(), attrs.len());
+
     // EMF metrics on stdout
     let out = function.output();
     let emf: serde_json::Value =
@@ -294,6 +320,20 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     assert_eq!(emf["RecordsIn"], 5);
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "DdbLake");
     assert!(!out.contains("line1"), "item values never reach stdout");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// A generated batch spanning several days (several objects per table).

@@ -17,7 +17,7 @@
 #![allow(dead_code)]
 
 use super::http;
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::io::{self, BufReader, ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -209,7 +209,7 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let Ok(mut client) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
     let mut upstream: Option<Upstream> = None;
-    while let Ok(true) = wait_for_request(&mut reader, &shared) {
+    while let Ok(true) = http::wait_for_request(&mut reader, POLL, || shared.stopped()) {
         let _ = reader.get_ref().set_read_timeout(Some(MID_REQUEST_TIMEOUT));
         let mut send_continue = || client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").and_then(|()| client.flush());
         let request = match http::read_request(&mut reader, MAX_BODY, &mut send_continue) {
@@ -268,23 +268,6 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         }
     }
     let _ = client.shutdown(Shutdown::Both);
-}
-
-/// Waits until the next request's first byte arrives: `Ok(true)`; `Ok(false)` on a clean
-/// close or when the proxy is stopping.
-fn wait_for_request(reader: &mut BufReader<TcpStream>, shared: &Shared) -> io::Result<bool> {
-    let _ = reader.get_ref().set_read_timeout(Some(POLL));
-    loop {
-        if shared.stopped() {
-            return Ok(false);
-        }
-        match reader.fill_buf() {
-            Ok([]) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// `target` without a leading `http://host` (absolute-form, as some proxies' clients send).

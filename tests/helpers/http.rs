@@ -273,3 +273,25 @@ pub(crate) fn read_response(
         return Ok(Some(Response { status, reason, headers, body, reusable }));
     }
 }
+
+/// Waits until the next request's first byte arrives: `Ok(true)`; `Ok(false)` on a clean
+/// close or once `stopped()` says the server is stopping (checked every `poll`).
+pub(crate) fn wait_for_request(
+    reader: &mut std::io::BufReader<std::net::TcpStream>,
+    poll: std::time::Duration,
+    stopped: impl Fn() -> bool,
+) -> std::io::Result<bool> {
+    use std::io::{BufRead, ErrorKind};
+    let _ = reader.get_ref().set_read_timeout(Some(poll));
+    loop {
+        if stopped() {
+            return Ok(false);
+        }
+        match reader.fill_buf() {
+            Ok([]) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

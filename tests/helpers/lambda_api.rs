@@ -22,7 +22,7 @@
 
 use super::http;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{self, BufRead, BufReader, ErrorKind, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -258,7 +258,7 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else { return };
     let mut reader = BufReader::new(stream);
-    while let Ok(true) = wait_for_request(&mut reader, &shared) {
+    while let Ok(true) = http::wait_for_request(&mut reader, POLL, || shared.stopped()) {
         let _ = reader.get_ref().set_read_timeout(Some(MID_REQUEST_TIMEOUT));
         let mut send_continue = || writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").and_then(|()| writer.flush());
         let request = match http::read_request(&mut reader, MAX_BODY, &mut send_continue) {
@@ -278,23 +278,6 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         }
     }
     let _ = writer.shutdown(Shutdown::Both);
-}
-
-/// Waits until the next request's first byte arrives: `Ok(true)`; `Ok(false)` on a clean
-/// close or when the server is stopping.
-fn wait_for_request(reader: &mut BufReader<TcpStream>, shared: &Shared) -> io::Result<bool> {
-    let _ = reader.get_ref().set_read_timeout(Some(POLL));
-    loop {
-        if shared.stopped() {
-            return Ok(false);
-        }
-        match reader.fill_buf() {
-            Ok([]) => return Ok(false),
-            Ok(_) => return Ok(true),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// Serves one request. `Ok(true)`: the connection may serve another one.

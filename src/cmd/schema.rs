@@ -70,6 +70,57 @@ pub enum SchemaCommand {
     },
 }
 
+/// What `schema export` writes: the catalog in CloudFormation's shape, plus the lake facts a
+/// deployment needs to place the bucket, the function's permissions and its environment.
+#[derive(serde::Serialize)]
+struct Export<'a> {
+    #[serde(flatten)]
+    catalog: &'a glue_schema::definition::CatalogDefinition,
+    #[serde(rename = "Lake")]
+    lake: LakeFacts,
+}
+
+/// The parts of the spec outside the catalog that the CDK app reads (one source of truth:
+/// it never parses the TOML itself).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct LakeFacts {
+    /// `s3://bucket/prefix`, as the spec writes it: table locations start with it.
+    location: String,
+    bucket: String,
+    /// Key prefix without leading or trailing `/` (may be empty).
+    prefix: String,
+    /// Folder of quarantined records under the prefix.
+    quarantine_prefix: String,
+    source_table: String,
+    partition_key: String,
+    sort_key: Option<String>,
+    /// Environment variable the function reads the HMAC key from, when a rule hashes.
+    redaction_key_env: Option<String>,
+}
+
+impl LakeFacts {
+    fn of(spec: &normalizer::spec::LakeSpec) -> LakeFacts {
+        let join = |rel: &str| {
+            if spec.location.prefix.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{}/{rel}", spec.location.prefix)
+            }
+        };
+        LakeFacts {
+            location: spec.location.url("").trim_end_matches('/').to_string(),
+            bucket: spec.location.bucket.clone(),
+            prefix: spec.location.prefix.clone(),
+            quarantine_prefix: join(normalizer::partition::QUARANTINE_DIR),
+            source_table: spec.source_table.clone(),
+            partition_key: spec.partition_key.clone(),
+            sort_key: spec.sort_key.clone(),
+            redaction_key_env: spec.needs_redaction_key().then(|| spec.redaction_key_env.clone()),
+        }
+    }
+}
+
 async fn glue_client(aws: &AwsArgs) -> aws_sdk_glue::Client {
     aws_sdk_glue::Client::new(&super::aws_config(aws.endpoint_url.as_deref(), aws.region.as_deref()).await)
 }
@@ -121,8 +172,9 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
             Ok(())
         }
         SchemaCommand::Export { spec, format: _, out } => {
-            let catalog = catalog_definition(&load_spec(spec.as_deref())?);
-            let json = serde_json::to_string_pretty(&catalog)? + "\n";
+            let spec = load_spec(spec.as_deref())?;
+            let catalog = catalog_definition(&spec);
+            let json = serde_json::to_string_pretty(&Export { catalog: &catalog, lake: LakeFacts::of(&spec) })? + "\n";
             if out.as_os_str() == "-" {
                 std::io::stdout().lock().write_all(json.as_bytes())?;
             } else {

@@ -1,0 +1,144 @@
+// What the deployment takes from the repository: the lake spec's catalog and lake facts
+// (`ddb-lake schema export`) and the canned SQL (`ddb-lake sql export`).
+//
+// The CDK app never parses the spec or the SQL files itself: it asks the same `ddb-lake`
+// command that `schema apply` and `sql run` use, so a deployment and the command line
+// always register the same tables and publish the same queries. Called by the stack's
+// entry point (bin/ddb-lake.ts) and by the tests, which compare the template with it.
+
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The repository root (the workspace `Cargo.toml`), one level above `cdk/`. */
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** One Glue table, in CloudFormation's `TableInput` shape, exactly as exported. */
+export interface TableInput {
+  Name: string;
+  Description?: string;
+  TableType: string;
+  Parameters: Record<string, string>;
+  PartitionKeys: { Name: string; Type: string; Comment?: string }[];
+  StorageDescriptor: {
+    Columns: { Name: string; Type: string; Comment?: string }[];
+    Location: string;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+/** The parts of the spec outside the catalog (`Lake` in `schema export`). */
+export interface LakeFacts {
+  /** `s3://bucket/prefix` as the spec writes it; every table location starts with it. */
+  Location: string;
+  Bucket: string;
+  /** Key prefix, no leading or trailing `/`; may be empty. */
+  Prefix: string;
+  /** Folder of quarantined records, relative to the bucket. */
+  QuarantinePrefix: string;
+  SourceTable: string;
+  PartitionKey: string;
+  SortKey: string | null;
+  /** Environment variable holding the HMAC key, when a redaction rule hashes. */
+  RedactionKeyEnv: string | null;
+}
+
+/** `ddb-lake schema export`. */
+export interface SchemaExport {
+  DatabaseName: string;
+  Tables: TableInput[];
+  Lake: LakeFacts;
+}
+
+/** A parameter of a canned question. */
+export interface QueryParam {
+  name: string;
+  type: 'int' | 'date' | 'text';
+  default: string;
+  help: string;
+}
+
+/** One view or question of `ddb-lake sql export`. */
+export interface LakeQuery {
+  name: string;
+  kind: 'view' | 'question';
+  version: number;
+  question: string;
+  reads: string[];
+  params: QueryParam[];
+  source: string;
+  /** What Athena runs: `CREATE OR REPLACE VIEW …` for a view, the body with default parameters for a question. */
+  sql: string;
+}
+
+/** `ddb-lake sql export`. */
+export interface SqlExport {
+  database: string;
+  queries: LakeQuery[];
+}
+
+/** Everything the stack reads from the repository. */
+export interface LakeInputs {
+  /** Absolute path of the lake spec, or undefined for the default lake (changes + attributes). */
+  specPath?: string;
+  /** The spec's text (shipped to the function in a layer). */
+  specToml?: string;
+  schema: SchemaExport;
+  sql: SqlExport;
+}
+
+/**
+ * How to run `ddb-lake`: the binary named by `cli` (context `ddbLakeCli` or `DDB_LAKE_CLI`),
+ * else `cargo run` in the repository (which builds it on first use).
+ */
+export function ddbLakeCommand(cli?: string): { file: string; prefix: string[] } {
+  if (cli) {
+    if (!fs.existsSync(cli)) {
+      throw new Error(
+        `ddbLakeCli: ${cli} does not exist. Build it with \`cargo build --bin ddb-lake\` (in ${REPO_ROOT}) ` +
+          'or leave ddbLakeCli / DDB_LAKE_CLI unset to let the app run it with `cargo run`.',
+      );
+    }
+    return { file: cli, prefix: [] };
+  }
+  return { file: 'cargo', prefix: ['run', '--quiet', '--locked', '--bin', 'ddb-lake', '--'] };
+}
+
+function runJson<T>(cli: string | undefined, args: string[]): T {
+  const { file, prefix } = ddbLakeCommand(cli);
+  let out: string;
+  try {
+    out = execFileSync(file, [...prefix, ...args], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (e) {
+    const what = [file, ...prefix, ...args].join(' ');
+    throw new Error(`\`${what}\` failed (see its message above): ${(e as Error).message}`);
+  }
+  return JSON.parse(out) as T;
+}
+
+/** Reads the spec (if any) and both exports. */
+export function loadInputs(specPath: string | undefined, cli?: string): LakeInputs {
+  let absolute: string | undefined;
+  let specToml: string | undefined;
+  const specArgs: string[] = [];
+  if (specPath) {
+    absolute = path.resolve(specPath);
+    if (!fs.existsSync(absolute)) {
+      throw new Error(
+        `spec: ${absolute} does not exist. Pass the lake spec with \`-c spec=PATH\` ` +
+          '(see docs/lake-spec.md), or `-c spec=none` for the default lake.',
+      );
+    }
+    specToml = fs.readFileSync(absolute, 'utf8');
+    specArgs.push('--spec', absolute);
+  }
+  const schema = runJson<SchemaExport>(cli, ['schema', 'export', ...specArgs]);
+  const sql = runJson<SqlExport>(cli, ['sql', 'export', ...specArgs]);
+  return { specPath: absolute, specToml, schema, sql };
+}

@@ -1,0 +1,243 @@
+// The normalizer function and what feeds it: the Rust binary `ddb-lake-normalizer` on
+// `provided.al2023`, the lake spec in a layer, its own log group and a role that may write
+// only under the lake's table folders and the quarantine folder and read only its stream;
+// the event source mapping on the table's stream with partial batch failures, and the
+// encrypted SQS queue that receives what Lambda gives up on. Created by DdbLakeStack.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { RustFunction } from 'cargo-lambda-cdk';
+import { Construct } from 'constructs';
+
+import { REPO_ROOT } from './inputs';
+
+/** Where the layer puts the spec inside the function's file system. */
+export const SPEC_PATH_IN_LAYER = '/opt/ddb-lake/spec.toml';
+/** The function binary in the workspace. */
+export const NORMALIZER_BINARY = 'ddb-lake-normalizer';
+
+export interface NormalizerProps {
+  streamArn: string;
+  lakeBucket: s3.IBucket;
+  /** Key prefix of the lake (may be empty). */
+  prefix: string;
+  /** Table folders under the prefix the function writes (`changes`, `attributes`, declared tables). */
+  tables: string[];
+  quarantinePrefix: string;
+  /** The spec's text, or undefined for the default lake. */
+  specToml?: string;
+  key?: kms.IKey;
+  /** Extra environment (the redaction key, when the spec hashes). */
+  extraEnvironment: Record<string, string>;
+  architecture: 'x86_64' | 'arm64';
+  artifact?: string;
+  memoryMb: number;
+  timeoutSeconds: number;
+  logRetentionDays: number;
+  metricsNamespace: string;
+  startingPosition: 'TRIM_HORIZON' | 'LATEST';
+  batchSize: number;
+  maxBatchingWindowSeconds: number;
+  bisectOnError: boolean;
+  retryAttempts: number;
+  maxRecordAgeSeconds: number;
+  parallelizationFactor: number;
+}
+
+/** `prefix/rest`, or `rest` when the prefix is empty. */
+export function underPrefix(prefix: string, rest: string): string {
+  return prefix ? `${prefix}/${rest}` : rest;
+}
+
+/** The function's code: the prebuilt artifact (a zip, or a folder with `bootstrap`), checked. */
+function prebuiltCode(artifact: string): lambda.Code {
+  const absolute = path.resolve(artifact);
+  const help =
+    'Build it with `cargo lambda build --release --x86-64 -p normalizer --bin ddb-lake-normalizer --output-format zip` ' +
+    '(it writes target/lambda/ddb-lake-normalizer/bootstrap.zip), or leave out -c artifact to build it during synth.';
+  if (!fs.existsSync(absolute)) throw new Error(`artifact: ${absolute} does not exist. ${help}`);
+  if (fs.statSync(absolute).isDirectory()) {
+    if (!fs.existsSync(path.join(absolute, 'bootstrap'))) {
+      throw new Error(`artifact: ${absolute} has no \`bootstrap\` file (the function's executable). ${help}`);
+    }
+  } else if (!absolute.endsWith('.zip')) {
+    throw new Error(`artifact: ${absolute} is neither a .zip nor a folder holding \`bootstrap\`. ${help}`);
+  }
+  return lambda.Code.fromAsset(absolute);
+}
+
+/** A folder holding `ddb-lake/spec.toml`, for the spec layer's asset. */
+function specLayerFolder(specToml: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-lake-spec-'));
+  fs.mkdirSync(path.join(dir, 'ddb-lake'));
+  fs.writeFileSync(path.join(dir, 'ddb-lake', 'spec.toml'), specToml);
+  return dir;
+}
+
+export class Normalizer extends Construct {
+  readonly function: lambda.Function;
+  readonly role: iam.Role;
+  readonly onFailureQueue: sqs.Queue;
+  readonly eventSourceMapping: lambda.EventSourceMapping;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: NormalizerProps) {
+    super(scope, id);
+    const architecture = props.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64;
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', {
+      retention: props.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // Its own role: no managed policy, each statement written out below.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'ddb-lake normalizer: read its stream, write under the lake and quarantine folders, log',
+    });
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteLakeObjects',
+        actions: ['s3:PutObject'],
+        resources: [
+          ...props.tables.map((t) => props.lakeBucket.arnForObjects(`${underPrefix(props.prefix, t)}/*`)),
+          props.lakeBucket.arnForObjects(`${props.quarantinePrefix}/*`),
+        ],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadTableStream',
+        actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+        resources: [props.streamArn],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListStreams',
+        actions: ['dynamodb:ListStreams'],
+        // ListStreams has no resource-level permissions; it returns stream ARNs, no data.
+        resources: ['*'],
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [`${this.logGroup.logGroupArn}`],
+      }),
+    );
+    if (props.key) {
+      this.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'EncryptLakeObjects',
+          actions: ['kms:GenerateDataKey'],
+          resources: [props.key.keyArn],
+        }),
+      );
+    }
+
+    const environment: Record<string, string> = {
+      DDB_LAKE_BUCKET: props.lakeBucket.bucketName,
+      DDB_LAKE_PREFIX: props.prefix,
+      DDB_LAKE_QUARANTINE_PREFIX: props.quarantinePrefix,
+      DDB_LAKE_SSE: props.key ? `aws:kms:${props.key.keyArn}` : 'AES256',
+      DDB_LAKE_METRICS_NAMESPACE: props.metricsNamespace,
+      ...props.extraEnvironment,
+    };
+    const layers: lambda.ILayerVersion[] = [];
+    if (props.specToml !== undefined) {
+      environment.DDB_LAKE_SPEC_PATH = SPEC_PATH_IN_LAYER;
+      layers.push(
+        new lambda.LayerVersion(this, 'SpecLayer', {
+          code: lambda.Code.fromAsset(specLayerFolder(props.specToml)),
+          compatibleArchitectures: [architecture],
+          compatibleRuntimes: [lambda.Runtime.PROVIDED_AL2023],
+          description: `ddb-lake lake spec, at ${SPEC_PATH_IN_LAYER}`,
+        }),
+      );
+    }
+
+    const common: lambda.FunctionOptions = {
+      description: 'ddb-lake normalizer: DynamoDB stream records → gzip TSV rows in the S3 lake',
+      role: this.role,
+      architecture,
+      memorySize: props.memoryMb,
+      timeout: Duration.seconds(props.timeoutSeconds),
+      environment,
+      layers,
+      logGroup: this.logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      tracing: lambda.Tracing.ACTIVE,
+    };
+    this.function = props.artifact
+      ? new lambda.Function(this, 'Function', {
+          ...common,
+          runtime: lambda.Runtime.PROVIDED_AL2023,
+          handler: 'bootstrap',
+          code: prebuiltCode(props.artifact),
+        })
+      : new RustFunction(this, 'Function', {
+          ...common,
+          manifestPath: path.join(REPO_ROOT, 'Cargo.toml'),
+          binaryName: NORMALIZER_BINARY,
+          bundling: {
+            architecture,
+            cargoLambdaFlags: ['--package', 'normalizer'],
+          },
+        });
+
+    this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
+      ...(props.key
+        ? { encryption: sqs.QueueEncryption.KMS, encryptionMasterKey: props.key }
+        : { encryption: sqs.QueueEncryption.SQS_MANAGED }),
+      enforceSSL: true,
+      // The messages name shards and sequence numbers to replay (`ddb-lake replay --after`).
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.onFailureQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is the event source mapping's on-failure destination (a dead-letter queue itself); its messages only point at stream records, and an alarm fires on the first one.",
+    });
+
+    this.eventSourceMapping = this.function.addEventSourceMapping('TableStream', {
+      eventSourceArn: props.streamArn,
+      startingPosition:
+        props.startingPosition === 'LATEST' ? lambda.StartingPosition.LATEST : lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize,
+      maxBatchingWindow: Duration.seconds(props.maxBatchingWindowSeconds),
+      bisectBatchOnError: props.bisectOnError,
+      retryAttempts: props.retryAttempts,
+      maxRecordAge: Duration.seconds(props.maxRecordAgeSeconds),
+      reportBatchItemFailures: true,
+      parallelizationFactor: props.parallelizationFactor,
+      onFailure: new SqsDlq(this.onFailureQueue),
+    });
+
+    // Each wildcard in the role, acknowledged one by one with its reason.
+    const bucketId = Stack.of(this).getLogicalId(props.lakeBucket.node.defaultChild as CfnElement);
+    const roleFindings = Validations.of(this.role);
+    for (const folder of [...props.tables.map((t) => underPrefix(props.prefix, t)), props.quarantinePrefix]) {
+      roleFindings.acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${folder}/*]`,
+        reason: `Objects are written under ${folder}/ with per-batch names (dt=DAY/<source>_<first>_<last>), so the folder needs a trailing /*; nothing else in the bucket is writable.`,
+      });
+    }
+    roleFindings.acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'dynamodb:ListStreams and the X-Ray PutTraceSegments / PutTelemetryRecords actions (tracing: ACTIVE) have no resource-level permissions; none of them reads or writes data.',
+    });
+  }
+}

@@ -1,0 +1,126 @@
+// Shared pieces of the CDK tests: where the workspace's binaries are, a real function
+// artifact made from the freshly built `ddb-lake-normalizer`, building the stack for a set
+// of context values, and reading the repository's SQL files independently of the app.
+// Used by every test under cdk/test.
+
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+
+import { readConfig } from '../lib/config';
+import { DdbLakeStack } from '../lib/ddb-lake-stack';
+import { LakeInputs, loadInputs, REPO_ROOT } from '../lib/inputs';
+
+export { REPO_ROOT };
+export const EXAMPLE_SPEC = path.join(REPO_ROOT, 'docs', 'examples', 'sync-configurations.toml');
+
+/** The folder with the workspace's built binaries (`ddb-lake`, `ddb-lake-normalizer`). */
+export function binDir(): string {
+  const dir = process.env.DDB_LAKE_BIN_DIR;
+  const help =
+    'The CDK tests run the real `ddb-lake` command and package the real function binary. ' +
+    'Run them with ./scripts/test (it builds the binaries and sets DDB_LAKE_BIN_DIR), or: ' +
+    'cargo build --workspace --bins && DDB_LAKE_BIN_DIR=<target dir>/debug npm test';
+  if (!dir) throw new Error(`DDB_LAKE_BIN_DIR is not set. ${help}`);
+  for (const bin of ['ddb-lake', 'ddb-lake-normalizer']) {
+    if (!fs.existsSync(path.join(dir, bin))) throw new Error(`${path.join(dir, bin)} does not exist. ${help}`);
+  }
+  return dir;
+}
+
+export const cli = () => path.join(binDir(), 'ddb-lake');
+
+let artifact: string | undefined;
+/** A folder holding `bootstrap`: the built function binary, as a prebuilt artifact. */
+export function artifactDir(): string {
+  if (!artifact) {
+    artifact = fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-lake-artifact-'));
+    fs.copyFileSync(path.join(binDir(), 'ddb-lake-normalizer'), path.join(artifact, 'bootstrap'));
+  }
+  return artifact;
+}
+
+export interface Synthesized {
+  app: App;
+  stack: DdbLakeStack;
+  template: Template;
+  inputs: LakeInputs;
+}
+
+/** Builds the stack as bin/ddb-lake.ts does, for these context values (artifact and CLI filled in). */
+export function synth(context: Record<string, unknown> = {}): Synthesized {
+  // The feature flags of cdk.json, as `cdk synth` applies them.
+  const flags = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf8')).context;
+  const full = { ...flags, artifact: artifactDir(), ddbLakeCli: cli(), spec: EXAMPLE_SPEC, ...context };
+  const app = new App({ context: full, outdir: fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-lake-cdk-out-')) });
+  const config = readConfig((k) => app.node.tryGetContext(k));
+  const inputs = loadInputs(config.spec, config.ddbLakeCli);
+  const stack = new DdbLakeStack(app, 'Test', { config, inputs });
+  return { app, stack, template: Template.fromStack(stack), inputs };
+}
+
+/** A lake spec file in a temporary folder. */
+export function writeSpec(toml: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-lake-spec-test-'));
+  const file = path.join(dir, 'spec.toml');
+  fs.writeFileSync(file, toml);
+  return file;
+}
+
+/** One file of sql/, read the way its header documents (`-- key: value` lines, then the body). */
+export interface SqlFileOnDisk {
+  path: string;
+  name: string;
+  kind: string;
+  version: number;
+  params: { name: string; type: string; default: string }[];
+  body: string;
+}
+
+export function sqlFilesOnDisk(): SqlFileOnDisk[] {
+  const files: SqlFileOnDisk[] = [];
+  for (const folder of ['views', 'questions']) {
+    const dir = path.join(REPO_ROOT, 'sql', folder);
+    for (const name of fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort()) {
+      const text = fs.readFileSync(path.join(dir, name), 'utf8');
+      const header: Record<string, string[]> = {};
+      const lines = text.split('\n');
+      let i = 0;
+      for (; i < lines.length; i++) {
+        const m = /^-- (name|kind|question|version|reads|param|chart):(.*)$/.exec(lines[i]);
+        if (!m) break;
+        (header[m[1]] ??= []).push(m[2].trim());
+      }
+      files.push({
+        path: `sql/${folder}/${name}`,
+        name: header.name[0],
+        kind: header.kind[0],
+        version: Number(header.version[0]),
+        params: (header.param ?? []).map((p) => {
+          const [pname, type, def] = p.split(' ');
+          return { name: pname, type, default: def };
+        }),
+        body: lines.slice(i).join('\n').trim().replace(/;$/, '').trim(),
+      });
+    }
+  }
+  return files;
+}
+
+/** The body with each `{{param}}` replaced by its default as a SQL literal. */
+export function bodyAtDefaults(f: SqlFileOnDisk): string {
+  let sql = f.body;
+  for (const p of f.params) {
+    const literal = p.type === 'int' ? p.default : `'${p.default.replace(/'/g, "''")}'`;
+    sql = sql.split(`{{${p.name}}}`).join(literal);
+  }
+  return sql;
+}
+
+/** Every resource of a type, as [logical id, resource]. */
+export function resourcesOf(template: Template, type: string): [string, { Properties: any; [k: string]: any }][] {
+  return Object.entries(template.findResources(type));
+}

@@ -1,0 +1,367 @@
+// The default deployment (demo table, SSE-S3, x86_64, example spec), asserted on the
+// synthesized template: event source mapping, the function's exact IAM statements, bucket
+// security, the function's environment and spec layer, Glue tables equal to
+// `ddb-lake schema export`, named queries equal to the files under sql/, alarms and the
+// dashboard; and cdk-nag's AwsSolutions pack without an unacknowledged finding.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { Stack } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+
+import { DEFAULTS } from '../lib/config';
+import { bodyAtDefaults, EXAMPLE_SPEC, resourcesOf, sqlFilesOnDisk, synth } from './helpers';
+
+const { app, stack, template, inputs } = synth();
+const lake = inputs.schema.Lake;
+const logicalId = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as any);
+const lakeBucketId = logicalId(stack.storage.lakeBucket);
+const lakeArn = { 'Fn::GetAtt': [lakeBucketId, 'Arn'] };
+const objectArn = (key: string) => ({ 'Fn::Join': ['', [lakeArn, `/${key}`]] });
+
+/** The folder `cdk synth` staged an asset in, from the `<hash>.zip` S3 key the template names. */
+function stagedAsset(assemblyDir: string, s3Key: string): string {
+  assert.match(s3Key, /^[0-9a-f]{64}\.zip$/);
+  return path.join(assemblyDir, `asset.${s3Key.slice(0, 64)}`);
+}
+
+describe('source', () => {
+  it('creates a demo table with a NEW_AND_OLD_IMAGES stream and the spec key names', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      KeySchema: [
+        { AttributeName: lake.PartitionKey, KeyType: 'HASH' },
+        { AttributeName: lake.SortKey, KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+    });
+  });
+});
+
+describe('event source mapping', () => {
+  it('has the documented defaults and an SQS on-failure destination', () => {
+    const queueId = logicalId(stack.normalizer.onFailureQueue);
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack.demoTable!), 'StreamArn'] },
+      FunctionName: { Ref: logicalId(stack.normalizer.function) },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: DEFAULTS.batchSize,
+      MaximumBatchingWindowInSeconds: DEFAULTS.maxBatchingWindowSeconds,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: DEFAULTS.retryAttempts,
+      MaximumRecordAgeInSeconds: DEFAULTS.maxRecordAgeSeconds,
+      ParallelizationFactor: DEFAULTS.parallelizationFactor,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
+    });
+  });
+
+  it('sends failures to an encrypted queue that refuses plain HTTP', () => {
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 86400 });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('least privilege', () => {
+  const roleId = logicalId(stack.normalizer.role);
+  const policies = resourcesOf(template, 'AWS::IAM::Policy').filter(([, p]) =>
+    JSON.stringify(p.Properties.Roles).includes(roleId),
+  );
+  const statements: any[] = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+  const actionsOf = (s: any): string[] => [s.Action].flat();
+  const resourcesOfStatement = (s: any): any[] => [s.Resource].flat();
+
+  it('writes only under the table folders and the quarantine folder', () => {
+    const puts = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('s3:')));
+    assert.equal(puts.length, 1, JSON.stringify(puts));
+    assert.deepEqual(actionsOf(puts[0]), ['s3:PutObject']);
+    const expected = [
+      ...inputs.schema.Tables.map((t) => objectArn(`${lake.Prefix}/${t.Name}/*`)),
+      objectArn(`${lake.QuarantinePrefix}/*`),
+    ];
+    const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
+    assert.deepEqual(sorted(resourcesOfStatement(puts[0])), sorted(expected));
+    assert.deepEqual(
+      inputs.schema.Tables.map((t) => t.Name),
+      ['changes', 'attributes', 'sync_configs', 'field_mappings'],
+    );
+  });
+
+  it('reads only its stream', () => {
+    const reads = statements.filter((s) => actionsOf(s).some((a) => a.startsWith('dynamodb:')));
+    const byAction = Object.fromEntries(reads.flatMap((s) => actionsOf(s).map((a) => [a, resourcesOfStatement(s)])));
+    const stream = [{ 'Fn::GetAtt': [logicalId(stack.demoTable!), 'StreamArn'] }];
+    assert.deepEqual(byAction, {
+      'dynamodb:DescribeStream': stream,
+      'dynamodb:GetRecords': stream,
+      'dynamodb:GetShardIterator': stream,
+      'dynamodb:ListStreams': ['*'],
+    });
+  });
+
+  it('has nothing else: no managed policy, no wildcard action, `*` only where AWS has no resource-level form', () => {
+    const role = template.findResources('AWS::IAM::Role')[roleId];
+    assert.equal(role.Properties.ManagedPolicyArns, undefined);
+    const all = statements.flatMap((s) => actionsOf(s)).sort();
+    assert.deepEqual(all, [
+      'dynamodb:DescribeStream',
+      'dynamodb:GetRecords',
+      'dynamodb:GetShardIterator',
+      'dynamodb:ListStreams',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:PutObject',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+      'sqs:SendMessage',
+      'xray:PutTelemetryRecords',
+      'xray:PutTraceSegments',
+    ]);
+    for (const s of statements) {
+      assert.equal(s.Effect, 'Allow');
+      for (const a of actionsOf(s)) assert.ok(!a.includes('*'), `wildcard action ${a}`);
+      if (resourcesOfStatement(s).includes('*')) {
+        for (const a of actionsOf(s)) assert.ok(['dynamodb:ListStreams', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords'].includes(a), a);
+      }
+    }
+    const logs = statements.find((s) => actionsOf(s).includes('logs:PutLogEvents'));
+    assert.deepEqual(resourcesOfStatement(logs), [{ 'Fn::GetAtt': [logicalId(stack.normalizer.logGroup), 'Arn'] }]);
+    const sqs = statements.find((s) => actionsOf(s).includes('sqs:SendMessage'));
+    assert.deepEqual(resourcesOfStatement(sqs), [{ 'Fn::GetAtt': [logicalId(stack.normalizer.onFailureQueue), 'Arn'] }]);
+  });
+});
+
+describe('buckets', () => {
+  const buckets = resourcesOf(template, 'AWS::S3::Bucket');
+  it('are encrypted, private, TLS-only and logged', () => {
+    assert.equal(buckets.length, 3, 'lake, Athena results, access logs');
+    for (const [id, b] of buckets) {
+      assert.deepEqual(
+        b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault,
+        { SSEAlgorithm: 'AES256' },
+        id,
+      );
+      assert.deepEqual(b.Properties.PublicAccessBlockConfiguration, {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      const policy = resourcesOf(template, 'AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id);
+      assert.ok(policy, `${id} has a bucket policy`);
+      const statements = policy[1].Properties.PolicyDocument.Statement;
+      assert.ok(
+        statements.some(
+          (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false' && s.Principal.AWS === '*',
+        ),
+        `${id} refuses plain HTTP`,
+      );
+      assert.ok(
+        statements.some((s: any) => s.Effect === 'Deny' && s.Condition?.NumericLessThan?.['s3:TlsVersion'] === 1.2),
+        `${id} refuses TLS < 1.2`,
+      );
+      assert.equal(b.DeletionPolicy, 'Retain', id);
+    }
+    const logsId = logicalId(stack.storage.accessLogsBucket!);
+    for (const id of [lakeBucketId, logicalId(stack.storage.resultsBucket)]) {
+      assert.equal(template.findResources('AWS::S3::Bucket')[id].Properties.LoggingConfiguration.DestinationBucketName.Ref, logsId);
+    }
+  });
+
+  it('expire quarantined records, query results and access logs', () => {
+    const rules = (id: string) => template.findResources('AWS::S3::Bucket')[id].Properties.LifecycleConfiguration.Rules;
+    assert.ok(
+      rules(lakeBucketId).some(
+        (r: any) => r.Prefix === `${lake.QuarantinePrefix}/` && r.ExpirationInDays === DEFAULTS.quarantineExpirationDays && r.Status === 'Enabled',
+      ),
+    );
+    assert.ok(!rules(lakeBucketId).some((r: any) => r.ExpirationInDays && r.Prefix !== `${lake.QuarantinePrefix}/`), 'the lake itself never expires');
+    assert.ok(rules(logicalId(stack.storage.resultsBucket)).some((r: any) => r.Prefix === 'athena-results/' && r.ExpirationInDays === DEFAULTS.athenaResultsExpirationDays));
+    assert.ok(rules(logicalId(stack.storage.accessLogsBucket!)).some((r: any) => r.ExpirationInDays === DEFAULTS.accessLogsExpirationDays));
+  });
+});
+
+describe('function', () => {
+  it('runs the Rust binary on provided.al2023, x86_64, with tracing, JSON logs and the lake environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      Architectures: ['x86_64'],
+      MemorySize: DEFAULTS.memoryMb,
+      Timeout: DEFAULTS.timeoutSeconds,
+      TracingConfig: { Mode: 'Active' },
+      LoggingConfig: { LogFormat: 'JSON', LogGroup: { Ref: logicalId(stack.normalizer.logGroup) } },
+      Role: { 'Fn::GetAtt': [logicalId(stack.normalizer.role), 'Arn'] },
+      Environment: {
+        Variables: {
+          DDB_LAKE_BUCKET: { Ref: lakeBucketId },
+          DDB_LAKE_PREFIX: 'ddb/sync-configurations',
+          DDB_LAKE_QUARANTINE_PREFIX: 'ddb/sync-configurations/_quarantine',
+          DDB_LAKE_SSE: 'AES256',
+          DDB_LAKE_METRICS_NAMESPACE: 'DdbLake',
+          DDB_LAKE_SPEC_PATH: '/opt/ddb-lake/spec.toml',
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: DEFAULTS.logRetentionDays });
+  });
+
+  it('ships the spec file, byte for byte, in a layer at /opt/ddb-lake/spec.toml', () => {
+    const assembly = app.synth();
+    const layer = resourcesOf(template, 'AWS::Lambda::LayerVersion');
+    assert.equal(layer.length, 1);
+    const staged = path.join(stagedAsset(assembly.directory, layer[0][1].Properties.Content.S3Key), 'ddb-lake', 'spec.toml');
+    assert.equal(fs.readFileSync(staged, 'utf8'), fs.readFileSync(EXAMPLE_SPEC, 'utf8'));
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: layer[0][0] }],
+    });
+  });
+
+  it('packages the prebuilt artifact: the bootstrap binary itself', () => {
+    const assembly = app.synth();
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.normalizer.function)];
+    const staged = path.join(stagedAsset(assembly.directory, fn.Properties.Code.S3Key), 'bootstrap');
+    assert.ok(fs.readFileSync(staged).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46])), 'an ELF executable');
+  });
+});
+
+describe('catalog and queries', () => {
+  it('registers the database and every table exactly as `ddb-lake schema export` defines them', () => {
+    template.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: inputs.schema.DatabaseName } });
+    const tables = resourcesOf(template, 'AWS::Glue::Table');
+    assert.equal(tables.length, inputs.schema.Tables.length);
+    const relocated = (value: string) => {
+      const specBucket = `s3://${lake.Bucket}`;
+      assert.ok(value.startsWith(`${specBucket}/`), value);
+      return { 'Fn::Join': ['', ['s3://', { Ref: lakeBucketId }, value.slice(specBucket.length)]] };
+    };
+    for (const exported of inputs.schema.Tables) {
+      const found = tables.find(([, t]) => t.Properties.TableInput.Name === exported.Name);
+      assert.ok(found, exported.Name);
+      const expected = JSON.parse(JSON.stringify(exported));
+      expected.StorageDescriptor.Location = relocated(exported.StorageDescriptor.Location);
+      expected.Parameters['storage.location.template'] = relocated(exported.Parameters['storage.location.template']);
+      assert.deepEqual(found[1].Properties.TableInput, expected);
+      assert.equal(found[1].Properties.DatabaseName, inputs.schema.DatabaseName);
+    }
+  });
+
+  it('runs Athena queries in a workgroup with enforced, encrypted settings and a scan cutoff', () => {
+    template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: `ddb-lake-${inputs.schema.DatabaseName}`,
+      WorkGroupConfiguration: {
+        EnforceWorkGroupConfiguration: true,
+        PublishCloudWatchMetricsEnabled: true,
+        BytesScannedCutoffPerQuery: DEFAULTS.bytesScannedCutoffMb * 1024 * 1024,
+        EngineVersion: { SelectedEngineVersion: 'Athena engine version 3' },
+        ResultConfiguration: {
+          EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+          OutputLocation: { 'Fn::Join': ['', ['s3://', { Ref: logicalId(stack.storage.resultsBucket) }, '/athena-results/']] },
+        },
+      },
+    });
+  });
+
+  it('publishes every file of sql/ as a named query with its version and its SQL', () => {
+    const named = resourcesOf(template, 'AWS::Athena::NamedQuery').map(([, q]) => q.Properties);
+    const files = sqlFilesOnDisk();
+    assert.ok(files.length >= 13, `${files.length} files`);
+    for (const f of files) {
+      const q = named.find((n) => n.Name === `${f.name} v${f.version}`);
+      assert.ok(q, `${f.path} is published as "${f.name} v${f.version}"`);
+      assert.equal(q.Database, inputs.schema.DatabaseName);
+      assert.ok(q.Description.startsWith(`v${f.version}: `), q.Description);
+      if (f.kind === 'view') {
+        assert.equal(q.QueryString, `CREATE OR REPLACE VIEW ${f.name} AS\n${f.body}`);
+      } else {
+        assert.equal(q.QueryString, bodyAtDefaults(f));
+        for (const p of f.params) assert.ok(q.Description.includes(`${p.name} (${p.type}) = ${p.default}`), q.Description);
+      }
+    }
+    // …plus one generated current_<table> view per declared table, and nothing else.
+    const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => n !== 'changes' && n !== 'attributes');
+    const generated = named.filter((n) => !files.some((f) => n.Name === `${f.name} v${f.version}`)).map((n) => n.Name);
+    assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v1`).sort());
+  });
+});
+
+describe('alarms and dashboard', () => {
+  const topicId = logicalId(stack.monitoring.topic);
+  const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
+  const find = (metric: string) => {
+    const a = alarms.find((x) => x.MetricName === metric);
+    assert.ok(a, `an alarm on ${metric}`);
+    return a;
+  };
+
+  it('watches lag, errors, throttles, the on-failure queue, quarantined and failed records', () => {
+    assert.equal(alarms.length, 6);
+    const expect = (metric: string, namespace: string, threshold: number, periods: number) => {
+      const a = find(metric);
+      assert.equal(a.Namespace, namespace, metric);
+      assert.equal(a.Threshold, threshold, metric);
+      assert.equal(a.EvaluationPeriods, periods, metric);
+      assert.equal(a.ComparisonOperator, 'GreaterThanThreshold', metric);
+      assert.equal(a.TreatMissingData, 'notBreaching', metric);
+      assert.deepEqual(a.AlarmActions, [{ Ref: topicId }], metric);
+      assert.deepEqual(a.OKActions, [{ Ref: topicId }], metric);
+      return a;
+    };
+    const fn = { Ref: logicalId(stack.normalizer.function) };
+    assert.deepEqual(expect('IteratorAge', 'AWS/Lambda', DEFAULTS.iteratorAgeAlarmSeconds * 1000, 5).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
+    expect('Errors', 'AWS/Lambda', 0, 1);
+    expect('Throttles', 'AWS/Lambda', 0, 3);
+    expect('ApproximateNumberOfMessagesVisible', 'AWS/SQS', 0, 1);
+    assert.deepEqual(expect('RecordsQuarantined', 'DdbLake', 0, 1).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
+    assert.deepEqual(expect('RecordsFailed', 'DdbLake', 0, 3).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
+  });
+
+  it('deliver to an encrypted topic that CloudWatch may use', () => {
+    const keyId = logicalId(stack.monitoring.topic.masterKey as any);
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          }),
+        ]),
+      },
+    });
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('has a dashboard with throughput, lag, errors and bytes written', () => {
+    const [[, dashboard]] = resourcesOf(template, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(Stack.of(stack).resolve(dashboard.Properties.DashboardBody));
+    for (const metric of ['RecordsIn', 'IteratorAge', 'StreamLagMs', 'Errors', 'RecordsFailed', 'RecordsQuarantined', 'BytesWritten', 'RowsOut']) {
+      assert.ok(body.includes(`\\"${metric}\\"`), metric);
+    }
+    for (const t of inputs.schema.Tables) assert.ok(body.includes(`\\"Table\\",\\"${t.Name}\\"`), t.Name);
+  });
+});
+
+describe('cdk-nag', () => {
+  it('AwsSolutions reports nothing that is not acknowledged with a reason', () => {
+    const report = new AwsSolutionsChecks().validateScope(app);
+    assert.deepEqual(
+      report.violations.map((v: any) => `${v.ruleName}: ${JSON.stringify(v.violatingResources)}`),
+      [],
+    );
+    assert.equal(report.success, true);
+  });
+});

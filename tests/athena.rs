@@ -2,11 +2,16 @@
 //! returns seeded results and runs no SQL: submit, poll with backoff, page, state changes,
 //! cancel on timeout. moto cannot produce a FAILED query, so those cases (and paging, which
 //! moto does not do) use a small std-only stub speaking Athena's JSON protocol on 127.0.0.1.
+//! Also `ddb-lake sql create-views` (the real binary): against moto, exactly the exported
+//! view statements, in order, in the given workgroup and database; against the stub, it
+//! stops at the first failed view with Athena's reason.
 
 mod helpers;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -244,6 +249,156 @@ async fn moto_cancelled_elsewhere_is_a_failure() {
     assert!(err.to_string().starts_with(&format!("query {execution_id} CANCELLED: ")), "{err}");
     let states = states.lock().expect("lock").clone();
     assert_eq!(states, ["QUEUED", "CANCELLED"]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `ddb-lake sql create-views`, through the binary.
+
+fn example_spec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml")
+}
+
+/// Runs `ddb-lake` with test credentials and no AWS configuration files.
+fn ddb_lake(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(args)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ])
+        .output()
+        .expect("the ddb-lake binary runs")
+}
+
+/// (database, [(view name, version, statement)]) from `ddb-lake sql export`.
+fn exported_views() -> (String, Vec<(String, u64, String)>) {
+    let out = ddb_lake(&["sql", "export", "--spec", example_spec().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).expect("export prints JSON");
+    let views: Vec<(String, u64, String)> = json["queries"]
+        .as_array()
+        .expect("queries")
+        .iter()
+        .filter(|q| q["kind"] == "view")
+        .map(|q| {
+            (q["name"].as_str().unwrap().to_string(), q["version"].as_u64().unwrap(), q["sql"].as_str().unwrap().into())
+        })
+        .collect();
+    assert!(views.len() >= 5, "the example spec has 3 file views and 2 declared tables: {views:?}");
+    (json["database"].as_str().expect("database").to_string(), views)
+}
+
+#[tokio::test]
+async fn create_views_runs_every_view_statement_in_order_in_moto() {
+    let moto = Moto::start();
+    let client = client(&moto.endpoint.clone());
+    client
+        .create_work_group()
+        .name("views-wg")
+        .configuration(WorkGroupConfiguration::builder().build())
+        .send()
+        .await
+        .expect("create workgroup");
+    // A query in another workgroup is not one of create-views'.
+    let (other, _) = run(&client, &target("elsewhere"), "SELECT 1", Duration::from_secs(30)).await;
+    other.expect("a query in the primary workgroup");
+    let (_, views) = exported_views();
+
+    let out = ddb_lake(&[
+        "sql",
+        "create-views",
+        "--spec",
+        example_spec().to_str().unwrap(),
+        "--database",
+        "views_db",
+        "--workgroup",
+        "views-wg",
+        "--output-location",
+        "s3://lake-results/views/",
+        "--endpoint-url",
+        &moto.endpoint,
+        "--timeout-secs",
+        "30",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "create-views failed:\nstdout: {stdout}\nstderr: {stderr}");
+    let expected_lines: Vec<String> =
+        views.iter().map(|(name, version, _)| format!("created view {name} (v{version}) in views_db")).collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected_lines);
+
+    let ids = client.list_query_executions().work_group("views-wg").send().await.expect("list");
+    let mut executions = Vec::new();
+    for id in ids.query_execution_ids() {
+        let execution = client
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .expect("get query execution")
+            .query_execution
+            .expect("execution");
+        executions.push(execution);
+    }
+    // In the order they were submitted (each only after the previous one succeeded).
+    executions.sort_by_key(|e| e.status().and_then(|s| s.submission_date_time()).map(|t| t.as_nanos()));
+    let statements: Vec<&str> = executions.iter().map(|e| e.query().unwrap_or_default()).collect();
+    let expected: Vec<&str> = views.iter().map(|(_, _, sql)| sql.as_str()).collect();
+    assert_eq!(statements, expected);
+    assert!(statements.iter().all(|s| s.starts_with("CREATE OR REPLACE VIEW ")), "{statements:?}");
+    for e in &executions {
+        assert_eq!(e.work_group(), Some("views-wg"));
+        assert_eq!(e.query_execution_context().and_then(|c| c.database()), Some("views_db"));
+        assert_eq!(e.status().and_then(|s| s.state()), Some(&QueryExecutionState::Succeeded));
+        let location = e.result_configuration().and_then(|c| c.output_location()).unwrap_or_default();
+        assert!(location.starts_with("s3://lake-results/views/"), "{location}");
+    }
+}
+
+#[test]
+fn create_views_stops_at_the_first_failure_with_athenas_reason() {
+    // The second statement fails; every other one succeeds.
+    let stub = Stub::start(|operation, body, nth| match operation {
+        "StartQueryExecution" => (200, json!({"QueryExecutionId": format!("q{nth}")})),
+        "GetQueryExecution" if body["QueryExecutionId"] == "q1" => {
+            execution("FAILED", json!({"StateChangeReason": REASON}), json!({}))
+        }
+        "GetQueryExecution" => execution("SUCCEEDED", json!({}), json!({})),
+        // A DDL statement's result: no columns, no rows.
+        "GetQueryResults" => (200, json!({"ResultSet": {"ResultSetMetadata": {"ColumnInfo": []}, "Rows": []}})),
+        other => unexpected(other),
+    });
+    let (database, views) = exported_views();
+
+    let out = ddb_lake(&[
+        "sql",
+        "create-views",
+        "--spec",
+        example_spec().to_str().unwrap(),
+        "--endpoint-url",
+        &stub.endpoint(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stdout, format!("created view {} (v{}) in {database}\n", views[0].0, views[0].1), "{stderr}");
+    let (failed, version, _) = &views[1];
+    assert!(
+        stderr.contains(&format!("cannot create view {failed} (v{version}) in {database}")) && stderr.contains(REASON),
+        "{stderr}"
+    );
+
+    // Nothing after the failed view was started; each was sent in the spec's database.
+    let started = stub.calls("StartQueryExecution");
+    let sent: Vec<&str> = started.iter().map(|c| c.body["QueryString"].as_str().unwrap_or_default()).collect();
+    assert_eq!(sent, [views[0].2.as_str(), views[1].2.as_str()]);
+    assert!(started.iter().all(|c| c.body["QueryExecutionContext"]["Database"] == database.as_str()));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
 
 /// A view (registered before questions run) or a question (a query to answer).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// `CREATE VIEW <name> AS <body>`.
     View,
@@ -21,7 +22,8 @@ pub enum Kind {
 }
 
 /// Type of a parameter, which decides how its value is written into the SQL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ParamType {
     /// A whole number, written as digits.
     Int,
@@ -31,12 +33,13 @@ pub enum ParamType {
     Text,
 }
 
-/// A declared parameter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A declared parameter (serialized as `{"name", "type", "default", "help"}`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Param {
     /// Name, used as `{{name}}`.
     pub name: String,
     /// Type.
+    #[serde(rename = "type")]
     pub kind: ParamType,
     /// Default value (as a user would type it).
     pub default: String,

@@ -5,6 +5,8 @@
 //! - [`files`]: the views and canned questions under `sql/`, their headers, typed
 //!   parameters and the version manifest;
 //! - [`views`]: `current_<table>` views for the spec's declared tables;
+//! - [`named_queries`]: every view and question exactly as Athena gets it, in creation
+//!   order (for `ddb-lake sql export` and `sql create-views`);
 //! - [`local`]: the embedded engine (DataFusion) reading a local lake through the same
 //!   table definitions glue-schema gives Glue;
 //! - [`athena`]: running a question in Athena;
@@ -14,5 +16,6 @@
 pub mod athena;
 pub mod files;
 pub mod local;
+pub mod named_queries;
 pub mod render;
 pub mod views;

@@ -6,7 +6,8 @@
 //! TABs, `\N` is NULL, the escape byte taken literally, line-break symbols left as they are
 //! (Athena does not decode them either); a value that does not parse as its column's type
 //! is NULL, as in Athena. `dt` comes from the partition folder. Views from `sql/views` and
-//! a `current_<table>` view per declared table are registered before questions run, and
+//! a `current_<table>` view per declared table are registered before questions run (the
+//! same `CREATE OR REPLACE VIEW` statements Athena gets, from [`crate::named_queries`]), and
 //! `day_of_week` is provided with Trino's meaning (1 = Monday … 7 = Sunday).
 
 use std::io::Read;
@@ -28,8 +29,8 @@ use glue_schema::definition::{ColumnDefinition, TableDefinition};
 use normalizer::rowfmt::decode_line_as_serde;
 use normalizer::spec::LakeSpec;
 
-use crate::files::{self, Kind};
-use crate::views::current_table_view;
+use crate::files;
+use crate::named_queries::named_queries;
 
 /// A local engine problem.
 #[derive(Debug, thiserror::Error)]
@@ -287,18 +288,16 @@ impl LocalLake {
             relations.push(def.name.clone());
         }
         let mut lake = LocalLake { ctx, relations };
-        for f in files::all()?.into_iter().filter(|f| f.kind == Kind::View) {
-            lake.create_view(&f.name, &f.body).await?;
-        }
-        for def in defs.iter().skip(2) {
-            lake.create_view(&format!("current_{}", def.name), &current_table_view(def)).await?;
+        // The very statements Athena gets (`ddb-lake sql create-views`), in the same order.
+        for view in named_queries(spec)?.views() {
+            lake.create_view(&view.name, &view.sql).await?;
         }
         Ok(lake)
     }
 
-    async fn create_view(&mut self, name: &str, body: &str) -> Result<(), LocalError> {
+    async fn create_view(&mut self, name: &str, statement: &str) -> Result<(), LocalError> {
         self.ctx
-            .sql(&format!("CREATE VIEW {name} AS {body}"))
+            .sql(statement)
             .await
             .map_err(|source| LocalError::Sql { context: format!("creating view {name}"), source })?;
         self.relations.push(name.to_owned());

@@ -1,11 +1,15 @@
-//! `ddb-lake sql`: list, show and run the canned questions, locally or in Athena, and ad-hoc
-//! SQL over the local lake.
+//! `ddb-lake sql`: list, show and run the canned questions, locally or in Athena; ad-hoc
+//! SQL over the local lake; export every view and question for the CDK app; create the
+//! views in Athena.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use lake_sql::athena::{run_query, AthenaTarget, QueryOutcome};
 use lake_sql::files::{self, Kind, SqlFile};
 use lake_sql::local::{Answer, LocalLake};
+use lake_sql::named_queries::named_queries;
 use lake_sql::render::{render, Format};
 
 use super::load_spec;
@@ -31,8 +35,34 @@ impl From<OutputFormat> for Format {
     }
 }
 
+/// Where Athena is and how queries run there (shared by `sql run --athena` and
+/// `sql create-views`).
+#[derive(clap::Args, Debug)]
+pub struct AthenaArgs {
+    /// Athena: Glue database (default: the spec's).
+    #[arg(long)]
+    database: Option<String>,
+    /// Athena: workgroup (default: primary).
+    #[arg(long)]
+    workgroup: Option<String>,
+    /// Athena: query result location, s3://… (default: the workgroup's).
+    #[arg(long, value_name = "S3_URL")]
+    output_location: Option<String>,
+    /// Athena: endpoint URL (e.g. a local moto_server); default AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Athena: region (default: AWS_REGION / the profile, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+    /// Athena: give up on a query (and cancel it) after this many seconds.
+    #[arg(long, value_name = "N", default_value_t = 300)]
+    timeout_secs: u64,
+}
+
 /// Where a question runs.
 #[derive(clap::Args, Debug)]
+// The Athena options only make sense with --athena.
+#[command(mut_group("AthenaArgs", |g| g.requires("athena")))]
 pub struct EngineArgs {
     /// Run on the embedded engine over this local lake folder (default: ./lake).
     #[arg(long, value_name = "DIR", conflicts_with = "athena")]
@@ -43,24 +73,8 @@ pub struct EngineArgs {
     /// Run in Athena instead (database from the spec, or --database).
     #[arg(long)]
     athena: bool,
-    /// Athena: Glue database (default: the spec's).
-    #[arg(long, requires = "athena")]
-    database: Option<String>,
-    /// Athena: workgroup (default: primary).
-    #[arg(long, requires = "athena")]
-    workgroup: Option<String>,
-    /// Athena: query result location, s3://… (default: the workgroup's).
-    #[arg(long, value_name = "S3_URL", requires = "athena")]
-    output_location: Option<String>,
-    /// Athena: endpoint URL (e.g. a local moto_server); default AWS_ENDPOINT_URL, else AWS.
-    #[arg(long, value_name = "URL", requires = "athena")]
-    endpoint_url: Option<String>,
-    /// Athena: region (default: AWS_REGION / the profile, else us-east-1).
-    #[arg(long, requires = "athena")]
-    region: Option<String>,
-    /// Athena: give up (and cancel the query) after this many seconds.
-    #[arg(long, default_value_t = 300, requires = "athena")]
-    timeout_secs: u64,
+    #[command(flatten)]
+    athena_args: AthenaArgs,
 }
 
 /// `ddb-lake sql …`
@@ -88,6 +102,38 @@ pub enum SqlCommand {
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
+    },
+    /// Write every view and question as JSON, exactly as Athena should get it, for the CDK
+    /// app to publish as Athena named queries.
+    ///
+    /// {"database", "queries": [{"name", "kind" (view|question), "version", "question",
+    /// "reads", "params": [{"name", "type", "default", "help"}], "source", "sql"}]}. Views
+    /// come first, each after the views it reads (the sql/views files, then one
+    /// current_<table> view per declared table of the spec); their "sql" is `CREATE OR
+    /// REPLACE VIEW <name> AS …`. Then the questions, their "sql" with every parameter at its
+    /// default (what `ddb-lake sql show NAME` prints). Pretty-printed, same input, same bytes.
+    Export {
+        /// Lake spec (TOML): the Glue database and the declared tables; without one, the
+        /// default lake (changes + attributes).
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        /// Where to write, or `-` for stdout.
+        #[arg(long, value_name = "FILE|-", default_value = "-")]
+        out: PathBuf,
+    },
+    /// Create (or replace) every view in Athena: the views `ddb-lake sql export` lists, in
+    /// the same order, one after another.
+    ///
+    /// Each `CREATE OR REPLACE VIEW` statement is started only after the previous one
+    /// succeeded; prints `created view NAME (vN) in DATABASE` for each, and stops at the
+    /// first failure with Athena's reason (exit 1). Run it after `ddb-lake schema apply`
+    /// (the views read the tables), and again whenever a view's version changes.
+    CreateViews {
+        /// Lake spec (TOML): the Glue database and the declared tables.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        athena: AthenaArgs,
     },
     /// Run ad-hoc SQL over the local lake's tables and views.
     Query {
@@ -172,6 +218,35 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
             print!("{}", render(&answer, format.into(), f.chart.as_deref()));
             Ok(())
         }
+        SqlCommand::Export { spec, out } => {
+            let queries = named_queries(&load_spec(spec.as_deref())?)?;
+            let json = serde_json::to_string_pretty(&queries)? + "\n";
+            if out.as_os_str() == "-" {
+                std::io::stdout().lock().write_all(json.as_bytes())?;
+            } else {
+                std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
+                println!(
+                    "wrote {} views and {} questions to {}",
+                    queries.views().count(),
+                    queries.queries.len() - queries.views().count(),
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        SqlCommand::CreateViews { spec, athena } => runtime()?.block_on(async {
+            let queries = named_queries(&load_spec(spec.as_deref())?)?;
+            let athena = Athena::connect(&athena, spec.as_deref()).await?;
+            let database = &athena.target.database;
+            for view in queries.views() {
+                athena
+                    .run(&view.sql)
+                    .await
+                    .with_context(|| format!("cannot create view {} (v{}) in {database}", view.name, view.version))?;
+                println!("created view {} (v{}) in {database}", view.name, view.version);
+            }
+            Ok(())
+        }),
         SqlCommand::Query { sql, local, spec, format } => {
             let answer = runtime()?.block_on(async {
                 let lake = open_local(&local, spec.as_deref()).await?;
@@ -183,20 +258,9 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
     }
 }
 
+/// Runs a question in Athena; prints the bytes scanned and the cost estimate on stderr.
 async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
-    use lake_sql::athena::{run_query, AthenaTarget};
-    let spec = load_spec(engine.spec.as_deref())?;
-    let client =
-        aws_sdk_athena::Client::new(&super::aws_config(engine.endpoint_url.as_deref(), engine.region.as_deref()).await);
-    let target = AthenaTarget {
-        database: engine.database.clone().unwrap_or(spec.database),
-        workgroup: engine.workgroup.clone(),
-        output_location: engine.output_location.clone(),
-        catalog: None,
-    };
-    let mut on_state = |s: &str| eprintln!("athena: {s}");
-    let outcome =
-        run_query(&client, &target, sql, &mut on_state, std::time::Duration::from_secs(engine.timeout_secs)).await?;
+    let outcome = Athena::connect(&engine.athena_args, engine.spec.as_deref()).await?.run(sql).await?;
     eprintln!(
         "athena: query {} scanned {} bytes (about ${:.6} at $5/TB, 10 MB minimum){}",
         outcome.execution_id,
@@ -205,4 +269,35 @@ async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
         outcome.engine_millis.map(|ms| format!(", {ms} ms in the engine")).unwrap_or_default()
     );
     Ok(Answer { columns: outcome.columns, rows: outcome.rows })
+}
+
+/// An Athena client with the target and timeout the options give.
+struct Athena {
+    client: aws_sdk_athena::Client,
+    target: AthenaTarget,
+    timeout: std::time::Duration,
+}
+
+impl Athena {
+    /// The client and target of `args` (database: --database, else the spec's).
+    async fn connect(args: &AthenaArgs, spec: Option<&Path>) -> anyhow::Result<Athena> {
+        let spec = load_spec(spec)?;
+        let config = super::aws_config(args.endpoint_url.as_deref(), args.region.as_deref()).await;
+        Ok(Athena {
+            client: aws_sdk_athena::Client::new(&config),
+            target: AthenaTarget {
+                database: args.database.clone().unwrap_or(spec.database),
+                workgroup: args.workgroup.clone(),
+                output_location: args.output_location.clone(),
+                catalog: None,
+            },
+            timeout: std::time::Duration::from_secs(args.timeout_secs),
+        })
+    }
+
+    /// Runs one statement and waits for it, printing its state changes on stderr.
+    async fn run(&self, sql: &str) -> anyhow::Result<QueryOutcome> {
+        let mut on_state = |s: &str| eprintln!("athena: {s}");
+        Ok(run_query(&self.client, &self.target, sql, &mut on_state, self.timeout).await?)
+    }
 }

@@ -1,0 +1,134 @@
+//! Every view and canned question exactly as Athena gets it, in the order it must be created.
+//!
+//! Called by `ddb-lake sql export` (which serializes [`NamedQueries`] as JSON for the CDK app,
+//! which publishes each entry as an Athena named query), by `ddb-lake sql create-views`
+//! (which runs each view's statement in Athena, one after another) and by the local engine
+//! ([`crate::local::LocalLake::open`], which registers the very same view statements), so the
+//! three cannot drift apart.
+//!
+//! Order: the views of `sql/views` in [`files::all`] order (each after the views it reads),
+//! then one generated `current_<table>` view per declared table of the spec
+//! ([`current_table_view`], which reads `current_items`), then the questions in file order.
+//! A view's SQL is `CREATE OR REPLACE VIEW <name> AS\n<body>` ([`create_view_sql`]); a
+//! question's is its body with every parameter at its default ([`SqlFile::render`] with no
+//! values).
+
+use glue_schema::definition::table_definitions;
+use normalizer::spec::LakeSpec;
+use serde::Serialize;
+
+use crate::files::{self, Kind, Param, SqlFile, SqlFileError};
+use crate::views::current_table_view;
+
+/// `source` of the generated `current_<table>` views.
+pub const GENERATED_SOURCE: &str = "generated from the lake spec";
+
+/// Version of the generated `current_<table>` views.
+pub const GENERATED_VERSION: u32 = 1;
+
+/// One view or question, as Athena should get it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedQuery {
+    /// The view's or question's name.
+    pub name: String,
+    /// `view` or `question`.
+    pub kind: Kind,
+    /// Version from the file's header (bumped whenever the body changes).
+    pub version: u32,
+    /// What it answers, in plain words.
+    pub question: String,
+    /// Tables and views it reads.
+    pub reads: Vec<String>,
+    /// Declared parameters (`sql` has them at their defaults).
+    pub params: Vec<Param>,
+    /// The file it comes from (`sql/views/…`, `sql/questions/…`), or [`GENERATED_SOURCE`].
+    pub source: String,
+    /// The statement: `CREATE OR REPLACE VIEW …` for a view, the rendered query for a question.
+    pub sql: String,
+}
+
+/// Every named query of a lake, and the Glue database they run in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedQueries {
+    /// The spec's Glue database.
+    pub database: String,
+    /// Views (in creation order), then questions.
+    pub queries: Vec<NamedQuery>,
+}
+
+impl NamedQueries {
+    /// The views, in creation order.
+    pub fn views(&self) -> impl Iterator<Item = &NamedQuery> {
+        self.queries.iter().filter(|q| q.kind == Kind::View)
+    }
+}
+
+/// The statement that creates (or replaces) view `name` with `body`.
+pub fn create_view_sql(name: &str, body: &str) -> String {
+    format!("CREATE OR REPLACE VIEW {name} AS\n{body}")
+}
+
+fn from_file(f: &SqlFile) -> Result<NamedQuery, SqlFileError> {
+    let rendered = f.render(&[])?;
+    Ok(NamedQuery {
+        name: f.name.clone(),
+        kind: f.kind,
+        version: f.version,
+        question: f.question.clone(),
+        reads: f.reads.clone(),
+        params: f.params.clone(),
+        source: format!("sql/{}", f.path),
+        sql: match f.kind {
+            Kind::View => create_view_sql(&f.name, &rendered),
+            Kind::Question => rendered,
+        },
+    })
+}
+
+/// Every view and question of the lake `spec` describes, in creation order.
+pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
+    let all = files::all()?;
+    let mut queries = Vec::with_capacity(all.len() + spec.tables.len());
+    for f in all.iter().filter(|f| f.kind == Kind::View) {
+        queries.push(from_file(f)?);
+    }
+    for def in table_definitions(spec).iter().filter(|d| spec.tables.iter().any(|t| t.name == d.name)) {
+        let name = format!("current_{}", def.name);
+        queries.push(NamedQuery {
+            sql: create_view_sql(&name, &current_table_view(def)),
+            name,
+            kind: Kind::View,
+            version: GENERATED_VERSION,
+            question: format!("Current rows of {}: each item's latest version, retried duplicates collapsed", def.name),
+            reads: vec![def.name.clone(), "current_items".into()],
+            params: Vec::new(),
+            source: GENERATED_SOURCE.into(),
+        });
+    }
+    for f in all.iter().filter(|f| f.kind == Kind::Question) {
+        queries.push(from_file(f)?);
+    }
+    Ok(NamedQueries { database: spec.database.clone(), queries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_spec_has_only_the_file_views() {
+        let q = named_queries(&LakeSpec::default()).unwrap();
+        let views: Vec<&str> = q.views().map(|v| v.name.as_str()).collect();
+        assert_eq!(views, ["unique_changes", "current_items", "current_attributes"]);
+        assert_eq!(q.database, LakeSpec::default().database);
+        let json = serde_json::to_value(&q.queries[0]).unwrap();
+        assert_eq!(json["kind"], "view");
+        assert!(json["sql"].as_str().unwrap().starts_with("CREATE OR REPLACE VIEW unique_changes AS\n"));
+        let with_param = q.queries.iter().find(|q| !q.params.is_empty()).expect("a question with a parameter");
+        let p = serde_json::to_value(&with_param.params[0]).unwrap();
+        let mut keys: Vec<&String> = p.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["default", "help", "name", "type"]);
+        assert!(["int", "date", "text"].contains(&p["type"].as_str().unwrap()), "{p}");
+    }
+}

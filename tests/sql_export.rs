@@ -1,0 +1,277 @@
+//! `ddb-lake sql export`: the JSON the CDK app publishes as Athena named queries, checked
+//! against the SQL files read independently (header parsed here, parameters substituted
+//! here), against `sql/manifest.toml`, against `ddb-lake sql show`, and against the spec's
+//! declared tables. Runs the real binary; run by `cargo test` (./scripts/test).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example_spec() -> PathBuf {
+    root().join("docs/examples/sync-configurations.toml")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(args).output().expect("the ddb-lake binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "ddb-lake {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A SQL file read here, without the library's parser.
+struct File {
+    fields: BTreeMap<String, Vec<String>>,
+    body: String,
+}
+
+impl File {
+    fn read(path: &Path) -> File {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut lines = text.lines().peekable();
+        while let Some((k, v)) = lines.peek().and_then(|l| l.strip_prefix("-- ")).and_then(|l| l.split_once(": ")) {
+            fields.entry(k.to_string()).or_default().push(v.trim().to_string());
+            lines.next();
+        }
+        let body = lines.collect::<Vec<_>>().join("\n").trim().trim_end_matches(';').trim().to_string();
+        File { fields, body }
+    }
+
+    fn one(&self, key: &str) -> &str {
+        &self.fields[key][0]
+    }
+
+    /// (name, type, default, help) of every `-- param:` line.
+    fn params(&self) -> Vec<(String, String, String, String)> {
+        self.fields
+            .get("param")
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let mut parts = p.splitn(4, ' ');
+                let mut next = || parts.next().unwrap_or("").to_string();
+                (next(), next(), next(), next())
+            })
+            .collect()
+    }
+
+    /// The body with every parameter at its default, quoted by type.
+    fn rendered(&self) -> String {
+        let mut sql = self.body.clone();
+        for (name, kind, default, _) in self.params() {
+            let literal = match kind.as_str() {
+                "int" => default,
+                "date" | "text" => format!("'{}'", default.replace('\'', "''")),
+                other => panic!("unknown parameter type {other}"),
+            };
+            sql = sql.replace(&format!("{{{{{name}}}}}"), &literal);
+        }
+        assert!(!sql.contains("{{"), "a parameter left in {sql}");
+        sql
+    }
+}
+
+/// name → version, from sql/manifest.toml.
+fn manifest_versions() -> BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(root().join("sql/manifest.toml")).unwrap();
+    let mut out = BTreeMap::new();
+    let mut name = None;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_string());
+        } else if let Some(v) = line.strip_prefix("version = ") {
+            out.insert(name.take().expect("name before version"), v.trim().parse().unwrap());
+        }
+    }
+    out
+}
+
+/// (database, declared table names) of a spec, read from its TOML lines.
+fn spec_facts(path: &Path) -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let value = |line: &str, key: &str| -> Option<String> {
+        let rest = line.trim().strip_prefix(key)?.trim_start().strip_prefix('=')?;
+        Some(rest.trim().trim_start_matches('"').split('"').next().unwrap().to_string())
+    };
+    let mut database = None;
+    let mut tables = Vec::new();
+    let mut section = "";
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = if trimmed == "[[tables]]" { "tables" } else { "" };
+            if trimmed == "[lake]" {
+                section = "lake";
+            }
+            continue;
+        }
+        match section {
+            "lake" => database = database.or_else(|| value(line, "database")),
+            "tables" => {
+                if let Some(name) = value(line, "name") {
+                    tables.push(name);
+                    section = "";
+                }
+            }
+            _ => {}
+        }
+    }
+    (database.expect("the spec names a database"), tables)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn export_lists_every_view_and_question_as_athena_gets_it() {
+    let spec = example_spec();
+    let spec_arg = spec.to_str().unwrap();
+    let text = ok(&["sql", "export", "--spec", spec_arg]);
+    assert!(text.ends_with("}\n") && text.starts_with("{\n  \"database\": "), "pretty-printed, one trailing newline");
+    assert_eq!(ok(&["sql", "export", "--spec", spec_arg]), text, "same input, same bytes");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    let (database, declared) = spec_facts(&spec);
+    assert_eq!(json["database"], database.as_str());
+    assert_eq!(declared, ["sync_configs", "field_mappings"], "the example spec's declared tables");
+
+    let queries = json["queries"].as_array().unwrap();
+    for q in queries {
+        let keys: BTreeSet<&str> = q.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from(["name", "kind", "version", "question", "reads", "params", "source", "sql"]),
+            "{q}"
+        );
+    }
+    let names: Vec<&str> = queries.iter().map(|q| q.get("name").and_then(Value::as_str).unwrap()).collect();
+    let kinds: Vec<&str> = queries.iter().map(|q| q["kind"].as_str().unwrap()).collect();
+    let views = kinds.iter().take_while(|k| **k == "view").count();
+    assert!(kinds[views..].iter().all(|k| *k == "question"), "views first, then questions: {kinds:?}");
+
+    // Views: the files' views, then current_<table> for every declared table; each after what it reads.
+    let mut expected_views = vec!["unique_changes", "current_items", "current_attributes"];
+    let generated: Vec<String> = declared.iter().map(|t| format!("current_{t}")).collect();
+    expected_views.extend(generated.iter().map(String::as_str));
+    assert_eq!(names[..views], expected_views[..]);
+    let mut created = BTreeSet::new();
+    for q in queries {
+        for r in strings(&q["reads"]) {
+            if names[..views].contains(&r.as_str()) {
+                assert!(created.contains(&r), "{} reads {r} before it is created", q["name"]);
+            }
+        }
+        created.insert(q["name"].as_str().unwrap().to_string());
+    }
+
+    // Questions: every file under sql/questions, in the library's file order.
+    let on_disk: BTreeSet<String> = std::fs::read_dir(root().join("sql/questions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".sql").to_string())
+        .collect();
+    let questions: Vec<&str> = names[views..].to_vec();
+    assert_eq!(questions.iter().map(|q| q.to_string()).collect::<BTreeSet<_>>(), on_disk);
+    let file_order: Vec<String> = lake_sql::files::all()
+        .unwrap()
+        .into_iter()
+        .filter(|f| f.kind == lake_sql::files::Kind::Question)
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(questions, file_order);
+
+    let versions = manifest_versions();
+    for q in queries {
+        let name = q["name"].as_str().unwrap();
+        let sql = q["sql"].as_str().unwrap();
+        if generated.iter().any(|g| g == name) {
+            let table = name.strip_prefix("current_").unwrap();
+            assert_eq!(q["source"], "generated from the lake spec");
+            assert_eq!(q["version"], 1);
+            assert_eq!(strings(&q["reads"]), [table, "current_items"]);
+            assert_eq!(q["params"], Value::Array(vec![]));
+            assert!(q["question"].as_str().unwrap().contains(table), "{q}");
+            let head = format!("CREATE OR REPLACE VIEW {name} AS\nSELECT DISTINCT t.");
+            assert!(sql.starts_with(&head), "{sql}");
+            assert!(sql.contains(&format!("\nFROM {table} t\nJOIN current_items c\n")), "{sql}");
+            continue;
+        }
+        let kind = q["kind"].as_str().unwrap();
+        let dir = if kind == "view" { "views" } else { "questions" };
+        let source = format!("sql/{dir}/{name}.sql");
+        assert_eq!(q["source"], source.as_str());
+        let file = File::read(&root().join(&source));
+        assert_eq!(file.one("name"), name);
+        assert_eq!(file.one("kind"), kind);
+        assert_eq!(q["question"], file.one("question"));
+        assert_eq!(q["version"].as_u64(), Some(versions[name]), "{name}: the manifest's version");
+        assert_eq!(q["version"].as_u64(), Some(file.one("version").parse().unwrap()), "{name}");
+        let reads: Vec<String> = file.one("reads").split(',').map(|r| r.trim().to_string()).collect();
+        assert_eq!(strings(&q["reads"]), reads);
+        let params: Vec<(String, String, String, String)> = q["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p[k].as_str().unwrap().to_string();
+                (s("name"), s("type"), s("default"), s("help"))
+            })
+            .collect();
+        assert_eq!(params, file.params(), "{name}");
+        if kind == "view" {
+            assert_eq!(sql, format!("CREATE OR REPLACE VIEW {name} AS\n{}", file.body));
+        } else {
+            assert_eq!(sql, file.rendered(), "{name}: the body with the defaults");
+            // `sql show NAME` prints the header (3 lines, then one per parameter) and `<sql>;`.
+            let shown = ok(&["sql", "show", name]);
+            let body: Vec<&str> = shown.lines().skip(3 + params.len()).collect();
+            assert_eq!(format!("{sql};"), body.join("\n"), "{name}: what `sql show` prints");
+        }
+    }
+    assert!(queries.iter().any(|q| !q["params"].as_array().unwrap().is_empty()), "some question has parameters");
+}
+
+#[test]
+fn export_writes_the_same_json_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = example_spec();
+    let out = dir.path().join("queries.json");
+    let say = ok(&["sql", "export", "--spec", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stdout = ok(&["sql", "export", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), stdout);
+    let json: Value = serde_json::from_str(&stdout).unwrap();
+    let queries = json["queries"].as_array().unwrap();
+    let views = queries.iter().filter(|q| q["kind"] == "view").count();
+    assert_eq!(say, format!("wrote {views} views and {} questions to {}\n", queries.len() - views, out.display()));
+
+    // Without a spec: the default database and only the files' views.
+    let plain: Value = serde_json::from_str(&ok(&["sql", "export"])).unwrap();
+    assert_eq!(plain["database"], normalizer::spec::DEFAULT_DATABASE);
+    let plain_views: Vec<&str> = plain["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["kind"] == "view")
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(plain_views, ["unique_changes", "current_items", "current_attributes"]);
+
+    // An unwritable destination is an error that names it.
+    let bad = dir.path().join("no/such/dir/q.json");
+    let failed = run(&["sql", "export", "--out", bad.to_str().unwrap()]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("no/such/dir/q.json"));
+}

@@ -6,7 +6,7 @@
 // always register the same tables and publish the same queries. Called by the stack's
 // entry point (bin/ddb-lake.ts) and by the tests, which compare the template with it.
 
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -107,19 +107,20 @@ export function ddbLakeCommand(cli?: string): { file: string; prefix: string[] }
 
 function runJson<T>(cli: string | undefined, args: string[]): T {
   const { file, prefix } = ddbLakeCommand(cli);
-  let out: string;
-  try {
-    out = execFileSync(file, [...prefix, ...args], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'inherit'],
-      maxBuffer: 64 * 1024 * 1024,
-    });
-  } catch (e) {
-    const what = [file, ...prefix, ...args].join(' ');
-    throw new Error(`\`${what}\` failed (see its message above): ${(e as Error).message}`);
+  const what = [file, ...prefix, ...args].join(' ');
+  // `cargo run` may build for minutes: let its progress through. A built binary's message
+  // goes into the error instead.
+  const run = spawnSync(file, [...prefix, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', cli ? 'pipe' : 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (run.error) throw new Error(`cannot run \`${what}\`: ${run.error.message}`);
+  if (run.status !== 0) {
+    throw new Error(`\`${what}\` failed (exit ${run.status}): ${(run.stderr ?? '').trim() || 'see its message above'}`);
   }
-  return JSON.parse(out) as T;
+  return JSON.parse(run.stdout) as T;
 }
 
 /** Reads the spec (if any) and both exports. */

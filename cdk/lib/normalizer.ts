@@ -4,6 +4,7 @@
 // the event source mapping on the table's stream with partial batch failures, and the
 // encrypted SQS queue that receives what Lambda gives up on. Created by DdbLakeStack.
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +13,6 @@ import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -54,6 +54,22 @@ export interface NormalizerProps {
   parallelizationFactor: number;
 }
 
+/**
+ * The on-failure destination of the event source mapping, granting exactly what Lambda needs
+ * to send to it (sqs:SendMessage; with KMS, the role's `UseDataKey` statement covers the key)
+ * instead of the broader grant of `SqsDlq` (GetQueueAttributes, GetQueueUrl, kms:ReEncrypt*…).
+ */
+class OnFailureDestination implements lambda.IEventSourceDlq {
+  constructor(private readonly queue: sqs.IQueue) {}
+
+  bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
+    targetHandler.addToRolePolicy(
+      new iam.PolicyStatement({ sid: 'SendToOnFailureQueue', actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }),
+    );
+    return { destination: this.queue.queueArn };
+  }
+}
+
 /** `prefix/rest`, or `rest` when the prefix is empty. */
 export function underPrefix(prefix: string, rest: string): string {
   return prefix ? `${prefix}/${rest}` : rest;
@@ -76,11 +92,18 @@ function prebuiltCode(artifact: string): lambda.Code {
   return lambda.Code.fromAsset(absolute);
 }
 
-/** A folder holding `ddb-lake/spec.toml`, for the spec layer's asset. */
+/**
+ * A folder holding `ddb-lake/spec.toml`, for the spec layer's asset. Named by the spec's
+ * SHA-256, so synthesizing again reuses it instead of leaving another folder behind.
+ */
 function specLayerFolder(specToml: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ddb-lake-spec-'));
-  fs.mkdirSync(path.join(dir, 'ddb-lake'));
-  fs.writeFileSync(path.join(dir, 'ddb-lake', 'spec.toml'), specToml);
+  const digest = createHash('sha256').update(specToml).digest('hex').slice(0, 16);
+  const dir = path.join(os.tmpdir(), `ddb-lake-spec-layer-${digest}`);
+  const file = path.join(dir, 'ddb-lake', 'spec.toml');
+  if (!fs.existsSync(file) || fs.readFileSync(file, 'utf8') !== specToml) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, specToml);
+  }
   return dir;
 }
 
@@ -140,8 +163,10 @@ export class Normalizer extends Construct {
     if (props.key) {
       this.role.addToPolicy(
         new iam.PolicyStatement({
-          sid: 'EncryptLakeObjects',
-          actions: ['kms:GenerateDataKey'],
+          // GenerateDataKey for SSE-KMS PutObject; GenerateDataKey and Decrypt for sending to
+          // the KMS-encrypted on-failure queue. The role cannot read objects, so Decrypt opens nothing.
+          sid: 'UseDataKey',
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [props.key.keyArn],
         }),
       );
@@ -162,7 +187,6 @@ export class Normalizer extends Construct {
         new lambda.LayerVersion(this, 'SpecLayer', {
           code: lambda.Code.fromAsset(specLayerFolder(props.specToml)),
           compatibleArchitectures: [architecture],
-          compatibleRuntimes: [lambda.Runtime.PROVIDED_AL2023],
           description: `ddb-lake lake spec, at ${SPEC_PATH_IN_LAYER}`,
         }),
       );
@@ -222,7 +246,7 @@ export class Normalizer extends Construct {
       maxRecordAge: Duration.seconds(props.maxRecordAgeSeconds),
       reportBatchItemFailures: true,
       parallelizationFactor: props.parallelizationFactor,
-      onFailure: new SqsDlq(this.onFailureQueue),
+      onFailure: new OnFailureDestination(this.onFailureQueue),
     });
 
     // Each wildcard in the role, acknowledged one by one with its reason.

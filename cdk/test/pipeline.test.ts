@@ -123,8 +123,6 @@ describe('least privilege', () => {
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       's3:PutObject',
-      'sqs:GetQueueAttributes',
-      'sqs:GetQueueUrl',
       'sqs:SendMessage',
       'xray:PutTelemetryRecords',
       'xray:PutTraceSegments',

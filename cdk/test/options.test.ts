@@ -1,0 +1,192 @@
+// The deployment's options, each asserted on the template it produces: an existing table's
+// stream, KMS encryption, arm64 and other function and mapping settings, no access logs,
+// an e-mail subscription, the default lake without a spec, a hashing spec and its secret,
+// building from the workspace with cargo-lambda; and the errors bad context values give.
+
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { describe, it } from 'node:test';
+
+import { Match } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+
+import { EXAMPLE_SPEC, resourcesOf, Synthesized, synth, writeSpec } from './helpers';
+
+const STREAM = 'arn:aws:dynamodb:eu-west-1:123456789012:table/sync-configurations/stream/2026-11-01T00:00:00.000';
+
+function nagClean({ app }: Synthesized) {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  assert.deepEqual(
+    report.violations.map((v: any) => `${v.ruleName}: ${JSON.stringify(v.violatingResources)}`),
+    [],
+  );
+}
+
+const logicalId = (s: Synthesized, c: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(c.node.defaultChild as any);
+
+describe('an existing table', () => {
+  const s = synth({ tableStreamArn: STREAM });
+  it('reads the given stream and creates no table', () => {
+    s.template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM });
+    s.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+            Resource: STREAM,
+          }),
+        ]),
+      },
+    });
+    s.template.hasOutput('StreamArn', { Value: STREAM });
+  });
+  it('passes cdk-nag', () => nagClean(s));
+});
+
+describe('KMS encryption', () => {
+  const s = synth({ encryption: 'KMS' });
+  const keyArn = { 'Fn::GetAtt': [logicalId(s, s.stack.storage.key!), 'Arn'] };
+  it('encrypts the lake, results, queue, topic and Athena results with one rotating key', () => {
+    s.template.resourceCountIs('AWS::KMS::Key', 1);
+    s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    for (const bucket of [s.stack.storage.lakeBucket, s.stack.storage.resultsBucket]) {
+      const props = s.template.findResources('AWS::S3::Bucket')[logicalId(s, bucket)].Properties;
+      assert.deepEqual(props.BucketEncryption.ServerSideEncryptionConfiguration[0], {
+        BucketKeyEnabled: true,
+        ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn },
+      });
+    }
+    s.template.hasResourceProperties('AWS::SQS::Queue', { KmsMasterKeyId: keyArn });
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
+    s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: {
+        ResultConfiguration: { EncryptionConfiguration: { EncryptionOption: 'SSE_KMS', KmsKey: keyArn } },
+      },
+    });
+  });
+  it('tells the function to use the key and lets it', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DDB_LAKE_SSE: { 'Fn::Join': ['', ['aws:kms:', keyArn]] } }) },
+    });
+    s.template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([Match.objectLike({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: keyArn })]),
+      },
+    });
+  });
+  it('passes cdk-nag', () => nagClean(s));
+});
+
+describe('function and mapping settings', () => {
+  const s = synth({
+    architecture: 'arm64',
+    memoryMb: '128',
+    logRetentionDays: 90,
+    startingPosition: 'LATEST',
+    batchSize: 200,
+    maxBatchingWindowSeconds: 0,
+    bisectOnError: 'false',
+    retryAttempts: 3,
+    maxRecordAgeSeconds: 3600,
+    parallelizationFactor: 4,
+    accessLogs: 'false',
+    alarmEmail: 'oncall@example.com',
+    bytesScannedCutoffMb: 100,
+    iteratorAgeAlarmSeconds: 120,
+  });
+  it('are passed through', () => {
+    s.template.hasResourceProperties('AWS::Lambda::Function', { Architectures: ['arm64'], MemorySize: 128 });
+    s.template.hasResourceProperties('AWS::Lambda::LayerVersion', { CompatibleArchitectures: ['arm64'] });
+    s.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      StartingPosition: 'LATEST',
+      BatchSize: 200,
+      MaximumBatchingWindowInSeconds: 0,
+      BisectBatchOnFunctionError: false,
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 3600,
+      ParallelizationFactor: 4,
+    });
+    s.template.hasResourceProperties('AWS::Athena::WorkGroup', {
+      WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 100 * 1024 * 1024 }),
+    });
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge', Threshold: 120000 });
+  });
+  it('accessLogs=false leaves out the logs bucket', () => {
+    assert.equal(resourcesOf(s.template, 'AWS::S3::Bucket').length, 2);
+    for (const [, b] of resourcesOf(s.template, 'AWS::S3::Bucket')) assert.equal(b.Properties.LoggingConfiguration, undefined);
+  });
+  it('alarmEmail subscribes the address to the alarm topic', () => {
+    s.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: { Ref: logicalId(s, s.stack.monitoring.topic) },
+    });
+  });
+  it('passes cdk-nag', () => nagClean(s));
+});
+
+describe('the default lake (spec=none)', () => {
+  const s = synth({ spec: 'none' });
+  it('writes changes and attributes under lake/ with no spec layer', () => {
+    s.template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    const env = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
+    assert.equal(env.DDB_LAKE_SPEC_PATH, undefined);
+    assert.equal(env.DDB_LAKE_PREFIX, 'lake');
+    assert.deepEqual(
+      resourcesOf(s.template, 'AWS::Glue::Table').map(([, t]) => t.Properties.TableInput.Name).sort(),
+      ['attributes', 'changes'],
+    );
+  });
+});
+
+describe('a spec that hashes values', () => {
+  const hashing = writeSpec(fs.readFileSync(EXAMPLE_SPEC, 'utf8').replace('action = "drop"', 'action = "hash"'));
+  it('needs the redaction key secret, and says how to give it', () => {
+    assert.throws(() => synth({ spec: hashing }), /DDB_LAKE_REDACTION_KEY.*-c redactionKeySecret=/s);
+  });
+  it('puts a Secrets Manager reference, not the key, into the environment', () => {
+    const s = synth({ spec: hashing, redactionKeySecret: 'ddb-lake/redaction-key' });
+    const env = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
+    const value = JSON.stringify(env.DDB_LAKE_REDACTION_KEY);
+    assert.match(value, /\{\{resolve:secretsmanager:/);
+    assert.match(value, /secret:ddb-lake\/redaction-key/);
+    nagClean(s);
+  });
+});
+
+describe('building from the workspace (no artifact)', () => {
+  it('uses cargo-lambda-cdk for the workspace binary (bundling skipped here)', () => {
+    const s = synth({ artifact: undefined, 'aws:cdk:bundling-stacks': [] });
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'provided.al2023',
+      Handler: 'bootstrap',
+      Architectures: ['x86_64'],
+    });
+    assert.equal(s.stack.normalizer.function.constructor.name, 'RustFunction');
+  });
+});
+
+describe('bad context values', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ memoryMb: 512 }, /memoryMb=512: expected a whole number from 128 to 256/],
+    [{ encryption: 'AES' }, /encryption="AES": expected one of SSE_S3, KMS/],
+    [{ tableName: 'orders' }, /tableStreamArn.*stream ARN of table orders/],
+    [{ tableStreamArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/orders' }, /tableStreamArn=.*expected a DynamoDB stream ARN/],
+    [{ tableStreamArn: STREAM, tableName: 'orders' }, /tableName="orders": expected the table of tableStreamArn \(sync-configurations\)/],
+    [{ logRetentionDays: 8 }, /logRetentionDays=8: expected one of 1, 3, 5, 7, 14/],
+    [{ bisectOnError: 'yes' }, /bisectOnError="yes": expected true or false/],
+    [{ alarmEmail: 'oncall' }, /alarmEmail="oncall": expected an e-mail address/],
+    [{ artifact: '/nonexistent/bootstrap.zip' }, /artifact: \/nonexistent\/bootstrap.zip does not exist\. Build it with `cargo lambda build/],
+    [{ spec: '/nonexistent/spec.toml' }, /spec: \/nonexistent\/spec.toml does not exist/],
+  ];
+  for (const [context, message] of cases) {
+    it(`${JSON.stringify(context)} is refused with a message naming the fix`, () => {
+      assert.throws(() => synth(context), message);
+    });
+  }
+  it('a broken spec is refused with the ddb-lake message', () => {
+    assert.throws(() => synth({ spec: writeSpec('[lake]\nlocation = 42\n') }), /ddb-lake schema export .* failed \(exit 1\): error: .*spec\.toml:2: invalid type: integer `42`, expected a string/);
+  });
+});

@@ -1,0 +1,55 @@
+// The real `cdk synth` (the pinned aws-cdk CLI running bin/ddb-lake.ts through cdk.json),
+// offline and without AWS credentials, as an engineer runs it before `cdk deploy`: it must
+// succeed with the prebuilt artifact and write the template, and fail with the fix in its
+// message when the artifact is missing.
+
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { artifactDir, cli, sqlFilesOnDisk, tempDir } from './helpers';
+
+const CDK_DIR = path.join(__dirname, '..');
+
+function cdkSynth(context: Record<string, string>) {
+  const out = tempDir('synth');
+  const args = ['synth', '--quiet', '--no-notices', '--output', out];
+  for (const [k, v] of Object.entries(context)) args.push('--context', `${k}=${v}`);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CDK_DISABLE_VERSION_CHECK: 'true',
+    CDK_DISABLE_CLI_TELEMETRY: 'true',
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[k];
+  const started = Date.now();
+  const run = spawnSync(path.join(CDK_DIR, 'node_modules', '.bin', 'cdk'), args, { cwd: CDK_DIR, env, encoding: 'utf8' });
+  return { ...run, out, seconds: (Date.now() - started) / 1000 };
+}
+
+describe('cdk synth', () => {
+  it('synthesizes the stack offline with a prebuilt artifact', () => {
+    const run = cdkSynth({ artifact: artifactDir(), ddbLakeCli: cli() });
+    assert.equal(run.status, 0, `cdk synth failed:\n${run.stdout}\n${run.stderr}`);
+    const template = JSON.parse(fs.readFileSync(path.join(run.out, 'DdbLake.template.json'), 'utf8'));
+    const count = (type: string) => Object.values(template.Resources).filter((r: any) => r.Type === type).length;
+    assert.equal(count('AWS::Lambda::Function'), 1);
+    assert.equal(count('AWS::Lambda::EventSourceMapping'), 1);
+    assert.equal(count('AWS::Glue::Table'), 4);
+    assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2);
+    assert.equal(count('AWS::CloudWatch::Alarm'), 6);
+    // The function's asset is staged next to the template.
+    const fn: any = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function');
+    const key: string = fn.Properties.Code.S3Key;
+    assert.ok(fs.existsSync(path.join(run.out, `asset.${key.replace(/\.zip$/, '')}`, 'bootstrap')));
+    process.stdout.write(`# cdk synth took ${run.seconds.toFixed(1)} s\n`);
+  });
+
+  it('fails with the build command when the artifact is missing', () => {
+    const run = cdkSynth({ artifact: '/nonexistent/bootstrap.zip', ddbLakeCli: cli() });
+    assert.notEqual(run.status, 0);
+    assert.match(run.stderr, /artifact: \/nonexistent\/bootstrap\.zip does not exist\. Build it with `cargo lambda build --release --x86-64 -p normalizer/);
+  });
+});

@@ -7,33 +7,15 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod helpers;
 
 use aws_lambda_events::event::dynamodb::Event;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
+use helpers::{ddb_lake as run, ddb_lake_ok as ok};
 use normalizer::rowfmt::{decode_object, Row};
 use serde_dynamo::AttributeValue;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
-}
-
-fn run(args: &[&str]) -> Output {
-    let out = bin().args(args).output().expect("the ddb-lake binary runs");
-    out
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "ddb-lake {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn example_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml")

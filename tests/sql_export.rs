@@ -5,8 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+mod helpers;
+
+use helpers::{ddb_lake as run, ddb_lake_ok as ok};
 use serde_json::Value;
 
 fn root() -> &'static Path {
@@ -15,21 +17,6 @@ fn root() -> &'static Path {
 
 fn example_spec() -> PathBuf {
     root().join("docs/examples/sync-configurations.toml")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(args).output().expect("the ddb-lake binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "ddb-lake {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A SQL file read here, without the library's parser.

@@ -78,6 +78,7 @@ export class DdbLakeStack extends Stack {
 
     const tables = inputs.schema.Tables.map((t) => t.Name);
     this.normalizer = new Normalizer(this, 'Normalizer', {
+      ...config,
       streamArn,
       lakeBucket: this.storage.lakeBucket,
       prefix: lake.Prefix,
@@ -86,19 +87,6 @@ export class DdbLakeStack extends Stack {
       specToml: inputs.specToml,
       key: this.storage.key,
       extraEnvironment: redactionEnvironment(this, config, inputs),
-      architecture: config.architecture,
-      artifact: config.artifact,
-      memoryMb: config.memoryMb,
-      timeoutSeconds: config.timeoutSeconds,
-      logRetentionDays: config.logRetentionDays,
-      metricsNamespace: config.metricsNamespace,
-      startingPosition: config.startingPosition,
-      batchSize: config.batchSize,
-      maxBatchingWindowSeconds: config.maxBatchingWindowSeconds,
-      bisectOnError: config.bisectOnError,
-      retryAttempts: config.retryAttempts,
-      maxRecordAgeSeconds: config.maxRecordAgeSeconds,
-      parallelizationFactor: config.parallelizationFactor,
     });
 
     this.catalog = new LakeCatalog(this, 'Catalog', {

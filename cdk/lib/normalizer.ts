@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { RustFunction } from 'cargo-lambda-cdk';
 import { Construct } from 'constructs';
 
+import type { LakeConfig } from './config';
 import { REPO_ROOT } from './inputs';
 
 /** Where the layer puts the spec inside the function's file system. */
@@ -26,7 +27,25 @@ export const SPEC_PATH_IN_LAYER = '/opt/ddb-lake/spec.toml';
 /** The function binary in the workspace. */
 export const NORMALIZER_BINARY = 'ddb-lake-normalizer';
 
-export interface NormalizerProps {
+/** The deployment settings the function and its mapping take as they are. */
+type FunctionSettings = Pick<
+  LakeConfig,
+  | 'architecture'
+  | 'artifact'
+  | 'memoryMb'
+  | 'timeoutSeconds'
+  | 'logRetentionDays'
+  | 'metricsNamespace'
+  | 'startingPosition'
+  | 'batchSize'
+  | 'maxBatchingWindowSeconds'
+  | 'bisectOnError'
+  | 'retryAttempts'
+  | 'maxRecordAgeSeconds'
+  | 'parallelizationFactor'
+>;
+
+export interface NormalizerProps extends FunctionSettings {
   streamArn: string;
   lakeBucket: s3.IBucket;
   /** Key prefix of the lake (may be empty). */
@@ -39,19 +58,6 @@ export interface NormalizerProps {
   key?: kms.IKey;
   /** Extra environment (the redaction key, when the spec hashes). */
   extraEnvironment: Record<string, string>;
-  architecture: 'x86_64' | 'arm64';
-  artifact?: string;
-  memoryMb: number;
-  timeoutSeconds: number;
-  logRetentionDays: number;
-  metricsNamespace: string;
-  startingPosition: 'TRIM_HORIZON' | 'LATEST';
-  batchSize: number;
-  maxBatchingWindowSeconds: number;
-  bisectOnError: boolean;
-  retryAttempts: number;
-  maxRecordAgeSeconds: number;
-  parallelizationFactor: number;
 }
 
 /**

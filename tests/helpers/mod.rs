@@ -14,6 +14,24 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs the `ddb-lake` binary built for these tests with `args` and returns what it did.
+pub fn ddb_lake(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(args).output().expect("the ddb-lake binary runs")
+}
+
+/// Runs `ddb-lake` with `args`, fails the test (with both outputs) unless it succeeds, and
+/// returns its stdout.
+pub fn ddb_lake_ok(args: &[&str]) -> String {
+    let out = ddb_lake(args);
+    assert!(
+        out.status.success(),
+        "ddb-lake {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("ddb-lake writes UTF-8")
+}
+
 /// A running moto_server.
 pub struct Moto {
     child: Child,

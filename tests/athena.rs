@@ -124,17 +124,22 @@ async fn moto_seeded_results_come_back_exactly() {
     assert_eq!(states.last().map(String::as_str), Some("SUCCEEDED"));
 }
 
-#[tokio::test]
-async fn moto_records_workgroup_output_location_and_context() {
-    let moto = Moto::start();
-    let client = client(&moto.endpoint.clone());
+/// Creates workgroup `name` (default configuration) in moto's Athena.
+async fn create_work_group(client: &Client, name: &str) {
     client
         .create_work_group()
-        .name("lake-wg")
+        .name(name)
         .configuration(WorkGroupConfiguration::builder().build())
         .send()
         .await
         .expect("create workgroup");
+}
+
+#[tokio::test]
+async fn moto_records_workgroup_output_location_and_context() {
+    let moto = Moto::start();
+    let client = client(&moto.endpoint.clone());
+    create_work_group(&client, "lake-wg").await;
     seed_results(
         &moto,
         json!([{
@@ -298,13 +303,7 @@ fn exported_views() -> (String, Vec<(String, u64, String)>) {
 async fn create_views_runs_every_view_statement_in_order_in_moto() {
     let moto = Moto::start();
     let client = client(&moto.endpoint.clone());
-    client
-        .create_work_group()
-        .name("views-wg")
-        .configuration(WorkGroupConfiguration::builder().build())
-        .send()
-        .await
-        .expect("create workgroup");
+    create_work_group(&client, "views-wg").await;
     // A query in another workgroup is not one of create-views'.
     let (other, _) = run(&client, &target("elsewhere"), "SELECT 1", Duration::from_secs(30)).await;
     other.expect("a query in the primary workgroup");

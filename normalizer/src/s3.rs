@@ -56,6 +56,12 @@ fn join(prefix: &str, rest: &str) -> String {
     }
 }
 
+/// Where quarantined records go when no quarantine prefix is configured: `<prefix>/_quarantine`
+/// (`_quarantine` when the prefix is empty). The CLI's `schema export` reports the same value.
+pub fn default_quarantine_prefix(prefix: &str) -> String {
+    join(prefix.trim_matches('/'), QUARANTINE_DIR)
+}
+
 impl S3Sink {
     /// A sink for `s3://bucket/prefix/`; quarantine objects go under `quarantine_prefix`
     /// (`None`: `<prefix>/_quarantine/`).
@@ -69,7 +75,7 @@ impl S3Sink {
         let prefix = prefix.trim_matches('/').to_owned();
         let quarantine_prefix = match quarantine_prefix {
             Some(q) => q.trim_matches('/').to_owned(),
-            None => join(&prefix, QUARANTINE_DIR),
+            None => default_quarantine_prefix(&prefix),
         };
         S3Sink { client, bucket: bucket.to_owned(), prefix, quarantine_prefix, encryption }
     }

@@ -101,18 +101,11 @@ struct LakeFacts {
 
 impl LakeFacts {
     fn of(spec: &normalizer::spec::LakeSpec) -> LakeFacts {
-        let join = |rel: &str| {
-            if spec.location.prefix.is_empty() {
-                rel.to_string()
-            } else {
-                format!("{}/{rel}", spec.location.prefix)
-            }
-        };
         LakeFacts {
             location: spec.location.url("").trim_end_matches('/').to_string(),
             bucket: spec.location.bucket.clone(),
             prefix: spec.location.prefix.clone(),
-            quarantine_prefix: join(normalizer::partition::QUARANTINE_DIR),
+            quarantine_prefix: normalizer::s3::default_quarantine_prefix(&spec.location.prefix),
             source_table: spec.source_table.clone(),
             partition_key: spec.partition_key.clone(),
             sort_key: spec.sort_key.clone(),

@@ -8,8 +8,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { App } from 'aws-cdk-lib';
+import * as assert from 'node:assert/strict';
+
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
 
 import { readConfig } from '../lib/config';
 import { DdbLakeStack } from '../lib/ddb-lake-stack';
@@ -77,6 +80,21 @@ export function synth(context: Record<string, unknown> = {}): Synthesized {
   const inputs = loadInputs(config.spec, config.ddbLakeCli);
   const stack = new DdbLakeStack(app, 'Test', { config, inputs });
   return { app, stack, template: Template.fromStack(stack), inputs };
+}
+
+/** The template's logical id of a construct's CloudFormation resource. */
+export function logicalIdOf(stack: Stack, construct: { node: { defaultChild?: unknown } }): string {
+  return stack.getLogicalId(construct.node.defaultChild as CfnElement);
+}
+
+/** Fails unless cdk-nag's AwsSolutions pack finds nothing unacknowledged in the app. */
+export function assertNagClean(app: App): void {
+  const report = new AwsSolutionsChecks().validateScope(app);
+  assert.deepEqual(
+    report.violations.map((v: any) => `${v.ruleName}: ${JSON.stringify(v.violatingResources)}`),
+    [],
+  );
+  assert.equal(report.success, true);
 }
 
 /** A lake spec file in a temporary folder. */

@@ -8,21 +8,13 @@ import * as fs from 'node:fs';
 import { describe, it } from 'node:test';
 
 import { Match } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
 
-import { EXAMPLE_SPEC, resourcesOf, Synthesized, synth, writeSpec } from './helpers';
+import { assertNagClean, EXAMPLE_SPEC, logicalIdOf, resourcesOf, Synthesized, synth, writeSpec } from './helpers';
 
 const STREAM = 'arn:aws:dynamodb:eu-west-1:123456789012:table/sync-configurations/stream/2026-11-01T00:00:00.000';
 
-function nagClean({ app }: Synthesized) {
-  const report = new AwsSolutionsChecks().validateScope(app);
-  assert.deepEqual(
-    report.violations.map((v: any) => `${v.ruleName}: ${JSON.stringify(v.violatingResources)}`),
-    [],
-  );
-}
-
-const logicalId = (s: Synthesized, c: { node: { defaultChild?: unknown } }) => s.stack.getLogicalId(c.node.defaultChild as any);
+const nagClean = ({ app }: Synthesized) => assertNagClean(app);
+const logicalId = (s: Synthesized, c: { node: { defaultChild?: unknown } }) => logicalIdOf(s.stack, c);
 
 describe('an existing table', () => {
   const s = synth({ tableStreamArn: STREAM });

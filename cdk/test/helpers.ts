@@ -27,7 +27,7 @@ export function binDir(): string {
   const help =
     'The CDK tests run the real `ddb-lake` command and package the real function binary. ' +
     'Run them with ./scripts/test (it builds the binaries and sets DDB_LAKE_BIN_DIR), or: ' +
-    'cargo build --workspace --bins && DDB_LAKE_BIN_DIR=<target dir>/debug npm test';
+    'cargo build --workspace --all-targets && DDB_LAKE_BIN_DIR=<target dir>/debug npm test';
   if (!dir) throw new Error(`DDB_LAKE_BIN_DIR is not set. ${help}`);
   for (const bin of ['ddb-lake', 'ddb-lake-normalizer']) {
     if (!fs.existsSync(path.join(dir, bin))) throw new Error(`${path.join(dir, bin)} does not exist. ${help}`);

@@ -148,14 +148,14 @@ impl Moto {
 }
 
 /// The Lambda function binary, built next to the test executables
-/// (`./scripts/test` builds it first: `cargo build --workspace --bins`).
+/// (`./scripts/test` builds it first: `cargo build --workspace --all-targets`).
 pub fn normalizer_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps/..");
     let bin = dir.join("ddb-lake-normalizer");
     assert!(
         bin.exists(),
-        "{} is missing: build it with `cargo build -p normalizer --bin ddb-lake-normalizer` (./scripts/test does this)",
+        "{} is missing: build it with `cargo build --workspace --all-targets` (./scripts/test does this)",
         bin.display()
     );
     bin

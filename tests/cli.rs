@@ -14,7 +14,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
 use helpers::{ddb_lake as run, ddb_lake_ok as ok};
-use normalizer::rowfmt::{decode_object, Row};
+use lake_core::rowfmt::{decode_object, Row};
 use serde_dynamo::AttributeValue;
 
 fn example_spec() -> PathBuf {

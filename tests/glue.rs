@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use glue_schema::definition::{catalog_definition, from_glue_table, to_table_input};
 use helpers::Moto;
-use normalizer::spec::LakeSpec;
+use lake_core::spec::LakeSpec;
 
 fn example_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml")

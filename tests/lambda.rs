@@ -25,7 +25,7 @@ use flate2::read::MultiGzDecoder;
 use helpers::fault_proxy::{Fault, FaultProxy, FaultRule};
 use helpers::lambda_api::{LambdaApi, Outcome};
 use helpers::{normalizer_binary, peak_rss_kb, Moto};
-use normalizer::rowfmt::{decode_object, Row};
+use lake_core::rowfmt::{decode_object, Row};
 
 const BUCKET: &str = "lake-bucket";
 const PREFIX: &str = "ddb/sync";
@@ -266,7 +266,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     let (h, changes) = rows_of(&objects, "changes");
     let seq = |r: &Row| r[1].clone().unwrap();
     let mut changes = changes;
-    changes.sort_by(|x, y| normalizer::batch::compare_sequence_numbers(&seq(x), &seq(y)));
+    changes.sort_by(|x, y| lake_core::object_key::compare_sequence_numbers(&seq(x), &seq(y)));
     let names: Vec<&str> = changes.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(names, ["INSERT", "INSERT", "INSERT", "MODIFY", "REMOVE"]);
     let pk = h.iter().position(|c| c == "pk").unwrap();
@@ -309,7 +309,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     }
     let (_, replayed) = rows_of(&local, "changes");
     let mut replayed_seqs: Vec<String> = replayed.iter().map(seq).collect();
-    replayed_seqs.sort_by(|x, y| normalizer::batch::compare_sequence_numbers(x, y));
+    replayed_seqs.sort_by(|x, y| lake_core::object_key::compare_sequence_numbers(x, y));
     assert_eq!(replayed_seqs, changes.iter().map(seq).collect::<Vec<_>>());
     assert_eq!(rows_of(&local, "attributes").1.len(), attrs.len());
 
@@ -361,14 +361,14 @@ async fn s3_faults_are_reported_and_redelivery_converges() {
     let event = generated_event();
 
     // What a clean run writes, computed by the library.
-    let spec = normalizer::spec::LakeSpec::default();
+    let spec = lake_core::spec::LakeSpec::default();
     let flattener = normalizer::flatten::Flattener::new(&spec, None).unwrap();
-    let tables = normalizer::schema::table_schemas(&spec);
+    let tables = spec.table_schemas();
     let clean = normalizer::batch::normalize_event(&flattener, &tables, 1, &event, &Default::default()).unwrap();
     let records: Vec<serde_json::Value> =
         serde_json::from_str::<serde_json::Value>(&event).unwrap()["Records"].as_array().unwrap().clone();
     let day_of = |r: &serde_json::Value| {
-        normalizer::partition::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
+        lake_core::object_key::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
     };
     let days: std::collections::BTreeSet<String> = records.iter().map(day_of).collect();
     assert!(days.len() >= 2, "the batch spans days: {days:?}");

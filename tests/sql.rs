@@ -8,14 +8,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use lake_core::object_key::compare_sequence_numbers;
+use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::{Answer, LocalLake};
-use normalizer::batch::{compare_sequence_numbers, BatchOptions};
+use normalizer::batch::BatchOptions;
 use normalizer::flatten::Flattener;
 use normalizer::function::{process_event, Pipeline};
-use normalizer::schema::table_schemas;
 use normalizer::sink::LocalDirSink;
-use normalizer::spec::LakeSpec;
 use serde_dynamo::AttributeValue as Av;
 
 const SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
@@ -185,7 +185,7 @@ async fn fixture() -> Fixture {
 
     let pipeline = Pipeline {
         flattener: Flattener::new(&spec, Some(b"test-redaction-key-16")).unwrap(),
-        tables: table_schemas(&spec),
+        tables: spec.table_schemas(),
         gzip_level: 1,
         max_concurrent_uploads: 4,
     };

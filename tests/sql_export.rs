@@ -246,7 +246,7 @@ fn export_writes_the_same_json_to_a_file() {
 
     // Without a spec: the default database and only the files' views.
     let plain: Value = serde_json::from_str(&ok(&["sql", "export"])).unwrap();
-    assert_eq!(plain["database"], normalizer::spec::DEFAULT_DATABASE);
+    assert_eq!(plain["database"], lake_core::spec::DEFAULT_DATABASE);
     let plain_views: Vec<&str> = plain["queries"]
         .as_array()
         .unwrap()

@@ -1,6 +1,6 @@
 //! Table definitions: the lake spec as Glue tables, in one serializable form.
 //!
-//! [`table_definitions`] turns the columns the normalizer writes ([`normalizer::schema`])
+//! [`table_definitions`] turns the columns the normalizer writes ([`lake_core::schema`])
 //! into Glue table definitions with the matching SerDe, gzip text input, `dt` partition and
 //! partition projection. The same value becomes a Glue `TableInput` ([`to_table_input`]),
 //! Athena DDL ([`crate::ddl`]) and the JSON the CDK app reads (`ddb-lake schema export`), so
@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
-use normalizer::rowfmt::SERDE_PROPERTIES;
-use normalizer::schema::table_schemas;
-use normalizer::spec::{LakeSpec, PARTITION_COLUMN};
+use lake_core::rowfmt::SERDE_PROPERTIES;
+use lake_core::schema::PARTITION_COLUMN;
+use lake_core::spec::LakeSpec;
 use serde::{Deserialize, Serialize};
 
 /// SerDe that reads the row format (docs/row-format.md).
@@ -97,7 +97,7 @@ pub struct CatalogDefinition {
 
 /// The table definitions of every table the normalizer writes under `spec`.
 pub fn table_definitions(spec: &LakeSpec) -> Vec<TableDefinition> {
-    table_schemas(spec)
+    spec.table_schemas()
         .into_iter()
         .map(|t| {
             let location = spec.location.url(&format!("{}/", t.name));
@@ -325,7 +325,7 @@ mod tests {
     fn definitions_follow_the_writer() {
         let spec = example();
         let defs = table_definitions(&spec);
-        let schemas = table_schemas(&spec);
+        let schemas = spec.table_schemas();
         assert_eq!(defs.len(), schemas.len());
         for (d, s) in defs.iter().zip(&schemas) {
             let names: Vec<&str> = d.storage_descriptor.columns.iter().map(|c| c.name.as_str()).collect();

@@ -2,13 +2,13 @@
 //!
 //! The lake spec as Glue tables and Athena DDL, and applying them to the Glue catalog.
 //!
-//! The columns come from [`normalizer::schema`], the very list the normalizer writes, so
+//! The columns come from [`lake_core::schema`], the very list the normalizer writes, so
 //! the writer and the catalog cannot disagree. [`definition`] builds the table definitions
 //! (SerDe, gzip text, `dt` partition, partition projection); [`ddl`] prints them as
 //! `CREATE EXTERNAL TABLE`; [`catalog`] plans and applies them with `aws-sdk-glue`.
 //!
 //! ```
-//! let spec = normalizer::spec::LakeSpec::default();
+//! let spec = lake_core::spec::LakeSpec::default();
 //! let tables = glue_schema::definition::table_definitions(&spec);
 //! assert_eq!(tables[0].name, "changes");
 //! assert_eq!(tables[0].parameters["projection.dt.type"], "date");

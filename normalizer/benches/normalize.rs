@@ -14,11 +14,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use lake_core::spec::LakeSpec;
 use normalizer::batch::{normalize_event, BatchOptions};
 use normalizer::flatten::Flattener;
 use normalizer::record::{decode_record, for_each_record, split_event};
-use normalizer::schema::table_schemas;
-use normalizer::spec::LakeSpec;
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
 #[global_allocator]
@@ -64,7 +63,7 @@ fn memory_child(path: &str) {
     let spec = LakeSpec::from_toml(EXAMPLE_SPEC, "example").expect("example spec");
     let before = vm_hwm_kb().unwrap_or(0);
     let f = Flattener::new(&spec, Some(b"bench-redaction-key")).expect("flattener");
-    let out = normalize_event(&f, &table_schemas(&spec), 1, &event, &BatchOptions::default()).expect("normalize");
+    let out = normalize_event(&f, &spec.table_schemas(), 1, &event, &BatchOptions::default()).expect("normalize");
     black_box(&out);
     let after = vm_hwm_kb().unwrap_or(0);
     println!("{before} {after}");
@@ -125,7 +124,7 @@ fn main() {
 
     for (label, spec) in [("no spec", &default_spec), ("example spec", &example)] {
         let f = Flattener::new(spec, Some(b"bench-redaction-key")).expect("flattener");
-        let tables = table_schemas(spec);
+        let tables = spec.table_schemas();
         for level in [0u32, 1, 6] {
             let mut out_bytes = 0;
             let t = median_time(|| {

@@ -15,9 +15,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::flatten::{Flattener, RecordRows};
-use crate::partition::{day_of, BatchId, ObjectKey};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
-use crate::schema::TableSchema;
+use lake_core::object_key::{compare_sequence_numbers, day_of, BatchId, ObjectKey};
+use lake_core::schema::TableSchema;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
 #[derive(Debug, thiserror::Error)]
@@ -88,13 +88,6 @@ impl BatchOutput {
     pub fn output_bytes(&self) -> usize {
         self.objects.iter().map(|o| o.body.len()).sum()
     }
-}
-
-/// Orders decimal sequence numbers as numbers (they may differ in length).
-pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
-    let a = a.trim_start_matches('0');
-    let b = b.trim_start_matches('0');
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 struct Writer {
@@ -303,16 +296,7 @@ fn batch_id(seqs: &[Option<String>], source: Option<&str>, arn: Option<&str>, ev
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::table_schemas;
-    use crate::spec::LakeSpec;
-    use std::cmp::Ordering;
-
-    #[test]
-    fn sequence_numbers_compare_as_numbers() {
-        assert_eq!(compare_sequence_numbers("99", "100"), Ordering::Less);
-        assert_eq!(compare_sequence_numbers("0100", "100"), Ordering::Equal);
-        assert_eq!(compare_sequence_numbers("1234567890123456789012345678901234567890", "999"), Ordering::Greater);
-    }
+    use lake_core::spec::LakeSpec;
 
     fn rec(seq: &str, name: &str) -> String {
         format!(
@@ -323,7 +307,7 @@ mod tests {
     #[test]
     fn poison_record_goes_to_quarantine_and_the_rest_lands() {
         let spec = LakeSpec::default();
-        let tables = table_schemas(&spec);
+        let tables = spec.table_schemas();
         let f = Flattener::new(&spec, None).unwrap();
         let bad = rec("150", "INSERT").replace(r#"{"N":"1"}"#, r#"{"X":"1"}"#);
         let ev = format!(r#"{{"Records":[{},{},{}]}}"#, rec("100", "INSERT"), bad, rec("200", "MODIFY"));
@@ -352,7 +336,7 @@ mod tests {
     fn type_conflict_in_a_valid_event_quarantines_with_the_raw_record() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = table_schemas(&spec);
+        let tables = spec.table_schemas();
         let f = Flattener::new(&spec, None).unwrap();
         let ok = rec("100", "INSERT").replace(r#"{"N":"1"}"#, r#"{"BOOL":true}"#);
         let ev = format!(r#"{{"Records":[{},{}]}}"#, ok, rec("200", "INSERT"));
@@ -373,7 +357,7 @@ mod tests {
         let spec = LakeSpec::default();
         let f = Flattener::new(&spec, None).unwrap();
         let e =
-            normalize_event(&f, &table_schemas(&spec), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
+            normalize_event(&f, &spec.table_schemas(), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
     }
 }

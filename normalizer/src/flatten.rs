@@ -3,7 +3,7 @@
 //! Called by [`crate::batch`] once per record. Rows are encoded straight into per-table
 //! buffers (no intermediate row structs); the caller appends them to the table's object only
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
-//! The columns written are exactly those of [`crate::schema::table_schemas`].
+//! The columns written are exactly those of [`lake_core::spec::LakeSpec::table_schemas`].
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -11,11 +11,11 @@ use std::fmt::Write as _;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::number::{self, NumberFitError};
-use crate::path::{push_index, push_name, Segment};
 use crate::record::{AttributeValue, EventName, Item, StreamRecord, Text};
-use crate::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
-use crate::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
+use lake_core::number::{self, NumberFitError};
+use lake_core::path::{push_index, push_name, Segment};
+use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
 
 /// Index of the `changes` table in [`RecordRows`].
 pub const CHANGES: usize = 0;
@@ -66,7 +66,7 @@ pub struct MissingRedactionKey {
     pub env: String,
 }
 
-/// Encoded rows of one record, per table (index = position in `table_schemas`).
+/// Encoded rows of one record, per table (index = position in `LakeSpec::table_schemas`).
 #[derive(Debug, Default)]
 pub struct RecordRows {
     /// Encoded rows (each ends with LF), per table.
@@ -661,9 +661,9 @@ fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::record::decode_record;
-    use crate::rowfmt::decode_object;
+    use lake_core::rowfmt::decode_object;
 
-    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<crate::rowfmt::Row>)> {
+    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<lake_core::rowfmt::Row>)> {
         let f = Flattener::new(spec, Some(b"0123456789abcdef")).unwrap();
         let r = decode_record(rec).unwrap();
         let mut out = RecordRows::default();

@@ -20,9 +20,9 @@ use serde_json::json;
 use crate::batch::{normalize_event, BatchOptions, BatchOutput, EventError};
 use crate::flatten::Flattener;
 use crate::s3::Encryption;
-use crate::schema::TableSchema;
 use crate::sink::{write_all, LakeSink};
-use crate::spec::{LakeSpec, SpecError};
+use lake_core::schema::TableSchema;
+use lake_core::spec::{LakeSpec, SpecError};
 
 /// Default number of uploads in flight per batch.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 8;
@@ -299,9 +299,8 @@ pub fn emf_lines(report: &BatchReport, namespace: &str, function_name: &str, now
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::ObjectKey;
-    use crate::schema::table_schemas;
     use crate::sink::SinkError;
+    use lake_core::object_key::ObjectKey;
     use std::collections::HashMap;
     use std::sync::Mutex;
 
@@ -351,7 +350,7 @@ mod tests {
         let spec = LakeSpec::default();
         let pipeline = Pipeline {
             flattener: Flattener::new(&spec, None).unwrap(),
-            tables: table_schemas(&spec),
+            tables: spec.table_schemas(),
             gzip_level: 1,
             max_concurrent_uploads: 2,
         };

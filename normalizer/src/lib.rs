@@ -5,12 +5,14 @@
 //!
 //! One batch (a Lambda event) goes through [`batch::normalize_event`]: its records are
 //! decoded without loss ([`record`]), flattened into the `changes`, `attributes` and
-//! declared tables ([`flatten`], columns from [`schema`]), encoded by the documented row
-//! format ([`rowfmt`]) and named by deterministic keys ([`partition`]). A [`sink`] writes
-//! them. The [`spec`] drives it all.
+//! declared tables ([`flatten`]), encoded and named by the lake's definitions in
+//! [`lake_core`] (columns from `lake_core::schema`, the row format `lake_core::rowfmt`,
+//! deterministic keys `lake_core::object_key`). A [`sink`] writes them. The spec
+//! (`lake_core::spec`) drives it all.
 //!
 //! ```
-//! use normalizer::{batch::{normalize_event, BatchOptions}, flatten::Flattener, schema::table_schemas, spec::LakeSpec};
+//! use lake_core::spec::LakeSpec;
+//! use normalizer::{batch::{normalize_event, BatchOptions}, flatten::Flattener};
 //!
 //! let spec = LakeSpec::default();
 //! let flattener = Flattener::new(&spec, None).unwrap();
@@ -18,7 +20,7 @@
 //!   "ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},
 //!   "NewImage":{"pk":{"S":"a"},"n":{"N":"12345678901234567890123456789012345678"}},
 //!   "SequenceNumber":"100","SizeBytes":20,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
-//! let out = normalize_event(&flattener, &table_schemas(&spec), 1, event, &BatchOptions::default()).unwrap();
+//! let out = normalize_event(&flattener, &spec.table_schemas(), 1, event, &BatchOptions::default()).unwrap();
 //! assert_eq!(out.objects[0].key.as_str(), "changes/dt=2023-11-14/local_100_100.tsv.gz");
 //! assert_eq!(out.rows_per_table[1], ("attributes".to_string(), 2));
 //! ```
@@ -28,14 +30,8 @@ pub mod batch;
 pub mod flatten;
 pub mod function;
 pub mod input;
-pub mod number;
-pub mod partition;
-pub mod path;
 pub mod record;
 pub mod replay;
-pub mod rowfmt;
 pub mod s3;
-pub mod schema;
 pub mod sink;
-pub mod spec;
 pub mod synth;

@@ -191,7 +191,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ValueList<'a> {
 }
 
 fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
-    if crate::number::is_dynamodb_number(t.as_str()) {
+    if lake_core::number::is_dynamodb_number(t.as_str()) {
         Ok(())
     } else {
         Err(E::custom(format_args!(

@@ -129,7 +129,7 @@ where
                     StartAt::After(seq) => r
                         .dynamodb()
                         .and_then(|d| d.sequence_number())
-                        .is_some_and(|s| crate::batch::compare_sequence_numbers(s, seq).is_gt()),
+                        .is_some_and(|s| lake_core::object_key::compare_sequence_numbers(s, seq).is_gt()),
                     StartAt::TrimHorizon => true,
                 })
                 .collect();

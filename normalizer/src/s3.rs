@@ -11,8 +11,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
-use crate::partition::{ObjectKey, QUARANTINE_DIR};
 use crate::sink::{LakeSink, SinkError};
+use lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
 
 /// Server-side encryption requested on every object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -122,7 +122,7 @@ impl LakeSink for S3Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::BatchId;
+    use lake_core::object_key::BatchId;
 
     #[test]
     fn keys_go_under_their_prefixes() {

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use crate::partition::ObjectKey;
+use lake_core::object_key::ObjectKey;
 
 /// A write that failed.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,7 @@ pub async fn write_all<S: LakeSink + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::partition::BatchId;
+    use lake_core::object_key::BatchId;
 
     #[tokio::test]
     async fn writes_mirror_the_key() {

@@ -26,8 +26,8 @@ use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::SessionContext;
 use flate2::read::MultiGzDecoder;
 use glue_schema::definition::{ColumnDefinition, TableDefinition};
-use normalizer::rowfmt::decode_line_as_serde;
-use normalizer::spec::LakeSpec;
+use lake_core::rowfmt::decode_line_as_serde;
+use lake_core::spec::LakeSpec;
 
 use crate::files;
 use crate::named_queries::named_queries;

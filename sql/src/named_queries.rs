@@ -14,7 +14,7 @@
 //! values).
 
 use glue_schema::definition::table_definitions;
-use normalizer::spec::LakeSpec;
+use lake_core::spec::LakeSpec;
 use serde::Serialize;
 
 use crate::files::{self, Kind, Param, SqlFile, SqlFileError};

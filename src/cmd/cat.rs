@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
-use normalizer::rowfmt::decode_object;
+use lake_core::rowfmt::decode_object;
 
 /// Arguments of `ddb-lake cat`.
 #[derive(clap::Args, Debug)]

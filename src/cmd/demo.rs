@@ -9,15 +9,14 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::LocalLake;
 use lake_sql::render::{render, Format};
 use normalizer::batch::BatchOptions;
 use normalizer::flatten::Flattener;
 use normalizer::function::{process_event, Pipeline};
-use normalizer::schema::table_schemas;
 use normalizer::sink::LocalDirSink;
-use normalizer::spec::LakeSpec;
 use normalizer::synth::{generate, write_json_lines, SynthOptions};
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
@@ -82,7 +81,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let pipeline = Pipeline {
         flattener: Flattener::new(&spec, Some(&key))?,
-        tables: table_schemas(&spec),
+        tables: spec.table_schemas(),
         gzip_level: spec.gzip_level,
         max_concurrent_uploads: 8,
     };

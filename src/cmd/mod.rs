@@ -13,7 +13,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use normalizer::spec::LakeSpec;
+use lake_core::spec::LakeSpec;
 
 /// Reads a whole file, or stdin for `-`.
 pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {

@@ -9,7 +9,6 @@ use normalizer::batch::{normalize_event, BatchOptions, BatchOutput};
 use normalizer::flatten::Flattener;
 use normalizer::input;
 use normalizer::record::split_event;
-use normalizer::schema::table_schemas;
 use normalizer::sink::{LakeSink, LocalDirSink};
 
 use super::{human_bytes, load_spec, read_input, redaction_key};
@@ -70,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
     let flattener = Flattener::new(&spec, key.as_deref())?;
-    let tables = table_schemas(&spec);
+    let tables = spec.table_schemas();
     let (text, name) = read_input(&args.events)?;
 
     // Check the whole input before writing anything.

@@ -10,7 +10,6 @@ use normalizer::flatten::Flattener;
 use normalizer::function::{process_event, Pipeline};
 use normalizer::replay::{read_stream, StartAt};
 use normalizer::s3::{Encryption, S3Sink};
-use normalizer::schema::table_schemas;
 use normalizer::sink::{LakeSink, LocalDirSink};
 
 use super::{load_spec, redaction_key};
@@ -54,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let key = redaction_key(&spec);
     let pipeline = Pipeline {
         flattener: Flattener::new(&spec, key.as_deref())?,
-        tables: table_schemas(&spec),
+        tables: spec.table_schemas(),
         gzip_level: spec.gzip_level,
         max_concurrent_uploads: 8,
     };

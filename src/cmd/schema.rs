@@ -100,7 +100,7 @@ struct LakeFacts {
 }
 
 impl LakeFacts {
-    fn of(spec: &normalizer::spec::LakeSpec) -> LakeFacts {
+    fn of(spec: &lake_core::spec::LakeSpec) -> LakeFacts {
         LakeFacts {
             location: spec.location.url("").trim_end_matches('/').to_string(),
             bucket: spec.location.bucket.clone(),

@@ -14,7 +14,6 @@ use normalizer::batch::BatchOptions;
 use normalizer::flatten::Flattener;
 use normalizer::function::{emf_lines, process_event, FunctionConfig, Pipeline};
 use normalizer::s3::S3Sink;
-use normalizer::schema::table_schemas;
 use serde_json::value::RawValue;
 
 #[global_allocator]
@@ -72,7 +71,7 @@ async fn main() -> Result<(), Error> {
     let state: &'static State = Box::leak(Box::new(State {
         pipeline: Pipeline {
             flattener,
-            tables: table_schemas(spec),
+            tables: spec.table_schemas(),
             gzip_level: spec.gzip_level,
             max_concurrent_uploads: config.max_concurrent_uploads,
         },

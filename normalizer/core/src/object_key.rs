@@ -5,8 +5,9 @@
 //! normalized. Keys are a pure function of the batch, so a retried batch overwrites its own
 //! objects. Every component that could come from data goes through [`escape_component`],
 //! so no value can add a folder, climb out of one (`..`), forge a `key=value` partition or
-//! smuggle a control character into a key. Called by [`crate::batch`]; the sinks take keys as
-//! they are.
+//! smuggle a control character into a key. Called by the writer's batch assembly; the sinks
+//! take keys as they are. Sequence numbers are compared here too ([`compare_sequence_numbers`]):
+//! the first and last of a batch name its objects.
 
 use std::fmt;
 
@@ -130,10 +131,25 @@ impl fmt::Display for ObjectKey {
     }
 }
 
+/// Orders decimal sequence numbers as numbers (they may differ in length).
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence_numbers("99", "100"), Ordering::Less);
+        assert_eq!(compare_sequence_numbers("0100", "100"), Ordering::Equal);
+        assert_eq!(compare_sequence_numbers("1234567890123456789012345678901234567890", "999"), Ordering::Greater);
+    }
 
     #[test]
     fn layout() {

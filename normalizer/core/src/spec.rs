@@ -16,6 +16,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::path::{AttributePath, Segment};
+use crate::schema::{
+    col, common_columns, TableSchema, BUILT_IN_TABLES, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN,
+};
 
 /// Glue database used when the spec names none.
 pub const DEFAULT_DATABASE: &str = "ddb_lake";
@@ -31,14 +34,6 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 pub const DEFAULT_PROJECTION_START: &str = "2020-01-01";
 /// Environment variable holding the key for hashed redaction, unless the spec names another.
 pub const DEFAULT_REDACTION_KEY_ENV: &str = "DDB_LAKE_REDACTION_KEY";
-/// Names of the tables every lake has.
-pub const BUILT_IN_TABLES: [&str; 2] = ["changes", "attributes"];
-/// Columns every table starts with, in this order.
-pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_time", "tenant", "item_key", "pk", "sk"];
-/// Column of an exploded table that holds the element's position in its list.
-pub const ELEMENT_INDEX_COLUMN: &str = "element_index";
-/// The partition column.
-pub const PARTITION_COLUMN: &str = "dt";
 
 /// A spec that cannot be used, with where and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -734,6 +729,32 @@ impl LakeSpec {
         self.redactions.iter().any(|r| r.action == RedactAction::Hash)
     }
 
+    /// Every table of the lake, built-in tables first, then the declared ones in spec order,
+    /// each with its columns in file order.
+    pub fn table_schemas(&self) -> Vec<TableSchema> {
+        let mut out = Vec::with_capacity(BUILT_IN_TABLES.len() + self.tables.len());
+        out.extend(crate::schema::built_in_tables());
+        for t in &self.tables {
+            let mut columns = common_columns();
+            if t.explode.is_some() {
+                columns.push(col(ELEMENT_INDEX_COLUMN, "int", "position of the element in the exploded list"));
+            }
+            for c in &t.columns {
+                let mut comment = c.comment.clone().unwrap_or_else(|| format!("from {}", c.path));
+                if c.hashed {
+                    comment.push_str(" (HMAC-SHA256, redacted)");
+                }
+                columns.push(col(&c.name, &c.kind.sql_name(), &comment));
+            }
+            let comment = t.comment.clone().unwrap_or_else(|| match &t.explode {
+                Some(e) => format!("one row per element of {e}"),
+                None => "one row per new image".into(),
+            });
+            out.push(TableSchema { name: t.name.clone(), comment, columns });
+        }
+        out
+    }
+
     /// A plain-words account of the spec, for `ddb-lake spec check`.
     pub fn explain(&self) -> String {
         use std::fmt::Write as _;
@@ -779,7 +800,7 @@ impl LakeSpec {
             );
         }
         let _ = writeln!(s, "tables:");
-        for t in crate::schema::table_schemas(self) {
+        for t in self.table_schemas() {
             let _ = writeln!(s, "  {:<18} {}", t.name, t.comment);
             let cols: Vec<String> = t.columns.iter().map(|c| format!("{} {}", c.name, c.sql_type)).collect();
             let _ = writeln!(s, "      columns: {}", cols.join(", "));
@@ -797,7 +818,7 @@ fn concrete_prefix(rule: &AttributePath, column: &AttributePath) -> bool {
 mod tests {
     use super::*;
 
-    pub(crate) const EXAMPLE: &str = include_str!("../../docs/examples/sync-configurations.toml");
+    pub(crate) const EXAMPLE: &str = include_str!("../../../docs/examples/sync-configurations.toml");
 
     #[test]
     fn the_documented_example_is_valid() {

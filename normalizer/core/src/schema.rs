@@ -1,10 +1,19 @@
 //! The columns of every table the normalizer writes, in the order they are written.
 //!
-//! The one source of truth for the writer ([`crate::flatten`] writes exactly these columns),
-//! for `ddb-lake spec check`, and for the catalog (glue-schema turns these into Glue
-//! tables and Athena DDL). Every table is partitioned by `dt` (not stored in the rows).
+//! The one source of truth for the writer (its flattener writes exactly these columns), for
+//! `ddb-lake spec check`, and for the catalog (glue-schema turns these into Glue tables and
+//! Athena DDL). The built-in tables and the column names every table shares live here; a
+//! spec's declared tables add theirs through [`crate::spec::LakeSpec::table_schemas`].
+//! Every table is partitioned by [`PARTITION_COLUMN`] (not stored in the rows).
 
-use crate::spec::{LakeSpec, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN};
+/// Names of the tables every lake has.
+pub const BUILT_IN_TABLES: [&str; 2] = ["changes", "attributes"];
+/// Columns every table starts with, in this order.
+pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_time", "tenant", "item_key", "pk", "sk"];
+/// Column of an exploded table that holds the element's position in its list.
+pub const ELEMENT_INDEX_COLUMN: &str = "element_index";
+/// The partition column.
+pub const PARTITION_COLUMN: &str = "dt";
 
 /// One column: name, Glue/Athena type, comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,11 +37,13 @@ pub struct TableSchema {
     pub columns: Vec<ColumnSchema>,
 }
 
-fn col(name: &str, sql_type: &str, comment: &str) -> ColumnSchema {
+/// A column from its name, type and comment.
+pub(crate) fn col(name: &str, sql_type: &str, comment: &str) -> ColumnSchema {
     ColumnSchema { name: name.into(), sql_type: sql_type.into(), comment: comment.into() }
 }
 
-fn common_columns() -> Vec<ColumnSchema> {
+/// The columns every table starts with ([`COMMON_COLUMNS`]), with their types and comments.
+pub(crate) fn common_columns() -> Vec<ColumnSchema> {
     let cols = vec![
         col("event_name", "string", "INSERT, MODIFY or REMOVE"),
         col("sequence_number", "string", "stream sequence number, decimal up to 40 digits: order by length, then text"),
@@ -46,9 +57,9 @@ fn common_columns() -> Vec<ColumnSchema> {
     cols
 }
 
-/// Every table of the lake, built-in tables first, each with its columns in file order.
-pub fn table_schemas(spec: &LakeSpec) -> Vec<TableSchema> {
-    let mut out = Vec::with_capacity(2 + spec.tables.len());
+/// The built-in tables ([`BUILT_IN_TABLES`]: `changes`, then `attributes`), each with its
+/// columns in file order.
+pub fn built_in_tables() -> [TableSchema; 2] {
     let mut changes = common_columns();
     changes.extend([
         col("event_id", "string", "eventID of the stream record"),
@@ -62,7 +73,7 @@ pub fn table_schemas(spec: &LakeSpec) -> Vec<TableSchema> {
             "top-level attributes an INSERT sets, a MODIFY changes or a REMOVE deletes: sorted, comma-separated, `,` and `%` in names percent-encoded; NULL without the images",
         ),
     ]);
-    out.push(TableSchema { name: "changes".into(), comment: "one row per stream record".into(), columns: changes });
+    let changes = TableSchema { name: "changes".into(), comment: "one row per stream record".into(), columns: changes };
 
     let mut attributes = common_columns();
     attributes.extend([
@@ -71,29 +82,11 @@ pub fn table_schemas(spec: &LakeSpec) -> Vec<TableSchema> {
         col("value", "string", "the value as text: numbers exact, binary base64, NULL for NULL and empty M/L"),
         col("changed", "boolean", "differs from the old image (MODIFY); true for INSERT; NULL when unknown"),
     ]);
-    out.push(TableSchema {
+    let attributes = TableSchema {
         name: "attributes".into(),
         comment: "one row per leaf value of the new image".into(),
         columns: attributes,
-    });
-
-    for t in &spec.tables {
-        let mut columns = common_columns();
-        if t.explode.is_some() {
-            columns.push(col(ELEMENT_INDEX_COLUMN, "int", "position of the element in the exploded list"));
-        }
-        for c in &t.columns {
-            let mut comment = c.comment.clone().unwrap_or_else(|| format!("from {}", c.path));
-            if c.hashed {
-                comment.push_str(" (HMAC-SHA256, redacted)");
-            }
-            columns.push(col(&c.name, &c.kind.sql_name(), &comment));
-        }
-        let comment = t.comment.clone().unwrap_or_else(|| match &t.explode {
-            Some(e) => format!("one row per element of {e}"),
-            None => "one row per new image".into(),
-        });
-        out.push(TableSchema { name: t.name.clone(), comment, columns });
-    }
-    out
+    };
+    debug_assert_eq!([changes.name.as_str(), attributes.name.as_str()], BUILT_IN_TABLES);
+    [changes, attributes]
 }

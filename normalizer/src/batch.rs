@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::flatten::{Flattener, RecordRows};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
-use lake_core::object_key::{compare_sequence_numbers, day_of, BatchId, ObjectKey};
+use lake_core::object_key::{day_of, BatchId, ObjectKey};
 use lake_core::schema::TableSchema;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
@@ -205,7 +205,8 @@ impl<'f, 's> Assembler<'f, 's> {
 
     /// Names and closes the objects. `raws` holds the records' raw JSON when any was quarantined.
     fn finish(self, raws: &[&RawValue], options: &BatchOptions, event_json: &str) -> BatchOutput {
-        let batch = batch_id(&self.sequence_numbers, options.source.as_deref(), self.arn.as_deref(), event_json);
+        let batch =
+            BatchId::of_batch(&self.sequence_numbers, options.source.as_deref(), self.arn.as_deref(), event_json);
         let mut out = BatchOutput {
             records: self.sequence_numbers.len(),
             input_bytes: event_json.len(),
@@ -261,36 +262,6 @@ fn salvage_ids(raw: &str) -> (Option<String>, Option<String>) {
         .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_owned);
     (id, seq)
-}
-
-fn batch_id(seqs: &[Option<String>], source: Option<&str>, arn: Option<&str>, event_json: &str) -> BatchId {
-    let source = match (source, arn) {
-        (Some(s), _) => s.to_owned(),
-        (None, Some(a)) => BatchId::source_from_arn(a),
-        (None, None) => "local".to_owned(),
-    };
-    let mut known = seqs.iter().flatten();
-    match known.next() {
-        Some(first) => {
-            let (mut lo, mut hi) = (first, first);
-            for s in known {
-                if compare_sequence_numbers(s, lo).is_lt() {
-                    lo = s;
-                }
-                if compare_sequence_numbers(s, hi).is_gt() {
-                    hi = s;
-                }
-            }
-            BatchId { source, first_sequence: lo.clone(), last_sequence: hi.clone() }
-        }
-        None => {
-            // No record carried a sequence number: name the batch by its content.
-            use sha2::{Digest, Sha256};
-            let d = Sha256::digest(event_json.as_bytes());
-            let h: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
-            BatchId { source, first_sequence: "none".into(), last_sequence: h }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,44 @@ impl BatchId {
         s
     }
 
+    /// The identity of one batch: its source (`source` if given, else one from the stream
+    /// ARN, else `local`) and the lowest and highest of its records' sequence numbers,
+    /// compared as numbers (`None` for a record whose number could not be read). When no
+    /// record carried one, the range is `none` and 16 hex digits of the SHA-256 of the
+    /// event's text, so the same event still gets the same names.
+    pub fn of_batch(
+        sequence_numbers: &[Option<String>],
+        source: Option<&str>,
+        stream_arn: Option<&str>,
+        event_json: &str,
+    ) -> BatchId {
+        let source = match (source, stream_arn) {
+            (Some(s), _) => s.to_owned(),
+            (None, Some(a)) => BatchId::source_from_arn(a),
+            (None, None) => "local".to_owned(),
+        };
+        let mut known = sequence_numbers.iter().flatten();
+        match known.next() {
+            Some(first) => {
+                let (mut lo, mut hi) = (first, first);
+                for s in known {
+                    if compare_sequence_numbers(s, lo).is_lt() {
+                        lo = s;
+                    }
+                    if compare_sequence_numbers(s, hi).is_gt() {
+                        hi = s;
+                    }
+                }
+                BatchId { source, first_sequence: lo.clone(), last_sequence: hi.clone() }
+            }
+            None => {
+                let d = Sha256::digest(event_json.as_bytes());
+                let h: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+                BatchId { source, first_sequence: "none".into(), last_sequence: h }
+            }
+        }
+    }
+
     /// The object name stem: `<source>_<first>_<last>`.
     pub fn stem(&self) -> String {
         // `_` is kept by escaping, so escaping the joined text equals joining the escaped
@@ -143,6 +181,20 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::cmp::Ordering;
+
+    #[test]
+    fn a_batch_is_named_by_its_numeric_sequence_range() {
+        let seqs = [Some("900".to_owned()), None, Some("10000".to_owned()), Some("0950".to_owned())];
+        let b = BatchId::of_batch(&seqs, None, Some("arn:aws:dynamodb:…/stream/x"), "{}");
+        assert_eq!((b.first_sequence.as_str(), b.last_sequence.as_str()), ("900", "10000"));
+        assert_eq!(b.source, BatchId::source_from_arn("arn:aws:dynamodb:…/stream/x"));
+        assert_eq!(BatchId::of_batch(&seqs, Some("shardId-1"), Some("arn:x"), "{}").source, "shardId-1");
+        assert_eq!(BatchId::of_batch(&seqs, None, None, "{}").source, "local");
+        // No sequence number at all: named by the event's text, the first 8 bytes of its
+        // SHA-256 (`printf '{"Records":[]}' | sha256sum`).
+        let unnamed = BatchId::of_batch(&[None], None, None, r#"{"Records":[]}"#);
+        assert_eq!((unnamed.first_sequence.as_str(), unnamed.last_sequence.as_str()), ("none", "26a792db36a3afba"));
+    }
 
     #[test]
     fn sequence_numbers_compare_as_numbers() {

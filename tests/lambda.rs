@@ -338,17 +338,12 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// A generated batch spanning several days (several objects per table).
 fn generated_event() -> String {
-    let opts = normalizer::synth::SynthOptions {
-        items: 40,
-        customers: 5,
-        days: 3,
-        records_per_event: 10_000,
-        ..Default::default()
-    };
-    let events = normalizer::synth::generate(&opts).unwrap();
+    let opts =
+        lake_synth::SynthOptions { items: 40, customers: 5, days: 3, records_per_event: 10_000, ..Default::default() };
+    let events = lake_synth::generate(&opts).unwrap();
     assert_eq!(events.len(), 1);
     let mut text = Vec::new();
-    normalizer::synth::write_json_lines(&events, &mut text).unwrap();
+    lake_synth::write_json_lines(&events, &mut text).unwrap();
     String::from_utf8(text).unwrap().trim().to_owned()
 }
 

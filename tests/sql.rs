@@ -177,10 +177,10 @@ async fn fixture() -> Fixture {
     let spec_path = dir.path().join("lake.toml");
     std::fs::write(&spec_path, SPEC).unwrap();
     let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
-    let opts = normalizer::synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 11, ..Default::default() };
-    let events: Vec<Event> = normalizer::synth::generate(&opts).unwrap();
+    let opts = lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 11, ..Default::default() };
+    let events: Vec<Event> = lake_synth::generate(&opts).unwrap();
     let mut lines = Vec::new();
-    normalizer::synth::write_json_lines(&events, &mut lines).unwrap();
+    lake_synth::write_json_lines(&events, &mut lines).unwrap();
     let texts: Vec<String> = String::from_utf8(lines).unwrap().lines().map(str::to_owned).collect();
 
     let pipeline = Pipeline {

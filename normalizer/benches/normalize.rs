@@ -87,7 +87,7 @@ fn main() {
         memory_child(&path);
         return;
     }
-    let event = normalizer::synth::event_of_size(EVENT_BYTES, 1);
+    let event = lake_synth::event_of_size(EVENT_BYTES, 1);
     let records = split_event(&event).expect("the generated event is an event").len();
     let example = LakeSpec::from_toml(EXAMPLE_SPEC, "example").expect("example spec");
     let default_spec = LakeSpec::default();

@@ -34,4 +34,3 @@ pub mod record;
 pub mod replay;
 pub mod s3;
 pub mod sink;
-pub mod synth;

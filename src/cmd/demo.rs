@@ -13,11 +13,11 @@ use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::LocalLake;
 use lake_sql::render::{render, Format};
+use lake_synth::{generate, write_json_lines, SynthOptions};
 use normalizer::batch::BatchOptions;
 use normalizer::flatten::Flattener;
 use normalizer::function::{process_event, Pipeline};
 use normalizer::sink::LocalDirSink;
-use normalizer::synth::{generate, write_json_lines, SynthOptions};
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
 pub const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");

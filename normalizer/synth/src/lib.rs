@@ -3,8 +3,9 @@
 //! ddb-lake's demos, tests and benchmarks need stream data that looks like
 //! what Lambda really receives from a DynamoDB stream: the `{"Records":[...]}`
 //! JSON of a SaaS app's table holding one "sync configuration" item per Jira
-//! issue sync of a customer. This module makes that data, deterministically
-//! for a given seed. It is called by:
+//! issue sync of a customer. This crate makes that data, deterministically
+//! for a given seed. The writer and the Lambda function never link it. It is
+//! called by:
 //!
 //! * the `ddb-lake generate` command, which writes [`generate`]'s events with
 //!   [`write_json_lines`];
@@ -41,6 +42,9 @@
 //! base64, and the keys of item maps are sorted so that the text is
 //! deterministic (the maps are `HashMap`s). The text parses back with
 //! `serde_json::from_str::<Event>` into an equal [`Event`].
+
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;

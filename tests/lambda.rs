@@ -357,9 +357,8 @@ async fn s3_faults_are_reported_and_redelivery_converges() {
 
     // What a clean run writes, computed by the library.
     let spec = lake_core::spec::LakeSpec::default();
-    let flattener = normalizer::flatten::Flattener::new(&spec, None).unwrap();
-    let tables = spec.table_schemas();
-    let clean = normalizer::batch::normalize_event(&flattener, &tables, 1, &event, &Default::default()).unwrap();
+    let normalizer = normalizer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
+    let clean = normalizer.normalize_event(&event, &Default::default()).unwrap();
     let records: Vec<serde_json::Value> =
         serde_json::from_str::<serde_json::Value>(&event).unwrap()["Records"].as_array().unwrap().clone();
     let day_of = |r: &serde_json::Value| {

@@ -12,8 +12,7 @@ use lake_core::object_key::compare_sequence_numbers;
 use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::{Answer, LocalLake};
-use normalizer::batch::BatchOptions;
-use normalizer::flatten::Flattener;
+use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::function::{process_event, Pipeline};
 use normalizer::sink::LocalDirSink;
 use serde_dynamo::AttributeValue as Av;
@@ -184,9 +183,7 @@ async fn fixture() -> Fixture {
     let texts: Vec<String> = String::from_utf8(lines).unwrap().lines().map(str::to_owned).collect();
 
     let pipeline = Pipeline {
-        flattener: Flattener::new(&spec, Some(b"test-redaction-key-16")).unwrap(),
-        tables: spec.table_schemas(),
-        gzip_level: 1,
+        normalizer: Normalizer::new(&spec, Some(b"test-redaction-key-16")).unwrap().with_gzip_level(1),
         max_concurrent_uploads: 4,
     };
     let sink = LocalDirSink::new(&lake);

@@ -15,8 +15,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use lake_core::spec::LakeSpec;
-use normalizer::batch::{normalize_event, BatchOptions};
-use normalizer::flatten::Flattener;
+use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::record::{decode_record, for_each_record, split_event};
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
@@ -62,8 +61,8 @@ fn memory_child(path: &str) {
     let event = std::fs::read_to_string(path).expect("event file");
     let spec = LakeSpec::from_toml(EXAMPLE_SPEC, "example").expect("example spec");
     let before = vm_hwm_kb().unwrap_or(0);
-    let f = Flattener::new(&spec, Some(b"bench-redaction-key")).expect("flattener");
-    let out = normalize_event(&f, &spec.table_schemas(), 1, &event, &BatchOptions::default()).expect("normalize");
+    let normalizer = Normalizer::new(&spec, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(1);
+    let out = normalizer.normalize_event(&event, &BatchOptions::default()).expect("normalize");
     black_box(&out);
     let after = vm_hwm_kb().unwrap_or(0);
     println!("{before} {after}");
@@ -123,12 +122,12 @@ fn main() {
     report("parse only: record by record (poison path)", event.len(), records, t);
 
     for (label, spec) in [("no spec", &default_spec), ("example spec", &example)] {
-        let f = Flattener::new(spec, Some(b"bench-redaction-key")).expect("flattener");
-        let tables = spec.table_schemas();
         for level in [0u32, 1, 6] {
+            let normalizer =
+                Normalizer::new(spec, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(level);
             let mut out_bytes = 0;
             let t = median_time(|| {
-                let out = normalize_event(&f, &tables, level, &event, &BatchOptions::default()).expect("normalize");
+                let out = normalizer.normalize_event(&event, &BatchOptions::default()).expect("normalize");
                 out_bytes = out.output_bytes();
                 black_box(out);
             });

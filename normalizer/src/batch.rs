@@ -14,10 +14,11 @@ use flate2::Compression;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::flatten::{Flattener, RecordRows};
+use crate::flatten::{Flattener, MissingRedactionKey, RecordRows};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
 use lake_core::object_key::{day_of, BatchId, ObjectKey};
 use lake_core::schema::TableSchema;
+use lake_core::spec::LakeSpec;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +104,47 @@ struct QuarantineLine<'a> {
     record_json: &'a RawValue,
 }
 
-/// Normalizes one Lambda event.
-pub fn normalize_event(
+/// The writer for one spec, built once and used for every batch: the flattener (the spec and
+/// the redaction key), the tables' schemas in file order and the gzip level. Every caller
+/// (the function, `ddb-lake normalize`, `replay` and `demo`, the benchmark, the tests) builds
+/// it with [`Normalizer::new`] and writes a batch with [`Normalizer::normalize_event`].
+pub struct Normalizer<'s> {
+    flattener: Flattener<'s>,
+    tables: Vec<TableSchema>,
+    gzip_level: u32,
+}
+
+impl<'s> Normalizer<'s> {
+    /// The writer for `spec`, at the spec's gzip level. `redaction_key` (at least 16 bytes)
+    /// is needed when a rule hashes; without it such a spec is refused, naming the variable
+    /// that should hold it.
+    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
+        Ok(Normalizer {
+            flattener: Flattener::new(spec, redaction_key)?,
+            tables: spec.table_schemas(),
+            gzip_level: spec.gzip_level,
+        })
+    }
+
+    /// The same writer at another gzip level (0-9; the benchmark compares levels).
+    pub fn with_gzip_level(mut self, level: u32) -> Self {
+        self.gzip_level = level;
+        self
+    }
+
+    /// Every table it writes, in the order of [`BatchOutput::rows_per_table`].
+    pub fn tables(&self) -> &[TableSchema] {
+        &self.tables
+    }
+
+    /// Normalizes one Lambda event (`{"Records": [...]}`) into its objects. Records that
+    /// cannot be normalized are quarantined; an error only for text that is not an event.
+    pub fn normalize_event(&self, event_json: &str, options: &BatchOptions) -> Result<BatchOutput, EventError> {
+        normalize_event(&self.flattener, &self.tables, self.gzip_level, event_json, options)
+    }
+}
+
+fn normalize_event(
     flattener: &Flattener<'_>,
     tables: &[TableSchema],
     gzip_level: u32,
@@ -278,11 +318,10 @@ mod tests {
     #[test]
     fn poison_record_goes_to_quarantine_and_the_rest_lands() {
         let spec = LakeSpec::default();
-        let tables = spec.table_schemas();
-        let f = Flattener::new(&spec, None).unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
         let bad = rec("150", "INSERT").replace(r#"{"N":"1"}"#, r#"{"X":"1"}"#);
         let ev = format!(r#"{{"Records":[{},{},{}]}}"#, rec("100", "INSERT"), bad, rec("200", "MODIFY"));
-        let out = normalize_event(&f, &tables, 1, &ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
+        let out = normalizer.normalize_event(&ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
         assert_eq!(out.records, 3);
         assert_eq!(out.quarantined.len(), 1);
         assert_eq!(out.quarantined[0].index, 1);
@@ -299,7 +338,7 @@ mod tests {
             ]
         );
         // Same input, same bytes.
-        let again = normalize_event(&f, &tables, 1, &ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
+        let again = normalizer.normalize_event(&ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
         assert_eq!(out.objects, again.objects);
     }
 
@@ -307,11 +346,10 @@ mod tests {
     fn type_conflict_in_a_valid_event_quarantines_with_the_raw_record() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = spec.table_schemas();
-        let f = Flattener::new(&spec, None).unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
         let ok = rec("100", "INSERT").replace(r#"{"N":"1"}"#, r#"{"BOOL":true}"#);
         let ev = format!(r#"{{"Records":[{},{}]}}"#, ok, rec("200", "INSERT"));
-        let out = normalize_event(&f, &tables, 1, &ev, &BatchOptions::default()).unwrap();
+        let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
         assert_eq!(out.quarantined.len(), 1);
         assert_eq!(out.quarantined[0].index, 1);
         assert!(out.quarantined[0].reason.contains("column `v`"), "{}", out.quarantined[0].reason);
@@ -326,9 +364,8 @@ mod tests {
     #[test]
     fn not_an_event_is_an_error() {
         let spec = LakeSpec::default();
-        let f = Flattener::new(&spec, None).unwrap();
-        let e =
-            normalize_event(&f, &spec.table_schemas(), 1, "{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let e = normalizer.normalize_event("{\"Records\": [1,", &BatchOptions::default()).unwrap_err();
         assert!(e.to_string().contains("line 1"), "{e}");
     }
 }

@@ -106,7 +106,8 @@ struct Walk<'r> {
 
 impl<'s> Flattener<'s> {
     /// Prepares a flattener. `redaction_key` is required when the spec hashes values.
-    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
+    /// Outside this crate, build a [`crate::batch::Normalizer`], which holds one.
+    pub(crate) fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
         let mac = match redaction_key {
             Some(k) if k.len() >= 16 => Hmac::<Sha256>::new_from_slice(k).ok(),
             _ => None,

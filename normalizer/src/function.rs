@@ -17,11 +17,9 @@ use std::path::PathBuf;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::json;
 
-use crate::batch::{normalize_event, BatchOptions, BatchOutput, EventError};
-use crate::flatten::Flattener;
+use crate::batch::{BatchOptions, BatchOutput, EventError, Normalizer};
 use crate::s3::Encryption;
 use crate::sink::{write_all, LakeSink};
-use lake_core::schema::TableSchema;
 use lake_core::spec::{LakeSpec, SpecError};
 
 /// Default number of uploads in flight per batch.
@@ -160,12 +158,8 @@ impl FunctionConfig {
 
 /// Everything a batch needs that is built once.
 pub struct Pipeline<'s> {
-    /// The flattener (holds the spec and the redaction key).
-    pub flattener: Flattener<'s>,
-    /// Table schemas, in order.
-    pub tables: Vec<TableSchema>,
-    /// Gzip level.
-    pub gzip_level: u32,
+    /// The writer (spec, redaction key, tables, gzip level).
+    pub normalizer: Normalizer<'s>,
     /// Uploads in flight per batch.
     pub max_concurrent_uploads: usize,
 }
@@ -203,7 +197,7 @@ pub async fn process_event<S: LakeSink + Sync>(
     event_json: &str,
     options: &BatchOptions,
 ) -> Result<BatchReport, EventError> {
-    let mut output = normalize_event(&pipeline.flattener, &pipeline.tables, pipeline.gzip_level, event_json, options)?;
+    let mut output = pipeline.normalizer.normalize_event(event_json, options)?;
     let results = write_all(sink, &output.objects, pipeline.max_concurrent_uploads).await;
     let mut failed_objects = Vec::new();
     let mut first_failed: Option<usize> = None;
@@ -349,9 +343,7 @@ mod tests {
     async fn first_unwritten_record_is_reported() {
         let spec = LakeSpec::default();
         let pipeline = Pipeline {
-            flattener: Flattener::new(&spec, None).unwrap(),
-            tables: spec.table_schemas(),
-            gzip_level: 1,
+            normalizer: Normalizer::new(&spec, None).unwrap().with_gzip_level(1),
             max_concurrent_uploads: 2,
         };
         // Records 0-1 on day one, 2-3 on day two; day two's attributes object fails.

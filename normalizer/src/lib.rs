@@ -3,7 +3,8 @@
 //! Turns DynamoDB stream records into gzip'd, tab-delimited rows that Athena reads, laid out
 //! under Hive-style day partitions exactly as they are stored in S3.
 //!
-//! One batch (a Lambda event) goes through [`batch::normalize_event`]: its records are
+//! A [`batch::Normalizer`], built once from the spec, turns each batch (a Lambda event) into
+//! its objects ([`batch::Normalizer::normalize_event`]): its records are
 //! decoded without loss ([`record`]), flattened into the `changes`, `attributes` and
 //! declared tables ([`flatten`]), encoded and named by the lake's definitions in
 //! [`lake_core`] (columns from `lake_core::schema`, the row format `lake_core::rowfmt`,
@@ -12,15 +13,15 @@
 //!
 //! ```
 //! use lake_core::spec::LakeSpec;
-//! use normalizer::{batch::{normalize_event, BatchOptions}, flatten::Flattener};
+//! use normalizer::batch::{BatchOptions, Normalizer};
 //!
 //! let spec = LakeSpec::default();
-//! let flattener = Flattener::new(&spec, None).unwrap();
+//! let normalizer = Normalizer::new(&spec, None).unwrap();
 //! let event = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{
 //!   "ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},
 //!   "NewImage":{"pk":{"S":"a"},"n":{"N":"12345678901234567890123456789012345678"}},
 //!   "SequenceNumber":"100","SizeBytes":20,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
-//! let out = normalize_event(&flattener, &spec.table_schemas(), 1, event, &BatchOptions::default()).unwrap();
+//! let out = normalizer.normalize_event(event, &BatchOptions::default()).unwrap();
 //! assert_eq!(out.objects[0].key.as_str(), "changes/dt=2023-11-14/local_100_100.tsv.gz");
 //! assert_eq!(out.rows_per_table[1], ("attributes".to_string(), 2));
 //! ```

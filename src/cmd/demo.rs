@@ -14,9 +14,8 @@ use lake_sql::files::{self, Kind};
 use lake_sql::local::LocalLake;
 use lake_sql::render::{render, Format};
 use lake_synth::{generate, write_json_lines, SynthOptions};
-use normalizer::batch::BatchOptions;
-use normalizer::flatten::Flattener;
-use normalizer::function::{process_event, Pipeline};
+use normalizer::batch::{BatchOptions, Normalizer};
+use normalizer::function::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::sink::LocalDirSink;
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
@@ -80,10 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
     let pipeline = Pipeline {
-        flattener: Flattener::new(&spec, Some(&key))?,
-        tables: spec.table_schemas(),
-        gzip_level: spec.gzip_level,
-        max_concurrent_uploads: 8,
+        normalizer: Normalizer::new(&spec, Some(&key))?,
+        max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
     };
     let sink = LocalDirSink::new(&args.out);
     let rt =

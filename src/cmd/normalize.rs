@@ -5,8 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use normalizer::batch::{normalize_event, BatchOptions, BatchOutput};
-use normalizer::flatten::Flattener;
+use normalizer::batch::{BatchOptions, BatchOutput, Normalizer};
 use normalizer::input;
 use normalizer::record::split_event;
 use normalizer::sink::{LakeSink, LocalDirSink};
@@ -68,8 +67,7 @@ impl Summary {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
-    let flattener = Flattener::new(&spec, key.as_deref())?;
-    let tables = spec.table_schemas();
+    let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let (text, name) = read_input(&args.events)?;
 
     // Check the whole input before writing anything.
@@ -96,7 +94,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let tty = std::io::stderr().is_terminal();
     let mut summary = Summary::default();
     for ev in &events {
-        let out = normalize_event(&flattener, &tables, spec.gzip_level, ev.get(), &options)?;
+        let out = normalizer.normalize_event(ev.get(), &options)?;
         rt.block_on(async {
             for o in &out.objects {
                 sink.put(&o.key, &o.body).await?;

@@ -5,9 +5,8 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use normalizer::batch::BatchOptions;
-use normalizer::flatten::Flattener;
-use normalizer::function::{process_event, Pipeline};
+use normalizer::batch::{BatchOptions, Normalizer};
+use normalizer::function::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::replay::{read_stream, StartAt};
 use normalizer::s3::{Encryption, S3Sink};
 use normalizer::sink::{LakeSink, LocalDirSink};
@@ -52,10 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
     let pipeline = Pipeline {
-        flattener: Flattener::new(&spec, key.as_deref())?,
-        tables: spec.table_schemas(),
-        gzip_level: spec.gzip_level,
-        max_concurrent_uploads: 8,
+        normalizer: Normalizer::new(&spec, key.as_deref())?,
+        max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
     };
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;

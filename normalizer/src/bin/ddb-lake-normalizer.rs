@@ -10,8 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use normalizer::batch::BatchOptions;
-use normalizer::flatten::Flattener;
+use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::function::{emf_lines, process_event, FunctionConfig, Pipeline};
 use normalizer::s3::S3Sink;
 use serde_json::value::RawValue;
@@ -19,14 +18,16 @@ use serde_json::value::RawValue;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-struct State {
-    pipeline: Pipeline<'static>,
+/// What every invocation uses, built once at cold start (it borrows the spec, which `main`
+/// owns for the life of the process).
+struct State<'s> {
+    pipeline: Pipeline<'s>,
     sink: S3Sink,
     namespace: String,
     function_name: String,
 }
 
-async fn handle(state: &State, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
+async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
     let report = process_event(&state.pipeline, &state.sink, event.payload.get(), &BatchOptions::default()).await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     for line in emf_lines(&report, &state.namespace, &state.function_name, now) {
@@ -60,25 +61,26 @@ async fn handle(state: &State, event: LambdaEvent<Box<RawValue>>) -> Result<serd
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = FunctionConfig::from_vars(|k| std::env::var(k).ok())?;
-    let spec: &'static _ = Box::leak(Box::new(config.load_spec()?));
+    let spec = config.load_spec()?;
     let key = std::env::var(&spec.redaction_key_env).ok().map(String::into_bytes);
-    let flattener = Flattener::new(spec, key.as_deref())?;
-    let (bucket, prefix) = config.location(spec);
+    let normalizer = Normalizer::new(&spec, key.as_deref())?;
+    let (bucket, prefix) = config.location(&spec);
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws).force_path_style(config.force_path_style).build(),
     );
-    let state: &'static State = Box::leak(Box::new(State {
-        pipeline: Pipeline {
-            flattener,
-            tables: spec.table_schemas(),
-            gzip_level: spec.gzip_level,
-            max_concurrent_uploads: config.max_concurrent_uploads,
-        },
+    let state = State {
+        pipeline: Pipeline { normalizer, max_concurrent_uploads: config.max_concurrent_uploads },
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         namespace: config.metrics_namespace.clone(),
         function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-lake-normalizer".into()),
-    }));
-    tracing::info!(bucket = bucket.as_str(), prefix = prefix.as_str(), tables = state.pipeline.tables.len(), "ready");
+    };
+    tracing::info!(
+        bucket = bucket.as_str(),
+        prefix = prefix.as_str(),
+        tables = state.pipeline.normalizer.tables().len(),
+        "ready"
+    );
+    let state = &state;
     lambda_runtime::run(service_fn(move |event| handle(state, event))).await
 }

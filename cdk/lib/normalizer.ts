@@ -85,7 +85,7 @@ export function underPrefix(prefix: string, rest: string): string {
 function prebuiltCode(artifact: string): lambda.Code {
   const absolute = path.resolve(artifact);
   const help =
-    'Build it with `cargo lambda build --release --x86-64 -p normalizer --bin ddb-lake-normalizer --output-format zip` ' +
+    'Build it with `cargo lambda build --release --x86-64 -p ddb-lake-function --bin ddb-lake-normalizer --output-format zip` ' +
     '(it writes target/lambda/ddb-lake-normalizer/bootstrap.zip), or leave out -c artifact to build it during synth.';
   if (!fs.existsSync(absolute)) throw new Error(`artifact: ${absolute} does not exist. ${help}`);
   if (fs.statSync(absolute).isDirectory()) {
@@ -223,7 +223,7 @@ export class Normalizer extends Construct {
           binaryName: NORMALIZER_BINARY,
           bundling: {
             architecture,
-            cargoLambdaFlags: ['--package', 'normalizer'],
+            cargoLambdaFlags: ['--package', 'ddb-lake-function'],
           },
         });
 

@@ -50,6 +50,6 @@ describe('cdk synth', () => {
   it('fails with the build command when the artifact is missing', () => {
     const run = cdkSynth({ artifact: '/nonexistent/bootstrap.zip', ddbLakeCli: cli() });
     assert.notEqual(run.status, 0);
-    assert.match(run.stderr, /artifact: \/nonexistent\/bootstrap\.zip does not exist\. Build it with `cargo lambda build --release --x86-64 -p normalizer/);
+    assert.match(run.stderr, /artifact: \/nonexistent\/bootstrap\.zip does not exist\. Build it with `cargo lambda build --release --x86-64 -p ddb-lake-function --bin ddb-lake-normalizer/);
   });
 });

@@ -1,9 +1,9 @@
-//! The Lambda function's logic: configuration, one batch end to end, partial batch
-//! failures and metrics.
+//! One batch end to end: normalize it, write its objects, and answer Lambda with the
+//! partial batch failures.
 //!
-//! The binary (`src/bin/ddb-lake-normalizer.rs`) reads [`FunctionConfig`] once at cold
-//! start, builds the clients and a [`Pipeline`], and calls [`process_event`] for every
-//! event; `ddb-lake replay` calls the same function. Nothing here reads the environment:
+//! The function (`normalizer/function`, binary `ddb-lake-normalizer`) builds a [`Pipeline`]
+//! once at cold start and calls [`process_event`] for every event; `ddb-lake replay` and
+//! `ddb-lake demo` call the same function. Nothing here reads the environment:
 //! configuration comes in as values.
 //!
 //! Delivery: every record of a batch ends up in the lake, in quarantine, or at or after
@@ -12,150 +12,13 @@
 //! is reported; records before it are never reported, and records after it are retried
 //! with it (their objects have deterministic keys, and views deduplicate by sequence number).
 
-use std::path::PathBuf;
-
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use serde_json::json;
 
 use crate::batch::{BatchOptions, BatchOutput, EventError, Normalizer};
-use crate::s3::Encryption;
 use crate::sink::{write_all, LakeSink};
-use lake_core::spec::{LakeSpec, SpecError};
 
 /// Default number of uploads in flight per batch.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 8;
-/// Default CloudWatch namespace of the EMF metrics.
-pub const DEFAULT_METRICS_NAMESPACE: &str = "DdbLake";
-
-/// Where the spec comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpecSource {
-    /// A file (`DDB_LAKE_SPEC_PATH`).
-    Path(PathBuf),
-    /// TOML text (`DDB_LAKE_SPEC`).
-    Inline(String),
-    /// No spec: `changes` and `attributes` only (then `DDB_LAKE_BUCKET` is required).
-    Default,
-}
-
-/// A configuration value that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// A variable has a value it cannot take.
-    #[error("{name}={value:?} is not valid: {fix}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// What it should be.
-        fix: &'static str,
-    },
-    /// Both ways of giving the spec were used.
-    #[error("set DDB_LAKE_SPEC_PATH or DDB_LAKE_SPEC, not both")]
-    TwoSpecs,
-    /// Without a spec there is no lake location.
-    #[error("no lake location: set DDB_LAKE_BUCKET (and DDB_LAKE_PREFIX), or give a spec with [lake] location")]
-    NoBucket,
-    /// The spec is invalid.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-}
-
-/// The function's settings, read once at cold start (see the README's table).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FunctionConfig {
-    /// The lake spec.
-    pub spec: SpecSource,
-    /// Bucket, overriding the spec's location.
-    pub bucket: Option<String>,
-    /// Key prefix, overriding the spec's location.
-    pub prefix: Option<String>,
-    /// Prefix for quarantined records (default `<prefix>/_quarantine`).
-    pub quarantine_prefix: Option<String>,
-    /// Server-side encryption header on every object.
-    pub encryption: Encryption,
-    /// Uploads in flight per batch.
-    pub max_concurrent_uploads: usize,
-    /// Path-style S3 addressing (for local endpoints).
-    pub force_path_style: bool,
-    /// CloudWatch namespace of the EMF metrics.
-    pub metrics_namespace: String,
-}
-
-impl FunctionConfig {
-    /// Reads the settings through `get` (the environment, in the binary).
-    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let spec =
-            match (get("DDB_LAKE_SPEC_PATH").filter(|s| !s.is_empty()), get("DDB_LAKE_SPEC").filter(|s| !s.is_empty()))
-            {
-                (Some(_), Some(_)) => return Err(ConfigError::TwoSpecs),
-                (Some(p), None) => SpecSource::Path(p.into()),
-                (None, Some(t)) => SpecSource::Inline(t),
-                (None, None) => SpecSource::Default,
-            };
-        let sse = get("DDB_LAKE_SSE").unwrap_or_default();
-        let encryption = Encryption::parse(&sse).ok_or(ConfigError::Invalid {
-            name: "DDB_LAKE_SSE",
-            value: sse.clone(),
-            fix: "use AES256, aws:kms, aws:kms:<key id or ARN>, or leave it empty for the bucket default",
-        })?;
-        let max_concurrent_uploads = match get("DDB_LAKE_MAX_CONCURRENT_UPLOADS") {
-            None => DEFAULT_MAX_CONCURRENT_UPLOADS,
-            Some(v) => v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or(ConfigError::Invalid {
-                name: "DDB_LAKE_MAX_CONCURRENT_UPLOADS",
-                value: v,
-                fix: "a whole number from 1 to 64",
-            })?,
-        };
-        let force_path_style = match get("DDB_LAKE_S3_FORCE_PATH_STYLE").as_deref() {
-            None | Some("") | Some("false") => false,
-            Some("true") => true,
-            Some(v) => {
-                return Err(ConfigError::Invalid {
-                    name: "DDB_LAKE_S3_FORCE_PATH_STYLE",
-                    value: v.into(),
-                    fix: "true or false",
-                })
-            }
-        };
-        Ok(FunctionConfig {
-            spec,
-            bucket: get("DDB_LAKE_BUCKET").filter(|s| !s.is_empty()),
-            prefix: get("DDB_LAKE_PREFIX"),
-            quarantine_prefix: get("DDB_LAKE_QUARANTINE_PREFIX").filter(|s| !s.is_empty()),
-            encryption,
-            max_concurrent_uploads,
-            force_path_style,
-            metrics_namespace: get("DDB_LAKE_METRICS_NAMESPACE")
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
-        })
-    }
-
-    /// Loads and validates the spec.
-    pub fn load_spec(&self) -> Result<LakeSpec, ConfigError> {
-        Ok(match &self.spec {
-            SpecSource::Path(p) => LakeSpec::from_file(p)?,
-            SpecSource::Inline(t) => LakeSpec::from_toml(t, "DDB_LAKE_SPEC")?,
-            SpecSource::Default => {
-                if self.bucket.is_none() {
-                    return Err(ConfigError::NoBucket);
-                }
-                LakeSpec::default()
-            }
-        })
-    }
-
-    /// Bucket and prefix: the overrides, else the spec's location.
-    pub fn location(&self, spec: &LakeSpec) -> (String, String) {
-        (
-            self.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone()),
-            self.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone()),
-        )
-    }
-}
-
 /// Everything a batch needs that is built once.
 pub struct Pipeline<'s> {
     /// The writer (spec, redaction key, tables, gzip level).
@@ -239,83 +102,13 @@ pub async fn process_event<S: LakeSink + Sync>(
     })
 }
 
-/// CloudWatch Embedded Metric Format documents (one JSON line each) for a batch: records
-/// in, quarantined and failed records, objects and bytes written, stream lag, and rows out
-/// per table (dimension `Table`).
-pub fn emf_lines(report: &BatchReport, namespace: &str, function_name: &str, now_millis: i64) -> Vec<String> {
-    let lag = report.output.event_times.iter().map(|t| now_millis - t).max().unwrap_or(0).max(0);
-    let mut lines = vec![json!({
-        "_aws": {
-            "Timestamp": now_millis,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": "RecordsIn", "Unit": "Count"},
-                    {"Name": "RecordsQuarantined", "Unit": "Count"},
-                    {"Name": "RecordsFailed", "Unit": "Count"},
-                    {"Name": "ObjectsWritten", "Unit": "Count"},
-                    {"Name": "BytesWritten", "Unit": "Bytes"},
-                    {"Name": "StreamLagMs", "Unit": "Milliseconds"}
-                ]
-            }]
-        },
-        "FunctionName": function_name,
-        "RecordsIn": report.output.records,
-        "RecordsQuarantined": report.output.quarantined.len(),
-        "RecordsFailed": report.records_failed(),
-        "ObjectsWritten": report.objects_written,
-        "BytesWritten": report.bytes_written,
-        "StreamLagMs": lag,
-    })
-    .to_string()];
-    for (table, rows) in &report.output.rows_per_table {
-        lines.push(
-            json!({
-                "_aws": {
-                    "Timestamp": now_millis,
-                    "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": [["FunctionName", "Table"]],
-                        "Metrics": [{"Name": "RowsOut", "Unit": "Count"}]
-                    }]
-                },
-                "FunctionName": function_name,
-                "Table": table,
-                "RowsOut": rows,
-            })
-            .to_string(),
-        );
-    }
-    lines
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sink::SinkError;
     use lake_core::object_key::ObjectKey;
-    use std::collections::HashMap;
+    use lake_core::spec::LakeSpec;
     use std::sync::Mutex;
-
-    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        move |k| m.get(k).cloned()
-    }
-
-    #[test]
-    fn configuration_is_checked() {
-        let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_BUCKET", "b"), ("DDB_LAKE_SSE", "aws:kms:k1")])).unwrap();
-        assert_eq!(c.encryption, Encryption::Kms(Some("k1".into())));
-        assert_eq!(c.max_concurrent_uploads, DEFAULT_MAX_CONCURRENT_UPLOADS);
-        assert_eq!(c.location(&c.load_spec().unwrap()), ("b".into(), "lake".into()));
-        let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_MAX_CONCURRENT_UPLOADS", "0")])).unwrap_err();
-        assert!(e.to_string().contains("DDB_LAKE_MAX_CONCURRENT_UPLOADS"));
-        let e = FunctionConfig::from_vars(vars(&[])).unwrap().load_spec().unwrap_err();
-        assert!(e.to_string().contains("DDB_LAKE_BUCKET"));
-        let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_SPEC", "[lake]\n")])).unwrap().load_spec().unwrap_err();
-        assert!(e.to_string().starts_with("DDB_LAKE_SPEC"), "{e}");
-    }
 
     /// A sink that fails the keys it is told to, and remembers what it wrote.
     struct FlakySink {
@@ -360,12 +153,8 @@ mod tests {
         assert_eq!(report.response.batch_item_failures[0].item_identifier.as_deref(), Some("12"));
         assert_eq!(report.records_failed(), 2);
         assert_eq!(sink.written.lock().unwrap().len(), 3);
-        let lines = emf_lines(&report, "DdbLake", "fn", 1_700_100_001_000 + 5_000);
-        let doc: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
-        assert_eq!(doc["RecordsFailed"], 2);
-        assert_eq!(doc["RecordsIn"], 4);
-        assert_eq!(doc["StreamLagMs"], 100_001_000 + 5_000);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(report.output.records, 4);
+        assert_eq!(report.output.event_times.iter().max(), Some(&1_700_100_001_000));
 
         // Everything written: no failures.
         let sink = FlakySink { fail: vec![], written: Mutex::new(Vec::new()) };

@@ -1,0 +1,166 @@
+//! The function's settings: every variable it reads, read once at cold start by `main`
+//! through [`FunctionConfig::from_vars`], then passed on as values (the table of
+//! variables is in `normalizer/README.md`, "Environment variables").
+
+use std::path::PathBuf;
+
+use lake_core::spec::{LakeSpec, SpecError};
+use normalizer::function::DEFAULT_MAX_CONCURRENT_UPLOADS;
+use normalizer::s3::Encryption;
+
+/// Default CloudWatch namespace of the EMF metrics.
+pub const DEFAULT_METRICS_NAMESPACE: &str = "DdbLake";
+
+/// Where the spec comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpecSource {
+    /// A file (`DDB_LAKE_SPEC_PATH`).
+    Path(PathBuf),
+    /// TOML text (`DDB_LAKE_SPEC`).
+    Inline(String),
+    /// No spec: `changes` and `attributes` only (then `DDB_LAKE_BUCKET` is required).
+    Default,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable has a value it cannot take.
+    #[error("{name}={value:?} is not valid: {fix}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        fix: &'static str,
+    },
+    /// Both ways of giving the spec were used.
+    #[error("set DDB_LAKE_SPEC_PATH or DDB_LAKE_SPEC, not both")]
+    TwoSpecs,
+    /// Without a spec there is no lake location.
+    #[error("no lake location: set DDB_LAKE_BUCKET (and DDB_LAKE_PREFIX), or give a spec with [lake] location")]
+    NoBucket,
+    /// The spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+}
+
+/// The function's settings, read once at cold start (see the README's table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionConfig {
+    /// The lake spec.
+    pub spec: SpecSource,
+    /// Bucket, overriding the spec's location.
+    pub bucket: Option<String>,
+    /// Key prefix, overriding the spec's location.
+    pub prefix: Option<String>,
+    /// Prefix for quarantined records (default `<prefix>/_quarantine`).
+    pub quarantine_prefix: Option<String>,
+    /// Server-side encryption header on every object.
+    pub encryption: Encryption,
+    /// Uploads in flight per batch.
+    pub max_concurrent_uploads: usize,
+    /// Path-style S3 addressing (for local endpoints).
+    pub force_path_style: bool,
+    /// CloudWatch namespace of the EMF metrics.
+    pub metrics_namespace: String,
+}
+
+impl FunctionConfig {
+    /// Reads the settings through `get` (the environment, in the binary).
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let spec =
+            match (get("DDB_LAKE_SPEC_PATH").filter(|s| !s.is_empty()), get("DDB_LAKE_SPEC").filter(|s| !s.is_empty()))
+            {
+                (Some(_), Some(_)) => return Err(ConfigError::TwoSpecs),
+                (Some(p), None) => SpecSource::Path(p.into()),
+                (None, Some(t)) => SpecSource::Inline(t),
+                (None, None) => SpecSource::Default,
+            };
+        let sse = get("DDB_LAKE_SSE").unwrap_or_default();
+        let encryption = Encryption::parse(&sse).ok_or(ConfigError::Invalid {
+            name: "DDB_LAKE_SSE",
+            value: sse.clone(),
+            fix: "use AES256, aws:kms, aws:kms:<key id or ARN>, or leave it empty for the bucket default",
+        })?;
+        let max_concurrent_uploads = match get("DDB_LAKE_MAX_CONCURRENT_UPLOADS") {
+            None => DEFAULT_MAX_CONCURRENT_UPLOADS,
+            Some(v) => v.parse().ok().filter(|n| (1..=64).contains(n)).ok_or(ConfigError::Invalid {
+                name: "DDB_LAKE_MAX_CONCURRENT_UPLOADS",
+                value: v,
+                fix: "a whole number from 1 to 64",
+            })?,
+        };
+        let force_path_style = match get("DDB_LAKE_S3_FORCE_PATH_STYLE").as_deref() {
+            None | Some("") | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                return Err(ConfigError::Invalid {
+                    name: "DDB_LAKE_S3_FORCE_PATH_STYLE",
+                    value: v.into(),
+                    fix: "true or false",
+                })
+            }
+        };
+        Ok(FunctionConfig {
+            spec,
+            bucket: get("DDB_LAKE_BUCKET").filter(|s| !s.is_empty()),
+            prefix: get("DDB_LAKE_PREFIX"),
+            quarantine_prefix: get("DDB_LAKE_QUARANTINE_PREFIX").filter(|s| !s.is_empty()),
+            encryption,
+            max_concurrent_uploads,
+            force_path_style,
+            metrics_namespace: get("DDB_LAKE_METRICS_NAMESPACE")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
+        })
+    }
+
+    /// Loads and validates the spec.
+    pub fn load_spec(&self) -> Result<LakeSpec, ConfigError> {
+        Ok(match &self.spec {
+            SpecSource::Path(p) => LakeSpec::from_file(p)?,
+            SpecSource::Inline(t) => LakeSpec::from_toml(t, "DDB_LAKE_SPEC")?,
+            SpecSource::Default => {
+                if self.bucket.is_none() {
+                    return Err(ConfigError::NoBucket);
+                }
+                LakeSpec::default()
+            }
+        })
+    }
+
+    /// Bucket and prefix: the overrides, else the spec's location.
+    pub fn location(&self, spec: &LakeSpec) -> (String, String) {
+        (
+            self.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone()),
+            self.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn configuration_is_checked() {
+        let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_BUCKET", "b"), ("DDB_LAKE_SSE", "aws:kms:k1")])).unwrap();
+        assert_eq!(c.encryption, Encryption::Kms(Some("k1".into())));
+        assert_eq!(c.max_concurrent_uploads, DEFAULT_MAX_CONCURRENT_UPLOADS);
+        assert_eq!(c.location(&c.load_spec().unwrap()), ("b".into(), "lake".into()));
+        let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_MAX_CONCURRENT_UPLOADS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("DDB_LAKE_MAX_CONCURRENT_UPLOADS"));
+        let e = FunctionConfig::from_vars(vars(&[])).unwrap().load_spec().unwrap_err();
+        assert!(e.to_string().contains("DDB_LAKE_BUCKET"));
+        let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_SPEC", "[lake]\n")])).unwrap().load_spec().unwrap_err();
+        assert!(e.to_string().starts_with("DDB_LAKE_SPEC"), "{e}");
+    }
+}

@@ -1,6 +1,8 @@
 //! The function's settings: every variable it reads, read once at cold start by `main`
-//! through [`FunctionConfig::from_vars`], then passed on as values (the table of
-//! variables is in `normalizer/README.md`, "Environment variables").
+//! ([`FunctionConfig::from_env`], then [`redaction_key_from_env`] once the spec says which
+//! variable holds the key), then passed on as values. Nothing else in the function reads
+//! the environment. The table of variables is in `normalizer/README.md`, "Environment
+//! variables".
 
 use std::path::PathBuf;
 
@@ -10,6 +12,10 @@ use normalizer::s3::Encryption;
 
 /// Default CloudWatch namespace of the EMF metrics.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "DdbLake";
+
+/// The `FunctionName` metric dimension when `AWS_LAMBDA_FUNCTION_NAME` is not set (a run
+/// outside Lambda).
+pub const DEFAULT_FUNCTION_NAME: &str = "ddb-lake-normalizer";
 
 /// Where the spec comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +71,19 @@ pub struct FunctionConfig {
     pub force_path_style: bool,
     /// CloudWatch namespace of the EMF metrics.
     pub metrics_namespace: String,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda): the metrics'
+    /// `FunctionName` dimension.
+    pub function_name: String,
 }
 
 impl FunctionConfig {
-    /// Reads the settings through `get` (the environment, in the binary).
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Reads the settings through `get` ([`FunctionConfig::from_env`] passes the environment;
+    /// the tests pass a map).
     pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let spec =
             match (get("DDB_LAKE_SPEC_PATH").filter(|s| !s.is_empty()), get("DDB_LAKE_SPEC").filter(|s| !s.is_empty()))
@@ -114,6 +129,9 @@ impl FunctionConfig {
             metrics_namespace: get("DDB_LAKE_METRICS_NAMESPACE")
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| DEFAULT_METRICS_NAMESPACE.into()),
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.into()),
         })
     }
 
@@ -140,6 +158,17 @@ impl FunctionConfig {
     }
 }
 
+/// The key for hashed redaction, from the variable the spec names (`redaction.key_env`,
+/// default `DDB_LAKE_REDACTION_KEY`); `None` when it is not set.
+pub fn redaction_key_from_env(spec: &LakeSpec) -> Option<Vec<u8>> {
+    redaction_key(spec, |k| std::env::var(k).ok())
+}
+
+/// [`redaction_key_from_env`] through `get`.
+pub fn redaction_key(spec: &LakeSpec, get: impl Fn(&str) -> Option<String>) -> Option<Vec<u8>> {
+    get(&spec.redaction_key_env).map(String::into_bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +191,19 @@ mod tests {
         assert!(e.to_string().contains("DDB_LAKE_BUCKET"));
         let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_SPEC", "[lake]\n")])).unwrap().load_spec().unwrap_err();
         assert!(e.to_string().starts_with("DDB_LAKE_SPEC"), "{e}");
+    }
+
+    #[test]
+    fn function_name_and_redaction_key_come_from_their_variables() {
+        let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_BUCKET", "b")])).unwrap();
+        assert_eq!(c.function_name, "ddb-lake-normalizer");
+        let c = FunctionConfig::from_vars(vars(&[("AWS_LAMBDA_FUNCTION_NAME", "sync-lake")])).unwrap();
+        assert_eq!(c.function_name, "sync-lake");
+        let spec = LakeSpec::default();
+        assert_eq!(
+            redaction_key(&spec, vars(&[("DDB_LAKE_REDACTION_KEY", "k-0123456789abcdef")])).as_deref(),
+            Some(&b"k-0123456789abcdef"[..])
+        );
+        assert_eq!(redaction_key(&spec, vars(&[("OTHER", "x")])), None);
     }
 }

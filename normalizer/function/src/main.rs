@@ -66,9 +66,9 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = FunctionConfig::from_vars(|k| std::env::var(k).ok())?;
+    let config = FunctionConfig::from_env()?;
     let spec = config.load_spec()?;
-    let key = std::env::var(&spec.redaction_key_env).ok().map(String::into_bytes);
+    let key = config::redaction_key_from_env(&spec);
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let (bucket, prefix) = config.location(&spec);
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
@@ -79,7 +79,7 @@ async fn main() -> Result<(), Error> {
         pipeline: Pipeline { normalizer, max_concurrent_uploads: config.max_concurrent_uploads },
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         namespace: config.metrics_namespace.clone(),
-        function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "ddb-lake-normalizer".into()),
+        function_name: config.function_name.clone(),
     };
     tracing::info!(
         bucket = bucket.as_str(),

@@ -19,7 +19,7 @@ mod config;
 mod metrics;
 
 use config::FunctionConfig;
-use metrics::emf_lines;
+use metrics::Metrics;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -29,14 +29,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct State<'s> {
     pipeline: Pipeline<'s>,
     sink: S3Sink,
-    namespace: String,
-    function_name: String,
+    metrics: Metrics,
 }
 
 async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
     let report = process_event(&state.pipeline, &state.sink, event.payload.get(), &BatchOptions::default()).await?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    for line in emf_lines(&report, &state.namespace, &state.function_name, now) {
+    for line in state.metrics.batch_done(&report, now) {
         println!("{line}");
     }
     let out = &report.output;
@@ -78,8 +77,7 @@ async fn main() -> Result<(), Error> {
     let state = State {
         pipeline: Pipeline { normalizer, max_concurrent_uploads: config.max_concurrent_uploads },
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
-        namespace: config.metrics_namespace.clone(),
-        function_name: config.function_name.clone(),
+        metrics: Metrics::new(&config.metrics_namespace, &config.function_name),
     };
     tracing::info!(
         bucket = bucket.as_str(),

@@ -1,59 +1,135 @@
 //! The function's CloudWatch metrics, written as Embedded Metric Format documents (one
-//! JSON line each on stdout, which Lambda sends to CloudWatch Logs). Called by `main` after
-//! every batch.
+//! JSON line each on stdout, which Lambda sends to CloudWatch Logs, where CloudWatch turns
+//! them into metrics). Built once at cold start ([`Metrics::new`]) and called by `main`
+//! after every batch ([`Metrics::batch_done`]). The documents are typed here, field by
+//! field, in the shape of CloudWatch's EMF specification: `_aws` metadata (timestamp, and
+//! one directive with the namespace, the dimension set and each metric's name and unit),
+//! then the dimension and metric values as top-level members.
 
 use normalizer::function::BatchReport;
-use serde_json::json;
+use serde::Serialize;
 
-/// CloudWatch Embedded Metric Format documents (one JSON line each) for a batch: records
-/// in, quarantined and failed records, objects and bytes written, stream lag, and rows out
-/// per table (dimension `Table`).
-pub fn emf_lines(report: &BatchReport, namespace: &str, function_name: &str, now_millis: i64) -> Vec<String> {
-    let lag = report.output.event_times.iter().map(|t| now_millis - t).max().unwrap_or(0).max(0);
-    let mut lines = vec![json!({
-        "_aws": {
-            "Timestamp": now_millis,
-            "CloudWatchMetrics": [{
-                "Namespace": namespace,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": [
-                    {"Name": "RecordsIn", "Unit": "Count"},
-                    {"Name": "RecordsQuarantined", "Unit": "Count"},
-                    {"Name": "RecordsFailed", "Unit": "Count"},
-                    {"Name": "ObjectsWritten", "Unit": "Count"},
-                    {"Name": "BytesWritten", "Unit": "Bytes"},
-                    {"Name": "StreamLagMs", "Unit": "Milliseconds"}
-                ]
-            }]
-        },
-        "FunctionName": function_name,
-        "RecordsIn": report.output.records,
-        "RecordsQuarantined": report.output.quarantined.len(),
-        "RecordsFailed": report.records_failed(),
-        "ObjectsWritten": report.objects_written,
-        "BytesWritten": report.bytes_written,
-        "StreamLagMs": lag,
-    })
-    .to_string()];
-    for (table, rows) in &report.output.rows_per_table {
-        lines.push(
-            json!({
-                "_aws": {
-                    "Timestamp": now_millis,
-                    "CloudWatchMetrics": [{
-                        "Namespace": namespace,
-                        "Dimensions": [["FunctionName", "Table"]],
-                        "Metrics": [{"Name": "RowsOut", "Unit": "Count"}]
-                    }]
-                },
-                "FunctionName": function_name,
-                "Table": table,
-                "RowsOut": rows,
-            })
-            .to_string(),
-        );
+/// A metric's unit, as CloudWatch names it.
+#[derive(Debug, Clone, Copy, Serialize)]
+enum Unit {
+    Count,
+    Bytes,
+    Milliseconds,
+}
+
+/// A metric that a document carries: its name and unit.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDefinition {
+    name: &'static str,
+    unit: Unit,
+}
+
+/// The metrics of the per-batch document, in the order of [`BatchDocument`]'s values.
+const BATCH_METRICS: &[MetricDefinition] = &[
+    MetricDefinition { name: "RecordsIn", unit: Unit::Count },
+    MetricDefinition { name: "RecordsQuarantined", unit: Unit::Count },
+    MetricDefinition { name: "RecordsFailed", unit: Unit::Count },
+    MetricDefinition { name: "ObjectsWritten", unit: Unit::Count },
+    MetricDefinition { name: "BytesWritten", unit: Unit::Bytes },
+    MetricDefinition { name: "StreamLagMs", unit: Unit::Milliseconds },
+];
+/// The metric of the per-table document.
+const TABLE_METRICS: &[MetricDefinition] = &[MetricDefinition { name: "RowsOut", unit: Unit::Count }];
+
+/// One metric directive: where the metrics go and which members are dimensions.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct MetricDirective<'a> {
+    namespace: &'a str,
+    dimensions: [&'static [&'static str]; 1],
+    metrics: &'static [MetricDefinition],
+}
+
+/// The `_aws` member of a document.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct Metadata<'a> {
+    timestamp: i64,
+    cloud_watch_metrics: [MetricDirective<'a>; 1],
+}
+
+/// Per batch: records in, quarantined and failed, objects and bytes written, stream lag.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchDocument<'a> {
+    #[serde(rename = "_aws")]
+    aws: Metadata<'a>,
+    function_name: &'a str,
+    records_in: usize,
+    records_quarantined: usize,
+    records_failed: usize,
+    objects_written: usize,
+    bytes_written: usize,
+    stream_lag_ms: i64,
+}
+
+/// Per table of a batch: rows out (dimensions `FunctionName` and `Table`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TableDocument<'a> {
+    #[serde(rename = "_aws")]
+    aws: Metadata<'a>,
+    function_name: &'a str,
+    table: &'a str,
+    rows_out: u64,
+}
+
+/// The function's metrics: the namespace and the function's name, fixed at cold start.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    namespace: String,
+    function_name: String,
+}
+
+impl Metrics {
+    /// Metrics in `namespace` (the configuration's `DDB_LAKE_METRICS_NAMESPACE`) for the
+    /// function `function_name` (the `FunctionName` dimension).
+    pub fn new(namespace: &str, function_name: &str) -> Self {
+        Metrics { namespace: namespace.to_owned(), function_name: function_name.to_owned() }
     }
-    lines
+
+    /// The EMF documents (one JSON line each) for a batch that finished at `now_millis`:
+    /// one for the batch, then one per table with its rows out. The stream lag is the age of
+    /// the batch's oldest record.
+    pub fn batch_done(&self, report: &BatchReport, now_millis: i64) -> Vec<String> {
+        let metadata = |dimensions: &'static [&'static str], metrics: &'static [MetricDefinition]| Metadata {
+            timestamp: now_millis,
+            cloud_watch_metrics: [MetricDirective { namespace: &self.namespace, dimensions: [dimensions], metrics }],
+        };
+        let lag = report.output.event_times.iter().map(|t| now_millis - t).max().unwrap_or(0).max(0);
+        let batch = BatchDocument {
+            aws: metadata(&["FunctionName"], BATCH_METRICS),
+            function_name: &self.function_name,
+            records_in: report.output.records,
+            records_quarantined: report.output.quarantined.len(),
+            records_failed: report.records_failed(),
+            objects_written: report.objects_written,
+            bytes_written: report.bytes_written,
+            stream_lag_ms: lag,
+        };
+        let mut lines = vec![to_line(&batch)];
+        for (table, rows) in &report.output.rows_per_table {
+            lines.push(to_line(&TableDocument {
+                aws: metadata(&["FunctionName", "Table"], TABLE_METRICS),
+                function_name: &self.function_name,
+                table,
+                rows_out: *rows,
+            }));
+        }
+        lines
+    }
+}
+
+/// One document as one line. These types hold only strings and numbers, which always
+/// serialize.
+fn to_line(document: &impl Serialize) -> String {
+    serde_json::to_string(document).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -82,7 +158,7 @@ mod tests {
     #[test]
     fn one_document_per_batch_and_one_per_table() {
         let now = 1_700_100_001_000 + 5_000;
-        let lines = emf_lines(&report(), "DdbLake", "fn", now);
+        let lines = Metrics::new("DdbLake", "fn").batch_done(&report(), now);
         assert_eq!(lines.len(), 3);
         let batch: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(batch["RecordsFailed"], 2);

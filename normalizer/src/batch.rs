@@ -154,27 +154,32 @@ fn normalize_event(
     // Common case: one pass over the event, each record flattened as soon as it is decoded
     // (one decoded record in memory at a time). When a record does not decode, start again
     // record by record, so that only the bad ones are quarantined.
-    let mut asm = Assembler::new(flattener, tables, gzip_level);
-    let streamed = for_each_record(event_json, |index, rec| asm.add(index, &rec));
+    let mut assembler = Assembler::new(flattener, tables, gzip_level);
+    let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
     let mut raws: Vec<&RawValue> = Vec::new();
     if streamed.is_err() {
         raws = split_event(event_json)?;
-        asm = Assembler::new(flattener, tables, gzip_level);
+        assembler = Assembler::new(flattener, tables, gzip_level);
         for (index, raw) in raws.iter().enumerate() {
             match decode_record(raw.get()) {
-                Ok(rec) => asm.add(index, &rec),
+                Ok(rec) => assembler.add(index, &rec),
                 Err(e) => {
                     let (event_id, sequence_number) = salvage_ids(raw.get());
-                    asm.sequence_numbers.push(sequence_number.clone());
-                    asm.quarantine.push(QuarantinedRecord { index, event_id, sequence_number, reason: e.to_string() });
+                    assembler.sequence_numbers.push(sequence_number.clone());
+                    assembler.quarantine.push(QuarantinedRecord {
+                        index,
+                        event_id,
+                        sequence_number,
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
-    } else if !asm.quarantine.is_empty() {
+    } else if !assembler.quarantine.is_empty() {
         // A record decoded but did not flatten: its raw text is needed for the quarantine line.
         raws = split_event(event_json)?;
     }
-    Ok(asm.finish(&raws, options, event_json))
+    Ok(assembler.finish(&raws, options, event_json))
 }
 
 /// Builds the objects of one batch, record by record.

@@ -96,7 +96,9 @@ pub struct Flattener<'s> {
     table_count: usize,
 }
 
-struct Walk<'r> {
+/// The `attributes` rows of one record, written while its new image is walked: the
+/// common columns' prefix, the output, the row count, and the path of the value at hand.
+struct AttributeRows<'r> {
     prefix: &'r [u8],
     out: &'r mut Vec<u8>,
     rows: u64,
@@ -168,7 +170,7 @@ impl<'s> Flattener<'s> {
                 _ => None,
             };
             let changed_known = rec.event_name == EventName::Insert || old.is_some();
-            let mut walk = Walk {
+            let mut walk = AttributeRows {
                 prefix: &prefix,
                 out: &mut out.bufs[ATTRIBUTES],
                 rows: 0,
@@ -234,7 +236,7 @@ impl<'s> Flattener<'s> {
     }
 
     /// Which rules stay on the path after stepping onto `seg` at `depth`.
-    fn step(&self, active: u64, depth: usize, seg: Step<'_>) -> u64 {
+    fn step(&self, active: u64, depth: usize, seg: PathStep<'_>) -> u64 {
         if active == 0 {
             return 0;
         }
@@ -244,9 +246,9 @@ impl<'s> Flattener<'s> {
                 continue;
             }
             let ok = match (&segs[depth], seg) {
-                (Segment::Name(n), Step::Name(s)) => n == s,
-                (Segment::Each, Step::Index(_)) => true,
-                (Segment::Index(i), Step::Index(j)) => *i == j,
+                (Segment::Name(n), PathStep::Name(s)) => n == s,
+                (Segment::Each, PathStep::Index(_)) => true,
+                (Segment::Index(i), PathStep::Index(j)) => *i == j,
                 _ => false,
             };
             if ok {
@@ -270,12 +272,12 @@ impl<'s> Flattener<'s> {
         found
     }
 
-    fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut Walk<'_>) {
+    fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut AttributeRows<'_>) {
         for (name, value) in &item.0 {
             let mark = w.path.len();
             push_name(&mut w.path, name.as_str());
             let old_value = old.and_then(|o| o.get(name.as_str()));
-            let act = self.step(active, depth, Step::Name(name.as_str()));
+            let act = self.step(active, depth, PathStep::Name(name.as_str()));
             self.walk_value(value, old_value, depth + 1, act, w);
             w.path.truncate(mark);
         }
@@ -287,7 +289,7 @@ impl<'s> Flattener<'s> {
         old: Option<&AttributeValue<'_>>,
         depth: usize,
         active: u64,
-        w: &mut Walk<'_>,
+        w: &mut AttributeRows<'_>,
     ) {
         if active != 0 {
             match self.action_at(active, depth) {
@@ -321,7 +323,7 @@ impl<'s> Flattener<'s> {
                 for (i, e) in l.iter().enumerate() {
                     let mark = w.path.len();
                     push_index(&mut w.path, i);
-                    let act = self.step(active, depth, Step::Index(i));
+                    let act = self.step(active, depth, PathStep::Index(i));
                     let old_e = old_list.map(|o| o.get(i));
                     self.walk_value(e, old_e.flatten(), depth + 1, act, w);
                     w.path.truncate(mark);
@@ -337,7 +339,7 @@ impl<'s> Flattener<'s> {
                 for (i, e) in s.iter().enumerate() {
                     let mark = w.path.len();
                     push_index(&mut w.path, i);
-                    let act = self.step(active, depth, Step::Index(i));
+                    let act = self.step(active, depth, PathStep::Index(i));
                     match self.action_at(act, depth + 1) {
                         Some(RedactAction::Drop) => {}
                         other => {
@@ -452,12 +454,13 @@ impl<'s> Flattener<'s> {
 static EMPTY_ITEM: Item<'static> = Item(Vec::new());
 
 #[derive(Clone, Copy)]
-enum Step<'a> {
+/// One step down an item: into a map member by name, or a list element by index.
+enum PathStep<'a> {
     Name(&'a str),
     Index(usize),
 }
 
-fn emit(w: &mut Walk<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
+fn emit(w: &mut AttributeRows<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
     let b = &mut *w.out;
     b.extend_from_slice(w.prefix);
     push_delimiter(b);

@@ -372,12 +372,13 @@ fn suggest_identifier(name: &str) -> String {
     }
 }
 
-struct Ctx<'a> {
+/// The spec being read, its file name and text: turns a span into the line of an error.
+struct SpecText<'a> {
     file: &'a str,
     text: &'a str,
 }
 
-impl Ctx<'_> {
+impl SpecText<'_> {
     fn line_of(&self, offset: usize) -> usize {
         self.text.as_bytes()[..offset.min(self.text.len())].iter().filter(|&&b| b == b'\n').count() + 1
     }
@@ -457,7 +458,7 @@ impl LakeSpec {
 
     /// Validates spec text; `file` names it in messages.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, SpecError> {
-        let cx = Ctx { file, text };
+        let spec_text = SpecText { file, text };
         let raw: SpecFile = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
@@ -469,14 +470,14 @@ impl LakeSpec {
                 } else {
                     "fix the TOML syntax at that line"
                 };
-                return cx.err(e.span(), message, fix);
+                return spec_text.err(e.span(), message, fix);
             }
         };
         let mut spec = LakeSpec { origin: file.to_owned(), ..LakeSpec::default() };
 
         let table = raw.source.table.get_ref().trim();
         if table.is_empty() || table.len() > 255 {
-            return cx.err(
+            return spec_text.err(
                 Some(raw.source.table.span()),
                 "source.table is empty or longer than 255",
                 "name the DynamoDB table",
@@ -485,7 +486,7 @@ impl LakeSpec {
         spec.source_table = table.to_owned();
         if let Some(pk) = &raw.source.partition_key {
             if pk.get_ref().is_empty() {
-                return cx.err(
+                return spec_text.err(
                     Some(pk.span()),
                     "source.partition_key is empty",
                     "name the table's partition key attribute",
@@ -502,20 +503,20 @@ impl LakeSpec {
         spec.location =
             match parse_location(raw.lake.location.get_ref()) {
                 Some(l) => l,
-                None => return cx.err(
+                None => return spec_text.err(
                     Some(raw.lake.location.span()),
                     format!("lake.location `{}` is not an S3 location", raw.lake.location.get_ref()),
                     "write s3://bucket/prefix: a valid bucket name, prefix folders of letters, digits, `_-.=`, no `..`",
                 ),
             };
         if let Some(db) = &raw.lake.database {
-            spec.database = cx.identifier("lake.database", db)?;
+            spec.database = spec_text.identifier("lake.database", db)?;
         }
 
         if let Some(f) = &raw.format {
             if let Some(k) = &f.kind {
                 if k.get_ref() != "tsv" {
-                    return cx.err(
+                    return spec_text.err(
                         Some(k.span()),
                         format!("format.kind `{}` is not supported", k.get_ref()),
                         "use kind = \"tsv\" (LazySimpleSerDe, see docs/row-format.md)",
@@ -524,7 +525,7 @@ impl LakeSpec {
             }
             if let Some(l) = &f.gzip_level {
                 if !(0..=9).contains(l.get_ref()) {
-                    return cx.err(
+                    return spec_text.err(
                         Some(l.span()),
                         format!("format.gzip_level {} is out of range", l.get_ref()),
                         "use 0 (store) to 9 (smallest); 1 is the default",
@@ -536,7 +537,7 @@ impl LakeSpec {
         if let Some(p) = &raw.partitioning {
             if let Some(g) = &p.granularity {
                 if g.get_ref() != "day" {
-                    return cx.err(
+                    return spec_text.err(
                         Some(g.span()),
                         format!("partitioning.granularity `{}` is not supported", g.get_ref()),
                         "use granularity = \"day\" (dt=YYYY-MM-DD)",
@@ -545,7 +546,7 @@ impl LakeSpec {
             }
             if let Some(s) = &p.projection_start {
                 if !valid_day(s.get_ref()) {
-                    return cx.err(
+                    return spec_text.err(
                         Some(s.span()),
                         format!("partitioning.projection_start `{}` is not a date", s.get_ref()),
                         "write YYYY-MM-DD, the first day the lake may hold",
@@ -562,14 +563,14 @@ impl LakeSpec {
                     separator: t.separator.clone().unwrap_or_else(|| "#".into()),
                 }),
                 (Some(a), Some(_)) => {
-                    return cx.err(
+                    return spec_text.err(
                         Some(a.span()),
                         "tenant has both attribute and key_prefix",
                         "keep one: attribute = \"clientKey\" or key_prefix = \"CLIENT#\"",
                     )
                 }
                 _ => {
-                    return cx.err(
+                    return spec_text.err(
                         None,
                         "[tenant] needs attribute or key_prefix",
                         "add attribute = \"clientKey\" or key_prefix = \"CLIENT#\", or remove [tenant]",
@@ -584,7 +585,7 @@ impl LakeSpec {
                 let ok = !env.get_ref().is_empty()
                     && env.get_ref().bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'_');
                 if !ok {
-                    return cx.err(
+                    return spec_text.err(
                         Some(env.span()),
                         format!("redaction.key_env `{}` is not an environment variable name", env.get_ref()),
                         "use uppercase letters, digits and `_`",
@@ -593,13 +594,13 @@ impl LakeSpec {
                 spec.redaction_key_env = env.get_ref().clone();
             }
             if r.rule.len() > 64 {
-                return cx.err(None, "more than 64 redaction rules", "merge rules on a common parent path");
+                return spec_text.err(None, "more than 64 redaction rules", "merge rules on a common parent path");
             }
             for rule in &r.rule {
-                let path = cx.path(&rule.path)?;
+                let path = spec_text.path(&rule.path)?;
                 if let Some(Segment::Name(first)) = path.0.first() {
                     if path.0.len() == 1 && keys.contains(first) {
-                        return cx.err(
+                        return spec_text.err(
                             Some(rule.path.span()),
                             format!("`{first}` is a key attribute and cannot be redacted"),
                             "key attributes identify items; redact other attributes",
@@ -612,9 +613,9 @@ impl LakeSpec {
 
         let mut table_names: HashSet<String> = BUILT_IN_TABLES.iter().map(|s| s.to_string()).collect();
         for t in &raw.tables {
-            let name = cx.identifier("table name", &t.name)?;
+            let name = spec_text.identifier("table name", &t.name)?;
             if !table_names.insert(name.clone()) {
-                return cx.err(
+                return spec_text.err(
                     Some(t.name.span()),
                     format!("table `{name}` is declared twice (or is a built-in table)"),
                     "give every table its own name; `changes` and `attributes` are always written",
@@ -622,9 +623,9 @@ impl LakeSpec {
             }
             let explode = match &t.explode {
                 Some(e) => {
-                    let p = cx.path(e)?;
+                    let p = spec_text.path(e)?;
                     if p.has_each() || p.0.iter().any(|s| matches!(s, Segment::Index(_))) {
-                        return cx.err(
+                        return spec_text.err(
                             Some(e.span()),
                             format!("explode `{}` must name one list, without positions", e.get_ref()),
                             "write the list's path, e.g. explode = \"fieldMappings\"",
@@ -635,7 +636,7 @@ impl LakeSpec {
                 None => None,
             };
             if t.columns.is_empty() {
-                return cx.err(
+                return spec_text.err(
                     Some(t.name.span()),
                     format!("table `{name}` has no columns"),
                     "add [[tables.columns]] entries with name, path and type",
@@ -648,9 +649,9 @@ impl LakeSpec {
             }
             let mut columns = Vec::new();
             for c in &t.columns {
-                let cname = cx.identifier("column name", &c.name)?;
+                let cname = spec_text.identifier("column name", &c.name)?;
                 if !col_names.insert(cname.clone()) {
-                    return cx.err(
+                    return spec_text.err(
                         Some(c.name.span()),
                         format!(
                             "column `{cname}` appears twice in table `{name}` (or reuses a column every table has)"
@@ -663,7 +664,7 @@ impl LakeSpec {
                         ),
                     );
                 }
-                let path = cx.path(&c.path)?;
+                let path = spec_text.path(&c.path)?;
                 if path.has_each() {
                     let under_explode = explode.as_ref().is_some_and(|e| {
                         path.0.len() > e.0.len()
@@ -672,7 +673,7 @@ impl LakeSpec {
                             && !path.0[e.0.len() + 1..].contains(&Segment::Each)
                     });
                     if !under_explode {
-                        return cx.err(
+                        return spec_text.err(
                             Some(c.path.span()),
                             format!("path `{}` uses `[]` outside the exploded list", c.path.get_ref()),
                             "`[]` may only follow the table's explode path once, e.g. fieldMappings[].fieldId",
@@ -682,7 +683,7 @@ impl LakeSpec {
                 let kind = match ColumnType::parse(c.kind.get_ref()) {
                     Some(k) => k,
                     None => {
-                        return cx.err(
+                        return spec_text.err(
                             Some(c.kind.span()),
                             format!("type `{}` is not known", c.kind.get_ref()),
                             "use string, bigint, int, double, boolean or decimal(p,s) with 1 <= p <= 38, s <= p",
@@ -694,7 +695,7 @@ impl LakeSpec {
                     if path.starts_with(&r.path) || concrete_prefix(&r.path, &path) {
                         match r.action {
                             RedactAction::Drop => {
-                                return cx.err(
+                                return spec_text.err(
                                     Some(c.path.span()),
                                     format!(
                                         "column `{cname}` reads `{}`, which a redaction rule drops",
@@ -704,7 +705,7 @@ impl LakeSpec {
                                 )
                             }
                             RedactAction::Hash if kind != ColumnType::String => {
-                                return cx.err(
+                                return spec_text.err(
                                     Some(c.kind.span()),
                                     format!(
                                         "column `{cname}` is hashed by a redaction rule but has type {}",

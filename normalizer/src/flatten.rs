@@ -15,12 +15,13 @@ use crate::record::{AttributeValue, EventName, Item, StreamRecord, Text};
 use lake_core::number::{self, NumberFitError};
 use lake_core::path::{push_index, push_name, Segment};
 use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use lake_core::schema::BuiltInTable;
 use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
 
-/// Index of the `changes` table in [`RecordRows`].
-pub const CHANGES: usize = 0;
-/// Index of the `attributes` table in [`RecordRows`].
-pub const ATTRIBUTES: usize = 1;
+/// Position of the `changes` table in [`RecordRows`].
+const CHANGES: usize = BuiltInTable::Changes.index();
+/// Position of the `attributes` table in [`RecordRows`].
+const ATTRIBUTES: usize = BuiltInTable::Attributes.index();
 
 /// Why a record cannot be flattened under the spec (the record goes to quarantine).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -121,7 +122,7 @@ impl<'s> Flattener<'s> {
             spec,
             rules: spec.redactions.iter().map(|r| (r.path.0.clone(), r.action)).collect(),
             mac,
-            table_count: 2 + spec.tables.len(),
+            table_count: BuiltInTable::ALL.len() + spec.tables.len(),
         })
     }
 
@@ -184,7 +185,7 @@ impl<'s> Flattener<'s> {
 
         // declared tables
         for (k, table) in self.spec.tables.iter().enumerate() {
-            let idx = 2 + k;
+            let idx = BuiltInTable::ALL.len() + k;
             let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
             self.declared_rows(table, image, &prefix, buf, rows)?;
         }

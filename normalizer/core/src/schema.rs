@@ -6,8 +6,45 @@
 //! spec's declared tables add theirs through [`crate::spec::LakeSpec::table_schemas`].
 //! Every table is partitioned by [`PARTITION_COLUMN`] (not stored in the rows).
 
-/// Names of the tables every lake has.
-pub const BUILT_IN_TABLES: [&str; 2] = ["changes", "attributes"];
+/// A table every lake has, whatever its spec. Built-in tables come first, in this order, in
+/// every list of tables (`LakeSpec::table_schemas`, the writer's rows per table); the
+/// spec's declared tables follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BuiltInTable {
+    /// `changes`: one row per stream record.
+    Changes,
+    /// `attributes`: one row per leaf value of the new image.
+    Attributes,
+}
+
+impl BuiltInTable {
+    /// Every built-in table, in table order.
+    pub const ALL: [BuiltInTable; 2] = [BuiltInTable::Changes, BuiltInTable::Attributes];
+
+    /// The table's name (also its folder under the lake prefix).
+    pub const fn name(self) -> &'static str {
+        match self {
+            BuiltInTable::Changes => "changes",
+            BuiltInTable::Attributes => "attributes",
+        }
+    }
+
+    /// The table's position in every list of tables.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The table's columns, in file order.
+    pub fn schema(self) -> TableSchema {
+        let (comment, extra) = match self {
+            BuiltInTable::Changes => ("one row per stream record", changes_columns()),
+            BuiltInTable::Attributes => ("one row per leaf value of the new image", attributes_columns()),
+        };
+        let mut columns = common_columns();
+        columns.extend(extra);
+        TableSchema { name: self.name().into(), comment: comment.into(), columns }
+    }
+}
 /// Columns every table starts with, in this order.
 pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_time", "tenant", "item_key", "pk", "sk"];
 /// Column of an exploded table that holds the element's position in its list.
@@ -57,11 +94,9 @@ pub(crate) fn common_columns() -> Vec<ColumnSchema> {
     cols
 }
 
-/// The built-in tables ([`BUILT_IN_TABLES`]: `changes`, then `attributes`), each with its
-/// columns in file order.
-pub fn built_in_tables() -> [TableSchema; 2] {
-    let mut changes = common_columns();
-    changes.extend([
+/// The columns of `changes` after the common ones.
+fn changes_columns() -> Vec<ColumnSchema> {
+    vec![
         col("event_id", "string", "eventID of the stream record"),
         col("stream_view_type", "string", "NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE or KEYS_ONLY"),
         col("size_bytes", "bigint", "SizeBytes reported by DynamoDB"),
@@ -72,21 +107,15 @@ pub fn built_in_tables() -> [TableSchema; 2] {
             "string",
             "top-level attributes an INSERT sets, a MODIFY changes or a REMOVE deletes: sorted, comma-separated, `,` and `%` in names percent-encoded; NULL without the images",
         ),
-    ]);
-    let changes = TableSchema { name: "changes".into(), comment: "one row per stream record".into(), columns: changes };
+    ]
+}
 
-    let mut attributes = common_columns();
-    attributes.extend([
+/// The columns of `attributes` after the common ones.
+fn attributes_columns() -> Vec<ColumnSchema> {
+    vec![
         col("path", "string", "attribute path, e.g. fieldMappings[3].fieldId"),
         col("type", "string", "DynamoDB type: S N B SS NS BS M L NULL BOOL (M/L only for empty ones)"),
         col("value", "string", "the value as text: numbers exact, binary base64, NULL for NULL and empty M/L"),
         col("changed", "boolean", "differs from the old image (MODIFY); true for INSERT; NULL when unknown"),
-    ]);
-    let attributes = TableSchema {
-        name: "attributes".into(),
-        comment: "one row per leaf value of the new image".into(),
-        columns: attributes,
-    };
-    debug_assert_eq!([changes.name.as_str(), attributes.name.as_str()], BUILT_IN_TABLES);
-    [changes, attributes]
+    ]
 }

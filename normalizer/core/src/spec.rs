@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::path::{AttributePath, Segment};
 use crate::schema::{
-    col, common_columns, TableSchema, BUILT_IN_TABLES, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN,
+    col, common_columns, BuiltInTable, TableSchema, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN,
 };
 
 /// Glue database used when the spec names none.
@@ -611,7 +611,7 @@ impl LakeSpec {
             }
         }
 
-        let mut table_names: HashSet<String> = BUILT_IN_TABLES.iter().map(|s| s.to_string()).collect();
+        let mut table_names: HashSet<String> = BuiltInTable::ALL.iter().map(|t| t.name().to_string()).collect();
         for t in &raw.tables {
             let name = spec_text.identifier("table name", &t.name)?;
             if !table_names.insert(name.clone()) {
@@ -733,8 +733,8 @@ impl LakeSpec {
     /// Every table of the lake, built-in tables first, then the declared ones in spec order,
     /// each with its columns in file order.
     pub fn table_schemas(&self) -> Vec<TableSchema> {
-        let mut out = Vec::with_capacity(BUILT_IN_TABLES.len() + self.tables.len());
-        out.extend(crate::schema::built_in_tables());
+        let mut out = Vec::with_capacity(BuiltInTable::ALL.len() + self.tables.len());
+        out.extend(BuiltInTable::ALL.map(BuiltInTable::schema));
         for t in &self.tables {
             let mut columns = common_columns();
             if t.explode.is_some() {

@@ -13,7 +13,7 @@ use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::{Answer, LocalLake};
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::function::{process_event, Pipeline};
+use normalizer::delivery::{process_event, Pipeline};
 use normalizer::sink::LocalDirSink;
 use serde_dynamo::AttributeValue as Av;
 

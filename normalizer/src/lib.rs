@@ -28,10 +28,10 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod delivery;
+pub mod events_file;
 pub mod flatten;
-pub mod function;
-pub mod input;
 pub mod record;
-pub mod replay;
 pub mod s3;
 pub mod sink;
+pub mod stream_reader;

@@ -15,7 +15,7 @@ use lake_sql::local::LocalLake;
 use lake_sql::render::{render, Format};
 use lake_synth::{generate, write_json_lines, SynthOptions};
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::function::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
+use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::sink::LocalDirSink;
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).

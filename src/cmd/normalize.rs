@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use normalizer::batch::{BatchOptions, BatchOutput, Normalizer};
-use normalizer::input;
+use normalizer::events_file;
 use normalizer::record::split_event;
 use normalizer::sink::{LakeSink, LocalDirSink};
 
@@ -71,14 +71,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (text, name) = read_input(&args.events)?;
 
     // Check the whole input before writing anything.
-    let events = input::events(&text, &name)?;
+    let events = events_file::events(&text, &name)?;
     for (n, ev) in events.iter().enumerate() {
         split_event(ev.get()).map_err(|e| {
             let offset = ev.get().as_ptr() as usize - text.as_ptr() as usize;
             anyhow::anyhow!(
                 "{name}: event {} (starting at line {}) is not a DynamoDB stream event: {e}; expected {{\"Records\": [...]}}",
                 n + 1,
-                input::line_of(&text, offset)
+                events_file::line_of(&text, offset)
             )
         })?;
     }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::function::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
-use normalizer::replay::{read_stream, StartAt};
+use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::s3::{Encryption, S3Sink};
 use normalizer::sink::{LakeSink, LocalDirSink};
+use normalizer::stream_reader::{read_stream, StartAt};
 
 use super::{load_spec, redaction_key};
 

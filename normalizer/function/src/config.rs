@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use lake_core::spec::{LakeSpec, SpecError};
-use normalizer::function::DEFAULT_MAX_CONCURRENT_UPLOADS;
+use normalizer::delivery::DEFAULT_MAX_CONCURRENT_UPLOADS;
 use normalizer::s3::Encryption;
 
 /// Default CloudWatch namespace of the EMF metrics.

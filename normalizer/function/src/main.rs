@@ -2,7 +2,7 @@
 //!
 //! Cold start: read the configuration from the environment once (README, "The function"),
 //! load the spec, build the S3 client, then serve events through the Lambda Runtime API.
-//! Each event goes through `normalizer::function::process_event`, the same code path as
+//! Each event goes through `normalizer::delivery::process_event`, the same code path as
 //! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
 
@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::function::{process_event, Pipeline};
+use normalizer::delivery::{process_event, Pipeline};
 use normalizer::s3::S3Sink;
 use serde_json::value::RawValue;
 

@@ -6,7 +6,7 @@
 //! one directive with the namespace, the dimension set and each metric's name and unit),
 //! then the dimension and metric values as top-level members.
 
-use normalizer::function::BatchReport;
+use normalizer::delivery::BatchReport;
 use serde::Serialize;
 
 /// A metric's unit, as CloudWatch names it.

@@ -2,7 +2,7 @@
 //!
 //! Walks every shard of a stream from TRIM_HORIZON (or after a sequence number), pages
 //! through GetRecords, and turns each page into the JSON of a Lambda event, so the records
-//! go through exactly the function's path ([`crate::function::process_event`]). Used for
+//! go through exactly the function's path ([`crate::delivery::process_event`]). Used for
 //! local testing and for catching up after an outage. Map attributes are written in name
 //! order, so replaying the same records yields the same bytes.
 

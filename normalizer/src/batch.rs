@@ -140,46 +140,36 @@ impl<'s> Normalizer<'s> {
     /// Normalizes one Lambda event (`{"Records": [...]}`) into its objects. Records that
     /// cannot be normalized are quarantined; an error only for text that is not an event.
     pub fn normalize_event(&self, event_json: &str, options: &BatchOptions) -> Result<BatchOutput, EventError> {
-        normalize_event(&self.flattener, &self.tables, self.gzip_level, event_json, options)
-    }
-}
-
-fn normalize_event(
-    flattener: &Flattener<'_>,
-    tables: &[TableSchema],
-    gzip_level: u32,
-    event_json: &str,
-    options: &BatchOptions,
-) -> Result<BatchOutput, EventError> {
-    // Common case: one pass over the event, each record flattened as soon as it is decoded
-    // (one decoded record in memory at a time). When a record does not decode, start again
-    // record by record, so that only the bad ones are quarantined.
-    let mut assembler = Assembler::new(flattener, tables, gzip_level);
-    let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
-    let mut raws: Vec<&RawValue> = Vec::new();
-    if streamed.is_err() {
-        raws = split_event(event_json)?;
-        assembler = Assembler::new(flattener, tables, gzip_level);
-        for (index, raw) in raws.iter().enumerate() {
-            match decode_record(raw.get()) {
-                Ok(rec) => assembler.add(index, &rec),
-                Err(e) => {
-                    let (event_id, sequence_number) = salvage_ids(raw.get());
-                    assembler.sequence_numbers.push(sequence_number.clone());
-                    assembler.quarantine.push(QuarantinedRecord {
-                        index,
-                        event_id,
-                        sequence_number,
-                        reason: e.to_string(),
-                    });
+        // Common case: one pass over the event, each record flattened as soon as it is decoded
+        // (one decoded record in memory at a time). When a record does not decode, start again
+        // record by record, so that only the bad ones are quarantined.
+        let mut assembler = Assembler::new(&self.flattener, &self.tables, self.gzip_level);
+        let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
+        let mut raws: Vec<&RawValue> = Vec::new();
+        if streamed.is_err() {
+            raws = split_event(event_json)?;
+            assembler = Assembler::new(&self.flattener, &self.tables, self.gzip_level);
+            for (index, raw) in raws.iter().enumerate() {
+                match decode_record(raw.get()) {
+                    Ok(rec) => assembler.add(index, &rec),
+                    Err(e) => {
+                        let (event_id, sequence_number) = salvage_ids(raw.get());
+                        assembler.sequence_numbers.push(sequence_number.clone());
+                        assembler.quarantine.push(QuarantinedRecord {
+                            index,
+                            event_id,
+                            sequence_number,
+                            reason: e.to_string(),
+                        });
+                    }
                 }
             }
+        } else if !assembler.quarantine.is_empty() {
+            // A record decoded but did not flatten: its raw text is needed for the quarantine line.
+            raws = split_event(event_json)?;
         }
-    } else if !assembler.quarantine.is_empty() {
-        // A record decoded but did not flatten: its raw text is needed for the quarantine line.
-        raws = split_event(event_json)?;
+        Ok(assembler.finish(&raws, options, event_json))
     }
-    Ok(assembler.finish(&raws, options, event_json))
 }
 
 /// Builds the objects of one batch, record by record.

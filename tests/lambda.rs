@@ -199,14 +199,14 @@ fn expected_leaves(item: &std::collections::HashMap<String, Av>) -> Vec<(String,
 /// Stream events read back from moto: the JSON of each GetRecords page, as Lambda gets it.
 async fn stream_events(moto: &Moto, stream_arn: &str) -> Vec<String> {
     let pages = std::cell::RefCell::new(Vec::new());
-    normalizer::stream_reader::read_stream(
+    ddb_lake::stream_reader::read_stream(
         &moto.streams(),
         stream_arn,
-        &normalizer::stream_reader::StartAt::TrimHorizon,
+        &ddb_lake::stream_reader::StartAt::TrimHorizon,
         100,
         |p| {
             pages.borrow_mut().push(p.event_json);
-            async { Ok::<(), normalizer::stream_reader::StreamError>(()) }
+            async { Ok::<(), ddb_lake::stream_reader::StreamError>(()) }
         },
     )
     .await

@@ -34,4 +34,3 @@ pub mod flatten;
 pub mod record;
 pub mod s3;
 pub mod sink;
-pub mod stream_reader;

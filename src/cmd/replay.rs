@@ -5,11 +5,11 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ddb_lake::stream_reader::{read_stream, StartAt};
 use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::s3::{Encryption, S3Sink};
 use normalizer::sink::{LakeSink, LocalDirSink};
-use normalizer::stream_reader::{read_stream, StartAt};
 
 use super::{load_spec, redaction_key};
 

@@ -2,7 +2,7 @@
 //!
 //! Walks every shard of a stream from TRIM_HORIZON (or after a sequence number), pages
 //! through GetRecords, and turns each page into the JSON of a Lambda event, so the records
-//! go through exactly the function's path ([`crate::delivery::process_event`]). Used for
+//! go through exactly the function's path ([`normalizer::delivery::process_event`]). Used for
 //! local testing and for catching up after an outage. Map attributes are written in name
 //! order, so replaying the same records yields the same bytes.
 
@@ -243,8 +243,8 @@ mod tests {
             )
             .build();
         let text = event_json("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", &[&rec]);
-        let raw = crate::record::split_event(&text).unwrap();
-        let r = crate::record::decode_record(raw[0].get()).unwrap();
+        let raw = normalizer::record::split_event(&text).unwrap();
+        let r = normalizer::record::decode_record(raw[0].get()).unwrap();
         assert!(r.ttl_delete);
         let old = r.old_image.unwrap();
         assert_eq!(old.get("n").unwrap().scalar_text(), Some("12345678901234567890123456789012345678"));

@@ -3,16 +3,19 @@
 //! Walks every shard of a stream from TRIM_HORIZON (or after a sequence number), pages
 //! through GetRecords, and turns each page into the JSON of a Lambda event, so the records
 //! go through exactly the function's path ([`normalizer::delivery::process_event`]). Used for
-//! local testing and for catching up after an outage. Map attributes are written in name
-//! order, so replaying the same records yields the same bytes.
+//! local testing and for catching up after an outage. The JSON is written by the same
+//! writer as the generator's events (map attributes in name order), so replaying the same
+//! records yields the same bytes.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
+use aws_lambda_events::event::dynamodb::{
+    Event, EventRecord, StreamRecord as LambdaStreamRecord, StreamViewType as LambdaViewType, UserIdentity,
+};
 use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType, StreamViewType as ViewType};
 use aws_sdk_dynamodbstreams::Client;
-use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_dynamo::{AttributeValue as Av, Item};
 
 /// A DynamoDB Streams call that failed.
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +144,7 @@ where
                 total += records.len();
                 page(StreamPage {
                     shard_id: shard.clone(),
-                    event_json: event_json(stream_arn, &records),
+                    event_json: event_json(stream_arn, &records)?,
                     records: records.len(),
                 })
                 .await?;
@@ -152,69 +155,93 @@ where
     Ok(total)
 }
 
-/// Lambda event JSON for records read from the Streams API.
-pub fn event_json(stream_arn: &str, records: &[&Record]) -> String {
+/// Lambda event JSON for records read from the Streams API, written by the generator's
+/// writer ([`lake_synth::event_json`]): the records become `aws_lambda_events` types,
+/// which is what the function is handed, and there is one writer of such text.
+///
+/// A record holding an attribute type this build's AWS SDK does not know cannot be
+/// represented; it is an error naming the record rather than a value silently lost.
+pub fn event_json(stream_arn: &str, records: &[&Record]) -> Result<String, StreamError> {
     let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
-    let list: Vec<Value> = records.iter().map(|r| record_json(stream_arn, region, r)).collect();
-    json!({ "Records": list }).to_string()
+    let mut event = Event::default();
+    event.records = records.iter().map(|r| lambda_record(stream_arn, region, r)).collect::<Result<_, _>>()?;
+    Ok(lake_synth::event_json(&event))
 }
 
-fn record_json(stream_arn: &str, region: &str, r: &Record) -> Value {
-    let mut ddb = Map::new();
+fn lambda_record(stream_arn: &str, region: &str, r: &Record) -> Result<EventRecord, StreamError> {
+    let mut change = LambdaStreamRecord::default();
     if let Some(d) = r.dynamodb() {
+        let seq = d.sequence_number().unwrap_or("without a sequence number");
         if let Some(t) = d.approximate_creation_date_time() {
-            ddb.insert("ApproximateCreationDateTime".into(), json!(t.secs()));
+            change.approximate_creation_date_time =
+                chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default();
         }
-        for (name, image) in [("Keys", d.keys()), ("NewImage", d.new_image()), ("OldImage", d.old_image())] {
-            if let Some(img) = image {
-                ddb.insert(name.into(), item_json(img));
-            }
-        }
-        if let Some(s) = d.sequence_number() {
-            ddb.insert("SequenceNumber".into(), json!(s));
-        }
-        if let Some(n) = d.size_bytes() {
-            ddb.insert("SizeBytes".into(), json!(n));
-        }
-        if let Some(v) = d.stream_view_type() {
-            ddb.insert("StreamViewType".into(), json!(v.as_str()));
-        }
+        change.keys = lambda_item(d.keys(), seq)?;
+        change.new_image = lambda_item(d.new_image(), seq)?;
+        change.old_image = lambda_item(d.old_image(), seq)?;
+        change.sequence_number = d.sequence_number().map(str::to_owned);
+        change.size_bytes = d.size_bytes().unwrap_or_default();
+        // A view type newer than both SDKs is left out (the `stream_view_type` column is NULL).
+        change.stream_view_type = d.stream_view_type().and_then(|v| match v {
+            ViewType::NewImage => Some(LambdaViewType::NewImage),
+            ViewType::OldImage => Some(LambdaViewType::OldImage),
+            ViewType::NewAndOldImages => Some(LambdaViewType::NewAndOldImages),
+            ViewType::KeysOnly => Some(LambdaViewType::KeysOnly),
+            _ => None,
+        });
     }
-    let mut rec = Map::new();
-    rec.insert("eventID".into(), json!(r.event_id()));
-    rec.insert("eventName".into(), json!(r.event_name().map(|n| n.as_str())));
-    rec.insert("eventVersion".into(), json!(r.event_version().unwrap_or("1.1")));
-    rec.insert("eventSource".into(), json!("aws:dynamodb"));
-    rec.insert("awsRegion".into(), json!(r.aws_region().unwrap_or(region)));
-    rec.insert("eventSourceARN".into(), json!(stream_arn));
-    rec.insert("dynamodb".into(), Value::Object(ddb));
-    if let Some(u) = r.user_identity() {
-        rec.insert("userIdentity".into(), json!({"type": u.r#type(), "principalId": u.principal_id()}));
-    }
-    Value::Object(rec)
+    let mut rec = EventRecord::default();
+    rec.event_id = r.event_id().unwrap_or_default().to_owned();
+    rec.event_name = r.event_name().map(|n| n.as_str()).unwrap_or_default().to_owned();
+    rec.event_version = Some(r.event_version().unwrap_or("1.1").to_owned());
+    rec.event_source = Some("aws:dynamodb".to_owned());
+    rec.aws_region = r.aws_region().unwrap_or(region).to_owned();
+    rec.event_source_arn = Some(stream_arn.to_owned());
+    rec.change = change;
+    rec.user_identity = r.user_identity().map(|u| {
+        let mut identity = UserIdentity::default();
+        identity.type_ = u.r#type().unwrap_or_default().to_owned();
+        identity.principal_id = u.principal_id().unwrap_or_default().to_owned();
+        identity
+    });
+    Ok(rec)
 }
 
-fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    let sorted: BTreeMap<&String, &AttributeValue> = item.iter().collect();
-    Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), value_json(v))).collect())
+fn lambda_item(item: Option<&HashMap<String, AttributeValue>>, seq: &str) -> Result<Item, StreamError> {
+    let mut out = HashMap::with_capacity(item.map_or(0, HashMap::len));
+    for (name, value) in item.into_iter().flatten() {
+        out.insert(name.clone(), lambda_value(value, seq)?);
+    }
+    Ok(Item::from(out))
 }
 
-fn value_json(v: &AttributeValue) -> Value {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    match v {
-        AttributeValue::S(s) => json!({"S": s}),
-        AttributeValue::N(n) => json!({"N": n}),
-        AttributeValue::B(b) => json!({"B": b64(b.as_ref())}),
-        AttributeValue::Ss(s) => json!({"SS": s}),
-        AttributeValue::Ns(s) => json!({"NS": s}),
-        AttributeValue::Bs(s) => json!({"BS": s.iter().map(|b| b64(b.as_ref())).collect::<Vec<_>>()}),
-        AttributeValue::M(m) => json!({"M": item_json(m)}),
-        AttributeValue::L(l) => json!({"L": l.iter().map(value_json).collect::<Vec<_>>()}),
-        AttributeValue::Null(b) => json!({"NULL": b}),
-        AttributeValue::Bool(b) => json!({"BOOL": b}),
-        // A type newer than this SDK: keep it visible; the decoder quarantines the record.
-        other => json!({"UNKNOWN": format!("{other:?}")}),
-    }
+/// Written here rather than with serde_dynamo's `aws-sdk-dynamodbstreams+1` conversion:
+/// that one panics on a type the SDK does not know, where this names the record.
+fn lambda_value(value: &AttributeValue, seq: &str) -> Result<Av, StreamError> {
+    Ok(match value {
+        AttributeValue::S(s) => Av::S(s.clone()),
+        AttributeValue::N(n) => Av::N(n.clone()),
+        AttributeValue::B(b) => Av::B(b.as_ref().to_vec()),
+        AttributeValue::Ss(s) => Av::Ss(s.clone()),
+        AttributeValue::Ns(s) => Av::Ns(s.clone()),
+        AttributeValue::Bs(s) => Av::Bs(s.iter().map(|b| b.as_ref().to_vec()).collect()),
+        AttributeValue::M(m) => {
+            Av::M(m.iter().map(|(k, v)| Ok((k.clone(), lambda_value(v, seq)?))).collect::<Result<_, StreamError>>()?)
+        }
+        AttributeValue::L(l) => Av::L(l.iter().map(|v| lambda_value(v, seq)).collect::<Result<_, _>>()?),
+        AttributeValue::Null(b) => Av::Null(*b),
+        AttributeValue::Bool(b) => Av::Bool(*b),
+        other => {
+            return Err(StreamError {
+                operation: "GetRecords",
+                target: format!("record {seq}"),
+                message: format!(
+                    "it holds an attribute of a type this ddb-lake's AWS SDK does not know ({other:?}); \
+                     update ddb-lake and replay again from before this record"
+                ),
+            })
+        }
+    })
 }
 
 #[cfg(test)]
@@ -242,14 +269,37 @@ mod tests {
                     .build(),
             )
             .build();
-        let text = event_json("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", &[&rec]);
+        let arn = "arn:aws:dynamodb:eu-west-1:1:table/t/stream/x";
+        let text = event_json(arn, &[&rec]).unwrap();
+        let expected = concat!(
+            r#"{"Records":[{"eventID":"e1","eventName":"REMOVE","eventVersion":"1.1","eventSource":"aws:dynamodb","#,
+            r#""awsRegion":"eu-west-1","userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},"#,
+            r#""dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},"#,
+            r#""OldImage":{"b":{"B":"AP8="},"m":{"M":{"z":{"NULL":true}}},"#,
+            r#""n":{"N":"12345678901234567890123456789012345678"},"pk":{"S":"a"}},"#,
+            r#""SequenceNumber":"42","SizeBytes":10},"#,
+            r#""eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/t/stream/x"}]}"#,
+        );
+        assert_eq!(text, expected);
         let raw = normalizer::record::split_event(&text).unwrap();
         let r = normalizer::record::decode_record(raw[0].get()).unwrap();
         assert!(r.ttl_delete);
         let old = r.old_image.unwrap();
         assert_eq!(old.get("n").unwrap().scalar_text(), Some("12345678901234567890123456789012345678"));
         assert_eq!(old.get("b").unwrap().scalar_text(), Some("AP8="));
-        // Same records, same text.
-        assert_eq!(text, event_json("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", &[&rec]));
+    }
+
+    #[test]
+    fn a_record_without_a_time_stays_without_one_and_is_not_filed_under_1970() {
+        let rec = Record::builder()
+            .event_id("e2")
+            .event_name(OperationType::Insert)
+            .dynamodb(StreamRecord::builder().keys("pk", AttributeValue::S("a".into())).sequence_number("7").build())
+            .build();
+        let text = event_json("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", &[&rec]).unwrap();
+        assert!(text.contains(r#""dynamodb":{"Keys":{"pk":{"S":"a"}},"SequenceNumber":"7","SizeBytes":0}"#), "{text}");
+        let raw = normalizer::record::split_event(&text).unwrap();
+        let err = normalizer::record::decode_record(raw[0].get()).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("ApproximateCreationDateTime"), "{err}");
     }
 }

@@ -1,14 +1,16 @@
 //! Lambda-event JSON: the text Lambda hands the function for a DynamoDB stream batch.
 //!
 //! One writer for every producer of such text in ddb-lake: the generator here and the
-//! stream reader of `ddb-lake replay`. See the crate documentation ("JSON form") for the
-//! exact form.
+//! stream reader of `ddb-lake replay` (which turns the records it reads into
+//! `aws_lambda_events` types and calls [`event_json`]). See the crate documentation
+//! ("JSON form") for the exact form.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use serde_dynamo::AttributeValue;
 
 pub(crate) fn push_json_str(out: &mut String, value: &str) {
@@ -162,15 +164,19 @@ pub(crate) fn write_record(out: &mut String, record: &EventRecord) {
     push_key(out, "dynamodb");
     let change = &record.change;
     out.push('{');
-    push_key(out, "ApproximateCreationDateTime");
+    // The Unix epoch is what the type holds when the field was absent: leave it out again
+    // (the decoder quarantines a record without a time rather than file it under 1970).
     let time = change.approximate_creation_date_time;
-    if time.timestamp_subsec_nanos() == 0 {
-        let _ = write!(out, "{}", time.timestamp());
-    } else {
-        let seconds = time.timestamp() as f64 + f64::from(time.timestamp_subsec_nanos()) / 1e9;
-        let _ = write!(out, "{seconds}");
+    if time != DateTime::<Utc>::UNIX_EPOCH {
+        push_key(out, "ApproximateCreationDateTime");
+        if time.timestamp_subsec_nanos() == 0 {
+            let _ = write!(out, "{}", time.timestamp());
+        } else {
+            let seconds = time.timestamp() as f64 + f64::from(time.timestamp_subsec_nanos()) / 1e9;
+            let _ = write!(out, "{seconds}");
+        }
+        out.push(',');
     }
-    out.push(',');
     push_key(out, "Keys");
     write_map(out, &change.keys);
     if !change.new_image.is_empty() {
@@ -197,6 +203,15 @@ pub(crate) fn write_record(out: &mut String, record: &EventRecord) {
     push_opt_field(out, "recordFormat", record.record_format.as_ref());
     push_opt_field(out, "tableName", record.table_name.as_ref());
     out.push('}');
+}
+
+/// The JSON Lambda would receive for `event`, in the form the crate documentation
+/// describes ("JSON form"): the one writer of Lambda-event text in ddb-lake, used by the
+/// generator and by `ddb-lake replay`'s stream reader.
+pub fn event_json(event: &Event) -> String {
+    let mut out = String::new();
+    write_event(&mut out, event);
+    out
 }
 
 pub(crate) fn write_event(out: &mut String, event: &Event) {

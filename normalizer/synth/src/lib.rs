@@ -11,7 +11,9 @@
 //!   [`write_json_lines`];
 //! * the benchmark, which normalizes one Lambda-payload-sized event made by
 //!   [`event_of_size`];
-//! * the tests, which use both to get realistic, awkward input.
+//! * the tests, which use both to get realistic, awkward input;
+//! * `ddb-lake replay`'s stream reader, which writes the records it reads from
+//!   a stream with [`event_json`], the same writer.
 //!
 //! # What is generated
 //!
@@ -35,9 +37,10 @@
 //!
 //! # JSON form
 //!
-//! [`write_json_lines`] and [`event_of_size`] write the JSON the way Lambda
-//! sends it: absent images, `userIdentity` and other absent optional fields
-//! are left out (rather than written as `{}` or `null` as the
+//! [`write_json_lines`], [`event_of_size`] and [`event_json`] write the JSON
+//! the way Lambda sends it: absent images, `userIdentity`,
+//! `ApproximateCreationDateTime` (the Unix epoch in the type) and other absent
+//! optional fields are left out (rather than written as `{}` or `null` as the
 //! `aws_lambda_events` types' own `Serialize` would), binary values are
 //! base64, and the keys of item maps are sorted so that the text is
 //! deterministic (the maps are `HashMap`s). The text parses back with
@@ -58,6 +61,7 @@ use rand_distr::{Distribution, Zipf};
 use serde_dynamo::{AttributeValue, Item};
 
 mod lambda_json;
+pub use lambda_json::event_json;
 use lambda_json::{write_event, write_record};
 
 /// The default start of the generated history (RFC 3339).
@@ -1512,12 +1516,6 @@ impl Draft {
 mod tests {
     use super::*;
     use crate::lambda_json::push_json_str;
-
-    fn event_json(event: &Event) -> String {
-        let mut out = String::new();
-        write_event(&mut out, event);
-        out
-    }
 
     fn jsonl(events: &[Event]) -> Vec<u8> {
         let mut out = Vec::new();

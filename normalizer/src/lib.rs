@@ -30,6 +30,7 @@
 pub mod batch;
 pub mod delivery;
 pub mod events_file;
+pub mod export;
 pub mod flatten;
 pub mod record;
 pub mod s3;

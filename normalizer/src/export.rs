@@ -1,0 +1,705 @@
+//! Reading a DynamoDB export to S3 (a full export in `DYNAMODB_JSON`), for `ddb-lake backfill`.
+//!
+//! An export folder is `AWSDynamoDB/<export id>/` as the export wrote it: the manifests
+//! `manifest-summary.json` (what was exported, as of when) and `manifest-files.json` (one
+//! JSON line per data file: its key, item count and the base64 MD5 of its bytes), and the
+//! data files `data/<name>.json.gz`, gzip'd JSON lines `{"Item": {…}}`.
+//!
+//! [`Export::open`] reads and checks the manifests; [`DataFile::verify`] reads one data file
+//! through (its MD5, its gzip, every item, its item count), and [`DataFile::for_each_item`]
+//! hands its items over one line at a time, so memory does not grow with the file. The data
+//! files are always those the manifest names, never a listing of the folder. Every error
+//! names the file and what to do about it.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use crate::record::Item;
+
+/// The `version` of a full export's summary.
+pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
+
+/// What is wrong with an export, named so that the user can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The folder is not an export's folder.
+    #[error(
+        "{dir} holds no manifest-summary.json: --export names the export's own folder, \
+         AWSDynamoDB/<export id>/, with its manifests and data/ as the export wrote them \
+         (e.g. aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR)"
+    )]
+    NotAnExport {
+        /// The folder given.
+        dir: PathBuf,
+    },
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: io::Error,
+    },
+    /// A manifest does not parse, or says something that cannot be.
+    #[error("{path}: {message}")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An export of a kind this version does not read.
+    #[error("{path}: {what} is not supported yet; {fix}")]
+    Unsupported {
+        /// The summary manifest.
+        path: PathBuf,
+        /// What it is.
+        what: String,
+        /// What to do instead.
+        fix: &'static str,
+    },
+    /// The manifest names a data file that is not in the folder.
+    #[error(
+        "manifest-files.json names {key}, which is not at {path}: the export folder is incomplete; \
+         copy the whole folder again"
+    )]
+    MissingFile {
+        /// The key in the manifest.
+        key: String,
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// A file's bytes do not have the MD5 its manifest gives.
+    #[error("{path}: MD5 is {found}, its manifest says {expected}: the file is damaged or was not copied whole; copy it again")]
+    Checksum {
+        /// The data file.
+        path: PathBuf,
+        /// base64 MD5 in the manifest.
+        expected: String,
+        /// base64 MD5 of the file.
+        found: String,
+    },
+    /// A data file holds another number of items than the manifest says.
+    #[error("{path}: {found} items, manifest-files.json says {expected}: the export is inconsistent; export again")]
+    ItemCount {
+        /// The data file.
+        path: PathBuf,
+        /// Count in the manifest.
+        expected: u64,
+        /// Count in the file.
+        found: u64,
+    },
+    /// A data file is not gzip'd JSON lines of items.
+    #[error("{path}, line {line}: {message}")]
+    Data {
+        /// The data file.
+        path: PathBuf,
+        /// Line (1-based) in the decompressed text; 0 when the gzip stream itself is broken.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One data file of an export, as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// `dataFileS3Key` in the manifest.
+    pub manifest_key: String,
+    /// Where it is on this machine.
+    pub path: PathBuf,
+    /// The file's name without `.json.gz` (26 characters `a-z2-7`): names its objects.
+    pub name: String,
+    /// `itemCount` in the manifest.
+    pub item_count: u64,
+    /// `md5Checksum` in the manifest: base64 of the MD5 of the gzip'd bytes.
+    pub md5: String,
+    /// Size of the gzip'd file.
+    pub size_bytes: u64,
+}
+
+/// A full export, its manifests read and checked (the data files are checked by
+/// [`DataFile::verify`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// The export's folder.
+    pub dir: PathBuf,
+    /// The export id (`01768385930622-efd1a093`): the last part of the export ARN.
+    pub export_id: String,
+    /// `exportArn`.
+    pub export_arn: String,
+    /// `tableArn`.
+    pub table_arn: String,
+    /// `exportTime` as the summary writes it (ISO 8601 with milliseconds).
+    pub export_time: String,
+    /// `exportTime` in milliseconds since the Unix epoch: the snapshot's instant.
+    pub export_time_millis: i64,
+    /// `itemCount` in the summary.
+    pub item_count: u64,
+    /// The data files, in manifest order.
+    pub files: Vec<DataFile>,
+}
+
+/// What reading a data file through found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStats {
+    /// Items read.
+    pub items: u64,
+    /// Bytes of JSON after gunzip.
+    pub json_bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SummaryWire {
+    version: Option<String>,
+    export_arn: Option<String>,
+    table_arn: Option<String>,
+    export_time: Option<String>,
+    item_count: Option<u64>,
+    output_format: Option<String>,
+    export_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FileWire {
+    item_count: u64,
+    md5_checksum: String,
+    data_file_s3_key: String,
+}
+
+#[derive(Deserialize)]
+struct LineWire<'a> {
+    #[serde(rename = "Item", borrow)]
+    item: Item<'a>,
+}
+
+fn read_text(path: &Path) -> Result<String, ExportError> {
+    std::fs::read_to_string(path).map_err(|source| ExportError::Io { path: path.to_owned(), source })
+}
+
+/// Reads a manifest and, when its `.md5` file is there (the export writes one beside each
+/// manifest), checks it against the base64 MD5 it holds.
+fn read_manifest(path: &Path) -> Result<String, ExportError> {
+    let text = read_text(path)?;
+    let md5_path = path.with_extension("md5");
+    if md5_path.is_file() {
+        let expected = read_text(&md5_path)?.trim().to_owned();
+        let found = base64::engine::general_purpose::STANDARD.encode(Md5::digest(text.as_bytes()));
+        if expected != found {
+            return Err(ExportError::Checksum { path: path.to_owned(), expected, found });
+        }
+    }
+    Ok(text)
+}
+
+fn manifest_error(path: &Path, message: impl Into<String>) -> ExportError {
+    ExportError::Manifest { path: path.to_owned(), message: message.into() }
+}
+
+/// An export id as S3 export writes it: digits, `-`, lowercase hex. Checked because it names
+/// lake objects.
+fn is_export_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
+}
+
+/// A data file's name: `[a-z2-7]+` (base32), as S3 export writes it. Checked because it names
+/// lake objects and a path on this machine.
+fn is_data_file_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
+impl Export {
+    /// Reads and checks the manifests of the export in `dir` (`AWSDynamoDB/<export id>/`): a
+    /// full `DYNAMODB_JSON` export whose every data file is present. Reads no data file.
+    pub fn open(dir: &Path) -> Result<Export, ExportError> {
+        let summary_path = dir.join("manifest-summary.json");
+        if !summary_path.is_file() {
+            return Err(ExportError::NotAnExport { dir: dir.to_owned() });
+        }
+        let summary: SummaryWire = serde_json::from_str(&read_manifest(&summary_path)?)
+            .map_err(|e| manifest_error(&summary_path, format!("not an export summary: {e}")))?;
+        let incremental = summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT")
+            || summary.version.as_deref().is_some_and(|v| v != FULL_EXPORT_VERSION);
+        if incremental {
+            return Err(ExportError::Unsupported {
+                path: summary_path,
+                what: format!(
+                    "an incremental export (version {}, exportType {})",
+                    summary.version.as_deref().unwrap_or("none"),
+                    summary.export_type.as_deref().unwrap_or("none")
+                ),
+                fix: "backfill from a full export (ExportType FULL_EXPORT); the stream carries the changes after it",
+            });
+        }
+        match summary.output_format.as_deref() {
+            Some("DYNAMODB_JSON") | None => {}
+            Some(other) => {
+                return Err(ExportError::Unsupported {
+                    path: summary_path,
+                    what: format!("output format {other}"),
+                    fix: "export again with ExportFormat DYNAMODB_JSON",
+                })
+            }
+        }
+        let export_arn = summary
+            .export_arn
+            .ok_or_else(|| manifest_error(&summary_path, "has no exportArn: not a DynamoDB export summary"))?;
+        let export_id = export_arn.rsplit('/').next().unwrap_or_default().to_owned();
+        if !is_export_id(&export_id) {
+            return Err(manifest_error(
+                &summary_path,
+                format!("exportArn {export_arn} does not end in an export id such as 01768385930622-efd1a093"),
+            ));
+        }
+        let export_time = summary
+            .export_time
+            .ok_or_else(|| manifest_error(&summary_path, "has no exportTime: a full export names its instant"))?;
+        let export_time_millis = chrono::DateTime::parse_from_rfc3339(&export_time)
+            .map_err(|e| {
+                manifest_error(&summary_path, format!("exportTime {export_time:?} is not an ISO 8601 time: {e}"))
+            })?
+            .timestamp_millis();
+        let item_count = summary
+            .item_count
+            .ok_or_else(|| manifest_error(&summary_path, "has no itemCount: not a DynamoDB export summary"))?;
+
+        let files_path = dir.join("manifest-files.json");
+        let text = read_manifest(&files_path)?;
+        let mut files = Vec::new();
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let wire: FileWire = serde_json::from_str(line)
+                .map_err(|e| manifest_error(&files_path, format!("line {}: not a data file entry: {e}", n + 1)))?;
+            files.push(data_file(dir, &export_id, &files_path, n + 1, wire)?);
+        }
+        let listed: u64 = files.iter().map(|f| f.item_count).sum();
+        if listed != item_count {
+            return Err(manifest_error(
+                &files_path,
+                format!("its data files hold {listed} items, manifest-summary.json says {item_count}: export again"),
+            ));
+        }
+        Ok(Export {
+            dir: dir.to_owned(),
+            export_id,
+            export_arn,
+            table_arn: summary.table_arn.unwrap_or_default(),
+            export_time,
+            export_time_millis,
+            item_count,
+            files,
+        })
+    }
+
+    /// Gzip'd bytes of all data files.
+    pub fn size_bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.size_bytes).sum()
+    }
+}
+
+/// The local file of one manifest entry. The key may or may not start with the export's S3
+/// prefix; what follows `<export id>/` must be `data/<name>.json.gz`.
+fn data_file(
+    dir: &Path,
+    export_id: &str,
+    manifest: &Path,
+    line: usize,
+    wire: FileWire,
+) -> Result<DataFile, ExportError> {
+    let key = wire.data_file_s3_key;
+    let marker = format!("AWSDynamoDB/{export_id}/");
+    let rest = key.find(&marker).map(|at| &key[at + marker.len()..]);
+    let name = rest.and_then(|r| r.strip_prefix("data/")).and_then(|r| r.strip_suffix(".json.gz"));
+    let Some(name) = name.filter(|n| is_data_file_name(n)) else {
+        return Err(manifest_error(
+            manifest,
+            format!("line {line}: dataFileS3Key {key:?} is not AWSDynamoDB/{export_id}/data/<name>.json.gz"),
+        ));
+    };
+    let path = dir.join("data").join(format!("{name}.json.gz"));
+    let size_bytes = match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() => m.len(),
+        _ => return Err(ExportError::MissingFile { key, path }),
+    };
+    Ok(DataFile {
+        manifest_key: key.clone(),
+        path,
+        name: name.to_owned(),
+        item_count: wire.item_count,
+        md5: wire.md5_checksum,
+        size_bytes,
+    })
+}
+
+/// Passes bytes through, keeping their MD5 and count.
+struct Md5Reader<R> {
+    inner: R,
+    md5: Md5,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Md5Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.md5.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl DataFile {
+    /// Reads the file through: checks its MD5, its gzip, that every line is an item, and its
+    /// item count. Calls `progress` with the gzip'd bytes read so far, now and then.
+    pub fn verify(&self, progress: impl FnMut(u64)) -> Result<FileStats, ExportError> {
+        let (stats, md5) = match self.read_items(progress, |_| Ok(())) {
+            Ok(read) => read,
+            // A damaged file usually breaks its gzip stream too: say that it is damaged.
+            Err(e @ ExportError::Data { .. }) => match self.file_md5() {
+                Ok(found) if found != self.md5 => {
+                    return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found })
+                }
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        if md5 != self.md5 {
+            return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found: md5 });
+        }
+        if stats.items != self.item_count {
+            return Err(ExportError::ItemCount {
+                path: self.path.clone(),
+                expected: self.item_count,
+                found: stats.items,
+            });
+        }
+        Ok(stats)
+    }
+
+    /// Hands every item of the file to `f`, one line at a time. Fails on the first line that
+    /// is not an item, or with what `f` returns (as the message of a [`ExportError::Data`]
+    /// naming the line).
+    pub fn for_each_item(
+        &self,
+        progress: impl FnMut(u64),
+        f: impl FnMut(&Item<'_>) -> Result<(), String>,
+    ) -> Result<FileStats, ExportError> {
+        self.read_items(progress, f).map(|(stats, _)| stats)
+    }
+
+    fn file_md5(&self) -> Result<String, ExportError> {
+        let io_error = |source| ExportError::Io { path: self.path.clone(), source };
+        let file = File::open(&self.path).map_err(io_error)?;
+        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
+        io::copy(&mut hashed, &mut io::sink()).map_err(io_error)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize()))
+    }
+
+    fn read_items(
+        &self,
+        mut progress: impl FnMut(u64),
+        mut f: impl FnMut(&Item<'_>) -> Result<(), String>,
+    ) -> Result<(FileStats, String), ExportError> {
+        let file = File::open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
+        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
+        let data_error = |line: u64, message: String| ExportError::Data { path: self.path.clone(), line, message };
+        let mut stats = FileStats::default();
+        {
+            let mut lines = BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(&mut hashed));
+            let mut line = String::new();
+            let mut reported = 0u64;
+            loop {
+                line.clear();
+                let n = lines.read_line(&mut line).map_err(|e| {
+                    let what = if e.kind() == io::ErrorKind::InvalidData { "not UTF-8 text, or" } else { "" };
+                    data_error(stats.items + 1, format!("cannot be read ({what} a broken gzip stream): {e}"))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                stats.json_bytes += n as u64;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let number = stats.items + 1;
+                let wire: LineWire<'_> = serde_json::from_str(&line)
+                    .map_err(|e| data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}")))?;
+                f(&wire.item).map_err(|m| data_error(number, m))?;
+                stats.items = number;
+                let read = lines.get_ref().get_ref().bytes;
+                if read - reported >= 1 << 20 {
+                    progress(read);
+                    reported = read;
+                }
+            }
+        }
+        // Whatever follows the gzip data is part of the file's checksum too.
+        io::copy(&mut hashed, &mut io::sink()).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
+        progress(hashed.bytes);
+        let md5 = base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize());
+        Ok((stats, md5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::AttributeValue;
+    use std::io::Write;
+
+    const EXPORT_ID: &str = "01793880000000-5a1c0e42";
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+            .join(EXPORT_ID)
+    }
+
+    /// A copy of the fixture to break.
+    fn copy() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join(EXPORT_ID);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        for entry in std::fs::read_dir(fixture()).unwrap().chain(std::fs::read_dir(fixture().join("data")).unwrap()) {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let rel = path.strip_prefix(fixture()).unwrap();
+                std::fs::copy(&path, dir.join(rel)).unwrap();
+            }
+        }
+        (tmp, dir)
+    }
+
+    /// A copy whose manifests can be edited (without the `.md5` files that would catch it).
+    fn editable_copy() -> (tempfile::TempDir, PathBuf) {
+        let (tmp, dir) = copy();
+        for name in ["manifest-files.md5", "manifest-summary.md5"] {
+            std::fs::remove_file(dir.join(name)).unwrap();
+        }
+        (tmp, dir)
+    }
+
+    #[test]
+    fn an_edited_manifest_fails_its_md5() {
+        let (_tmp, dir) = copy();
+        edit(&dir.join("manifest-files.json"), |t| t.replacen("\"itemCount\":2", "\"itemCount\":3", 1));
+        let e = Export::open(&dir).unwrap_err();
+        assert!(matches!(e, ExportError::Checksum { .. }), "{e}");
+        assert!(e.to_string().contains("manifest-files.json: MD5"), "{e}");
+    }
+
+    fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(path).unwrap();
+        std::fs::write(path, f(text)).unwrap();
+    }
+
+    /// Replaces a data file's items and gives the manifest its new checksum and count, as
+    /// an export would have written them.
+    fn rewrite_data_file(dir: &Path, name: &str, lines: &[&str]) {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        for l in lines {
+            gz.write_all(l.as_bytes()).unwrap();
+            gz.write_all(b"\n").unwrap();
+        }
+        let body = gz.finish().unwrap();
+        std::fs::write(dir.join("data").join(format!("{name}.json.gz")), &body).unwrap();
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body));
+        let manifest = dir.join("manifest-files.json");
+        let mut total = 0;
+        let mut out = String::new();
+        for line in std::fs::read_to_string(&manifest).unwrap().lines() {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            if v["dataFileS3Key"].as_str().unwrap().contains(name) {
+                v["md5Checksum"] = md5.clone().into();
+                v["itemCount"] = lines.len().into();
+            }
+            total += v["itemCount"].as_u64().unwrap();
+            out.push_str(&v.to_string());
+            out.push('\n');
+        }
+        std::fs::write(&manifest, out).unwrap();
+        edit(&dir.join("manifest-summary.json"), |t| {
+            let mut v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            v["itemCount"] = total.into();
+            v.to_string()
+        });
+    }
+
+    fn keys_of(file: &DataFile) -> Vec<String> {
+        let mut keys = Vec::new();
+        file.for_each_item(
+            |_| {},
+            |item| {
+                let text = |n: &str| item.get(n).and_then(|v| v.scalar_text()).unwrap_or("?").to_owned();
+                keys.push(format!("{} {}", text("pk"), text("sk")));
+                Ok(())
+            },
+        )
+        .unwrap();
+        keys
+    }
+
+    #[test]
+    fn the_fixture_reads_as_the_export_wrote_it() {
+        let export = Export::open(&fixture()).unwrap();
+        assert_eq!(export.export_id, EXPORT_ID);
+        assert_eq!(
+            export.export_arn,
+            format!("arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations/export/{EXPORT_ID}")
+        );
+        assert_eq!(export.export_time, "2026-11-05T12:00:00.000Z");
+        let noon = chrono::NaiveDate::from_ymd_opt(2026, 11, 5).and_then(|d| d.and_hms_opt(12, 0, 0)).unwrap();
+        assert_eq!(export.export_time_millis, noon.and_utc().timestamp_millis());
+        assert_eq!(export.item_count, 3);
+        let names: Vec<(&str, u64)> = export.files.iter().map(|f| (f.name.as_str(), f.item_count)).collect();
+        assert_eq!(
+            names,
+            [("k7q3mlx2vbd4ne5oyfc6hzta2u", 2), ("r2ppwq6a3dm5tbxhoz4ycgnk7e", 0), ("c5vjy4e6u7hwstqlmbaz23xrfo", 1)]
+        );
+        // The empty data file is a 20-byte gzip, as in real exports.
+        assert_eq!(export.files[1].size_bytes, 20);
+        for f in &export.files {
+            assert_eq!(f.verify(|_| {}).unwrap().items, f.item_count);
+        }
+        assert_eq!(keys_of(&export.files[0]), ["CUSTOMER#acme SYNC#0001", "CUSTOMER#acme SYNC#0002"]);
+        assert!(keys_of(&export.files[1]).is_empty());
+        assert_eq!(keys_of(&export.files[2]), ["CUSTOMER#globex SYNC#0001"]);
+        let number = |file: &DataFile| {
+            let mut found = None;
+            file.for_each_item(
+                |_| {},
+                |item| {
+                    if let Some(AttributeValue::M(m)) = item.get("counters") {
+                        found = m.get("runs").and_then(|v| v.scalar_text()).map(str::to_owned);
+                    }
+                    Ok(())
+                },
+            )
+            .unwrap();
+            found
+        };
+        assert_eq!(number(&export.files[0]).as_deref(), Some("12345678901234567890123456789012345678"));
+    }
+
+    #[test]
+    fn data_keys_with_the_s3_prefix_in_front_are_accepted() {
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| t.replace("\"AWSDynamoDB/", "\"exports/prod/AWSDynamoDB/"));
+        let export = Export::open(&dir).unwrap();
+        assert_eq!(
+            export.files[0].manifest_key,
+            format!("exports/prod/AWSDynamoDB/{EXPORT_ID}/data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz")
+        );
+        assert_eq!(export.files[0].path, dir.join("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz"));
+    }
+
+    #[test]
+    fn a_folder_that_is_not_an_export_says_which_folder_to_name() {
+        let (_tmp, dir) = editable_copy();
+        let e = Export::open(dir.parent().unwrap()).unwrap_err();
+        assert!(matches!(e, ExportError::NotAnExport { .. }), "{e}");
+        assert!(e.to_string().contains("AWSDynamoDB/<export id>/"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_data_file_is_named_before_anything_is_read() {
+        let (_tmp, dir) = editable_copy();
+        std::fs::remove_file(dir.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz")).unwrap();
+        let e = Export::open(&dir).unwrap_err();
+        assert!(matches!(e, ExportError::MissingFile { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&format!("AWSDynamoDB/{EXPORT_ID}/data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_checksum_and_a_damaged_file_are_checksum_errors() {
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| t.replace("VpPZYIIe0ID/Entg3ZJfBw==", "AAAAAAAAAAAAAAAAAAAAAA=="));
+        let export = Export::open(&dir).unwrap();
+        let e = export.files[0].verify(|_| {}).unwrap_err();
+        assert!(matches!(&e, ExportError::Checksum { expected, .. } if expected == "AAAAAAAAAAAAAAAAAAAAAA=="), "{e}");
+        assert!(e.to_string().contains("k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz"), "{e}");
+
+        // One flipped byte in the middle of the compressed data.
+        let path = dir.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&path, bytes).unwrap();
+        let e = export.files[2].verify(|_| {}).unwrap_err();
+        assert!(matches!(e, ExportError::Checksum { .. }), "{e}");
+        assert!(e.to_string().contains("copy it again"), "{e}");
+    }
+
+    #[test]
+    fn bad_items_name_their_line() {
+        let (_tmp, dir) = editable_copy();
+        let good = r#"{"Item":{"pk":{"S":"a"},"sk":{"S":"b"}}}"#;
+        rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, r#"{"Item":{"pk":{"S":"a"},"v":{"X":"1"}}}"#]);
+        let export = Export::open(&dir).unwrap();
+        let e = export.files[2].verify(|_| {}).unwrap_err();
+        assert!(matches!(e, ExportError::Data { line: 2, .. }), "{e}");
+        assert!(e.to_string().contains("unknown DynamoDB attribute type `X`"), "{e}");
+
+        rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, "not json"]);
+        let e = Export::open(&dir).unwrap().files[2].verify(|_| {}).unwrap_err();
+        assert!(matches!(e, ExportError::Data { line: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn counts_that_disagree_are_errors() {
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| t.replacen("\"itemCount\":2", "\"itemCount\":3", 1));
+        let e = Export::open(&dir).unwrap_err();
+        assert!(e.to_string().contains("hold 4 items, manifest-summary.json says 3"), "{e}");
+        edit(&dir.join("manifest-summary.json"), |t| t.replace("\"itemCount\":3", "\"itemCount\":4"));
+        let export = Export::open(&dir).unwrap();
+        let e = export.files[0].verify(|_| {}).unwrap_err();
+        assert!(matches!(e, ExportError::ItemCount { expected: 3, found: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn ion_and_incremental_exports_are_refused_with_what_to_do() {
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-summary.json"), |t| t.replace("\"DYNAMODB_JSON\"", "\"ION\""));
+        let e = Export::open(&dir).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("output format ION is not supported yet; export again with ExportFormat DYNAMODB_JSON"),
+            "{e}"
+        );
+        edit(&dir.join("manifest-summary.json"), |t| {
+            t.replace("\"ION\"", "\"DYNAMODB_JSON\",\"exportType\":\"INCREMENTAL_EXPORT\"")
+                .replace("2020-06-30", "2023-08-01")
+        });
+        let e = Export::open(&dir).unwrap_err();
+        assert!(matches!(e, ExportError::Unsupported { .. }), "{e}");
+        assert!(e.to_string().contains("incremental export"), "{e}");
+    }
+
+    #[test]
+    fn keys_that_would_leave_the_folder_are_refused() {
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| {
+            t.replacen("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz", "data/../../../etc/passwd.json.gz", 1)
+        });
+        let e = Export::open(&dir).unwrap_err();
+        assert!(e.to_string().contains("is not AWSDynamoDB/"), "{e}");
+    }
+
+    #[test]
+    fn names_that_reach_paths_and_keys_are_strict() {
+        assert!(is_export_id("01768385930622-efd1a093"));
+        assert!(!is_export_id("../x") && !is_export_id("a/b") && !is_export_id(""));
+        assert!(is_data_file_name("5mrfg3b44e3vhnfickkozoym6a"));
+        assert!(!is_data_file_name("..") && !is_data_file_name("a.b") && !is_data_file_name("x1"));
+    }
+}

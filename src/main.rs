@@ -48,6 +48,17 @@ enum Command {
     /// its declared column, ...) is written to <out>/_quarantine/ with the reason, and the
     /// rest goes on. Running the same events again rewrites the same objects, byte for byte.
     Normalize(cmd::normalize::Args),
+    /// Backfill the lake from a DynamoDB export to S3 (full export, DynamoDB JSON), copied to
+    /// a local folder: the table's items as of the export's time, as snapshot rows.
+    ///
+    /// A stream only carries writes after it starts and keeps them 24 hours; an export gives
+    /// every item. The items go through the same flattening into the same tables, as rows
+    /// with event_name SNAPSHOT at the export's time; the views take an item's state from the
+    /// latest snapshot unless a stream record later than exportTime minus a margin (default 5
+    /// minutes) supersedes it (docs/snapshots.md). Every data file is read through first
+    /// (MD5, gzip, item counts, key attributes): a damaged or incomplete export stops the
+    /// command before anything is written. Running it again rewrites the same objects.
+    Backfill(cmd::backfill::Args),
     /// Work with lake spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -88,6 +99,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Sql(c) => cmd::sql::run(c),
         Command::Normalize(args) => cmd::normalize::run(args),
+        Command::Backfill(args) => cmd::backfill::run(args),
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),

@@ -302,3 +302,219 @@ fn cat_prints_csv() {
     assert!(csv.contains("t,S,\"x\ty\nz,\"\"q\"\"\",true"), "{csv}");
     assert!(csv.contains(",NULL,"), "{csv}");
 }
+
+const EXPORT_ID: &str = "01793880000000-5a1c0e42";
+
+fn export_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exports/sync-configurations/AWSDynamoDB").join(EXPORT_ID)
+}
+
+/// The items of the fixture export, read by the reference decoder (serde_dynamo).
+fn reference_items() -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        #[serde(rename = "Item")]
+        item: std::collections::HashMap<String, AttributeValue>,
+    }
+    let mut items = Vec::new();
+    let manifest = std::fs::read_to_string(export_fixture().join("manifest-files.json")).unwrap();
+    for entry in manifest.lines() {
+        let entry: serde_json::Value = serde_json::from_str(entry).unwrap();
+        let name = entry["dataFileS3Key"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        let mut text = String::new();
+        MultiGzDecoder::new(std::fs::File::open(export_fixture().join("data").join(name)).unwrap())
+            .read_to_string(&mut text)
+            .unwrap();
+        items.extend(text.lines().map(|l| serde_json::from_str::<Line>(l).unwrap().item));
+    }
+    items
+}
+
+/// The `item_key` an item's rows carry, written out for the fixture's string keys.
+fn item_key_of(item: &std::collections::HashMap<String, AttributeValue>) -> String {
+    match (&item["pk"], &item["sk"]) {
+        (AttributeValue::S(pk), AttributeValue::S(sk)) => format!("{{\"pk\":\"{pk}\",\"sk\":\"{sk}\"}}"),
+        other => panic!("fixture keys are strings: {other:?}"),
+    }
+}
+
+/// A copy of the fixture export to break, in `dir`.
+fn copy_export(dir: &Path) -> PathBuf {
+    let to = dir.join(EXPORT_ID);
+    std::fs::create_dir_all(to.join("data")).unwrap();
+    for (rel, bytes) in tree(&export_fixture()) {
+        std::fs::write(to.join(rel), bytes).unwrap();
+    }
+    to
+}
+
+#[test]
+fn backfill_writes_the_exports_items_value_for_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let export = export_fixture();
+    let say = ok(&["backfill", "--export", export.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
+    let items = reference_items();
+    assert!(
+        say.starts_with(&format!(
+            "read {} items in 3 data files of export {EXPORT_ID} (699 B gzip), a snapshot as of 2026-11-05T12:00:00.000Z\n",
+            items.len()
+        )),
+        "{say}"
+    );
+    assert!(say.contains("stream records after 2026-11-05 11:55:00 (exportTime minus the 300 s margin) win"), "{say}");
+    let files = tree(&lake);
+
+    // changes: one SNAPSHOT row per item, at the export's time, without a sequence number.
+    let (h, changes) = table_rows(&files, "changes");
+    assert_eq!(changes.len(), items.len());
+    let key = h.iter().position(|c| c == "item_key").unwrap();
+    let mut keys: Vec<String> = changes.iter().map(|r| r[key].clone().unwrap()).collect();
+    keys.sort();
+    let mut expected_keys: Vec<String> = items.iter().map(item_key_of).collect();
+    expected_keys.sort();
+    assert_eq!(keys, expected_keys);
+    for r in &changes {
+        assert_eq!(
+            (r[0].as_deref(), r[1].as_deref(), r[2].as_deref()),
+            (Some("SNAPSHOT"), None, Some("2026-11-05 12:00:00.000"))
+        );
+    }
+
+    // attributes: exactly the leaves of every item.
+    let (h, attrs) = table_rows(&files, "attributes");
+    let (pc, tc, vc) = (
+        h.iter().position(|c| c == "path").unwrap(),
+        h.iter().position(|c| c == "type").unwrap(),
+        h.iter().position(|c| c == "value").unwrap(),
+    );
+    let mut actual: Vec<(String, String, String, Option<String>)> = attrs
+        .iter()
+        .map(|r| (r[key].clone().unwrap(), r[pc].clone().unwrap(), r[tc].clone().unwrap(), r[vc].clone()))
+        .collect();
+    let mut expected = Vec::new();
+    for item in &items {
+        let item_key = item_key_of(item);
+        let mut leaves_of = Vec::new();
+        for (k, v) in item {
+            leaves(k, v, &mut leaves_of);
+        }
+        expected.extend(leaves_of.into_iter().map(|(p, t, v)| (item_key.clone(), p, t, v)));
+    }
+    actual.sort();
+    expected.sort();
+    assert_eq!(actual, expected);
+    assert!(actual
+        .iter()
+        .any(|(_, _, t, v)| t == "N" && v.as_deref() == Some("12345678901234567890123456789012345678")));
+
+    // snapshots: one row per data file, saying the snapshot is whole at three files.
+    let (h, snaps) = table_rows_any_day(&files, "snapshots");
+    assert_eq!(h[..4], ["snapshot_id", "snapshot_time", "stream_wins_after", "margin_seconds"]);
+    let mut data_files: Vec<&str> = snaps.iter().map(|r| r[5].as_deref().unwrap()).collect();
+    data_files.sort();
+    assert_eq!(data_files, ["c5vjy4e6u7hwstqlmbaz23xrfo", "k7q3mlx2vbd4ne5oyfc6hzta2u", "r2ppwq6a3dm5tbxhoz4ycgnk7e"]);
+    assert!(snaps.iter().all(|r| r[6].as_deref() == Some("3") && r[3].as_deref() == Some("300")));
+
+    // Run again: the same objects, byte for byte.
+    ok(&["backfill", "--export", export.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--quiet"]);
+    assert_eq!(tree(&lake), files);
+}
+
+/// Rows of one table whose rows carry no event time (`snapshots`).
+fn table_rows_any_day(lake: &BTreeMap<String, Vec<u8>>, table: &str) -> (Vec<String>, Vec<Row>) {
+    let mut header = Vec::new();
+    let mut rows = Vec::new();
+    for (_, v) in lake.iter().filter(|(k, _)| k.starts_with(&format!("{table}/"))) {
+        let mut body = Vec::new();
+        MultiGzDecoder::new(v.as_slice()).read_to_end(&mut body).unwrap();
+        let (h, r) = decode_object(&body).unwrap();
+        header = h;
+        rows.extend(r);
+    }
+    (header, rows)
+}
+
+#[test]
+fn a_damaged_export_leaves_the_lake_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ok(&["backfill", "--export", export_fixture().to_str().unwrap(), "--out", lake.to_str().unwrap(), "--quiet"]);
+    let before = tree(&lake);
+    let backfill_fails = |export: &Path| {
+        let out = run(&["backfill", "--export", export.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(tree(&lake), before, "the lake is as it was");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+
+    // A flipped byte in the last data file (the others are fine and come first).
+    let broken = copy_export(&dir.path().join("flipped"));
+    let last = broken.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz");
+    let mut bytes = std::fs::read(&last).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&last, bytes).unwrap();
+    let err = backfill_fails(&broken);
+    assert!(err.contains("c5vjy4e6u7hwstqlmbaz23xrfo.json.gz: MD5 is") && err.contains("copy it again"), "{err}");
+
+    // A missing data file.
+    let missing = copy_export(&dir.path().join("missing"));
+    std::fs::remove_file(missing.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz")).unwrap();
+    let err = backfill_fails(&missing);
+    assert!(
+        err.contains(
+            "names AWSDynamoDB/01793880000000-5a1c0e42/data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz, which is not at"
+        ),
+        "{err}"
+    );
+
+    // An item with an attribute type DynamoDB does not have, in a file whose checksums agree.
+    let unknown = copy_export(&dir.path().join("unknown"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(
+        &mut gz,
+        b"{\"Item\":{\"pk\":{\"S\":\"CUSTOMER#x\"},\"sk\":{\"S\":\"SYNC#1\"},\"v\":{\"X\":\"1\"}}}\n",
+    )
+    .unwrap();
+    let body = gz.finish().unwrap();
+    std::fs::write(unknown.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz"), &body).unwrap();
+    let md5 = |bytes: &[u8]| b64(&<md5::Md5 as md5::Digest>::digest(bytes));
+    let manifest = std::fs::read_to_string(unknown.join("manifest-files.json")).unwrap();
+    let old_sum = manifest.lines().find(|l| l.contains("c5vjy4e6u7hwstqlmbaz23xrfo")).unwrap();
+    let old_sum = old_sum.split("\"md5Checksum\":\"").nth(1).unwrap().split('"').next().unwrap();
+    let manifest = manifest.replace(old_sum, &md5(&body));
+    std::fs::write(unknown.join("manifest-files.json"), &manifest).unwrap();
+    std::fs::write(unknown.join("manifest-files.md5"), md5(manifest.as_bytes())).unwrap();
+    let err = backfill_fails(&unknown);
+    assert!(
+        err.contains("c5vjy4e6u7hwstqlmbaz23xrfo.json.gz, line 1: not an export item")
+            && err.contains("unknown DynamoDB attribute type `X`"),
+        "{err}"
+    );
+
+    // An item whose keys are not the spec's.
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[source]\ntable = \"sync-configurations\"\nsort_key = \"syncId\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "backfill",
+        "--export",
+        export_fixture().to_str().unwrap(),
+        "--out",
+        lake.to_str().unwrap(),
+        "--spec",
+        spec.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz, line 1: the item has no attribute `syncId`"), "{err}");
+    assert_eq!(tree(&lake), before);
+
+    // Not an export folder: says which one to name.
+    let err = backfill_fails(&dir.path().join("missing"));
+    assert!(err.contains(&format!("did you mean {}?", missing.display())), "{err}");
+}

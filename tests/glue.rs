@@ -117,11 +117,13 @@ async fn default_spec_applies_to_a_fresh_catalog() {
     let moto = Moto::start();
     let say = stdout_ok(&schema(&moto, &["apply"]));
     assert!(
-        say.contains("+ create table ddb_lake.changes") && say.contains("+ create table ddb_lake.attributes"),
+        say.contains("+ create table ddb_lake.changes")
+            && say.contains("+ create table ddb_lake.attributes")
+            && say.contains("+ create table ddb_lake.snapshots"),
         "{say}"
     );
     let say = stdout_ok(&schema(&moto, &["plan"]));
-    assert!(say.starts_with("no changes: database `ddb_lake` and its 2 tables match the spec"), "{say}");
+    assert!(say.starts_with("no changes: database `ddb_lake` and its 3 tables match the spec"), "{say}");
 }
 
 /// The DDL of every table carries the same columns, SerDe properties, location and

@@ -80,7 +80,7 @@ export interface SqlExport {
 
 /** Everything the stack reads from the repository. */
 export interface LakeInputs {
-  /** Absolute path of the lake spec, or undefined for the default lake (changes + attributes). */
+  /** Absolute path of the lake spec, or undefined for the default lake (the built-in tables only). */
   specPath?: string;
   /** The spec's text (shipped to the function in a layer). */
   specToml?: string;

@@ -50,7 +50,7 @@ export interface NormalizerProps extends FunctionSettings {
   lakeBucket: s3.IBucket;
   /** Key prefix of the lake (may be empty). */
   prefix: string;
-  /** Table folders under the prefix the function writes (`changes`, `attributes`, declared tables). */
+  /** Table folders under the prefix the function writes (`changes`, `attributes`, declared tables, `snapshots`). */
   tables: string[];
   quarantinePrefix: string;
   /** The spec's text, or undefined for the default lake. */

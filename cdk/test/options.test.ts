@@ -121,14 +121,14 @@ describe('function and mapping settings', () => {
 
 describe('the default lake (spec=none)', () => {
   const s = synth({ spec: 'none' });
-  it('writes changes and attributes under lake/ with no spec layer', () => {
+  it('writes the built-in tables under lake/ with no spec layer', () => {
     s.template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
     const env = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
     assert.equal(env.DDB_LAKE_SPEC_PATH, undefined);
     assert.equal(env.DDB_LAKE_PREFIX, 'lake');
     assert.deepEqual(
       resourcesOf(s.template, 'AWS::Glue::Table').map(([, t]) => t.Properties.TableInput.Name).sort(),
-      ['attributes', 'changes'],
+      ['attributes', 'changes', 'snapshots'],
     );
   });
 });

@@ -94,7 +94,7 @@ describe('least privilege', () => {
     assert.deepEqual(sorted(resourcesOfStatement(puts[0])), sorted(expected));
     assert.deepEqual(
       inputs.schema.Tables.map((t) => t.Name),
-      ['changes', 'attributes', 'sync_configs', 'field_mappings'],
+      ['changes', 'attributes', 'sync_configs', 'field_mappings', 'snapshots'],
     );
   });
 
@@ -288,7 +288,8 @@ describe('catalog and queries', () => {
       }
     }
     // …plus one generated current_<table> view per declared table, and nothing else.
-    const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => n !== 'changes' && n !== 'attributes');
+    const builtIn = ['changes', 'attributes', 'snapshots'];
+    const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => !builtIn.includes(n));
     const generated = named.filter((n) => !files.some((f) => n.Name === `${f.name} v${f.version}`)).map((n) => n.Name);
     assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v1`).sort());
   });

@@ -97,11 +97,22 @@ struct Writer {
     first_record: usize,
 }
 
+/// One line of a quarantine object: why, and the record's (or snapshot item's) own JSON.
 #[derive(Serialize)]
-struct QuarantineLine<'a> {
+pub(crate) struct QuarantineLine<'a> {
     #[serde(flatten)]
-    record: &'a QuarantinedRecord,
-    record_json: &'a RawValue,
+    pub(crate) record: &'a QuarantinedRecord,
+    pub(crate) record_json: &'a RawValue,
+}
+
+/// A table's object, opened: a gzip encoder that holds the header row.
+pub(crate) fn table_object(table: &TableSchema, level: Compression) -> GzEncoder<Vec<u8>> {
+    let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
+    let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(header.join("\t").as_bytes());
+    let _ = gz.write_all(b"\n");
+    gz
 }
 
 /// The writer for one spec, built once and used for every batch: the flattener (the spec and
@@ -109,9 +120,10 @@ struct QuarantineLine<'a> {
 /// (the function, `ddb-lake normalize`, `replay` and `demo`, the benchmark, the tests) builds
 /// it with [`Normalizer::new`] and writes a batch with [`Normalizer::normalize_event`].
 pub struct Normalizer<'s> {
-    flattener: Flattener<'s>,
-    tables: Vec<TableSchema>,
-    gzip_level: u32,
+    pub(crate) spec: &'s LakeSpec,
+    pub(crate) flattener: Flattener<'s>,
+    pub(crate) tables: Vec<TableSchema>,
+    pub(crate) gzip_level: u32,
 }
 
 impl<'s> Normalizer<'s> {
@@ -120,8 +132,9 @@ impl<'s> Normalizer<'s> {
     /// that should hold it.
     pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
         Ok(Normalizer {
+            spec,
             flattener: Flattener::new(spec, redaction_key)?,
-            tables: spec.table_schemas(),
+            tables: spec.item_table_schemas(),
             gzip_level: spec.gzip_level,
         })
     }
@@ -224,13 +237,10 @@ impl<'f, 's> Assembler<'f, 's> {
                 continue;
             }
             let (level, tables) = (self.level, self.tables);
-            let w = self.writers.entry((t, day.clone())).or_insert_with(|| {
-                let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
-                let header: Vec<&str> = tables[t].columns.iter().map(|c| c.name.as_str()).collect();
-                // Writing to a Vec cannot fail.
-                let _ = gz.write_all(header.join("\t").as_bytes());
-                let _ = gz.write_all(b"\n");
-                Writer { gz, rows: 0, first_record: index }
+            let w = self.writers.entry((t, day.clone())).or_insert_with(|| Writer {
+                gz: table_object(&tables[t], level),
+                rows: 0,
+                first_record: index,
             });
             let _ = w.gz.write_all(buf);
             w.rows += self.rows.rows[t];

@@ -31,11 +31,18 @@ pub enum ExportError {
     #[error(
         "{dir} holds no manifest-summary.json: --export names the export's own folder, \
          AWSDynamoDB/<export id>/, with its manifests and data/ as the export wrote them \
-         (e.g. aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR)"
+         (e.g. aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR){}",
+        match found.as_slice() {
+            [] => String::new(),
+            [one] => format!("; did you mean {}?", one.display()),
+            many => format!("; exports below it: {}", many.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+        }
     )]
     NotAnExport {
         /// The folder given.
         dir: PathBuf,
+        /// Export folders found below it (`<dir>/<id>/` or `<dir>/AWSDynamoDB/<id>/`).
+        found: Vec<PathBuf>,
     },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
@@ -222,7 +229,7 @@ impl Export {
     pub fn open(dir: &Path) -> Result<Export, ExportError> {
         let summary_path = dir.join("manifest-summary.json");
         if !summary_path.is_file() {
-            return Err(ExportError::NotAnExport { dir: dir.to_owned() });
+            return Err(ExportError::NotAnExport { dir: dir.to_owned(), found: exports_below(dir) });
         }
         let summary: SummaryWire = serde_json::from_str(&read_manifest(&summary_path)?)
             .map_err(|e| manifest_error(&summary_path, format!("not an export summary: {e}")))?;
@@ -304,6 +311,26 @@ impl Export {
     }
 }
 
+/// Export folders one or two levels below `dir` (`<id>/`, `AWSDynamoDB/<id>/`), for a hint.
+fn exports_below(dir: &Path) -> Vec<PathBuf> {
+    let children = |d: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(d)
+            .map(|r| r.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let mut found: Vec<PathBuf> = Vec::new();
+    for child in children(dir) {
+        if child.join("manifest-summary.json").is_file() {
+            found.push(child);
+        } else {
+            found.extend(children(&child).into_iter().filter(|g| g.join("manifest-summary.json").is_file()));
+        }
+    }
+    found
+}
+
 /// The local file of one manifest entry. The key may or may not start with the export's S3
 /// prefix; what follows `<export id>/` must be `data/<name>.json.gz`.
 fn data_file(
@@ -355,10 +382,15 @@ impl<R: Read> Read for Md5Reader<R> {
 }
 
 impl DataFile {
-    /// Reads the file through: checks its MD5, its gzip, that every line is an item, and its
+    /// Reads the file through: checks its MD5, its gzip, that every line is an item that
+    /// passes `check` (whose message names the problem; the error adds the line), and its
     /// item count. Calls `progress` with the gzip'd bytes read so far, now and then.
-    pub fn verify(&self, progress: impl FnMut(u64)) -> Result<FileStats, ExportError> {
-        let (stats, md5) = match self.read_items(progress, |_| Ok(())) {
+    pub fn verify(
+        &self,
+        progress: impl FnMut(u64),
+        mut check: impl FnMut(&Item<'_>) -> Result<(), String>,
+    ) -> Result<FileStats, ExportError> {
+        let (stats, md5) = match self.read_items(progress, |item, _| check(&item)) {
             Ok(read) => read,
             // A damaged file usually breaks its gzip stream too: say that it is damaged.
             Err(e @ ExportError::Data { .. }) => match self.file_md5() {
@@ -382,13 +414,13 @@ impl DataFile {
         Ok(stats)
     }
 
-    /// Hands every item of the file to `f`, one line at a time. Fails on the first line that
-    /// is not an item, or with what `f` returns (as the message of a [`ExportError::Data`]
-    /// naming the line).
+    /// Hands every item of the file to `f` with its line's text, one line at a time. Fails on
+    /// the first line that is not an item, or with what `f` returns (as the message of a
+    /// [`ExportError::Data`] naming the line).
     pub fn for_each_item(
         &self,
         progress: impl FnMut(u64),
-        f: impl FnMut(&Item<'_>) -> Result<(), String>,
+        f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
     ) -> Result<FileStats, ExportError> {
         self.read_items(progress, f).map(|(stats, _)| stats)
     }
@@ -404,7 +436,7 @@ impl DataFile {
     fn read_items(
         &self,
         mut progress: impl FnMut(u64),
-        mut f: impl FnMut(&Item<'_>) -> Result<(), String>,
+        mut f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
     ) -> Result<(FileStats, String), ExportError> {
         let file = File::open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
         let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
@@ -430,7 +462,7 @@ impl DataFile {
                 let number = stats.items + 1;
                 let wire: LineWire<'_> = serde_json::from_str(&line)
                     .map_err(|e| data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}")))?;
-                f(&wire.item).map_err(|m| data_error(number, m))?;
+                f(wire.item, line.trim_end()).map_err(|m| data_error(number, m))?;
                 stats.items = number;
                 let read = lines.get_ref().get_ref().bytes;
                 if read - reported >= 1 << 20 {
@@ -535,7 +567,7 @@ mod tests {
         let mut keys = Vec::new();
         file.for_each_item(
             |_| {},
-            |item| {
+            |item, _| {
                 let text = |n: &str| item.get(n).and_then(|v| v.scalar_text()).unwrap_or("?").to_owned();
                 keys.push(format!("{} {}", text("pk"), text("sk")));
                 Ok(())
@@ -565,7 +597,7 @@ mod tests {
         // The empty data file is a 20-byte gzip, as in real exports.
         assert_eq!(export.files[1].size_bytes, 20);
         for f in &export.files {
-            assert_eq!(f.verify(|_| {}).unwrap().items, f.item_count);
+            assert_eq!(f.verify(|_| {}, |_| Ok(())).unwrap().items, f.item_count);
         }
         assert_eq!(keys_of(&export.files[0]), ["CUSTOMER#acme SYNC#0001", "CUSTOMER#acme SYNC#0002"]);
         assert!(keys_of(&export.files[1]).is_empty());
@@ -574,7 +606,7 @@ mod tests {
             let mut found = None;
             file.for_each_item(
                 |_| {},
-                |item| {
+                |item, _| {
                     if let Some(AttributeValue::M(m)) = item.get("counters") {
                         found = m.get("runs").and_then(|v| v.scalar_text()).map(str::to_owned);
                     }
@@ -605,6 +637,9 @@ mod tests {
         let e = Export::open(dir.parent().unwrap()).unwrap_err();
         assert!(matches!(e, ExportError::NotAnExport { .. }), "{e}");
         assert!(e.to_string().contains("AWSDynamoDB/<export id>/"), "{e}");
+        assert!(e.to_string().ends_with(&format!("; did you mean {}?", dir.display())), "{e}");
+        let e = Export::open(&dir.join("data")).unwrap_err();
+        assert!(e.to_string().ends_with("<export id>/ DIR)"), "{e}");
     }
 
     #[test]
@@ -624,7 +659,7 @@ mod tests {
         let (_tmp, dir) = editable_copy();
         edit(&dir.join("manifest-files.json"), |t| t.replace("VpPZYIIe0ID/Entg3ZJfBw==", "AAAAAAAAAAAAAAAAAAAAAA=="));
         let export = Export::open(&dir).unwrap();
-        let e = export.files[0].verify(|_| {}).unwrap_err();
+        let e = export.files[0].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(&e, ExportError::Checksum { expected, .. } if expected == "AAAAAAAAAAAAAAAAAAAAAA=="), "{e}");
         assert!(e.to_string().contains("k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz"), "{e}");
 
@@ -634,7 +669,7 @@ mod tests {
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0x55;
         std::fs::write(&path, bytes).unwrap();
-        let e = export.files[2].verify(|_| {}).unwrap_err();
+        let e = export.files[2].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::Checksum { .. }), "{e}");
         assert!(e.to_string().contains("copy it again"), "{e}");
     }
@@ -645,12 +680,12 @@ mod tests {
         let good = r#"{"Item":{"pk":{"S":"a"},"sk":{"S":"b"}}}"#;
         rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, r#"{"Item":{"pk":{"S":"a"},"v":{"X":"1"}}}"#]);
         let export = Export::open(&dir).unwrap();
-        let e = export.files[2].verify(|_| {}).unwrap_err();
+        let e = export.files[2].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 2, .. }), "{e}");
         assert!(e.to_string().contains("unknown DynamoDB attribute type `X`"), "{e}");
 
         rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, "not json"]);
-        let e = Export::open(&dir).unwrap().files[2].verify(|_| {}).unwrap_err();
+        let e = Export::open(&dir).unwrap().files[2].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 2, .. }), "{e}");
     }
 
@@ -662,7 +697,7 @@ mod tests {
         assert!(e.to_string().contains("hold 4 items, manifest-summary.json says 3"), "{e}");
         edit(&dir.join("manifest-summary.json"), |t| t.replace("\"itemCount\":3", "\"itemCount\":4"));
         let export = Export::open(&dir).unwrap();
-        let e = export.files[0].verify(|_| {}).unwrap_err();
+        let e = export.files[0].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::ItemCount { expected: 3, found: 2, .. }), "{e}");
     }
 

@@ -3,7 +3,7 @@
 //! Called by [`crate::batch`] once per record. Rows are encoded straight into per-table
 //! buffers (no intermediate row structs); the caller appends them to the table's object only
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
-//! The columns written are exactly those of [`lake_core::spec::LakeSpec::table_schemas`].
+//! The columns written are exactly those of [`lake_core::spec::LakeSpec::item_table_schemas`].
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use sha2::Sha256;
 use crate::record::{AttributeValue, EventName, Item, StreamRecord, Text};
 use lake_core::number::{self, NumberFitError};
 use lake_core::path::{push_index, push_name, Segment};
-use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
 use lake_core::schema::BuiltInTable;
 use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
 
@@ -67,7 +67,7 @@ pub struct MissingRedactionKey {
     pub env: String,
 }
 
-/// Encoded rows of one record, per table (index = position in `LakeSpec::table_schemas`).
+/// Encoded rows of one record, per table (index = position in `LakeSpec::item_table_schemas`).
 #[derive(Debug, Default)]
 pub struct RecordRows {
     /// Encoded rows (each ends with LF), per table.
@@ -122,7 +122,7 @@ impl<'s> Flattener<'s> {
             spec,
             rules: spec.redactions.iter().map(|r| (r.path.0.clone(), r.action)).collect(),
             mac,
-            table_count: BuiltInTable::ALL.len() + spec.tables.len(),
+            table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len(),
         })
     }
 
@@ -185,7 +185,7 @@ impl<'s> Flattener<'s> {
 
         // declared tables
         for (k, table) in self.spec.tables.iter().enumerate() {
-            let idx = BuiltInTable::ALL.len() + k;
+            let idx = BuiltInTable::ITEM_TABLES.len() + k;
             let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
             self.declared_rows(table, image, &prefix, buf, rows)?;
         }
@@ -195,16 +195,13 @@ impl<'s> Flattener<'s> {
     fn common_prefix(&self, rec: &StreamRecord<'_>, b: &mut Vec<u8>) {
         push_field(b, rec.event_name.as_str());
         push_delimiter(b);
-        push_field(b, rec.sequence_number.as_str());
-        push_delimiter(b);
-        match chrono::DateTime::from_timestamp_millis(rec.event_time_millis) {
-            Some(t) => {
-                let mut s = String::with_capacity(24);
-                let _ = write!(s, "{}", t.format("%Y-%m-%d %H:%M:%S%.3f"));
-                push_field(b, &s);
-            }
-            None => push_null(b),
+        if rec.event_name == EventName::Snapshot {
+            push_null(b);
+        } else {
+            push_field(b, rec.sequence_number.as_str());
         }
+        push_delimiter(b);
+        push_timestamp(b, rec.event_time_millis);
         push_delimiter(b);
         push_opt(b, self.tenant(rec).as_deref());
         push_delimiter(b);

@@ -35,3 +35,4 @@ pub mod flatten;
 pub mod record;
 pub mod s3;
 pub mod sink;
+pub mod snapshot;

@@ -294,6 +294,9 @@ pub enum EventName {
     Modify,
     /// An item was deleted (by a user, or by TTL expiry).
     Remove,
+    /// Not a change: an item as a snapshot (a backfilled export) shows it. Never decoded
+    /// from a stream record (its `eventName` must be one of the three above).
+    Snapshot,
 }
 
 impl EventName {
@@ -303,6 +306,7 @@ impl EventName {
             EventName::Insert => "INSERT",
             EventName::Modify => "MODIFY",
             EventName::Remove => "REMOVE",
+            EventName::Snapshot => lake_core::schema::SNAPSHOT_EVENT_NAME,
         }
     }
 }
@@ -505,6 +509,28 @@ impl<'a> RecordWire<'a> {
             principal,
             ttl_delete,
         })
+    }
+}
+
+impl<'a> StreamRecord<'a> {
+    /// An item of a snapshot taken at `time_millis`, as the record the flattener reads: event
+    /// name [`EventName::Snapshot`], the item as its new image, `keys` its key attributes, no
+    /// sequence number (the text is empty and the flattener writes NULL), no stream fields.
+    pub fn snapshot(keys: Item<'a>, item: Item<'a>, time_millis: i64) -> Self {
+        StreamRecord {
+            event_id: None,
+            event_name: EventName::Snapshot,
+            event_source_arn: None,
+            event_time_millis: time_millis,
+            keys,
+            new_image: Some(item),
+            old_image: None,
+            sequence_number: Text(Cow::Borrowed("")),
+            size_bytes: None,
+            stream_view_type: None,
+            principal: None,
+            ttl_delete: false,
+        }
     }
 }
 

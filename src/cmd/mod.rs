@@ -1,5 +1,6 @@
 //! The subcommands of `ddb-lake`, one module each.
 
+pub mod backfill;
 pub mod cat;
 pub mod demo;
 pub mod generate;

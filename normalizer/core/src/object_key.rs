@@ -2,7 +2,9 @@
 //!
 //! `<table>/dt=YYYY-MM-DD/<source>_<first-seq>_<last-seq>.tsv.gz` for rows and
 //! `_quarantine/<source>_<first-seq>_<last-seq>.jsonl.gz` for records that could not be
-//! normalized. Keys are a pure function of the batch, so a retried batch overwrites its own
+//! normalized; a snapshot's objects are named `snapshot_<snapshot id>_<data file>_<part>`
+//! instead, and its `snapshots` rows `snapshot_<snapshot id>_<data file>`. Keys are a pure
+//! function of the batch (or of the data file), so a retried batch overwrites its own
 //! objects. Every component that could come from data goes through [`escape_component`],
 //! so no value can add a folder, climb out of one (`..`), forge a `key=value` partition or
 //! smuggle a control character into a key. Called by the writer's batch assembly; the sinks
@@ -130,6 +132,30 @@ impl BatchId {
     }
 }
 
+/// What the object names of a snapshot start with (a stream batch's start with its shard).
+const SNAPSHOT_STEM: &str = "snapshot";
+
+/// Identity of one part of one data file of a snapshot: `snapshot_<snapshot id>_<data
+/// file>_<part>`. A function of the input alone, so a data file written again overwrites its
+/// own objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotPart {
+    /// The snapshot (an export id).
+    pub snapshot_id: String,
+    /// The data file's name.
+    pub data_file: String,
+    /// Which part of the data file (0, 1, …: a data file's rows are cut into parts of a
+    /// bounded size, always at the same items).
+    pub part: u32,
+}
+
+impl SnapshotPart {
+    /// The object name stem.
+    pub fn stem(&self) -> String {
+        escape_component(&format!("{SNAPSHOT_STEM}_{}_{}_{:04}", self.snapshot_id, self.data_file, self.part))
+    }
+}
+
 /// A key relative to the lake prefix, made only of safe components joined by `/`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey(String);
@@ -138,18 +164,38 @@ impl ObjectKey {
     /// The key of a table's rows for one day of one batch. `table` must be a validated
     /// table name (the spec guarantees it); it is escaped all the same.
     pub fn rows(table: &str, day: &str, batch: &BatchId) -> Self {
-        ObjectKey(format!(
-            "{}/dt={}/{}.{}",
-            escape_component(table),
-            escape_component(day),
-            batch.stem(),
-            crate::rowfmt::OBJECT_EXTENSION
-        ))
+        Self::in_partition(table, day, &batch.stem())
     }
 
     /// The key of a batch's quarantined records.
     pub fn quarantine(batch: &BatchId) -> Self {
         ObjectKey(format!("{QUARANTINE_DIR}/{}.jsonl.gz", batch.stem()))
+    }
+
+    /// The key of a table's rows from one part of one data file of a snapshot.
+    pub fn snapshot_rows(table: &str, day: &str, part: &SnapshotPart) -> Self {
+        Self::in_partition(table, day, &part.stem())
+    }
+
+    /// The key of the items of one part of a snapshot's data file that could not be
+    /// normalized.
+    pub fn snapshot_quarantine(part: &SnapshotPart) -> Self {
+        ObjectKey(format!("{QUARANTINE_DIR}/{}.jsonl.gz", part.stem()))
+    }
+
+    /// The key of the `snapshots` row of one data file of a snapshot.
+    pub fn snapshot_marker(day: &str, snapshot_id: &str, data_file: &str) -> Self {
+        let stem = escape_component(&format!("{SNAPSHOT_STEM}_{snapshot_id}_{data_file}"));
+        Self::in_partition(crate::schema::BuiltInTable::Snapshots.name(), day, &stem)
+    }
+
+    fn in_partition(table: &str, day: &str, stem: &str) -> Self {
+        ObjectKey(format!(
+            "{}/dt={}/{stem}.{}",
+            escape_component(table),
+            escape_component(day),
+            crate::rowfmt::OBJECT_EXTENSION
+        ))
     }
 
     /// The key text.

@@ -112,6 +112,19 @@ pub fn push_opt(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
+/// Appends a time (milliseconds since the epoch) as a `timestamp` field, `YYYY-MM-DD
+/// HH:MM:SS.mmm` in UTC, or NULL when it is out of range.
+pub fn push_timestamp(out: &mut Vec<u8>, millis: i64) {
+    use std::io::Write as _;
+    match chrono::DateTime::from_timestamp_millis(millis) {
+        // Writing to a Vec cannot fail.
+        Some(t) => {
+            let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.3f"));
+        }
+        None => push_null(out),
+    }
+}
+
 /// Appends the field delimiter.
 #[inline]
 pub fn push_delimiter(out: &mut Vec<u8>) {

@@ -6,45 +6,63 @@
 //! spec's declared tables add theirs through [`crate::spec::LakeSpec::table_schemas`].
 //! Every table is partitioned by [`PARTITION_COLUMN`] (not stored in the rows).
 
-/// A table every lake has, whatever its spec. Built-in tables come first, in this order, in
-/// every list of tables (`LakeSpec::table_schemas`, the writer's rows per table); the
-/// spec's declared tables follow.
+/// A table every lake has, whatever its spec. The item tables come first, in this order, in
+/// every list of tables (`LakeSpec::table_schemas`, the writer's rows per table); the spec's
+/// declared tables follow, then `snapshots`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuiltInTable {
-    /// `changes`: one row per stream record.
+    /// `changes`: one row per stream record, and one per item of a snapshot.
     Changes,
-    /// `attributes`: one row per leaf value of the new image.
+    /// `attributes`: one row per leaf value of the new image (or of the snapshot's item).
     Attributes,
+    /// `snapshots`: one row per data file of a snapshot (a backfilled export), written after
+    /// the file's rows; it tells the views which snapshots are whole and their rule.
+    Snapshots,
 }
 
 impl BuiltInTable {
-    /// Every built-in table, in table order.
-    pub const ALL: [BuiltInTable; 2] = [BuiltInTable::Changes, BuiltInTable::Attributes];
+    /// Every built-in table.
+    pub const ALL: [BuiltInTable; 3] = [BuiltInTable::Changes, BuiltInTable::Attributes, BuiltInTable::Snapshots];
+    /// The built-in tables an item's rows go to, in table order (declared tables follow).
+    pub const ITEM_TABLES: [BuiltInTable; 2] = [BuiltInTable::Changes, BuiltInTable::Attributes];
 
     /// The table's name (also its folder under the lake prefix).
     pub const fn name(self) -> &'static str {
         match self {
             BuiltInTable::Changes => "changes",
             BuiltInTable::Attributes => "attributes",
+            BuiltInTable::Snapshots => "snapshots",
         }
     }
 
-    /// The table's position in every list of tables.
+    /// The position of an item table in every list of tables (`snapshots` comes after the
+    /// declared tables, so it has no fixed position).
     pub const fn index(self) -> usize {
         self as usize
     }
 
     /// The table's columns, in file order.
     pub fn schema(self) -> TableSchema {
-        let (comment, extra) = match self {
-            BuiltInTable::Changes => ("one row per stream record", changes_columns()),
-            BuiltInTable::Attributes => ("one row per leaf value of the new image", attributes_columns()),
+        let (comment, columns) = match self {
+            BuiltInTable::Changes => (
+                "one row per stream record, and one per item of a snapshot",
+                [common_columns(), changes_columns()].concat(),
+            ),
+            BuiltInTable::Attributes => (
+                "one row per leaf value of the new image (or of a snapshot's item)",
+                [common_columns(), attributes_columns()].concat(),
+            ),
+            BuiltInTable::Snapshots => {
+                ("one row per data file of a snapshot (a backfilled export)", snapshots_columns())
+            }
         };
-        let mut columns = common_columns();
-        columns.extend(extra);
         TableSchema { name: self.name().into(), comment: comment.into(), columns }
     }
 }
+
+/// `event_name` of the rows of a snapshot's items (stream records are INSERT, MODIFY or REMOVE).
+pub const SNAPSHOT_EVENT_NAME: &str = "SNAPSHOT";
+
 /// Columns every table starts with, in this order.
 pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_time", "tenant", "item_key", "pk", "sk"];
 /// Column of an exploded table that holds the element's position in its list.
@@ -82,9 +100,13 @@ pub(crate) fn col(name: &str, sql_type: &str, comment: &str) -> ColumnSchema {
 /// The columns every table starts with ([`COMMON_COLUMNS`]), with their types and comments.
 pub(crate) fn common_columns() -> Vec<ColumnSchema> {
     let cols = vec![
-        col("event_name", "string", "INSERT, MODIFY or REMOVE"),
-        col("sequence_number", "string", "stream sequence number, decimal up to 40 digits: order by length, then text"),
-        col("event_time", "timestamp", "ApproximateCreationDateTime, UTC"),
+        col("event_name", "string", "INSERT, MODIFY or REMOVE; SNAPSHOT for an item of a snapshot"),
+        col(
+            "sequence_number",
+            "string",
+            "stream sequence number, decimal up to 40 digits: order by length, then text; NULL in a snapshot",
+        ),
+        col("event_time", "timestamp", "ApproximateCreationDateTime, UTC; a snapshot's time (exportTime)"),
         col("tenant", "string", "customer the item belongs to (from the spec's tenant rule)"),
         col("item_key", "string", "the item's key attributes as canonical JSON (sorted names)"),
         col("pk", "string", "partition key value"),
@@ -107,6 +129,24 @@ fn changes_columns() -> Vec<ColumnSchema> {
             "string",
             "top-level attributes an INSERT sets, a MODIFY changes or a REMOVE deletes: sorted, comma-separated, `,` and `%` in names percent-encoded; NULL without the images",
         ),
+    ]
+}
+
+/// The columns of `snapshots`.
+fn snapshots_columns() -> Vec<ColumnSchema> {
+    vec![
+        col("snapshot_id", "string", "the snapshot: the export id"),
+        col("snapshot_time", "timestamp", "the instant T the snapshot shows (exportTime), UTC"),
+        col(
+            "stream_wins_after",
+            "timestamp",
+            "T minus the margin W: stream records later than this win over the snapshot, older ones lose",
+        ),
+        col("margin_seconds", "bigint", "the margin W (the spec's backfill.margin_seconds)"),
+        col("source", "string", "where the snapshot came from: the export's ARN"),
+        col("data_file", "string", "the data file this row stands for (its rows are written before it)"),
+        col("data_files", "bigint", "data files in the snapshot: it is whole when every one has its row"),
+        col("items", "bigint", "items in this data file"),
     ]
 }
 

@@ -34,6 +34,11 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 pub const DEFAULT_PROJECTION_START: &str = "2020-01-01";
 /// Environment variable holding the key for hashed redaction, unless the spec names another.
 pub const DEFAULT_REDACTION_KEY_ENV: &str = "DDB_LAKE_REDACTION_KEY";
+/// Default margin W of a backfill, in seconds: stream records later than the export's time
+/// minus W win over its rows (docs/snapshots.md says why 5 minutes).
+pub const DEFAULT_SNAPSHOT_MARGIN_SECONDS: u32 = 300;
+/// Largest margin a spec may set (a day: the stream's own retention).
+pub const MAX_SNAPSHOT_MARGIN_SECONDS: i64 = 86_400;
 
 /// A spec that cannot be used, with where and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -222,6 +227,8 @@ pub struct LakeSpec {
     pub redaction_key_env: String,
     /// Declared tables.
     pub tables: Vec<DeclaredTable>,
+    /// Margin W of a backfilled snapshot, in seconds (`[backfill] margin_seconds`).
+    pub snapshot_margin_seconds: u32,
 }
 
 impl Default for LakeSpec {
@@ -239,6 +246,7 @@ impl Default for LakeSpec {
             redactions: Vec::new(),
             redaction_key_env: DEFAULT_REDACTION_KEY_ENV.into(),
             tables: Vec::new(),
+            snapshot_margin_seconds: DEFAULT_SNAPSHOT_MARGIN_SECONDS,
         }
     }
 }
@@ -260,6 +268,14 @@ struct SpecFile {
     redaction: Option<RedactionSection>,
     #[serde(default)]
     tables: Vec<TableSection>,
+    #[serde(default)]
+    backfill: Option<BackfillSection>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackfillSection {
+    margin_seconds: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -555,6 +571,16 @@ impl LakeSpec {
                 spec.projection_start = s.get_ref().clone();
             }
         }
+        if let Some(m) = raw.backfill.as_ref().and_then(|b| b.margin_seconds.as_ref()) {
+            if !(0..=MAX_SNAPSHOT_MARGIN_SECONDS).contains(m.get_ref()) {
+                return spec_text.err(
+                    Some(m.span()),
+                    format!("backfill.margin_seconds {} is out of range", m.get_ref()),
+                    "give 0 to 86400 seconds: how far before the export's time stream records still win over it (default 300)",
+                );
+            }
+            spec.snapshot_margin_seconds = *m.get_ref() as u32;
+        }
         if let Some(t) = &raw.tenant {
             spec.tenant = match (&t.attribute, &t.key_prefix) {
                 (Some(a), None) if !a.get_ref().is_empty() => Some(TenantRule::Attribute(a.get_ref().clone())),
@@ -618,7 +644,7 @@ impl LakeSpec {
                 return spec_text.err(
                     Some(t.name.span()),
                     format!("table `{name}` is declared twice (or is a built-in table)"),
-                    "give every table its own name; `changes` and `attributes` are always written",
+                    "give every table its own name; `changes`, `attributes` and `snapshots` are always there",
                 );
             }
             let explode = match &t.explode {
@@ -730,11 +756,20 @@ impl LakeSpec {
         self.redactions.iter().any(|r| r.action == RedactAction::Hash)
     }
 
-    /// Every table of the lake, built-in tables first, then the declared ones in spec order,
-    /// each with its columns in file order.
+    /// Every table of the lake, each with its columns in file order: the tables rows of items
+    /// go to (the built-in ones, then the declared ones in spec order; see
+    /// [`LakeSpec::item_table_schemas`]), then `snapshots`.
     pub fn table_schemas(&self) -> Vec<TableSchema> {
+        let mut out = self.item_table_schemas();
+        out.push(BuiltInTable::Snapshots.schema());
+        out
+    }
+
+    /// The tables an item's rows go to, in the order the writer counts them:
+    /// [`BuiltInTable::ITEM_TABLES`], then the declared tables in spec order.
+    pub fn item_table_schemas(&self) -> Vec<TableSchema> {
         let mut out = Vec::with_capacity(BuiltInTable::ALL.len() + self.tables.len());
-        out.extend(BuiltInTable::ALL.map(BuiltInTable::schema));
+        out.extend(BuiltInTable::ITEM_TABLES.map(BuiltInTable::schema));
         for t in &self.tables {
             let mut columns = common_columns();
             if t.explode.is_some() {
@@ -820,6 +855,18 @@ mod tests {
     use super::*;
 
     pub(crate) const EXAMPLE: &str = include_str!("../../../docs/examples/sync-configurations.toml");
+
+    #[test]
+    fn the_backfill_margin_is_read_and_bounded() {
+        let base = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n";
+        assert_eq!(LakeSpec::from_toml(base, "t.toml").unwrap().snapshot_margin_seconds, 300);
+        let spec = LakeSpec::from_toml(&format!("{base}[backfill]\nmargin_seconds = 0\n"), "t.toml").unwrap();
+        assert_eq!(spec.snapshot_margin_seconds, 0);
+        let e = LakeSpec::from_toml(&format!("{base}[backfill]\nmargin_seconds = 90000\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("t.toml:6: backfill.margin_seconds 90000 is out of range"), "{e}");
+        let e = LakeSpec::from_toml(&format!("{base}[[tables]]\nname = \"snapshots\"\n"), "t.toml").unwrap_err();
+        assert!(e.to_string().contains("is a built-in table"), "{e}");
+    }
 
     #[test]
     fn the_documented_example_is_valid() {

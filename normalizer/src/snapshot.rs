@@ -1,0 +1,443 @@
+//! A snapshot's items → lake objects: the rows of a backfilled export (`ddb-lake backfill`).
+//!
+//! A snapshot is the state of every item of the table as of one instant T (an export's
+//! `exportTime`). Its items go through the same flattening into the same tables as stream
+//! records, as rows with `event_name` = `SNAPSHOT`, no sequence number and T as their time,
+//! all in the partition of T's day. Each data file is one unit of work: its rows are cut into
+//! parts of a bounded size (always at the same items), each part's objects named after the
+//! snapshot, the data file and the part ([`SnapshotPart`]), so writing a data file again
+//! overwrites its own objects. After a data file's rows, its row of the `snapshots` table
+//! ([`Normalizer::snapshot_marker`]) says that the file is in; the views use a snapshot
+//! once every data file of it has its row. The rule the views follow is in
+//! `docs/snapshots.md`.
+
+use std::io::Write;
+
+use flate2::Compression;
+use serde_json::value::RawValue;
+
+use crate::batch::{table_object, LakeObject, Normalizer, QuarantineLine, QuarantinedRecord};
+use crate::export::{DataFile, Export, ExportError, FileStats};
+use crate::flatten::RecordRows;
+use crate::record::{Item, StreamRecord};
+use lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
+use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_timestamp};
+use lake_core::schema::BuiltInTable;
+
+/// Bytes of rows (before gzip) after which a data file's part is finished and handed over:
+/// bounds the memory a data file takes, whatever its size.
+pub const DEFAULT_PART_BYTES: usize = 64 << 20;
+
+/// One snapshot: what it is and the rule its rows follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Its id (the export id): names its objects.
+    pub id: String,
+    /// The instant T it shows, in milliseconds since the epoch.
+    pub time_millis: i64,
+    /// The margin W: stream records later than T − W win over it.
+    pub margin_seconds: u32,
+    /// Where it came from (the export's ARN).
+    pub source: String,
+    /// Its number of data files.
+    pub data_files: usize,
+}
+
+impl Snapshot {
+    /// The snapshot an export is, with margin `margin_seconds` (the spec's
+    /// `backfill.margin_seconds`).
+    pub fn of_export(export: &Export, margin_seconds: u32) -> Self {
+        Snapshot {
+            id: export.export_id.clone(),
+            time_millis: export.export_time_millis,
+            margin_seconds,
+            source: export.export_arn.clone(),
+            data_files: export.files.len(),
+        }
+    }
+
+    /// The day (`dt`) all its rows go to.
+    pub fn day(&self) -> String {
+        day_of(self.time_millis)
+    }
+}
+
+/// The objects of one part of a data file.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotPartOutput {
+    /// Objects to write: rows per table, then the quarantine object if any.
+    pub objects: Vec<LakeObject>,
+    /// Items in the part.
+    pub items: u64,
+    /// Items that went to quarantine (their lines and reasons are in the quarantine object).
+    pub quarantined: Vec<QuarantinedRecord>,
+    /// Rows per table, in the order of [`Normalizer::tables`].
+    pub rows_per_table: Vec<(String, u64)>,
+}
+
+/// Why a data file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError<E> {
+    /// The data file could not be read.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A part's objects could not be written.
+    #[error(transparent)]
+    Write(E),
+}
+
+/// Builds the objects of one part.
+struct PartAssembler<'n, 's> {
+    normalizer: &'n Normalizer<'s>,
+    level: Compression,
+    writers: Vec<Option<(flate2::write::GzEncoder<Vec<u8>>, u64)>>,
+    quarantine: Vec<(QuarantinedRecord, String)>,
+    items: u64,
+    row_bytes: usize,
+}
+
+impl<'n, 's> PartAssembler<'n, 's> {
+    fn new(normalizer: &'n Normalizer<'s>) -> Self {
+        PartAssembler {
+            normalizer,
+            level: Compression::new(normalizer.gzip_level),
+            writers: (0..normalizer.tables.len()).map(|_| None).collect(),
+            quarantine: Vec::new(),
+            items: 0,
+            row_bytes: 0,
+        }
+    }
+
+    fn add(&mut self, line_number: u64, rec: &StreamRecord<'_>, line: &str, rows: &mut RecordRows) {
+        self.items += 1;
+        if let Err(e) = self.normalizer.flattener.flatten(rec, rows) {
+            let q = QuarantinedRecord {
+                index: line_number as usize,
+                event_id: None,
+                sequence_number: None,
+                reason: e.to_string(),
+            };
+            self.quarantine.push((q, line.to_owned()));
+            return;
+        }
+        for (t, buf) in rows.bufs.iter().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            let (level, table) = (self.level, &self.normalizer.tables[t]);
+            let (gz, n) = self.writers[t].get_or_insert_with(|| (table_object(table, level), 0));
+            // Writing to a Vec cannot fail.
+            let _ = gz.write_all(buf);
+            *n += rows.rows[t];
+            self.row_bytes += buf.len();
+        }
+    }
+
+    fn finish(self, part: &SnapshotPart, day: &str) -> SnapshotPartOutput {
+        let mut out = SnapshotPartOutput { items: self.items, ..SnapshotPartOutput::default() };
+        for (table, writer) in self.normalizer.tables.iter().zip(self.writers) {
+            let rows = writer.as_ref().map_or(0, |(_, n)| *n);
+            out.rows_per_table.push((table.name.clone(), rows));
+            if let Some((gz, rows)) = writer {
+                out.objects.push(LakeObject {
+                    key: ObjectKey::snapshot_rows(&table.name, day, part),
+                    body: gz.finish().unwrap_or_default(),
+                    table: Some(table.name.clone()),
+                    rows,
+                    first_record: 0,
+                });
+            }
+        }
+        if !self.quarantine.is_empty() {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), self.level);
+            for (q, line) in &self.quarantine {
+                // The line parsed as JSON when it was read.
+                if let Ok(raw) = serde_json::from_str::<&RawValue>(line) {
+                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine { record: q, record_json: raw });
+                    let _ = gz.write_all(b"\n");
+                }
+            }
+            out.objects.push(LakeObject {
+                key: ObjectKey::snapshot_quarantine(part),
+                body: gz.finish().unwrap_or_default(),
+                table: None,
+                rows: self.quarantine.len() as u64,
+                first_record: 0,
+            });
+            out.quarantined = self.quarantine.into_iter().map(|(q, _)| q).collect();
+        }
+        out
+    }
+}
+
+impl Normalizer<'_> {
+    /// The key attributes of a snapshot's item: the spec's partition key and sort key (which
+    /// must be the table's key schema, so that the item's rows and its stream records share
+    /// `item_key`). An error names the missing attribute and the fix.
+    pub fn snapshot_keys<'a>(&self, item: &Item<'a>) -> Result<Item<'a>, String> {
+        let spec = self.spec;
+        let mut keys = Vec::with_capacity(2);
+        for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
+            let Some(name) = name else { continue };
+            match item.0.iter().find(|(k, _)| k.as_str() == name.as_str()) {
+                Some((k, v)) => keys.push((k.clone(), v.clone())),
+                None => {
+                    return Err(format!(
+                        "the item has no attribute `{name}`, the spec's source.{role}; set [source] partition_key \
+                         and sort_key to the table's key schema (a table without a sort key: sort_key = \"\")"
+                    ))
+                }
+            }
+        }
+        Ok(Item(keys))
+    }
+
+    /// Normalizes one data file of `snapshot`, handing each finished part (at most about
+    /// `part_bytes` of rows) to `emit`, which writes it. Items whose rows cannot be made under
+    /// the spec go to the part's quarantine object, as stream records do; a line that is not
+    /// an item, or an item without its key attributes, stops the file with an error naming
+    /// the line (run [`DataFile::verify`] with [`Normalizer::snapshot_keys`] first to learn of
+    /// that before anything is written).
+    pub fn normalize_snapshot_file<E>(
+        &self,
+        snapshot: &Snapshot,
+        file: &DataFile,
+        part_bytes: usize,
+        progress: impl FnMut(u64),
+        mut emit: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+    ) -> Result<FileStats, SnapshotError<E>> {
+        let day = snapshot.day();
+        let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
+        let mut part = 0u32;
+        let mut assembler = PartAssembler::new(self);
+        let mut rows = RecordRows::default();
+        let mut line_number = 0u64;
+        let mut failed: Option<E> = None;
+        let read = file.for_each_item(progress, |item, line| {
+            line_number += 1;
+            let keys = self.snapshot_keys(&item)?;
+            let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
+            assembler.add(line_number, &rec, line, &mut rows);
+            if assembler.row_bytes >= part_bytes {
+                let done = std::mem::replace(&mut assembler, PartAssembler::new(self));
+                if let Err(e) = emit(done.finish(&part_id(part), &day)) {
+                    failed = Some(e);
+                    return Err("stopped: a part could not be written".into());
+                }
+                part += 1;
+            }
+            Ok(())
+        });
+        if let Some(e) = failed {
+            return Err(SnapshotError::Write(e));
+        }
+        let stats = read?;
+        if assembler.items > 0 {
+            emit(assembler.finish(&part_id(part), &day)).map_err(SnapshotError::Write)?;
+        }
+        Ok(stats)
+    }
+
+    /// The `snapshots` row of one data file of `snapshot` holding `items` items: write it
+    /// after the file's rows.
+    pub fn snapshot_marker(&self, snapshot: &Snapshot, file: &DataFile, items: u64) -> LakeObject {
+        let table = BuiltInTable::Snapshots.schema();
+        let mut row = Vec::with_capacity(256);
+        push_field(&mut row, &snapshot.id);
+        push_delimiter(&mut row);
+        push_timestamp(&mut row, snapshot.time_millis);
+        push_delimiter(&mut row);
+        push_timestamp(&mut row, snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000);
+        push_delimiter(&mut row);
+        push_field(&mut row, &snapshot.margin_seconds.to_string());
+        push_delimiter(&mut row);
+        push_field(&mut row, &snapshot.source);
+        push_delimiter(&mut row);
+        push_field(&mut row, &file.name);
+        push_delimiter(&mut row);
+        push_field(&mut row, &snapshot.data_files.to_string());
+        push_delimiter(&mut row);
+        push_field(&mut row, &items.to_string());
+        end_row(&mut row);
+        let mut gz = table_object(&table, Compression::new(self.gzip_level));
+        let _ = gz.write_all(&row);
+        LakeObject {
+            key: ObjectKey::snapshot_marker(&snapshot.day(), &snapshot.id, &file.name),
+            body: gz.finish().unwrap_or_default(),
+            table: Some(table.name),
+            rows: 1,
+            first_record: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lake_core::spec::LakeSpec;
+    use std::path::Path;
+
+    const EXPORT_ID: &str = "01793880000000-5a1c0e42";
+
+    fn export() -> Export {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+            .join(EXPORT_ID);
+        Export::open(&dir).unwrap()
+    }
+
+    fn gunzip(body: &[u8]) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body), &mut text).unwrap();
+        text
+    }
+
+    fn parts(
+        normalizer: &Normalizer<'_>,
+        snapshot: &Snapshot,
+        file: &DataFile,
+        part_bytes: usize,
+    ) -> Vec<SnapshotPartOutput> {
+        let mut parts = Vec::new();
+        normalizer
+            .normalize_snapshot_file(
+                snapshot,
+                file,
+                part_bytes,
+                |_| {},
+                |p| {
+                    parts.push(p);
+                    Ok::<_, ()>(())
+                },
+            )
+            .unwrap();
+        parts
+    }
+
+    #[test]
+    fn items_become_snapshot_rows_at_the_export_time() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let snapshot = Snapshot::of_export(&export, 300);
+        let out = parts(&normalizer, &snapshot, &export.files[0], DEFAULT_PART_BYTES);
+        assert_eq!(out.len(), 1);
+        let keys: Vec<&str> = out[0].objects.iter().map(|o| o.key.as_str()).collect();
+        let stem = format!("snapshot_{EXPORT_ID}_k7q3mlx2vbd4ne5oyfc6hzta2u_0000");
+        assert_eq!(
+            keys,
+            [format!("changes/dt=2026-11-05/{stem}.tsv.gz"), format!("attributes/dt=2026-11-05/{stem}.tsv.gz")]
+        );
+        let changes = gunzip(&out[0].objects[0].body);
+        let header = lake_core::schema::BuiltInTable::Changes
+            .schema()
+            .columns
+            .iter()
+            .map(|c| c.name.clone())
+            .collect::<Vec<_>>()
+            .join("\t");
+        let common = |sk: &str| {
+            format!("SNAPSHOT\t\\N\t2026-11-05 12:00:00.000\t\\N\t{{\"pk\":\"CUSTOMER#acme\",\"sk\":\"{sk}\"}}\tCUSTOMER#acme\t{sk}")
+        };
+        assert_eq!(
+            changes,
+            format!(
+                "{header}\n{}\t\\N\t\\N\t\\N\tfalse\t\\N\t\\N\n{}\t\\N\t\\N\t\\N\tfalse\t\\N\t\\N\n",
+                common("SYNC#0001"),
+                common("SYNC#0002")
+            )
+        );
+        let attributes = gunzip(&out[0].objects[1].body);
+        let lines: Vec<&str> = attributes.lines().collect();
+        for expected in [
+            format!("{}\tcounters.runs\tN\t12345678901234567890123456789012345678\t\\N", common("SYNC#0001")),
+            format!("{}\tlabels[1]\tSS\ttab\\\there\t\\N", common("SYNC#0001")),
+            format!("{}\tchecksum\tB\tAP8KDQ==\t\\N", common("SYNC#0001")),
+            format!("{}\tnote\tS\t\t\\N", common("SYNC#0001")),
+            format!("{}\tlastError\tNULL\t\\N\t\\N", common("SYNC#0001")),
+            format!("{}\tlastError.message\tS\ttoken expired 🔑\t\\N", common("SYNC#0002")),
+        ] {
+            assert!(lines.contains(&expected.as_str()), "missing {expected:?} in\n{attributes}");
+        }
+        // Every row is a snapshot row of this export's time.
+        assert!(lines[1..].iter().all(|l| l.starts_with("SNAPSHOT\t\\N\t2026-11-05 12:00:00.000\t")));
+        assert_eq!(out[0].rows_per_table[0], ("changes".to_string(), 2));
+        assert_eq!(out[0].items, 2);
+    }
+
+    #[test]
+    fn parts_cut_at_the_same_items_and_hold_the_same_rows() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let snapshot = Snapshot::of_export(&export, 300);
+        let whole = parts(&normalizer, &snapshot, &export.files[0], DEFAULT_PART_BYTES);
+        let cut = parts(&normalizer, &snapshot, &export.files[0], 1);
+        assert_eq!(cut.len(), 2);
+        assert!(cut[1].objects[0].key.as_str().ends_with("_k7q3mlx2vbd4ne5oyfc6hzta2u_0001.tsv.gz"));
+        let rows = |outs: &[SnapshotPartOutput], t: usize| -> Vec<String> {
+            outs.iter()
+                .flat_map(|p| gunzip(&p.objects[t].body).lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+                .collect()
+        };
+        assert_eq!(rows(&whole, 0), rows(&cut, 0));
+        assert_eq!(rows(&whole, 1), rows(&cut, 1));
+        // The same input gives the same bytes.
+        let again = parts(&normalizer, &snapshot, &export.files[0], 1);
+        assert!(cut.iter().zip(&again).all(|(a, b)| a.objects == b.objects));
+        // An empty data file has no rows.
+        assert!(parts(&normalizer, &snapshot, &export.files[1], DEFAULT_PART_BYTES).is_empty());
+    }
+
+    #[test]
+    fn an_item_without_the_key_attributes_names_the_setting() {
+        let text = "[source]\ntable = \"t\"\nsort_key = \"syncId\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let e = export.files[0].verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ())).unwrap_err();
+        assert!(matches!(e, ExportError::Data { line: 1, .. }), "{e}");
+        assert!(e.to_string().contains("no attribute `syncId`, the spec's source.sort_key"), "{e}");
+    }
+
+    #[test]
+    fn a_value_that_does_not_fit_its_column_is_quarantined_with_its_line() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"enabled\"\npath = \"name\"\ntype = \"boolean\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let snapshot = Snapshot::of_export(&export, 300);
+        let out = parts(&normalizer, &snapshot, &export.files[2], DEFAULT_PART_BYTES);
+        assert_eq!(out[0].quarantined.len(), 1);
+        let q = out[0].objects.last().unwrap();
+        assert_eq!(
+            q.key.as_str(),
+            format!("_quarantine/snapshot_{EXPORT_ID}_c5vjy4e6u7hwstqlmbaz23xrfo_0000.jsonl.gz")
+        );
+        let line: serde_json::Value = serde_json::from_str(gunzip(&q.body).trim()).unwrap();
+        assert_eq!(line["index"], 1);
+        assert_eq!(line["record_json"]["Item"]["pk"]["S"], "CUSTOMER#globex");
+    }
+
+    #[test]
+    fn the_marker_row_states_the_rule() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let marker = normalizer.snapshot_marker(&Snapshot::of_export(&export, 300), &export.files[2], 1);
+        assert_eq!(
+            marker.key.as_str(),
+            format!("snapshots/dt=2026-11-05/snapshot_{EXPORT_ID}_c5vjy4e6u7hwstqlmbaz23xrfo.tsv.gz")
+        );
+        let header =
+            BuiltInTable::Snapshots.schema().columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join("\t");
+        assert_eq!(
+            gunzip(&marker.body),
+            format!(
+                "{header}\n{EXPORT_ID}\t2026-11-05 12:00:00.000\t2026-11-05 11:55:00.000\t300\t\
+                 arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations/export/{EXPORT_ID}\t\
+                 c5vjy4e6u7hwstqlmbaz23xrfo\t3\t1\n"
+            )
+        );
+    }
+}

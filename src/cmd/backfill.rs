@@ -1,0 +1,213 @@
+//! `ddb-lake backfill`: a DynamoDB export to S3 (in a local folder) → snapshot rows in a
+//! local lake folder, through the same flattening as the stream.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use normalizer::batch::Normalizer;
+use normalizer::export::Export;
+use normalizer::sink::{LakeSink, LocalDirSink, SinkError};
+use normalizer::snapshot::{Snapshot, SnapshotError, DEFAULT_PART_BYTES};
+
+use super::{human_bytes, load_spec, redaction_key};
+
+/// Arguments of `ddb-lake backfill`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The export's folder, AWSDynamoDB/<export id>/, as S3 export wrote it (manifests and
+    /// data/), e.g. copied with `aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR`.
+    #[arg(long, value_name = "DIR")]
+    export: PathBuf,
+    /// Folder to write the lake into; it mirrors s3://bucket/prefix/.
+    #[arg(long, value_name = "DIR", default_value = "lake")]
+    out: PathBuf,
+    /// Lake spec (TOML), the same one the stream is normalized with. Its source.partition_key
+    /// and sort_key must be the table's key schema (default pk and sk); backfill.margin_seconds
+    /// sets the margin W (default 300).
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Progress on stderr: a line rewritten in place on a terminal, a line a second otherwise.
+struct Progress {
+    quiet: bool,
+    tty: bool,
+    started: Instant,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Self {
+        let now = Instant::now();
+        Progress { quiet, tty: std::io::stderr().is_terminal(), started: now, last: now, shown: false }
+    }
+
+    fn show(&mut self, line: impl FnOnce(f64) -> String) {
+        if self.quiet || self.last.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        self.last = Instant::now();
+        let line = line(self.started.elapsed().as_secs_f64());
+        if self.tty {
+            eprint!("\r{line}\x1b[K");
+        } else {
+            eprintln!("{line}");
+        }
+        self.shown = true;
+    }
+
+    fn done(&mut self) {
+        if self.tty && self.shown {
+            eprintln!();
+        }
+        self.started = Instant::now();
+        self.shown = false;
+    }
+}
+
+/// `3/10 data files: 12.0 MB of 40.0 MB (80.0 MB/s)`, at data file `n` (from 0).
+fn files_done(n: usize, files: usize, at: u64, total: u64, secs: f64) -> String {
+    let rate = human_bytes((at as f64 / secs.max(1e-3)) as usize);
+    format!("{}/{files} data files: {} of {} ({rate}/s)", n + 1, human_bytes(at as usize), human_bytes(total as usize))
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = load_spec(args.spec.as_deref())?;
+    let key = redaction_key(&spec);
+    let normalizer = Normalizer::new(&spec, key.as_deref())?;
+    let export = Export::open(&args.export)?;
+    let snapshot = Snapshot::of_export(&export, spec.snapshot_margin_seconds);
+    let total_bytes = export.size_bytes();
+    let files = export.files.len();
+    let started = Instant::now();
+
+    // Read every data file through before anything is written: a damaged or incomplete
+    // export leaves the lake as it was.
+    let mut progress = Progress::new(args.quiet);
+    let (mut checked_bytes, mut checked_items) = (0u64, 0u64);
+    for (n, file) in export.files.iter().enumerate() {
+        let stats = file.verify(
+            |read| {
+                progress
+                    .show(|secs| format!("checking {}", files_done(n, files, checked_bytes + read, total_bytes, secs)))
+            },
+            |item| normalizer.snapshot_keys(item).map(|_| ()),
+        )?;
+        checked_bytes += file.size_bytes;
+        checked_items += stats.items;
+    }
+    progress.done();
+
+    let sink = LocalDirSink::new(&args.out);
+    let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
+    let write = |objects: &[normalizer::batch::LakeObject]| {
+        rt.block_on(async {
+            for o in objects {
+                sink.put(&o.key, &o.body).await?;
+            }
+            Ok::<_, SinkError>(())
+        })
+    };
+    let mut rows: Vec<(String, u64)> = normalizer.tables().iter().map(|t| (t.name.clone(), 0)).collect();
+    let (mut objects, mut out_bytes, mut written_bytes) = (0usize, 0usize, 0u64);
+    let items = std::cell::Cell::new(0u64);
+    let mut quarantined: Vec<String> = Vec::new();
+    for (n, file) in export.files.iter().enumerate() {
+        let stats = normalizer
+            .normalize_snapshot_file(
+                &snapshot,
+                file,
+                DEFAULT_PART_BYTES,
+                |read| {
+                    progress.show(|secs| {
+                        let done = files_done(n, files, written_bytes + read, total_bytes, secs);
+                        format!("writing {done}, {} items", items.get())
+                    })
+                },
+                |part| {
+                    write(&part.objects)?;
+                    for (acc, (_, r)) in rows.iter_mut().zip(&part.rows_per_table) {
+                        acc.1 += r;
+                    }
+                    objects += part.objects.len();
+                    out_bytes += part.objects.iter().map(|o| o.body.len()).sum::<usize>();
+                    items.set(items.get() + part.items);
+                    let qkey = part.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string());
+                    for q in &part.quarantined {
+                        quarantined.push(format!(
+                            "{}/{} (line {}): {}",
+                            args.out.display(),
+                            qkey.as_deref().unwrap_or_default(),
+                            q.index,
+                            q.reason
+                        ));
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(|e: SnapshotError<SinkError>| match e {
+                SnapshotError::Export(e) => anyhow::Error::new(e),
+                SnapshotError::Write(e) => anyhow::Error::new(e).context(format!(
+                    "the rows of {} were not all written; run the same backfill again once {} is writable",
+                    file.path.display(),
+                    args.out.display()
+                )),
+            })?;
+        // The data file's row in `snapshots` goes last: the views use a snapshot only when
+        // every data file has its row.
+        let marker = normalizer.snapshot_marker(&snapshot, file, stats.items);
+        write(std::slice::from_ref(&marker))?;
+        objects += 1;
+        out_bytes += marker.body.len();
+        written_bytes += file.size_bytes;
+    }
+    progress.done();
+    if args.quiet {
+        return Ok(());
+    }
+    let items = items.get();
+    debug_assert_eq!(items, checked_items);
+    println!(
+        "read {items} items in {files} data files of export {} ({} gzip), a snapshot as of {}",
+        export.export_id,
+        human_bytes(total_bytes as usize),
+        export.export_time
+    );
+    println!("rows written:");
+    for (t, n) in &rows {
+        println!("  {t:<20} {n:>10}");
+    }
+    println!(
+        "wrote {objects} objects ({} gzip) under {}/<table>/dt={}/ in {:.2}s",
+        human_bytes(out_bytes),
+        args.out.display(),
+        snapshot.day(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "stream records after {} (exportTime minus the {} s margin) win over this snapshot; older ones lose to it",
+        chrono::DateTime::from_timestamp_millis(snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default(),
+        snapshot.margin_seconds
+    );
+    if quarantined.is_empty() {
+        println!("quarantined 0 items");
+    } else {
+        println!("quarantined {} items (the rest was written):", quarantined.len());
+        for q in quarantined.iter().take(10) {
+            println!("  {q}");
+        }
+        if quarantined.len() > 10 {
+            println!("  ... and {} more under {}/_quarantine/", quarantined.len() - 10, args.out.display());
+        }
+    }
+    Ok(())
+}

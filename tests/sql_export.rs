@@ -151,7 +151,7 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
     assert!(kinds[views..].iter().all(|k| *k == "question"), "views first, then questions: {kinds:?}");
 
     // Views: the files' views, then current_<table> for every declared table; each after what it reads.
-    let mut expected_views = vec!["unique_changes", "current_items", "current_attributes"];
+    let mut expected_views = vec!["unique_changes", "latest_snapshot", "current_items", "current_attributes"];
     let generated: Vec<String> = declared.iter().map(|t| format!("current_{t}")).collect();
     expected_views.extend(generated.iter().map(String::as_str));
     assert_eq!(names[..views], expected_views[..]);
@@ -187,7 +187,8 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
         if generated.iter().any(|g| g == name) {
             let table = name.strip_prefix("current_").unwrap();
             assert_eq!(q["source"], "generated from the lake spec");
-            assert_eq!(q["version"], 1);
+            // Bumped with the generated text (2: joins the row current_items names, snapshot rows too).
+            assert_eq!(q["version"], 2);
             assert_eq!(strings(&q["reads"]), [table, "current_items"]);
             assert_eq!(q["params"], Value::Array(vec![]));
             assert!(q["question"].as_str().unwrap().contains(table), "{q}");
@@ -254,7 +255,7 @@ fn export_writes_the_same_json_to_a_file() {
         .filter(|q| q["kind"] == "view")
         .map(|q| q["name"].as_str().unwrap())
         .collect();
-    assert_eq!(plain_views, ["unique_changes", "current_items", "current_attributes"]);
+    assert_eq!(plain_views, ["unique_changes", "latest_snapshot", "current_items", "current_attributes"]);
 
     // An unwritable destination is an error that names it.
     let bad = dir.path().join("no/such/dir/q.json");

@@ -291,7 +291,7 @@ describe('catalog and queries', () => {
     const builtIn = ['changes', 'attributes', 'snapshots'];
     const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => !builtIn.includes(n));
     const generated = named.filter((n) => !files.some((f) => n.Name === `${f.name} v${f.version}`)).map((n) => n.Name);
-    assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v1`).sort());
+    assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v2`).sort());
   });
 });
 

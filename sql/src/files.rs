@@ -112,6 +112,7 @@ macro_rules! sql_files {
 /// Every file: views first (in dependency order), then questions.
 pub const FILES: &[(&str, &str)] = sql_files!(
     "views/unique_changes.sql",
+    "views/latest_snapshot.sql",
     "views/current_items.sql",
     "views/current_attributes.sql",
     "questions/popular_field_mappings.sql",

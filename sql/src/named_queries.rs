@@ -24,7 +24,7 @@ use crate::views::current_table_view;
 pub const GENERATED_SOURCE: &str = "generated from the lake spec";
 
 /// Version of the generated `current_<table>` views.
-pub const GENERATED_VERSION: u32 = 1;
+pub const GENERATED_VERSION: u32 = 2;
 
 /// One view or question, as Athena should get it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,7 +119,7 @@ mod tests {
     fn default_spec_has_only_the_file_views() {
         let q = named_queries(&LakeSpec::default()).unwrap();
         let views: Vec<&str> = q.views().map(|v| v.name.as_str()).collect();
-        assert_eq!(views, ["unique_changes", "current_items", "current_attributes"]);
+        assert_eq!(views, ["unique_changes", "latest_snapshot", "current_items", "current_attributes"]);
         assert_eq!(q.database, LakeSpec::default().database);
         let json = serde_json::to_value(&q.queries[0]).unwrap();
         assert_eq!(json["kind"], "view");

@@ -57,7 +57,7 @@ fn push_base64(out: &mut String, bytes: &[u8]) {
     out.push('"');
 }
 
-fn write_map(out: &mut String, map: &HashMap<String, AttributeValue>) {
+pub(crate) fn write_map(out: &mut String, map: &HashMap<String, AttributeValue>) {
     let mut entries: Vec<(&String, &AttributeValue)> = map.iter().collect();
     entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
     out.push('{');

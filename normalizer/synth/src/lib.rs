@@ -60,6 +60,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 use serde_dynamo::{AttributeValue, Item};
 
+pub mod export;
 mod lambda_json;
 pub use lambda_json::event_json;
 use lambda_json::{write_event, write_record};

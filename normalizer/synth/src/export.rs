@@ -1,0 +1,202 @@
+//! Synthetic DynamoDB exports to S3: a table's items as a full export in `DYNAMODB_JSON`,
+//! laid out and checksummed as the export writes it (`AWSDynamoDB/<export id>/` with
+//! `manifest-summary.json`, `manifest-files.json`, their `.md5` files, `_started` and
+//! `data/<name>.json.gz` of `{"Item": …}` lines), for the demo, the tests and the benchmark
+//! of `ddb-lake backfill`. [`state_at`] gives the items a table holds at an instant from the
+//! generator's events.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::event::dynamodb::Event;
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use serde_dynamo::{AttributeValue, Item};
+
+use crate::lambda_json::{push_json_str, write_map};
+
+/// What to write.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The export id, e.g. `01793880000000-5a1c0e42` (digits, `-`, lowercase hex).
+    pub export_id: String,
+    /// `exportTime`, milliseconds since the epoch.
+    pub export_time_millis: i64,
+    /// The table's ARN.
+    pub table_arn: String,
+    /// How many data files to spread the items over (at least 1; more files than items
+    /// leaves some empty, as real exports do).
+    pub data_files: usize,
+}
+
+/// Items by key (`pk`, `sk` as text), as the table holds them just before `before_millis`:
+/// every INSERT and MODIFY with an earlier `ApproximateCreationDateTime` sets its item, every
+/// REMOVE deletes it.
+pub fn state_at(events: &[Event], before_millis: i64) -> BTreeMap<(String, String), Item> {
+    let text = |item: &Item, name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => s.clone(),
+        Some(AttributeValue::N(n)) => n.clone(),
+        _ => String::new(),
+    };
+    let mut items = BTreeMap::new();
+    for r in events.iter().flat_map(|e| e.records.iter()) {
+        if r.change.approximate_creation_date_time.timestamp_millis() >= before_millis {
+            continue;
+        }
+        let key = (text(&r.change.keys, "pk"), text(&r.change.keys, "sk"));
+        if r.event_name == "REMOVE" {
+            items.remove(&key);
+        } else {
+            items.insert(key, r.change.new_image.clone());
+        }
+    }
+    items
+}
+
+/// The name of data file `index` of an export: 26 characters `a-z2-7`, as the export names
+/// them, derived from the export id so that the same export gets the same names.
+fn data_file_name(export_id: &str, index: usize) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let digest = Md5::digest(format!("{export_id}/{index}").as_bytes());
+    let mut bits: u128 = u128::from_be_bytes(digest.into());
+    let mut name = String::with_capacity(26);
+    for _ in 0..26 {
+        name.push(char::from(ALPHABET[(bits & 31) as usize]));
+        bits >>= 5;
+    }
+    name
+}
+
+fn md5_base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes))
+}
+
+/// Writes `items` as a full export under `root` and returns the export's folder
+/// (`root/AWSDynamoDB/<export id>/`). Item `i` goes to data file `i % data_files`; the
+/// output is a function of the arguments (gzip at level 6 without a timestamp).
+pub fn write_export<'i>(
+    root: &Path,
+    opts: &ExportOptions,
+    items: impl IntoIterator<Item = &'i Item>,
+) -> io::Result<PathBuf> {
+    let dir = root.join("AWSDynamoDB").join(&opts.export_id);
+    std::fs::create_dir_all(dir.join("data"))?;
+    std::fs::write(dir.join("_started"), b"")?;
+    let files = opts.data_files.max(1);
+    let mut encoders: Vec<(flate2::write::GzEncoder<io::BufWriter<std::fs::File>>, u64)> = Vec::with_capacity(files);
+    let names: Vec<String> = (0..files).map(|i| data_file_name(&opts.export_id, i)).collect();
+    for name in &names {
+        let file = std::fs::File::create(dir.join("data").join(format!("{name}.json.gz")))?;
+        let gz = flate2::GzBuilder::new().mtime(0).write(io::BufWriter::new(file), flate2::Compression::new(6));
+        encoders.push((gz, 0));
+    }
+    let mut line = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        line.clear();
+        line.push_str("{\"Item\":");
+        write_map(&mut line, item);
+        line.push_str("}\n");
+        let (gz, count) = &mut encoders[i % files];
+        gz.write_all(line.as_bytes())?;
+        *count += 1;
+    }
+    let mut manifest = String::new();
+    let mut total = 0;
+    for ((gz, count), name) in encoders.into_iter().zip(&names) {
+        gz.finish()?.flush()?;
+        let key = format!("AWSDynamoDB/{}/data/{name}.json.gz", opts.export_id);
+        let body = std::fs::read(dir.join("data").join(format!("{name}.json.gz")))?;
+        let md5 = Md5::digest(&body);
+        let etag: String = md5.iter().map(|b| format!("{b:02x}")).collect();
+        manifest.push_str(&format!("{{\"itemCount\":{count},\"md5Checksum\":"));
+        push_json_str(&mut manifest, &md5_base64(&body));
+        manifest.push_str(&format!(",\"etag\":\"{etag}-1\",\"dataFileS3Key\":"));
+        push_json_str(&mut manifest, &key);
+        manifest.push_str("}\n");
+        total += count;
+    }
+    let time = chrono::DateTime::from_timestamp_millis(opts.export_time_millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let summary = serde_json::json!({
+        "version": "2020-06-30",
+        "exportArn": format!("{}/export/{}", opts.table_arn, opts.export_id),
+        "startTime": time,
+        "endTime": time,
+        "tableArn": opts.table_arn,
+        "tableId": "00000000-0000-4000-8000-000000000000",
+        "exportTime": time,
+        "s3Bucket": "ddb-lake-synthetic-exports",
+        "s3Prefix": null,
+        "s3SseAlgorithm": "AES256",
+        "s3SseKmsKeyId": null,
+        "manifestFilesS3Key": format!("AWSDynamoDB/{}/manifest-files.json", opts.export_id),
+        "billedSizeBytes": 0,
+        "itemCount": total,
+        "outputFormat": "DYNAMODB_JSON",
+    })
+    .to_string();
+    for (name, text) in [("manifest-files", manifest.as_str()), ("manifest-summary", summary.as_str())] {
+        std::fs::write(dir.join(format!("{name}.json")), text)?;
+        std::fs::write(dir.join(format!("{name}.md5")), md5_base64(text.as_bytes()))?;
+    }
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{generate, SynthOptions};
+
+    #[test]
+    fn the_state_follows_the_history_and_the_export_holds_it() {
+        let events = generate(&SynthOptions { items: 60, days: 3, ..SynthOptions::default() }).unwrap();
+        let records: Vec<_> = events.iter().flat_map(|e| e.records.iter()).collect();
+        let last = records.iter().map(|r| r.change.approximate_creation_date_time.timestamp_millis()).max().unwrap();
+        let end = state_at(&events, last + 1);
+        // Every item inserted and not removed is there, with its last new image.
+        let removed = records.iter().filter(|r| r.event_name == "REMOVE").count();
+        let inserted = records.iter().filter(|r| r.event_name == "INSERT").count();
+        assert_eq!(end.len(), inserted - removed);
+        assert!(state_at(&events, 0).is_empty());
+
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = ExportOptions {
+            export_id: "01793880000000-0a1b2c3d".into(),
+            export_time_millis: last + 1,
+            table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations".into(),
+            data_files: 4,
+        };
+        let dir = write_export(tmp.path(), &opts, end.values()).unwrap();
+        let manifest = std::fs::read_to_string(dir.join("manifest-files.json")).unwrap();
+        let mut lines = 0;
+        for entry in manifest.lines() {
+            let v: serde_json::Value = serde_json::from_str(entry).unwrap();
+            let key = v["dataFileS3Key"].as_str().unwrap();
+            let name = key.strip_prefix("AWSDynamoDB/01793880000000-0a1b2c3d/data/").unwrap();
+            assert_eq!(name.len(), "xxxxxxxxxxxxxxxxxxxxxxxxxx.json.gz".len(), "{name}");
+            let body = std::fs::read(dir.join("data").join(name)).unwrap();
+            assert_eq!(v["md5Checksum"], md5_base64(&body));
+            let mut text = String::new();
+            io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body.as_slice()), &mut text).unwrap();
+            for l in text.lines() {
+                let item: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert!(item["Item"]["pk"]["S"].is_string(), "{l}");
+                lines += 1;
+            }
+            assert_eq!(v["itemCount"].as_u64(), Some(text.lines().count() as u64));
+        }
+        assert_eq!(lines, end.len());
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest-summary.json")).unwrap()).unwrap();
+        assert_eq!(summary["itemCount"].as_u64(), Some(end.len() as u64));
+        // Same arguments, same bytes.
+        let again = tempfile::tempdir().unwrap();
+        let dir2 = write_export(again.path(), &opts, end.values()).unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("manifest-files.json")).unwrap(),
+            std::fs::read(dir2.join("manifest-files.json")).unwrap()
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! local lake folder, through the same flattening as the stream.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -77,20 +77,46 @@ fn files_done(n: usize, files: usize, at: u64, total: u64, secs: f64) -> String 
     format!("{}/{files} data files: {} of {} ({rate}/s)", n + 1, human_bytes(at as usize), human_bytes(total as usize))
 }
 
-/// Runs the command.
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let spec = load_spec(args.spec.as_deref())?;
-    let key = redaction_key(&spec);
-    let normalizer = Normalizer::new(&spec, key.as_deref())?;
-    let export = Export::open(&args.export)?;
-    let snapshot = Snapshot::of_export(&export, spec.snapshot_margin_seconds);
+/// What a backfill wrote.
+pub struct Backfilled {
+    /// The export read.
+    pub export: Export,
+    /// The snapshot it is.
+    pub snapshot: Snapshot,
+    /// Items read (and written, or quarantined).
+    pub items: u64,
+    /// Rows written per table.
+    pub rows: Vec<(String, u64)>,
+    /// Objects written, `snapshots` rows included.
+    pub objects: usize,
+    /// Their gzip'd bytes.
+    pub out_bytes: usize,
+    /// Where each quarantined item went and why.
+    pub quarantined: Vec<String>,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// Backfills the local lake `out` from the export in `export_dir`, with the margin
+/// `margin_seconds`: reads every data file through first (nothing is written if one fails a
+/// check), then writes each data file's rows part by part and its `snapshots` row. Progress
+/// on stderr unless `quiet`. Used by the command and by the demo.
+pub fn backfill(
+    normalizer: &Normalizer<'_>,
+    margin_seconds: u32,
+    export_dir: &Path,
+    out: &Path,
+    quiet: bool,
+) -> anyhow::Result<Backfilled> {
+    let export = Export::open(export_dir)?;
+    let snapshot = Snapshot::of_export(&export, margin_seconds);
     let total_bytes = export.size_bytes();
     let files = export.files.len();
     let started = Instant::now();
 
     // Read every data file through before anything is written: a damaged or incomplete
     // export leaves the lake as it was.
-    let mut progress = Progress::new(args.quiet);
+    let mut progress = Progress::new(quiet);
     let (mut checked_bytes, mut checked_items) = (0u64, 0u64);
     for (n, file) in export.files.iter().enumerate() {
         let stats = file.verify(
@@ -105,7 +131,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     progress.done();
 
-    let sink = LocalDirSink::new(&args.out);
+    let sink = LocalDirSink::new(out);
     let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
     let write = |objects: &[normalizer::batch::LakeObject]| {
         rt.block_on(async {
@@ -143,7 +169,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     for q in &part.quarantined {
                         quarantined.push(format!(
                             "{}/{} (line {}): {}",
-                            args.out.display(),
+                            out.display(),
                             qkey.as_deref().unwrap_or_default(),
                             q.index,
                             q.reason
@@ -157,7 +183,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 SnapshotError::Write(e) => anyhow::Error::new(e).context(format!(
                     "the rows of {} were not all written; run the same backfill again once {} is writable",
                     file.path.display(),
-                    args.out.display()
+                    out.display()
                 )),
             })?;
         // The data file's row in `snapshots` goes last: the views use a snapshot only when
@@ -169,45 +195,61 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         written_bytes += file.size_bytes;
     }
     progress.done();
-    if args.quiet {
-        return Ok(());
-    }
     let items = items.get();
     debug_assert_eq!(items, checked_items);
+    Ok(Backfilled { export, snapshot, items, rows, objects, out_bytes, quarantined, took: started.elapsed() })
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let spec = load_spec(args.spec.as_deref())?;
+    let key = redaction_key(&spec);
+    let normalizer = Normalizer::new(&spec, key.as_deref())?;
+    let b = backfill(&normalizer, spec.snapshot_margin_seconds, &args.export, &args.out, args.quiet)?;
+    if !args.quiet {
+        print_summary(&b, &args.out);
+    }
+    Ok(())
+}
+
+/// Prints what a backfill wrote, like `normalize` does.
+pub fn print_summary(b: &Backfilled, out: &Path) {
     println!(
-        "read {items} items in {files} data files of export {} ({} gzip), a snapshot as of {}",
-        export.export_id,
-        human_bytes(total_bytes as usize),
-        export.export_time
+        "read {} items in {} data files of export {} ({} gzip), a snapshot as of {}",
+        b.items,
+        b.export.files.len(),
+        b.export.export_id,
+        human_bytes(b.export.size_bytes() as usize),
+        b.export.export_time
     );
     println!("rows written:");
-    for (t, n) in &rows {
+    for (t, n) in &b.rows {
         println!("  {t:<20} {n:>10}");
     }
     println!(
-        "wrote {objects} objects ({} gzip) under {}/<table>/dt={}/ in {:.2}s",
-        human_bytes(out_bytes),
-        args.out.display(),
-        snapshot.day(),
-        started.elapsed().as_secs_f64()
+        "wrote {} objects ({} gzip) under {}/<table>/dt={}/ in {:.2}s",
+        b.objects,
+        human_bytes(b.out_bytes),
+        out.display(),
+        b.snapshot.day(),
+        b.took.as_secs_f64()
     );
     println!(
         "stream records after {} (exportTime minus the {} s margin) win over this snapshot; older ones lose to it",
-        chrono::DateTime::from_timestamp_millis(snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000)
+        chrono::DateTime::from_timestamp_millis(b.snapshot.time_millis - i64::from(b.snapshot.margin_seconds) * 1000)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default(),
-        snapshot.margin_seconds
+        b.snapshot.margin_seconds
     );
-    if quarantined.is_empty() {
+    if b.quarantined.is_empty() {
         println!("quarantined 0 items");
     } else {
-        println!("quarantined {} items (the rest was written):", quarantined.len());
-        for q in quarantined.iter().take(10) {
+        println!("quarantined {} items (the rest was written):", b.quarantined.len());
+        for q in b.quarantined.iter().take(10) {
             println!("  {q}");
         }
-        if quarantined.len() > 10 {
-            println!("  ... and {} more under {}/_quarantine/", quarantined.len() - 10, args.out.display());
+        if b.quarantined.len() > 10 {
+            println!("  ... and {} more under {}/_quarantine/", b.quarantined.len() - 10, out.display());
         }
     }
-    Ok(())
 }

@@ -1,9 +1,11 @@
 //! `ddb-lake demo`: the whole pipeline on a laptop, no AWS account.
 //!
-//! Generates a realistic history of sync-configuration items, normalizes it into a local
-//! lake folder with the example spec (re-delivering a few batches, as Lambda does after a
-//! failure, to show that duplicates never change an answer), registers the tables on the
-//! embedded engine and prints the answer to every canned question.
+//! Generates a realistic history of sync-configuration items; writes the table as of the end
+//! of its first day as a DynamoDB export and backfills a local lake folder from it (the
+//! example spec); normalizes the stream from an hour before the export on into the same lake
+//! (re-delivering a few batches, as Lambda does after a failure, to show that duplicates
+//! never change an answer); registers the tables on the embedded engine and prints the
+//! answer to every canned question.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -13,10 +15,15 @@ use lake_core::spec::LakeSpec;
 use lake_sql::files::{self, Kind};
 use lake_sql::local::LocalLake;
 use lake_sql::render::{render, Format};
-use lake_synth::{generate, write_json_lines, SynthOptions};
+use lake_synth::export::{state_at, write_export, ExportOptions};
+use lake_synth::{event_json, generate, SynthOptions};
 use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::sink::LocalDirSink;
+
+/// The folder (in the demo lake's folder) the demo writes its DynamoDB export to. Athena
+/// and the embedded engine read only the tables' folders.
+const EXPORT_DIR: &str = "_export";
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
 pub const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
@@ -66,22 +73,71 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         ..SynthOptions::default()
     };
-    let mut lines = Vec::new();
-    let records = write_json_lines(&generate(&opts)?, &mut lines)?;
-    let events: Vec<String> = String::from_utf8(lines)?.lines().map(str::to_owned).collect();
-
-    step(
-        started,
-        &format!(
-            "normalizing about {records} stream records in {} batches into {}/…",
-            events.len(),
-            args.out.display()
-        ),
-    );
+    let history = generate(&opts)?;
     let pipeline = Pipeline {
         normalizer: Normalizer::new(&spec, Some(&key))?,
         max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
     };
+
+    // The table existed before the lake: export it as of the end of the first day and
+    // backfill the lake from the export, then stream from an hour before the export on.
+    let export_time = opts.start.timestamp_millis() + 86_400_000;
+    let stream_from = export_time - 3_600_000;
+    let items = state_at(&history, export_time);
+    let export_root = args.out.join(EXPORT_DIR);
+    let export_id = format!("{:014}-0de0de00", export_time);
+    let time_text = |millis: i64| {
+        chrono::DateTime::from_timestamp_millis(millis)
+            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default()
+    };
+    step(
+        started,
+        &format!(
+            "exporting the table as of {} UTC ({} items) to {}/, as a DynamoDB export to S3 writes it…",
+            time_text(export_time),
+            items.len(),
+            export_root.display()
+        ),
+    );
+    let export_opts = ExportOptions {
+        export_id,
+        export_time_millis: export_time,
+        table_arn: format!("arn:aws:dynamodb:us-east-1:123456789012:table/{}", opts.table_name),
+        data_files: 4,
+    };
+    let export_dir = write_export(&export_root, &export_opts, items.values())?;
+    step(started, &format!("backfilling {}/ from the export…", args.out.display()));
+    let b =
+        super::backfill::backfill(&pipeline.normalizer, spec.snapshot_margin_seconds, &export_dir, &args.out, true)?;
+    step(
+        started,
+        &format!(
+            "wrote {} snapshot rows in {} objects; stream records after {} UTC win over them",
+            b.rows.iter().map(|(_, n)| n).sum::<u64>(),
+            b.objects,
+            time_text(export_time - i64::from(b.snapshot.margin_seconds) * 1000)
+        ),
+    );
+
+    let mut records = 0;
+    let mut events: Vec<String> = Vec::new();
+    for mut event in history {
+        event.records.retain(|r| r.change.approximate_creation_date_time.timestamp_millis() >= stream_from);
+        if !event.records.is_empty() {
+            records += event.records.len();
+            events.push(event_json(&event));
+        }
+    }
+    step(
+        started,
+        &format!(
+            "normalizing the {records} stream records from {} UTC on, in {} batches, into {}/…",
+            time_text(stream_from),
+            events.len(),
+            args.out.display()
+        ),
+    );
     let sink = LocalDirSink::new(&args.out);
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
@@ -163,7 +219,7 @@ fn prepare_folder(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    let ours = ["changes", "attributes", "sync_configs", "field_mappings", "_quarantine"];
+    let ours = ["changes", "attributes", "sync_configs", "field_mappings", "snapshots", "_quarantine", EXPORT_DIR];
     if entries.iter().any(|e| !ours.contains(&e.as_str())) {
         anyhow::bail!("{} holds files that are not a demo lake; choose another folder with --out", dir.display());
     }

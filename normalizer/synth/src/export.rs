@@ -74,12 +74,13 @@ fn md5_base64(bytes: &[u8]) -> String {
 
 /// Writes `items` as a full export under `root` and returns the export's folder
 /// (`root/AWSDynamoDB/<export id>/`). Item `i` goes to data file `i % data_files`; the
-/// output is a function of the arguments (gzip at level 6 without a timestamp).
-pub fn write_export<'i>(
-    root: &Path,
-    opts: &ExportOptions,
-    items: impl IntoIterator<Item = &'i Item>,
-) -> io::Result<PathBuf> {
+/// output is a function of the arguments (gzip at level 6 without a timestamp). Items are
+/// written as they come, so an iterator that makes them keeps memory flat.
+pub fn write_export<I>(root: &Path, opts: &ExportOptions, items: I) -> io::Result<PathBuf>
+where
+    I: IntoIterator,
+    I::Item: std::borrow::Borrow<Item>,
+{
     let dir = root.join("AWSDynamoDB").join(&opts.export_id);
     std::fs::create_dir_all(dir.join("data"))?;
     std::fs::write(dir.join("_started"), b"")?;
@@ -95,7 +96,7 @@ pub fn write_export<'i>(
     for (i, item) in items.into_iter().enumerate() {
         line.clear();
         line.push_str("{\"Item\":");
-        write_map(&mut line, item);
+        write_map(&mut line, std::borrow::Borrow::borrow(&item));
         line.push_str("}\n");
         let (gz, count) = &mut encoders[i % files];
         gz.write_all(line.as_bytes())?;

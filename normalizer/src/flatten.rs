@@ -95,6 +95,8 @@ pub struct Flattener<'s> {
     rules: Vec<(Vec<Segment>, RedactAction)>,
     mac: Option<Hmac<Sha256>>,
     table_count: usize,
+    /// What the redaction rules do to the tenant attribute (`[tenant] attribute`).
+    tenant_action: Option<RedactAction>,
 }
 
 /// The `attributes` rows of one record, written while its new image is walked: the
@@ -118,12 +120,17 @@ impl<'s> Flattener<'s> {
         if spec.needs_redaction_key() && mac.is_none() {
             return Err(MissingRedactionKey { env: spec.redaction_key_env.clone() });
         }
-        Ok(Flattener {
+        let mut flattener = Flattener {
             spec,
             rules: spec.redactions.iter().map(|r| (r.path.0.clone(), r.action)).collect(),
             mac,
             table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len(),
-        })
+            tenant_action: None,
+        };
+        if let Some(TenantRule::Attribute(name)) = &spec.tenant {
+            flattener.tenant_action = flattener.redaction_along(&[Segment::Name(name.clone())], None).1;
+        }
+        Ok(flattener)
     }
 
     /// Number of tables (built-in and declared).
@@ -178,8 +185,7 @@ impl<'s> Flattener<'s> {
                 path: String::with_capacity(64),
                 changed_known,
             };
-            let all = if self.rules.is_empty() { 0 } else { u64::MAX >> (64 - self.rules.len()) };
-            self.walk_map(image, old, 0, all, &mut walk);
+            self.walk_map(image, old, 0, self.all_rules(), &mut walk);
             out.rows[ATTRIBUTES] = walk.rows;
         }
 
@@ -221,7 +227,13 @@ impl<'s> Flattener<'s> {
                     .and_then(|i| i.get(name))
                     .or_else(|| rec.old_image.as_ref().and_then(|i| i.get(name)))
                     .or_else(|| rec.keys.get(name))?;
-                v.scalar_text().map(str::to_owned)
+                let text = v.scalar_text()?;
+                match self.tenant_action {
+                    None => Some(text.to_owned()),
+                    Some(RedactAction::Hash) => Some(self.hash(text)),
+                    // The spec refuses a dropped tenant attribute; never write it all the same.
+                    Some(RedactAction::Drop) => None,
+                }
             }
             TenantRule::KeyPrefix { prefix, separator } => {
                 let pk = rec.keys.get(&self.spec.partition_key)?.scalar_text()?;
@@ -398,7 +410,7 @@ impl<'s> Flattener<'s> {
             buf.extend_from_slice(prefix);
             push_delimiter(buf);
             push_field(buf, itoa_buf(i as i64).as_str());
-            self.declared_columns(table, image, Some((explode.0.len(), e)), buf)?;
+            self.declared_columns(table, image, Some((explode.0.len(), i, e)), buf)?;
             end_row(buf);
             *rows += 1;
         }
@@ -409,19 +421,33 @@ impl<'s> Flattener<'s> {
         &self,
         table: &DeclaredTable,
         image: &Item<'_>,
-        element: Option<(usize, &AttributeValue<'_>)>,
+        element: Option<(usize, usize, &AttributeValue<'_>)>,
         buf: &mut Vec<u8>,
     ) -> Result<(), FlattenError> {
         for c in &table.columns {
             let segs = &c.path.0;
-            let value = match element {
-                Some((n, e)) if segs.get(n) == Some(&Segment::Each) => lookup_value(e, &segs[n + 1..]),
-                _ => lookup(image, segs),
+            let (value, position) = match element {
+                Some((n, i, e)) if segs.get(n) == Some(&Segment::Each) => (lookup_value(e, &segs[n + 1..]), Some(i)),
+                _ => (lookup(image, segs), None),
             };
             push_delimiter(buf);
-            let text = match value {
-                None | Some(AttributeValue::Null) => None,
-                Some(v) => Some(convert(v, c.kind).map_err(|reason| {
+            let Some(v) = value.filter(|v| !matches!(v, AttributeValue::Null)) else {
+                push_null(buf);
+                continue;
+            };
+            let (active, action) = self.redaction_along(segs, position);
+            if action == Some(RedactAction::Drop) {
+                // The spec refuses such a column; never write the value all the same.
+                push_null(buf);
+                continue;
+            }
+            let text = if c.kind == ColumnType::String && active != 0 && action.is_none() {
+                // A parent of redacted values: its JSON without them.
+                let mut s = String::new();
+                self.write_json_redacted(v, segs.len(), active, &mut s);
+                s
+            } else {
+                convert(v, c.kind).map_err(|reason| {
                     FlattenError::TypeConflict(Box::new(TypeConflict {
                         table: table.name.clone(),
                         column: c.name.clone(),
@@ -430,15 +456,123 @@ impl<'s> Flattener<'s> {
                         found: v.type_name(),
                         reason,
                     }))
-                })?),
+                })?
             };
-            match text {
-                Some(t) if c.hashed => push_field(buf, &self.hash(&t)),
-                Some(t) => push_field(buf, &t),
-                None => push_null(buf),
+            match action {
+                Some(_) => push_field(buf, &self.hash(&text)),
+                None => push_field(buf, &text),
             }
         }
         Ok(())
+    }
+
+    /// Every rule, as the mask the walks start with.
+    fn all_rules(&self) -> u64 {
+        if self.rules.is_empty() {
+            0
+        } else {
+            u64::MAX >> (64 - self.rules.len())
+        }
+    }
+
+    /// Walks `segs` from the item's root (`position` standing for a `[]`, the element of an
+    /// exploded table): the rules still on the path below it, and the action of a rule that
+    /// covers it (a rule on the path itself or on a parent; drop wins over hash).
+    fn redaction_along(&self, segs: &[Segment], position: Option<usize>) -> (u64, Option<RedactAction>) {
+        let mut active = self.all_rules();
+        let mut action = None;
+        for (depth, seg) in segs.iter().enumerate() {
+            if active == 0 {
+                break;
+            }
+            let step = match seg {
+                Segment::Name(n) => PathStep::Name(n),
+                Segment::Index(i) => PathStep::Index(*i),
+                Segment::Each => PathStep::Index(position.unwrap_or(usize::MAX)),
+            };
+            let (below, here) = self.step_down(active, depth, step);
+            active = below;
+            match here {
+                Some(RedactAction::Drop) => return (0, Some(RedactAction::Drop)),
+                Some(RedactAction::Hash) => action = Some(RedactAction::Hash),
+                None => {}
+            }
+        }
+        (active, action)
+    }
+
+    /// One step below `depth`: the rules still on the path, and the action of one that ends there.
+    fn step_down(&self, active: u64, depth: usize, seg: PathStep<'_>) -> (u64, Option<RedactAction>) {
+        let below = self.step(active, depth, seg);
+        (below, self.action_at(below, depth + 1))
+    }
+
+    /// [`write_json`] of a value at `depth` with the rules `active` on its path applied below
+    /// it: a dropped map member is left out, a dropped list element is `null` (positions
+    /// stay), a dropped set element is left out; a hashed value is its hash as a string.
+    fn write_json_redacted(&self, v: &AttributeValue<'_>, depth: usize, active: u64, out: &mut String) {
+        if active == 0 {
+            return write_json(v, out);
+        }
+        match v {
+            AttributeValue::M(m) => {
+                out.push('{');
+                let mut first = true;
+                for (k, e) in &m.0 {
+                    let (below, action) = self.step_down(active, depth, PathStep::Name(k.as_str()));
+                    if action == Some(RedactAction::Drop) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    json_string(k.as_str(), out);
+                    out.push(':');
+                    match action {
+                        Some(_) => json_string(&self.hash(&value_text(e)), out),
+                        None => self.write_json_redacted(e, depth + 1, below, out),
+                    }
+                }
+                out.push('}');
+            }
+            AttributeValue::L(l) => {
+                out.push('[');
+                for (i, e) in l.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let (below, action) = self.step_down(active, depth, PathStep::Index(i));
+                    match action {
+                        Some(RedactAction::Drop) => out.push_str("null"),
+                        Some(RedactAction::Hash) => json_string(&self.hash(&value_text(e)), out),
+                        None => self.write_json_redacted(e, depth + 1, below, out),
+                    }
+                }
+                out.push(']');
+            }
+            AttributeValue::Ss(s) | AttributeValue::Ns(s) | AttributeValue::Bs(s) => {
+                out.push('[');
+                let mut first = true;
+                for (i, e) in s.iter().enumerate() {
+                    let action = self.step_down(active, depth, PathStep::Index(i)).1;
+                    if action == Some(RedactAction::Drop) {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    match action {
+                        Some(_) => json_string(&self.hash(e.as_str()), out),
+                        None if matches!(v, AttributeValue::Ns(_)) => json_number(e.as_str(), out),
+                        None => json_string(e.as_str(), out),
+                    }
+                }
+                out.push(']');
+            }
+            other => write_json(other, out),
+        }
     }
 
     fn hash(&self, text: &str) -> String {
@@ -760,6 +894,125 @@ type = "decimal(38,0)"
         assert!(attrs.iter().all(|r| !r[7].as_deref().unwrap().starts_with("schedule")));
         let secret = attrs.iter().find(|r| r[7].as_deref() == Some("fieldMappings[1].secret")).unwrap();
         assert_eq!(secret[9].as_deref(), Some(h.as_str()), "the attributes table hashes the same way");
+    }
+
+    /// REC with a few personal values: an e-mail at the top and in a map, card numbers in a list.
+    fn rec_with_personal_data() -> String {
+        REC.replace(
+            r#""odd key":{"NULL":true}},"#,
+            r#""odd key":{"NULL":true},"email":{"S":"ann@example.com"},
+               "profile":{"M":{"email":{"S":"ann@example.com"},"name":{"S":"Ann"}}},
+               "cards":{"L":[{"M":{"number":{"S":"4111-1111"}}},{"M":{"number":{"S":"5500-0000"}}}]}},"#,
+        )
+    }
+
+    fn spec_with(rest: &str) -> Result<LakeSpec, lake_core::spec::SpecError> {
+        LakeSpec::from_toml(
+            &format!("[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n{rest}"),
+            "t.toml",
+        )
+    }
+
+    fn hmac_hex(text: &str) -> String {
+        let mut m = Hmac::<Sha256>::new_from_slice(b"0123456789abcdef").unwrap();
+        m.update(text.as_bytes());
+        m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn all_text(tables: &[(Vec<String>, Vec<lake_core::rowfmt::Row>)]) -> String {
+        tables.iter().flat_map(|(_, rows)| rows.iter().flatten().flatten().cloned()).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Hole 1: the tenant column carried a dropped attribute.
+    #[test]
+    fn a_dropped_tenant_attribute_is_refused_and_a_hashed_one_is_written_hashed() {
+        let e = spec_with("[tenant]\nattribute = \"email\"\n[[redaction.rule]]\npath = \"email\"\naction = \"drop\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("tenant.attribute `email` is dropped by redaction rule `email`"), "{e}");
+        let spec =
+            spec_with("[tenant]\nattribute = \"email\"\n[[redaction.rule]]\npath = \"email\"\naction = \"hash\"\n")
+                .unwrap();
+        let tables = rows_of(&spec, &rec_with_personal_data());
+        let hashed = hmac_hex("ann@example.com");
+        for (_, rows) in &tables {
+            assert!(rows.iter().all(|r| r[3].as_deref() == Some(hashed.as_str())), "tenant is the hash in every table");
+        }
+        // The map member of the same name is another path: the rule does not reach it.
+        assert!(all_text(&tables).contains("ann@example.com"));
+        assert!(tables[ATTRIBUTES]
+            .1
+            .iter()
+            .all(|r| r[7].as_deref() != Some("email") || r[9].as_deref() == Some(hashed.as_str())));
+    }
+
+    /// Hole 2: a column on a parent of redacted paths wrote the whole JSON.
+    #[test]
+    fn a_column_on_a_parent_is_written_without_its_redacted_values() {
+        let spec = spec_with(
+            "[[redaction.rule]]\npath = \"profile.email\"\naction = \"drop\"\n\
+             [[redaction.rule]]\npath = \"fieldMappings[].secret\"\naction = \"hash\"\n\
+             [[tables]]\nname = \"x\"\n\
+             [[tables.columns]]\nname = \"profile\"\npath = \"profile\"\ntype = \"string\"\n\
+             [[tables.columns]]\nname = \"mappings\"\npath = \"fieldMappings\"\ntype = \"string\"\n\
+             [[tables]]\nname = \"fm\"\nexplode = \"fieldMappings\"\n\
+             [[tables.columns]]\nname = \"element\"\npath = \"fieldMappings[]\"\ntype = \"string\"\n",
+        )
+        .unwrap();
+        let tables = rows_of(&spec, &rec_with_personal_data());
+        let (h1, h2) = (hmac_hex("s1"), hmac_hex("s2"));
+        let x = &tables[2].1[0];
+        assert_eq!(x[7].as_deref(), Some(r#"{"name":"Ann"}"#));
+        let mappings = format!(r#"[{{"fieldId":"summary","secret":"{h1}"}},{{"fieldId":"status","secret":"{h2}"}}]"#);
+        assert_eq!(x[8].as_deref(), Some(mappings.as_str()));
+        let fm = &tables[3].1;
+        assert_eq!(fm[0][8].as_deref(), Some(format!(r#"{{"fieldId":"summary","secret":"{h1}"}}"#).as_str()));
+        assert_eq!(fm[1][8].as_deref(), Some(format!(r#"{{"fieldId":"status","secret":"{h2}"}}"#).as_str()));
+        let text = all_text(&tables);
+        assert!(
+            !text.contains("ann@example.com\"}") && !text.contains(r#""s1""#) && !text.contains(r#""s2""#),
+            "{text}"
+        );
+    }
+
+    /// Hole 3: `[i]` and `[]` did not reach each other.
+    #[test]
+    fn position_and_each_rules_reach_each_other() {
+        let e = spec_with(
+            "[[redaction.rule]]\npath = \"cards[0].number\"\naction = \"drop\"\n\
+             [[tables]]\nname = \"cards\"\nexplode = \"cards\"\n\
+             [[tables.columns]]\nname = \"number\"\npath = \"cards[].number\"\ntype = \"string\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "column `number` of table `cards` reads `cards[].number`, which redaction rule `cards[0].number` drops"
+            ),
+            "{e}"
+        );
+
+        let spec = spec_with(
+            "[[redaction.rule]]\npath = \"cards[].number\"\naction = \"hash\"\n\
+             [[tables]]\nname = \"first\"\n\
+             [[tables.columns]]\nname = \"number\"\npath = \"cards[0].number\"\ntype = \"string\"\n",
+        )
+        .unwrap();
+        let tables = rows_of(&spec, &rec_with_personal_data());
+        assert_eq!(tables[2].1[0][7].as_deref(), Some(hmac_hex("4111-1111").as_str()));
+
+        let spec = spec_with(
+            "[[redaction.rule]]\npath = \"cards[0].number\"\naction = \"hash\"\n\
+             [[tables]]\nname = \"cards\"\nexplode = \"cards\"\n\
+             [[tables.columns]]\nname = \"number\"\npath = \"cards[].number\"\ntype = \"string\"\n",
+        )
+        .unwrap();
+        let tables = rows_of(&spec, &rec_with_personal_data());
+        let numbers: Vec<Option<&str>> = tables[2].1.iter().map(|r| r[8].as_deref()).collect();
+        // Only the first card is covered, as in the attributes table.
+        assert_eq!(numbers, [Some(hmac_hex("4111-1111").as_str()), Some("5500-0000")]);
+        let attr =
+            |p: &str| tables[ATTRIBUTES].1.iter().find(|r| r[7].as_deref() == Some(p)).map(|r| r[9].clone().unwrap());
+        assert_eq!(attr("cards[0].number"), Some(hmac_hex("4111-1111")));
+        assert_eq!(attr("cards[1].number").as_deref(), Some("5500-0000"));
     }
 
     #[test]

@@ -36,3 +36,6 @@ pub mod record;
 pub mod s3;
 pub mod sink;
 pub mod snapshot;
+
+#[cfg(test)]
+mod redaction_property;

@@ -168,6 +168,17 @@ impl AttributePath {
                 (a, b) => a == b,
             })
     }
+
+    /// Whether some value at `self` can lie at or under some value at `prefix`: as
+    /// [`AttributePath::starts_with`], and a position in `prefix` also matches `[]` in `self`
+    /// (`cards[0]` reaches the first element of `cards[]`).
+    pub fn may_start_with(&self, prefix: &AttributePath) -> bool {
+        prefix.0.len() <= self.0.len()
+            && prefix.0.iter().zip(&self.0).all(|(p, s)| match (p, s) {
+                (Segment::Each | Segment::Index(_), Segment::Each) | (Segment::Each, Segment::Index(_)) => true,
+                (a, b) => a == b,
+            })
+    }
 }
 
 impl fmt::Display for AttributePath {

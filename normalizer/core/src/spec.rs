@@ -637,6 +637,19 @@ impl LakeSpec {
             }
         }
 
+        if let Some(TenantRule::Attribute(a)) = &spec.tenant {
+            let tenant_path = AttributePath(vec![Segment::Name(a.clone())]);
+            if let Some(r) =
+                spec.redactions.iter().find(|r| r.action == RedactAction::Drop && tenant_path.may_start_with(&r.path))
+            {
+                return spec_text.err(
+                    raw.tenant.as_ref().and_then(|t| t.attribute.as_ref()).map(|a| a.span()),
+                    format!("tenant.attribute `{a}` is dropped by redaction rule `{}`: every table's tenant column would hold it", r.path),
+                    "make that rule action = \"hash\" (the tenant column then holds the hash), or take the tenant from another attribute",
+                );
+            }
+        }
+
         let mut table_names: HashSet<String> = BuiltInTable::ALL.iter().map(|t| t.name().to_string()).collect();
         for t in &raw.tables {
             let name = spec_text.identifier("table name", &t.name)?;
@@ -718,15 +731,16 @@ impl LakeSpec {
                 };
                 let mut hashed = false;
                 for r in &spec.redactions {
-                    if path.starts_with(&r.path) || concrete_prefix(&r.path, &path) {
+                    if path.may_start_with(&r.path) {
                         match r.action {
                             RedactAction::Drop => {
                                 return spec_text.err(
                                     Some(c.path.span()),
                                     format!(
-                                        "column `{cname}` reads `{}`, which a redaction rule drops",
-                                        c.path.get_ref()
-                                    ),
+                                    "column `{cname}` of table `{name}` reads `{}`, which redaction rule `{}` drops",
+                                    c.path.get_ref(),
+                                    r.path
+                                ),
                                     "remove the column, or make the rule action = \"hash\"",
                                 )
                             }
@@ -843,11 +857,6 @@ impl LakeSpec {
         }
         s
     }
-}
-
-/// Whether a rule with `[]` covers a concrete column path (rule `a[].b`, column `a[].b.c`).
-fn concrete_prefix(rule: &AttributePath, column: &AttributePath) -> bool {
-    rule.0.len() <= column.0.len() && rule.0.iter().zip(&column.0).all(|(r, c)| r == c)
 }
 
 #[cfg(test)]

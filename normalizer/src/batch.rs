@@ -97,12 +97,39 @@ struct Writer {
     first_record: usize,
 }
 
-/// One line of a quarantine object: why, and the record's (or snapshot item's) own JSON.
+/// One line of a quarantine object: why, the record's (or snapshot item's) JSON with its
+/// images redacted as its rows would be, and what was redacted.
 #[derive(Serialize)]
 pub(crate) struct QuarantineLine<'a> {
     #[serde(flatten)]
     pub(crate) record: &'a QuarantinedRecord,
-    pub(crate) record_json: &'a RawValue,
+    pub(crate) record_json: serde_json::Value,
+    pub(crate) redacted: Vec<RedactedPath>,
+}
+
+/// A path of a quarantined record's images that was redacted, and how.
+#[derive(Serialize)]
+pub(crate) struct RedactedPath {
+    pub(crate) path: String,
+    pub(crate) action: &'static str,
+}
+
+impl<'a> QuarantineLine<'a> {
+    /// The line for `record`, whose raw JSON is `raw`, redacted by `flattener`.
+    pub(crate) fn new(flattener: &Flattener<'_>, record: &'a QuarantinedRecord, raw: &str) -> Self {
+        let (record_json, redacted) = flattener.redact_for_quarantine(raw);
+        let redacted = redacted
+            .into_iter()
+            .map(|(path, a)| RedactedPath {
+                path,
+                action: match a {
+                    lake_core::spec::RedactAction::Drop => "drop",
+                    lake_core::spec::RedactAction::Hash => "hash",
+                },
+            })
+            .collect();
+        QuarantineLine { record, record_json, redacted }
+    }
 }
 
 /// A table's object, opened: a gzip encoder that holds the header row.
@@ -172,7 +199,7 @@ impl<'s> Normalizer<'s> {
                             index,
                             event_id,
                             sequence_number,
-                            reason: e.to_string(),
+                            reason: e.reason(),
                         });
                     }
                 }
@@ -273,7 +300,7 @@ impl<'f, 's> Assembler<'f, 's> {
             let mut gz = GzEncoder::new(Vec::new(), self.level);
             for q in &quarantine {
                 if let Some(raw) = raws.get(q.index) {
-                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine { record: q, record_json: raw });
+                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine::new(self.flattener, q, raw.get()));
                     let _ = gz.write_all(b"\n");
                 }
             }
@@ -364,6 +391,55 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["record_json"]["dynamodb"]["SequenceNumber"], "200");
         assert_eq!(out.rows_per_table[2], ("x".to_string(), 1));
+    }
+
+    /// Hole 4: quarantine objects held the raw images.
+    #[test]
+    fn quarantine_objects_hold_redacted_images_and_reasons_without_values() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[redaction]\n\
+                    [[redaction.rule]]\npath = \"email\"\naction = \"drop\"\n\
+                    [[redaction.rule]]\npath = \"phone\"\naction = \"hash\"\n\
+                    [[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let normalizer = Normalizer::new(&spec, Some(b"0123456789abcdef")).unwrap();
+        let personal = r#""email":{"S":"ann@example.com"},"phone":{"S":"+4412345"},"profile":{"M":{"apiToken":{"S":"tok-123"},"name":{"S":"Ann"}}},"v":{"N":"1"}}"#;
+        // A value that does not fit its column (the record decodes), and one that does not decode.
+        let conflict = rec("100", "INSERT").replace(r#""v":{"N":"1"}}"#, personal);
+        let broken = rec("200", "INSERT").replace(
+            r#""v":{"N":"1"}}"#,
+            &personal.replace(r#"{"S":"ann@example.com"}"#, r#"{"BOOL":"ann@example.com"}"#),
+        );
+        let ev = format!(r#"{{"Records":[{conflict},{broken}]}}"#);
+        let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
+        assert_eq!(out.quarantined.len(), 2);
+        let q = out.objects.iter().find(|o| o.table.is_none()).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(q.body.as_slice()), &mut text).unwrap();
+        for secret in ["ann@example.com", "+4412345", "tok-123"] {
+            assert!(!text.contains(secret), "{secret} in the quarantine: {text}");
+        }
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        for line in &lines {
+            let image = &line["record_json"]["dynamodb"]["NewImage"];
+            assert!(image.get("email").is_none(), "{image}");
+            assert_eq!(image["phone"]["S"].as_str().map(str::len), Some(64), "hashed: {image}");
+            assert_eq!(image["profile"]["M"]["name"]["S"], "Ann");
+            assert!(image["profile"]["M"].get("apiToken").is_none(), "dropped by default: {image}");
+            assert_eq!(
+                line["redacted"],
+                serde_json::json!([
+                    {"path": "email", "action": "drop"},
+                    {"path": "phone", "action": "hash"},
+                    {"path": "profile.apiToken", "action": "drop"}
+                ])
+            );
+        }
+        // The hash is the one the rows would hold.
+        let mut m = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(b"0123456789abcdef").unwrap();
+        hmac::Mac::update(&mut m, b"+4412345");
+        let hex: String = hmac::Mac::finalize(m).into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(lines[0]["record_json"]["dynamodb"]["NewImage"]["phone"]["S"], hex.as_str());
+        assert!(lines[1]["reason"].as_str().unwrap().contains("invalid type: string \"…\""), "{}", lines[1]["reason"]);
     }
 
     #[test]

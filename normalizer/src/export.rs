@@ -19,7 +19,7 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use crate::record::Item;
+use crate::record::{without_quoted_text, Item};
 
 /// The `version` of a full export's summary.
 pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
@@ -460,8 +460,10 @@ impl DataFile {
                     continue;
                 }
                 let number = stats.items + 1;
-                let wire: LineWire<'_> = serde_json::from_str(&line)
-                    .map_err(|e| data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}")))?;
+                let wire: LineWire<'_> = serde_json::from_str(&line).map_err(|e| {
+                    let e = without_quoted_text(&e.to_string());
+                    data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}"))
+                })?;
                 f(wire.item, line.trim_end()).map_err(|m| data_error(number, m))?;
                 stats.items = number;
                 let read = lines.get_ref().get_ref().bytes;

@@ -16,7 +16,7 @@ use lake_core::number::{self, NumberFitError};
 use lake_core::path::{push_index, push_name, Segment};
 use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
 use lake_core::schema::BuiltInTable;
-use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule};
+use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule, DEFAULT_SECRET_NAMES};
 
 /// Position of the `changes` table in [`RecordRows`].
 const CHANGES: usize = BuiltInTable::Changes.index();
@@ -97,6 +97,10 @@ pub struct Flattener<'s> {
     table_count: usize,
     /// What the redaction rules do to the tenant attribute (`[tenant] attribute`).
     tenant_action: Option<RedactAction>,
+    /// The default drop of names that look like secrets, unless the spec turns it off.
+    secrets: Option<aho_corasick::AhoCorasick>,
+    /// Names the default drop keeps, ASCII lowercase.
+    keep_names: Vec<String>,
 }
 
 /// The `attributes` rows of one record, written while its new image is walked: the
@@ -126,6 +130,14 @@ impl<'s> Flattener<'s> {
             mac,
             table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len(),
             tenant_action: None,
+            // The patterns are fixed ASCII words: building the matcher cannot fail.
+            secrets: spec.default_drop.then(|| {
+                aho_corasick::AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .build(DEFAULT_SECRET_NAMES)
+                    .expect("the default secret names build a matcher")
+            }),
+            keep_names: spec.keep_names.clone(),
         };
         if let Some(TenantRule::Attribute(name)) = &spec.tenant {
             flattener.tenant_action = flattener.redaction_along(&[Segment::Name(name.clone())], None).1;
@@ -284,10 +296,13 @@ impl<'s> Flattener<'s> {
 
     fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut AttributeRows<'_>) {
         for (name, value) in &item.0 {
+            let act = self.step(active, depth, PathStep::Name(name.as_str()));
+            if act == 0 && self.looks_secret(name.as_str()) {
+                continue;
+            }
             let mark = w.path.len();
             push_name(&mut w.path, name.as_str());
             let old_value = old.and_then(|o| o.get(name.as_str()));
-            let act = self.step(active, depth, PathStep::Name(name.as_str()));
             self.walk_value(value, old_value, depth + 1, act, w);
             w.path.truncate(mark);
         }
@@ -441,7 +456,19 @@ impl<'s> Flattener<'s> {
                 push_null(buf);
                 continue;
             }
-            let text = if c.kind == ColumnType::String && active != 0 && action.is_none() {
+            let container = matches!(
+                v,
+                AttributeValue::M(_)
+                    | AttributeValue::L(_)
+                    | AttributeValue::Ss(_)
+                    | AttributeValue::Ns(_)
+                    | AttributeValue::Bs(_)
+            );
+            let text = if c.kind == ColumnType::String
+                && container
+                && action.is_none()
+                && (active != 0 || self.secrets.is_some())
+            {
                 // A parent of redacted values: its JSON without them.
                 let mut s = String::new();
                 self.write_json_redacted(v, segs.len(), active, &mut s);
@@ -466,6 +493,149 @@ impl<'s> Flattener<'s> {
         Ok(())
     }
 
+    /// Whether the default drop takes an attribute of this name (a rule on or under it
+    /// decides instead; the caller checks that no rule is on the path).
+    fn looks_secret(&self, name: &str) -> bool {
+        match &self.secrets {
+            Some(m) if m.is_match(name) => {
+                self.keep_names.is_empty() || !self.keep_names.iter().any(|k| k.eq_ignore_ascii_case(name))
+            }
+            _ => false,
+        }
+    }
+
+    /// The JSON of a record (or of a snapshot's line) to quarantine, with its images redacted
+    /// as its rows would be: `dynamodb.NewImage`, `dynamodb.OldImage` and a line's `Item`
+    /// (keys are never redacted). Dropped values are left out (a list element becomes NULL),
+    /// hashed ones are `{"S": <hash>}`; a value under a rule whose type cannot be read is
+    /// dropped. Returns the JSON and each redacted path with its action, in order.
+    pub fn redact_for_quarantine(&self, raw: &str) -> (serde_json::Value, Vec<(String, RedactAction)>) {
+        let mut log = Vec::new();
+        let Ok(mut json) = serde_json::from_str::<serde_json::Value>(raw) else {
+            // split_event read it as JSON: it cannot be anything else.
+            return (serde_json::Value::Null, log);
+        };
+        let mut path = String::new();
+        if let Some(change) = json.get_mut("dynamodb").and_then(|d| d.as_object_mut()) {
+            for name in ["NewImage", "OldImage"] {
+                if let Some(serde_json::Value::Object(image)) = change.get_mut(name) {
+                    self.redact_image_json(image, 0, self.all_rules(), &mut path, &mut log);
+                }
+            }
+        }
+        if let Some(serde_json::Value::Object(item)) = json.get_mut("Item") {
+            self.redact_image_json(item, 0, self.all_rules(), &mut path, &mut log);
+        }
+        (json, log)
+    }
+
+    fn redact_image_json(
+        &self,
+        image: &mut serde_json::Map<String, serde_json::Value>,
+        depth: usize,
+        active: u64,
+        path: &mut String,
+        log: &mut Vec<(String, RedactAction)>,
+    ) {
+        let names: Vec<String> = image.keys().cloned().collect();
+        for name in names {
+            let (below, mut action) = self.step_down(active, depth, PathStep::Name(&name));
+            if action.is_none() && below == 0 && self.looks_secret(&name) {
+                action = Some(RedactAction::Drop);
+            }
+            let mark = path.len();
+            push_name(path, &name);
+            match action {
+                Some(RedactAction::Drop) => {
+                    image.remove(&name);
+                    log.push((path.clone(), RedactAction::Drop));
+                }
+                Some(RedactAction::Hash) => {
+                    if let Some(v) = image.get_mut(&name) {
+                        *v = self.hashed_json(v);
+                    }
+                    log.push((path.clone(), RedactAction::Hash));
+                }
+                None => {
+                    if let Some(v) = image.get_mut(&name) {
+                        self.redact_typed_json(v, depth + 1, below, path, log);
+                    }
+                }
+            }
+            path.truncate(mark);
+        }
+    }
+
+    fn redact_typed_json(
+        &self,
+        typed: &mut serde_json::Value,
+        depth: usize,
+        active: u64,
+        path: &mut String,
+        log: &mut Vec<(String, RedactAction)>,
+    ) {
+        use serde_json::Value;
+        if active == 0 && self.secrets.is_none() {
+            return;
+        }
+        let null = || serde_json::json!({ "NULL": true });
+        let Some((kind, inner)) = typed.as_object_mut().and_then(|o| o.iter_mut().next()) else { return };
+        match (kind.as_str(), inner) {
+            ("M", Value::Object(m)) => self.redact_image_json(m, depth, active, path, log),
+            ("L", Value::Array(l)) => {
+                for (i, e) in l.iter_mut().enumerate() {
+                    let (below, action) = self.step_down(active, depth, PathStep::Index(i));
+                    let mark = path.len();
+                    push_index(path, i);
+                    match action {
+                        Some(RedactAction::Drop) => *e = null(),
+                        Some(RedactAction::Hash) => *e = self.hashed_json(e),
+                        None => self.redact_typed_json(e, depth + 1, below, path, log),
+                    }
+                    if let Some(a) = action {
+                        log.push((path.clone(), a));
+                    }
+                    path.truncate(mark);
+                }
+            }
+            ("SS" | "NS" | "BS", Value::Array(l)) => {
+                let mut kept = Vec::with_capacity(l.len());
+                for (i, e) in l.drain(..).enumerate() {
+                    let action = self.step_down(active, depth, PathStep::Index(i)).1;
+                    let mark = path.len();
+                    push_index(path, i);
+                    match action {
+                        Some(RedactAction::Drop) => {}
+                        Some(RedactAction::Hash) => kept.push(Value::String(self.hash(e.as_str().unwrap_or_default()))),
+                        None => kept.push(e),
+                    }
+                    if let Some(a) = action {
+                        log.push((path.clone(), a));
+                    }
+                    path.truncate(mark);
+                }
+                *l = kept;
+            }
+            ("S" | "N" | "B" | "BOOL" | "NULL", _) => {}
+            // A type the decoder does not read, with rules below it: it cannot be redacted
+            // part by part, so it is dropped whole.
+            _ if active != 0 => {
+                *typed = null();
+                log.push((path.clone(), RedactAction::Drop));
+            }
+            _ => {}
+        }
+    }
+
+    /// `{"S": <hash>}` of a typed value, hashed as the rows hash it; NULL when it cannot be read.
+    fn hashed_json(&self, typed: &serde_json::Value) -> serde_json::Value {
+        let text = typed.to_string();
+        match serde_json::from_str::<AttributeValue<'_>>(&text) {
+            Ok(v) => serde_json::json!({ "S": self.hash(&value_text(&v)) }),
+            Err(_) => serde_json::json!({ "NULL": true }),
+        }
+    }
+
     /// Every rule, as the mask the walks start with.
     fn all_rules(&self) -> u64 {
         if self.rules.is_empty() {
@@ -482,7 +652,7 @@ impl<'s> Flattener<'s> {
         let mut active = self.all_rules();
         let mut action = None;
         for (depth, seg) in segs.iter().enumerate() {
-            if active == 0 {
+            if active == 0 && (self.secrets.is_none() || action.is_some()) {
                 break;
             }
             let step = match seg {
@@ -490,7 +660,14 @@ impl<'s> Flattener<'s> {
                 Segment::Index(i) => PathStep::Index(*i),
                 Segment::Each => PathStep::Index(position.unwrap_or(usize::MAX)),
             };
-            let (below, here) = self.step_down(active, depth, step);
+            let (below, mut here) = self.step_down(active, depth, step);
+            if here.is_none()
+                && below == 0
+                && action.is_none()
+                && matches!(seg, Segment::Name(n) if self.looks_secret(n))
+            {
+                here = Some(RedactAction::Drop);
+            }
             active = below;
             match here {
                 Some(RedactAction::Drop) => return (0, Some(RedactAction::Drop)),
@@ -511,7 +688,7 @@ impl<'s> Flattener<'s> {
     /// it: a dropped map member is left out, a dropped list element is `null` (positions
     /// stay), a dropped set element is left out; a hashed value is its hash as a string.
     fn write_json_redacted(&self, v: &AttributeValue<'_>, depth: usize, active: u64, out: &mut String) {
-        if active == 0 {
+        if active == 0 && self.secrets.is_none() {
             return write_json(v, out);
         }
         match v {
@@ -519,7 +696,10 @@ impl<'s> Flattener<'s> {
                 out.push('{');
                 let mut first = true;
                 for (k, e) in &m.0 {
-                    let (below, action) = self.step_down(active, depth, PathStep::Name(k.as_str()));
+                    let (below, mut action) = self.step_down(active, depth, PathStep::Name(k.as_str()));
+                    if action.is_none() && below == 0 && self.looks_secret(k.as_str()) {
+                        action = Some(RedactAction::Drop);
+                    }
                     if action == Some(RedactAction::Drop) {
                         continue;
                     }
@@ -845,7 +1025,9 @@ mod tests {
         assert_eq!(find("tags[1]").3.as_deref(), Some("false"));
         assert_eq!((find("e").1.as_str(), find("e").2.as_deref()), ("M", None));
         assert_eq!(find(r#"["odd key"]"#).1, "NULL");
-        assert_eq!(attrs.len(), 13);
+        // 13 leaves, less the two `secret`s the default drop takes.
+        assert!(attrs.iter().all(|a| !a.0.ends_with(".secret")));
+        assert_eq!(attrs.len(), 11);
     }
 
     #[test]
@@ -1013,6 +1195,47 @@ type = "decimal(38,0)"
             |p: &str| tables[ATTRIBUTES].1.iter().find(|r| r[7].as_deref() == Some(p)).map(|r| r[9].clone().unwrap());
         assert_eq!(attr("cards[0].number"), Some(hmac_hex("4111-1111")));
         assert_eq!(attr("cards[1].number").as_deref(), Some("5500-0000"));
+    }
+
+    /// Hole 5: without a rule, every attribute reached the lake, secrets included.
+    #[test]
+    fn names_that_look_like_secrets_are_dropped_unless_the_spec_says_otherwise() {
+        let rec = REC.replace(
+            r#""odd key":{"NULL":true}},"#,
+            r#""odd key":{"NULL":true},"credentials":{"M":{"apiToken":{"S":"t0k-1"},"user":{"S":"bob"}}},
+               "sharedSecret":{"S":"sh-2"},"profile":{"M":{"Password":{"S":"pw-3"}}}},"#,
+        );
+        let paths = |spec: &LakeSpec| -> Vec<String> {
+            let tables = rows_of(spec, &rec);
+            tables[ATTRIBUTES].1.iter().map(|r| r[7].clone().unwrap()).collect()
+        };
+        let secret_paths = ["credentials.apiToken", "credentials.user", "sharedSecret", "profile.Password"];
+        let found = paths(&LakeSpec::default());
+        assert!(secret_paths.iter().all(|p| !found.contains(&p.to_string())), "{found:?}");
+        assert!(found.contains(&"schedule.tz".to_string()));
+        assert!(LakeSpec::default().explain().contains("default drop     attributes whose name contains password"));
+
+        let off = spec_with("[redaction]\ndefault_drop = false\n").unwrap();
+        assert!(secret_paths.iter().all(|p| paths(&off).contains(&p.to_string())));
+        assert!(off.explain().contains("default drop     off"));
+        let keep = spec_with("[redaction]\nkeep = [\"sharedSecret\"]\n").unwrap();
+        let found = paths(&keep);
+        assert!(found.contains(&"sharedSecret".to_string()) && !found.contains(&"profile.Password".to_string()));
+        // A rule on a secret-looking path decides there instead of the default.
+        let hashed = spec_with("[[redaction.rule]]\npath = \"credentials.apiToken\"\naction = \"hash\"\n").unwrap();
+        let tables = rows_of(&hashed, &rec);
+        let token = tables[ATTRIBUTES].1.iter().find(|r| r[7].as_deref() == Some("credentials.apiToken")).unwrap();
+        assert_eq!(token[9].as_deref(), Some(hmac_hex("t0k-1").as_str()));
+
+        // A column or the tenant on a default-dropped attribute is refused, saying how to keep it.
+        let e = spec_with(
+            "[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"s\"\npath = \"sharedSecret\"\ntype = \"string\"\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("`sharedSecret` looks like a secret (its name contains `secret`)"), "{e}");
+        assert!(e.to_string().contains("keep = [\"sharedSecret\"]"), "{e}");
+        let e = spec_with("[tenant]\nattribute = \"apiKey\"\n").unwrap_err();
+        assert!(e.to_string().contains("tenant.attribute `apiKey` looks like a secret"), "{e}");
     }
 
     #[test]

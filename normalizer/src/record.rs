@@ -397,6 +397,42 @@ pub enum RecordError {
     NoTime,
 }
 
+impl RecordError {
+    /// The reason, without any value the record held (see [`without_quoted_text`]).
+    pub fn reason(&self) -> String {
+        match self {
+            RecordError::Shape(_) => without_quoted_text(&self.to_string()),
+            _ => self.to_string(),
+        }
+    }
+}
+
+/// A serde message without the text it quotes: serde's messages quote the value they could
+/// not read (`invalid type: string "…", expected …`), and that value may be data a redaction
+/// rule keeps out of every output, logs and quarantine objects included. Every quoted part
+/// becomes `"…"`.
+pub fn without_quoted_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '"' {
+            let mut escaped = false;
+            for q in chars.by_ref() {
+                if escaped {
+                    escaped = false;
+                } else if q == '\\' {
+                    escaped = true;
+                } else if q == '"' {
+                    break;
+                }
+            }
+            out.push_str("…\"");
+        }
+    }
+    out
+}
+
 /// Splits one Lambda event (`{"Records": [...]}`) into the raw JSON of its records.
 ///
 /// Fails only when the event itself is not an event; a record that is valid JSON but not a

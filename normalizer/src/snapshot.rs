@@ -14,7 +14,6 @@
 use std::io::Write;
 
 use flate2::Compression;
-use serde_json::value::RawValue;
 
 use crate::batch::{table_object, LakeObject, Normalizer, QuarantineLine, QuarantinedRecord};
 use crate::export::{DataFile, Export, ExportError, FileStats};
@@ -151,11 +150,8 @@ impl<'n, 's> PartAssembler<'n, 's> {
         if !self.quarantine.is_empty() {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), self.level);
             for (q, line) in &self.quarantine {
-                // The line parsed as JSON when it was read.
-                if let Ok(raw) = serde_json::from_str::<&RawValue>(line) {
-                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine { record: q, record_json: raw });
-                    let _ = gz.write_all(b"\n");
-                }
+                let _ = serde_json::to_writer(&mut gz, &QuarantineLine::new(&self.normalizer.flattener, q, line));
+                let _ = gz.write_all(b"\n");
             }
             out.objects.push(LakeObject {
                 key: ObjectKey::snapshot_quarantine(part),

@@ -34,6 +34,27 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 pub const DEFAULT_PROJECTION_START: &str = "2020-01-01";
 /// Environment variable holding the key for hashed redaction, unless the spec names another.
 pub const DEFAULT_REDACTION_KEY_ENV: &str = "DDB_LAKE_REDACTION_KEY";
+/// Parts of attribute names that look like secrets: an attribute whose name contains one
+/// (ASCII case ignored), at any depth, is dropped unless the spec says otherwise (a rule
+/// on or under it, `[redaction] keep`, or `default_drop = false`). docs/lake-spec.md lists
+/// them.
+pub const DEFAULT_SECRET_NAMES: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "credential",
+    "privatekey",
+    "private_key",
+    "accesskey",
+    "access_key",
+    "authorization",
+];
+
 /// Default margin W of a backfill, in seconds: stream records later than the export's time
 /// minus W win over its rows (docs/snapshots.md says why 5 minutes).
 pub const DEFAULT_SNAPSHOT_MARGIN_SECONDS: u32 = 300;
@@ -229,6 +250,11 @@ pub struct LakeSpec {
     pub tables: Vec<DeclaredTable>,
     /// Margin W of a backfilled snapshot, in seconds (`[backfill] margin_seconds`).
     pub snapshot_margin_seconds: u32,
+    /// Whether attributes whose names look like secrets ([`DEFAULT_SECRET_NAMES`]) are dropped
+    /// (`[redaction] default_drop`, default true).
+    pub default_drop: bool,
+    /// Attribute names the default drop keeps (`[redaction] keep`), in ASCII lowercase.
+    pub keep_names: Vec<String>,
 }
 
 impl Default for LakeSpec {
@@ -247,6 +273,8 @@ impl Default for LakeSpec {
             redaction_key_env: DEFAULT_REDACTION_KEY_ENV.into(),
             tables: Vec::new(),
             snapshot_margin_seconds: DEFAULT_SNAPSHOT_MARGIN_SECONDS,
+            default_drop: true,
+            keep_names: Vec::new(),
         }
     }
 }
@@ -319,6 +347,9 @@ struct TenantSection {
 #[serde(deny_unknown_fields)]
 struct RedactionSection {
     key_env: Option<Spanned<String>>,
+    default_drop: Option<bool>,
+    #[serde(default)]
+    keep: Vec<String>,
     #[serde(default)]
     rule: Vec<RuleSection>,
 }
@@ -619,6 +650,10 @@ impl LakeSpec {
                 }
                 spec.redaction_key_env = env.get_ref().clone();
             }
+            if let Some(d) = r.default_drop {
+                spec.default_drop = d;
+            }
+            spec.keep_names = r.keep.iter().map(|k| k.to_ascii_lowercase()).collect();
             if r.rule.len() > 64 {
                 return spec_text.err(None, "more than 64 redaction rules", "merge rules on a common parent path");
             }
@@ -639,6 +674,13 @@ impl LakeSpec {
 
         if let Some(TenantRule::Attribute(a)) = &spec.tenant {
             let tenant_path = AttributePath(vec![Segment::Name(a.clone())]);
+            if let Some((name, pattern)) = spec.default_dropped(&tenant_path) {
+                return spec_text.err(
+                    raw.tenant.as_ref().and_then(|t| t.attribute.as_ref()).map(|a| a.span()),
+                    format!("tenant.attribute `{name}` looks like a secret (its name contains `{pattern}`) and is dropped by default"),
+                    format!("add a rule path = \"{a}\", action = \"hash\" (the tenant column then holds the hash), or [redaction] keep = [\"{name}\"]"),
+                );
+            }
             if let Some(r) =
                 spec.redactions.iter().find(|r| r.action == RedactAction::Drop && tenant_path.may_start_with(&r.path))
             {
@@ -729,6 +771,21 @@ impl LakeSpec {
                         )
                     }
                 };
+                if let Some((secret, pattern)) = spec.default_dropped(&path) {
+                    return spec_text.err(
+                        Some(c.path.span()),
+                        format!(
+                            "column `{cname}` of table `{name}` reads `{}`, and `{secret}` looks like a secret \
+                             (its name contains `{pattern}`): ddb-lake drops it by default",
+                            c.path.get_ref()
+                        ),
+                        format!(
+                            "remove the column, hash it with a rule (path = \"{}\", action = \"hash\"), or keep the \
+                             attribute with [redaction] keep = [\"{secret}\"]",
+                            c.path.get_ref()
+                        ),
+                    );
+                }
                 let mut hashed = false;
                 for r in &spec.redactions {
                     if path.may_start_with(&r.path) {
@@ -748,9 +805,12 @@ impl LakeSpec {
                                 return spec_text.err(
                                     Some(c.kind.span()),
                                     format!(
-                                        "column `{cname}` is hashed by a redaction rule but has type {}",
-                                        kind.sql_name()
-                                    ),
+                                    "column `{cname}` of table `{name}` reads `{}`, which redaction rule `{}` hashes, \
+                                         but has type {}",
+                                    c.path.get_ref(),
+                                    r.path,
+                                    kind.sql_name()
+                                ),
                                     "hashed values are text: use type = \"string\"",
                                 )
                             }
@@ -763,6 +823,35 @@ impl LakeSpec {
             spec.tables.push(DeclaredTable { name, comment: t.comment.clone(), explode, columns });
         }
         Ok(spec)
+    }
+
+    /// The default secret pattern an attribute name contains, unless the spec keeps the name
+    /// or turns the default off.
+    pub fn secret_pattern(&self, name: &str) -> Option<&'static str> {
+        if !self.default_drop {
+            return None;
+        }
+        let lower = name.to_ascii_lowercase();
+        if self.keep_names.contains(&lower) {
+            return None;
+        }
+        DEFAULT_SECRET_NAMES.iter().copied().find(|p| lower.contains(p))
+    }
+
+    /// Whether the default drop takes the value at `path`: the first name on it that looks
+    /// like a secret (with the pattern), unless a rule covers that point or lies under it
+    /// (the spec says what to do there).
+    pub fn default_dropped(&self, path: &AttributePath) -> Option<(String, &'static str)> {
+        for (depth, seg) in path.0.iter().enumerate() {
+            let Segment::Name(name) = seg else { continue };
+            let Some(pattern) = self.secret_pattern(name) else { continue };
+            let here = AttributePath(path.0[..=depth].to_vec());
+            if self.redactions.iter().any(|r| r.path.may_start_with(&here) || here.may_start_with(&r.path)) {
+                return None;
+            }
+            return Some((name.clone(), pattern));
+        }
+        None
     }
 
     /// Whether any redaction rule hashes (and so needs the key).
@@ -836,6 +925,20 @@ impl LakeSpec {
             }
         };
         let _ = writeln!(s, "  tenant           {tenant}");
+        if self.default_drop {
+            let kept = if self.keep_names.is_empty() {
+                String::new()
+            } else {
+                format!("; kept: {}", self.keep_names.join(", "))
+            };
+            let _ = writeln!(
+                s,
+                "  default drop     attributes whose name contains {} (any depth, any case){kept}",
+                DEFAULT_SECRET_NAMES.join(", ")
+            );
+        } else {
+            let _ = writeln!(s, "  default drop     off ([redaction] default_drop = false)");
+        }
         for r in &self.redactions {
             let _ = writeln!(
                 s,

@@ -7,6 +7,9 @@
 //! - S3 failures: every record is in S3 or at/after the reported sequence number, and
 //!   re-delivery after the fault produces exactly the objects of a clean run;
 //! - a poison record goes to quarantine, the rest lands;
+//! - the redaction key comes from moto's Secrets Manager at cold start, and the hashed
+//!   column holds the HMAC under it; a missing secret, a short key, an unknown secret each
+//!   fail the cold start with their reason;
 //! - a 10,000-record batch and a 400 KB item fit the 128 MB memory budget.
 
 mod helpers;
@@ -497,4 +500,79 @@ async fn big_batch_and_big_item_fit_128_mb() {
     let objects = bucket_objects(&s3).await;
     let (_, changes) = rows_of(&objects, "changes");
     assert_eq!(changes.len(), 10_001);
+}
+
+/// A spec that hashes the `owner` attribute and writes it to a declared column.
+const HASHING_SPEC: &str =
+    "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://lake-bucket/ddb/sync\"\n\
+    [redaction]\n[[redaction.rule]]\npath = \"owner\"\naction = \"hash\"\n\
+    [[tables]]\nname = \"owners\"\n[[tables.columns]]\nname = \"owner\"\npath = \"owner\"\ntype = \"string\"\n";
+
+/// Runs the function binary until it exits (a cold start that fails) and returns its stderr.
+fn failed_cold_start(moto: &Moto, extra: &[(&str, &str)]) -> String {
+    let out = Command::new(normalizer_binary())
+        .envs(moto.env())
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("DDB_LAKE_SPEC", HASHING_SPEC)
+        .envs(extra.iter().copied())
+        .output()
+        .expect("the function binary runs");
+    assert!(!out.status.success(), "the cold start should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The redaction key comes from Secrets Manager at cold start, never from the function's
+/// environment; the hashed column holds the HMAC under that key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redaction_key_is_read_from_secrets_manager_at_cold_start() {
+    use hmac::Mac;
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let key = "moto-redaction-key-0123456789";
+    let secrets = moto.secretsmanager();
+    let created = secrets.create_secret().name("ddb-lake/redaction-key").secret_string(key).send().await.unwrap();
+    let arn = created.arn().unwrap().to_owned();
+
+    let api = LambdaApi::start();
+    let _function = Function::start(
+        &api,
+        &moto,
+        &moto.endpoint,
+        &[("DDB_LAKE_SPEC", HASHING_SPEC), ("DDB_LAKE_REDACTION_KEY_SECRET", &arn)],
+    );
+    let event = r#"{"Records":[{"eventID":"1","eventName":"INSERT","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
+        "dynamodb":{"ApproximateCreationDateTime":1793880000,"Keys":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"}},
+        "NewImage":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"},"owner":{"S":"ann@example.com"}},
+        "SequenceNumber":"100","SizeBytes":40,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
+    let resp = response(api.invoke(event, INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+
+    let objects = bucket_objects(&s3).await;
+    let (header, rows) = rows_of(&objects, "owners");
+    let column = header.iter().position(|c| c == "owner").unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(b"ann@example.com");
+    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][column].as_deref(), Some(expected.as_str()));
+    for (k, body) in &objects {
+        assert!(!String::from_utf8_lossy(body).contains("ann@example.com"), "the address in {k}");
+    }
+
+    // Without the secret's name the cold start fails and says which variable to set, even
+    // with the key in the spec's environment variable (the function does not read it).
+    let err = failed_cold_start(&moto, &[("DDB_LAKE_REDACTION_KEY", key)]);
+    assert!(
+        err.contains("set DDB_LAKE_REDACTION_KEY_SECRET to the name or ARN of the Secrets Manager secret"),
+        "{err}"
+    );
+    // A key shorter than the minimum says its length and the minimum.
+    let short = secrets.create_secret().name("ddb-lake/short-key").secret_string("short").send().await.unwrap();
+    let err = failed_cold_start(&moto, &[("DDB_LAKE_REDACTION_KEY_SECRET", short.arn().unwrap())]);
+    assert!(err.contains("is 5 bytes long; it must be at least 16 bytes"), "{err}");
+    // A secret that does not exist is named.
+    let err = failed_cold_start(&moto, &[("DDB_LAKE_REDACTION_KEY_SECRET", "ddb-lake/missing")]);
+    assert!(err.contains("cannot read the redaction key from the secret ddb-lake/missing"), "{err}");
 }

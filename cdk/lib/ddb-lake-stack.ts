@@ -3,7 +3,7 @@
 // mapping, the Glue catalog and Athena queries, and the alarms and dashboard.
 // Instantiated by bin/ddb-lake.ts and by the tests.
 
-import { CfnOutput, RemovalPolicy, SecretValue, Stack, StackProps } from 'aws-cdk-lib';
+import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -20,23 +20,26 @@ export interface DdbLakeStackProps extends StackProps {
   inputs: LakeInputs;
 }
 
-/** The redaction key's environment entry, from a Secrets Manager secret resolved at deploy time. */
-function redactionEnvironment(scope: Construct, config: LakeConfig, inputs: LakeInputs): Record<string, string> {
-  const keyEnv = inputs.schema.Lake.RedactionKeyEnv;
-  if (!keyEnv) return {};
+/** The variable that names the redaction key's secret (read by the function at cold start). */
+export const REDACTION_KEY_SECRET_VAR = 'DDB_LAKE_REDACTION_KEY_SECRET';
+
+/**
+ * The Secrets Manager secret holding the redaction key, when the spec hashes values. The
+ * function reads it at cold start with GetSecretValue: the key is in neither the template nor
+ * the function's environment (only the secret's ARN is).
+ */
+function redactionKeySecret(scope: Construct, config: LakeConfig, inputs: LakeInputs): secretsmanager.ISecret | undefined {
+  if (!inputs.schema.Lake.RedactionKeyEnv) return undefined;
   if (!config.redactionKeySecret) {
     throw new Error(
-      `the lake spec ${inputs.specPath} hashes values, so the function needs the HMAC key in ${keyEnv}: ` +
+      `the lake spec ${inputs.specPath} hashes values, so the function needs the HMAC key (at least 16 bytes): ` +
         'store it in Secrets Manager (aws secretsmanager create-secret --name ddb-lake/redaction-key --secret-string …) ' +
         'and pass `-c redactionKeySecret=ddb-lake/redaction-key`.',
     );
   }
-  const secret = config.redactionKeySecret.startsWith('arn:')
+  return config.redactionKeySecret.startsWith('arn:')
     ? secretsmanager.Secret.fromSecretCompleteArn(scope, 'RedactionKey', config.redactionKeySecret)
     : secretsmanager.Secret.fromSecretNameV2(scope, 'RedactionKey', config.redactionKeySecret);
-  // A dynamic reference: CloudFormation puts the value into the function's (KMS-encrypted)
-  // environment at deploy time; it never appears in the template.
-  return { [keyEnv]: SecretValue.secretsManager(secret.secretArn).unsafeUnwrap() };
 }
 
 export class DdbLakeStack extends Stack {
@@ -77,6 +80,7 @@ export class DdbLakeStack extends Stack {
     });
 
     const tables = inputs.schema.Tables.map((t) => t.Name);
+    const redactionKey = redactionKeySecret(this, config, inputs);
     this.normalizer = new Normalizer(this, 'Normalizer', {
       ...config,
       streamArn,
@@ -86,8 +90,10 @@ export class DdbLakeStack extends Stack {
       quarantinePrefix: lake.QuarantinePrefix,
       specToml: inputs.specToml,
       key: this.storage.key,
-      extraEnvironment: redactionEnvironment(this, config, inputs),
+      extraEnvironment: redactionKey ? { [REDACTION_KEY_SECRET_VAR]: redactionKey.secretArn } : {},
     });
+    // GetSecretValue (and DescribeSecret) on that one secret; with its own KMS key, Decrypt too.
+    redactionKey?.grantRead(this.normalizer.function);
 
     this.catalog = new LakeCatalog(this, 'Catalog', {
       schema: inputs.schema,

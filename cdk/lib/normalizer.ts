@@ -56,7 +56,7 @@ export interface NormalizerProps extends FunctionSettings {
   /** The spec's text, or undefined for the default lake. */
   specToml?: string;
   key?: kms.IKey;
-  /** Extra environment (the redaction key, when the spec hashes). */
+  /** Extra environment (the redaction key's secret, when the spec hashes). */
   extraEnvironment: Record<string, string>;
 }
 

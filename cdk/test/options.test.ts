@@ -136,15 +136,38 @@ describe('the default lake (spec=none)', () => {
 describe('a spec that hashes values', () => {
   const hashing = writeSpec(fs.readFileSync(EXAMPLE_SPEC, 'utf8').replace('action = "drop"', 'action = "hash"'));
   it('needs the redaction key secret, and says how to give it', () => {
-    assert.throws(() => synth({ spec: hashing }), /DDB_LAKE_REDACTION_KEY.*-c redactionKeySecret=/s);
+    assert.throws(() => synth({ spec: hashing }), /HMAC key.*-c redactionKeySecret=/s);
   });
-  it('puts a Secrets Manager reference, not the key, into the environment', () => {
+  it('names the secret in the environment and grants reading that one secret; the key is nowhere', () => {
     const s = synth({ spec: hashing, redactionKeySecret: 'ddb-lake/redaction-key' });
-    const env = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
-    const value = JSON.stringify(env.DDB_LAKE_REDACTION_KEY);
-    assert.match(value, /\{\{resolve:secretsmanager:/);
-    assert.match(value, /secret:ddb-lake\/redaction-key/);
+    const fn = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties;
+    const env = fn.Environment.Variables;
+    // Only the secret's ARN: no variable holds the key or a deploy-time reference to it.
+    assert.equal(env.DDB_LAKE_REDACTION_KEY, undefined);
+    const template = JSON.stringify(s.template.toJSON());
+    assert.doesNotMatch(template, /resolve:secretsmanager/);
+    const arn = JSON.stringify(env.DDB_LAKE_REDACTION_KEY_SECRET);
+    assert.match(arn, /:secretsmanager:/);
+    assert.match(arn, /secret:ddb-lake\/redaction-key/);
+    const grants = resourcesOf(s.template, 'AWS::IAM::Policy')
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
+    assert.equal(grants.length, 1, JSON.stringify(grants));
+    assert.equal(grants[0].Effect, 'Allow');
+    const resource = JSON.stringify(grants[0].Resource);
+    assert.match(resource, /secret:ddb-lake\/redaction-key-\?\?\?\?\?\?/, 'that one secret (any version suffix)');
+    assert.doesNotMatch(resource, /"\*"/);
     nagClean(s);
+  });
+  it('takes a complete secret ARN as it is', () => {
+    const arn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ddb-lake/redaction-key-AbCdEf';
+    const s = synth({ spec: hashing, redactionKeySecret: arn });
+    const env = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
+    assert.equal(env.DDB_LAKE_REDACTION_KEY_SECRET, arn);
+    const grants = resourcesOf(s.template, 'AWS::IAM::Policy')
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .filter((st: any) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
+    assert.deepEqual(grants.map((g: any) => g.Resource), [arn]);
   });
 });
 

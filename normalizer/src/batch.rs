@@ -14,7 +14,7 @@ use flate2::Compression;
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::flatten::{Flattener, MissingRedactionKey, RecordRows};
+use crate::flatten::{Flattener, RecordRows, RedactionKeyError};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
 use lake_core::object_key::{day_of, BatchId, ObjectKey};
 use lake_core::schema::TableSchema;
@@ -155,12 +155,23 @@ pub struct Normalizer<'s> {
 
 impl<'s> Normalizer<'s> {
     /// The writer for `spec`, at the spec's gzip level. `redaction_key` (at least 16 bytes)
-    /// is needed when a rule hashes; without it such a spec is refused, naming the variable
-    /// that should hold it.
-    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
+    /// is needed when a rule hashes; without it, or with a shorter one, such a spec is
+    /// refused, naming the variable that should hold it (the spec's `redaction.key_env`).
+    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, RedactionKeyError> {
+        let source = format!("the environment variable {}", spec.redaction_key_env);
+        Self::with_key_from(spec, redaction_key, &source)
+    }
+
+    /// [`Normalizer::new`] with a key that came from `key_source` (e.g. `the secret <ARN>`),
+    /// which the errors name.
+    pub fn with_key_from(
+        spec: &'s LakeSpec,
+        redaction_key: Option<&[u8]>,
+        key_source: &str,
+    ) -> Result<Self, RedactionKeyError> {
         Ok(Normalizer {
             spec,
-            flattener: Flattener::new(spec, redaction_key)?,
+            flattener: Flattener::new(spec, redaction_key, key_source)?,
             tables: spec.item_table_schemas(),
             gzip_level: spec.gzip_level,
         })

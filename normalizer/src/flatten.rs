@@ -59,12 +59,26 @@ pub struct TypeConflict {
     pub reason: String,
 }
 
-/// The redaction key is needed but missing.
+/// Fewest bytes a redaction key may have.
+pub const MIN_REDACTION_KEY_BYTES: usize = 16;
+
+/// The redaction key is needed but missing or too short.
 #[derive(Debug, thiserror::Error)]
-#[error("the spec hashes values (a redaction rule has action = \"hash\") but no key was given: set the environment variable {env} to a secret of at least 16 bytes")]
-pub struct MissingRedactionKey {
-    /// The variable to set.
-    pub env: String,
+pub enum RedactionKeyError {
+    /// No key was given.
+    #[error("the spec hashes values (a redaction rule has action = \"hash\") but no key was given: set {from} to a secret of at least {MIN_REDACTION_KEY_BYTES} bytes")]
+    Missing {
+        /// Where the key should come from (the environment variable the spec names).
+        from: String,
+    },
+    /// The key given is shorter than [`MIN_REDACTION_KEY_BYTES`].
+    #[error("the redaction key in {from} is {length} bytes long; it must be at least {MIN_REDACTION_KEY_BYTES} bytes (e.g. openssl rand -hex 32)")]
+    TooShort {
+        /// Where the key came from.
+        from: String,
+        /// Its length.
+        length: usize,
+    },
 }
 
 /// Encoded rows of one record, per table (index = position in `LakeSpec::item_table_schemas`).
@@ -116,13 +130,20 @@ struct AttributeRows<'r> {
 impl<'s> Flattener<'s> {
     /// Prepares a flattener. `redaction_key` is required when the spec hashes values.
     /// Outside this crate, build a [`crate::batch::Normalizer`], which holds one.
-    pub(crate) fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, MissingRedactionKey> {
+    pub(crate) fn new(
+        spec: &'s LakeSpec,
+        redaction_key: Option<&[u8]>,
+        key_source: &str,
+    ) -> Result<Self, RedactionKeyError> {
         let mac = match redaction_key {
-            Some(k) if k.len() >= 16 => Hmac::<Sha256>::new_from_slice(k).ok(),
+            Some(k) if k.len() < MIN_REDACTION_KEY_BYTES && spec.needs_redaction_key() => {
+                return Err(RedactionKeyError::TooShort { from: key_source.to_owned(), length: k.len() })
+            }
+            Some(k) if k.len() >= MIN_REDACTION_KEY_BYTES => Hmac::<Sha256>::new_from_slice(k).ok(),
             _ => None,
         };
         if spec.needs_redaction_key() && mac.is_none() {
-            return Err(MissingRedactionKey { env: spec.redaction_key_env.clone() });
+            return Err(RedactionKeyError::Missing { from: key_source.to_owned() });
         }
         let mut flattener = Flattener {
             spec,
@@ -980,7 +1001,7 @@ mod tests {
     use lake_core::rowfmt::decode_object;
 
     fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<lake_core::rowfmt::Row>)> {
-        let f = Flattener::new(spec, Some(b"0123456789abcdef")).unwrap();
+        let f = Flattener::new(spec, Some(b"0123456789abcdef"), "the test").unwrap();
         let r = decode_record(rec).unwrap();
         let mut out = RecordRows::default();
         f.flatten(&r, &mut out).unwrap();
@@ -1242,7 +1263,7 @@ type = "decimal(38,0)"
     fn type_conflicts_are_errors() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"tz\"\npath = \"schedule.tz\"\ntype = \"bigint\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let f = Flattener::new(&spec, None).unwrap();
+        let f = Flattener::new(&spec, None, "the test").unwrap();
         let r = decode_record(REC).unwrap();
         let e = f.flatten(&r, &mut RecordRows::default()).unwrap_err();
         assert!(e.to_string().contains("column `tz`"), "{e}");
@@ -1252,7 +1273,12 @@ type = "decimal(38,0)"
     fn hash_rule_without_key_is_refused() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[redaction]\nkey_env = \"MY_KEY\"\n[[redaction.rule]]\npath = \"a\"\naction = \"hash\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let e = Flattener::new(&spec, None).err().unwrap();
-        assert!(e.to_string().contains("MY_KEY"));
+        let e = Flattener::new(&spec, None, "the environment variable MY_KEY").err().unwrap();
+        assert!(e.to_string().contains("no key was given: set the environment variable MY_KEY"), "{e}");
+        let e = Flattener::new(&spec, Some(b"short"), "the environment variable MY_KEY").err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "the redaction key in the environment variable MY_KEY is 5 bytes long; it must be at least 16 bytes (e.g. openssl rand -hex 32)"
+        );
     }
 }

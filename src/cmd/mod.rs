@@ -43,7 +43,7 @@ pub fn redaction_key(spec: &LakeSpec) -> Option<Vec<u8>> {
     if !spec.needs_redaction_key() {
         return None;
     }
-    std::env::var_os(&spec.redaction_key_env).map(|v| v.to_string_lossy().into_owned().into_bytes())
+    std::env::var_os(&spec.redaction_key_env).map(std::ffi::OsString::into_encoded_bytes)
 }
 
 /// AWS configuration for the commands that call AWS: region from the flag, else the usual

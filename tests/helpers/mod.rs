@@ -141,6 +141,11 @@ impl Moto {
         aws_sdk_dynamodb::Client::from_conf(local_client!(aws_sdk_dynamodb, &self.endpoint).build())
     }
 
+    /// A Secrets Manager client for this server.
+    pub fn secretsmanager(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::from_conf(local_client!(aws_sdk_secretsmanager, &self.endpoint).build())
+    }
+
     /// A DynamoDB Streams client for this server.
     pub fn streams(&self) -> aws_sdk_dynamodbstreams::Client {
         aws_sdk_dynamodbstreams::Client::from_conf(local_client!(aws_sdk_dynamodbstreams, &self.endpoint).build())

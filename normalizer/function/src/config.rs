@@ -1,14 +1,18 @@
 //! The function's settings: every variable it reads, read once at cold start by `main`
-//! ([`FunctionConfig::from_env`], then [`redaction_key_from_env`] once the spec says which
-//! variable holds the key), then passed on as values. Nothing else in the function reads
-//! the environment. The table of variables is in `normalizer/README.md`, "Environment
-//! variables".
+//! ([`FunctionConfig::from_env`]), then passed on as values. Nothing else in the function
+//! reads the environment. The redaction key is not among them: the function reads it from
+//! the Secrets Manager secret [`FunctionConfig::redaction_key_secret`] names (see `main`),
+//! so it is never in the function's configuration. The table of variables is in
+//! `normalizer/README.md`, "Environment variables".
 
 use std::path::PathBuf;
 
 use lake_core::spec::{LakeSpec, SpecError};
 use normalizer::delivery::DEFAULT_MAX_CONCURRENT_UPLOADS;
 use normalizer::s3::Encryption;
+
+/// The variable that names the Secrets Manager secret holding the redaction key.
+pub const REDACTION_KEY_SECRET_VAR: &str = "DDB_LAKE_REDACTION_KEY_SECRET";
 
 /// Default CloudWatch namespace of the EMF metrics.
 pub const DEFAULT_METRICS_NAMESPACE: &str = "DdbLake";
@@ -31,6 +35,13 @@ pub enum SpecSource {
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The spec hashes values but no secret holds the key.
+    #[error(
+        "the spec hashes values (a redaction rule has action = \"hash\"), so the function needs the HMAC key: \
+         set {REDACTION_KEY_SECRET_VAR} to the name or ARN of the Secrets Manager secret that holds it \
+         (the CDK app does this from -c redactionKeySecret=…)"
+    )]
+    NoRedactionKeySecret,
     /// A variable has a value it cannot take.
     #[error("{name}={value:?} is not valid: {fix}")]
     Invalid {
@@ -74,6 +85,9 @@ pub struct FunctionConfig {
     /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`, set by Lambda): the metrics'
     /// `FunctionName` dimension.
     pub function_name: String,
+    /// Name or ARN of the Secrets Manager secret holding the redaction key
+    /// ([`REDACTION_KEY_SECRET_VAR`]); read at cold start when the spec hashes.
+    pub redaction_key_secret: Option<String>,
 }
 
 impl FunctionConfig {
@@ -132,6 +146,7 @@ impl FunctionConfig {
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.into()),
+            redaction_key_secret: get(REDACTION_KEY_SECRET_VAR).filter(|s| !s.is_empty()),
         })
     }
 
@@ -156,17 +171,6 @@ impl FunctionConfig {
             self.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone()),
         )
     }
-}
-
-/// The key for hashed redaction, from the variable the spec names (`redaction.key_env`,
-/// default `DDB_LAKE_REDACTION_KEY`); `None` when it is not set.
-pub fn redaction_key_from_env(spec: &LakeSpec) -> Option<Vec<u8>> {
-    redaction_key(spec, |k| std::env::var(k).ok())
-}
-
-/// [`redaction_key_from_env`] through `get`.
-pub fn redaction_key(spec: &LakeSpec, get: impl Fn(&str) -> Option<String>) -> Option<Vec<u8>> {
-    get(&spec.redaction_key_env).map(String::into_bytes)
 }
 
 #[cfg(test)]
@@ -194,16 +198,19 @@ mod tests {
     }
 
     #[test]
-    fn function_name_and_redaction_key_come_from_their_variables() {
+    fn function_name_and_redaction_key_secret_come_from_their_variables() {
         let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_BUCKET", "b")])).unwrap();
         assert_eq!(c.function_name, "ddb-lake-normalizer");
-        let c = FunctionConfig::from_vars(vars(&[("AWS_LAMBDA_FUNCTION_NAME", "sync-lake")])).unwrap();
+        assert_eq!(c.redaction_key_secret, None);
+        let c = FunctionConfig::from_vars(vars(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "sync-lake"),
+            ("DDB_LAKE_REDACTION_KEY_SECRET", "arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"),
+            // The key itself in the environment is not read.
+            ("DDB_LAKE_REDACTION_KEY", "k-0123456789abcdef"),
+        ]))
+        .unwrap();
         assert_eq!(c.function_name, "sync-lake");
-        let spec = LakeSpec::default();
-        assert_eq!(
-            redaction_key(&spec, vars(&[("DDB_LAKE_REDACTION_KEY", "k-0123456789abcdef")])).as_deref(),
-            Some(&b"k-0123456789abcdef"[..])
-        );
-        assert_eq!(redaction_key(&spec, vars(&[("OTHER", "x")])), None);
+        assert_eq!(c.redaction_key_secret.as_deref(), Some("arn:aws:secretsmanager:us-east-1:1:secret:k-AbCdEf"));
+        assert!(!format!("{c:?}").contains("k-0123456789abcdef"));
     }
 }

@@ -1,7 +1,8 @@
 //! The Lambda function: DynamoDB stream batches → the lake in S3.
 //!
 //! Cold start: read the configuration from the environment once (README, "The function"),
-//! load the spec, build the S3 client, then serve events through the Lambda Runtime API.
+//! load the spec, read the redaction key from Secrets Manager when the spec hashes, build the
+//! S3 client, then serve events through the Lambda Runtime API.
 //! Each event goes through `normalizer::delivery::process_event`, the same code path as
 //! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
@@ -62,15 +63,51 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
     Ok(serde_json::to_value(&report.response)?)
 }
 
+/// The redaction key, read once at cold start from the Secrets Manager secret `secret` (name
+/// or ARN): its string, or its binary value. The key is never logged.
+async fn redaction_key(aws: &aws_config::SdkConfig, secret: &str) -> Result<Vec<u8>, Error> {
+    let client = aws_sdk_secretsmanager::Client::new(aws);
+    let out = client.get_secret_value().secret_id(secret).send().await.map_err(|e| {
+        format!(
+            "cannot read the redaction key from the secret {secret}: {} (the function's role needs \
+             secretsmanager:GetSecretValue on it)",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        )
+    })?;
+    match (out.secret_string(), out.secret_binary()) {
+        (Some(s), _) => Ok(s.as_bytes().to_vec()),
+        (None, Some(b)) => Ok(b.as_ref().to_vec()),
+        (None, None) => Err(format!("the secret {secret} holds no value").into()),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
+async fn main() -> std::process::ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The message names the variable or the secret and the fix: print it as such
+            // (Lambda logs stderr), not as the error's Debug form.
+            tracing::error!(error = %e, "cold start failed");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Error> {
     let config = FunctionConfig::from_env()?;
     let spec = config.load_spec()?;
-    let key = config::redaction_key_from_env(&spec);
-    let normalizer = Normalizer::new(&spec, key.as_deref())?;
-    let (bucket, prefix) = config.location(&spec);
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let normalizer = if spec.needs_redaction_key() {
+        let secret = config.redaction_key_secret.as_deref().ok_or(config::ConfigError::NoRedactionKeySecret)?;
+        let key = redaction_key(&aws, secret).await?;
+        Normalizer::with_key_from(&spec, Some(&key), &format!("the secret {secret}"))?
+    } else {
+        Normalizer::new(&spec, None)?
+    };
+    let (bucket, prefix) = config.location(&spec);
     let s3 = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&aws).force_path_style(config.force_path_style).build(),
     );

@@ -518,3 +518,48 @@ fn a_damaged_export_leaves_the_lake_as_it_was() {
     let err = backfill_fails(&dir.path().join("missing"));
     assert!(err.contains(&format!("did you mean {}?", missing.display())), "{err}");
 }
+
+#[test]
+fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n\
+         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"bigint\"\n",
+    )
+    .unwrap();
+    let rec = |seq: u32, name: &str, version: &str, status: &str| {
+        format!(
+            r#"{{"eventID":"e{seq}","eventName":"{name}","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a"}},"sk":{{"S":"b"}},"version":{{"N":"{version}"}},"status":{{"S":"{status}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
+            1_793_880_000 + seq
+        )
+    };
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(
+        &events,
+        format!("{{\"Records\":[{},{}]}}\n", rec(100, "INSERT", "1", "active"), rec(200, "MODIFY", "2.5", "disabled")),
+    )
+    .unwrap();
+    let lake = dir.path().join("lake");
+    let (spec, events, lake) = (spec.to_str().unwrap(), events.to_str().unwrap(), lake.to_str().unwrap());
+    let say = ok(&["normalize", "--spec", spec, "--events", events, "--out", lake]);
+    assert!(say.contains("quarantined 0 records") && say.contains("_rejects"), "{say}");
+    let now = ok(&[
+        "sql",
+        "query",
+        "SELECT value FROM current_attributes WHERE path = 'status'",
+        "--local",
+        lake,
+        "--spec",
+        spec,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(now, "value\ndisabled\n");
+    let rejected = ok(&["sql", "run", "rejected_cells", "--local", lake, "--spec", spec, "--format", "csv"]);
+    assert_eq!(
+        rejected,
+        "table_name,column_name,path,cells,items,first_day,last_day\nsyncs,version,version,1,1,2026-11-05,2026-11-05\n"
+    );
+}

@@ -119,11 +119,12 @@ async fn default_spec_applies_to_a_fresh_catalog() {
     assert!(
         say.contains("+ create table ddb_lake.changes")
             && say.contains("+ create table ddb_lake.attributes")
-            && say.contains("+ create table ddb_lake.snapshots"),
+            && say.contains("+ create table ddb_lake.snapshots")
+            && say.contains("+ create table ddb_lake._rejects"),
         "{say}"
     );
     let say = stdout_ok(&schema(&moto, &["plan"]));
-    assert!(say.starts_with("no changes: database `ddb_lake` and its 3 tables match the spec"), "{say}");
+    assert!(say.starts_with("no changes: database `ddb_lake` and its 4 tables match the spec"), "{say}");
 }
 
 /// The DDL of every table carries the same columns, SerDe properties, location and

@@ -576,3 +576,74 @@ async fn the_redaction_key_is_read_from_secrets_manager_at_cold_start() {
     let err = failed_cold_start(&moto, &[("DDB_LAKE_REDACTION_KEY_SECRET", "ddb-lake/missing")]);
     assert!(err.contains("cannot read the redaction key from the secret ddb-lake/missing"), "{err}");
 }
+
+/// A MODIFY whose `version` no longer fits its bigint column reaches every table with a NULL
+/// cell; `_rejects` names the column, and the batch's metric line counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_does_not_fit_is_a_rejected_cell_not_a_lost_record() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let spec = "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://lake-bucket/ddb/sync\"\n\
+        [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"bigint\"\n\
+        [[tables.columns]]\nname = \"status\"\npath = \"status\"\ntype = \"string\"\n";
+    let api = LambdaApi::start();
+    let function = Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_SPEC", spec)]);
+    let record = |seq: u32, name: &str, version: &str, status: &str, old: &str| {
+        format!(
+            r#"{{"eventID":"e{seq}","eventName":"{name}","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
+            "dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"CUSTOMER#a"}},"sk":{{"S":"SYNC#1"}}}},
+            "NewImage":{{"pk":{{"S":"CUSTOMER#a"}},"sk":{{"S":"SYNC#1"}},"version":{{"N":"{version}"}},"status":{{"S":"{status}"}}}}{old},
+            "SequenceNumber":"{seq}","SizeBytes":40,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#,
+            1_793_880_000 + seq
+        )
+    };
+    let old =
+        r#","OldImage":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"},"version":{"N":"1"},"status":{"S":"active"}}"#;
+    let event = format!(
+        r#"{{"Records":[{},{}]}}"#,
+        record(100, "INSERT", "1", "active", ""),
+        record(200, "MODIFY", "2.5", "disabled", old)
+    );
+    let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+
+    let objects = bucket_objects(&s3).await;
+    let (_, changes) = rows_of(&objects, "changes");
+    assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), ["100", "200"]);
+    let (h, attributes) = rows_of(&objects, "attributes");
+    let path = h.iter().position(|c| c == "path").unwrap();
+    let status: Vec<(String, String)> = attributes
+        .iter()
+        .filter(|r| r[path].as_deref() == Some("status"))
+        .map(|r| (r[1].clone().unwrap(), r[path + 2].clone().unwrap()))
+        .collect();
+    assert_eq!(status, [("100".into(), "active".into()), ("200".into(), "disabled".into())]);
+    let (h, syncs) = rows_of(&objects, "syncs");
+    let version = h.iter().position(|c| c == "version").unwrap();
+    assert_eq!(syncs.iter().map(|r| r[version].clone()).collect::<Vec<_>>(), [Some("1".into()), None]);
+    let (h, rejects) = rows_of(&objects, "_rejects");
+    assert_eq!(rejects.len(), 1);
+    let col = |name: &str| rejects[0][h.iter().position(|c| c == name).unwrap()].clone();
+    assert_eq!(
+        (col("sequence_number"), col("table_name"), col("column_name")),
+        (Some("200".into()), Some("syncs".into()), Some("version".into()))
+    );
+    assert!(!col("reason").unwrap().contains("2.5"), "never the value");
+    assert!(s3
+        .list_objects_v2()
+        .bucket(BUCKET)
+        .prefix(format!("{PREFIX}/_quarantine/"))
+        .send()
+        .await
+        .unwrap()
+        .contents()
+        .is_empty());
+    let emf: serde_json::Value = function
+        .output()
+        .lines()
+        .find(|l| l.contains("\"CellsRejected\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .unwrap();
+    assert_eq!((emf["CellsRejected"].as_u64(), emf["RecordsQuarantined"].as_u64()), (Some(1), Some(0)));
+}

@@ -1,6 +1,6 @@
 // What tells an engineer the pipeline is unwell before an analyst does: alarms on the
 // stream's iterator age, function errors and throttles, messages in the on-failure queue,
-// and the function's own EMF metrics (quarantined and failed records), all sent to one
+// and the function's own EMF metrics (quarantined records, rejected cells, failed records), all sent to one
 // encrypted SNS topic (optionally with an e-mail subscription); and a dashboard with
 // throughput, lag, errors and bytes written. Created by DdbLakeStack.
 
@@ -74,6 +74,7 @@ export class LakeMonitoring extends Construct {
     const throttles = fn.metricThrottles({ period: PERIOD, statistic: 'Sum' });
     const queued = props.onFailureQueue.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: 'Maximum' });
     const quarantined = emf('RecordsQuarantined');
+    const rejected = emf('CellsRejected');
     const failed = emf('RecordsFailed');
 
     const alarm = (
@@ -133,6 +134,13 @@ export class LakeMonitoring extends Construct {
         1,
         'Records were quarantined (could not be normalized); the reasons are in the _quarantine folder of the lake.',
       ),
+      rejected: alarm(
+        'CellsRejectedAlarm',
+        rejected,
+        0,
+        1,
+        'Declared-table cells were written as NULL because their values do not fit the column types; where and why is in the _rejects table (question rejected_cells).',
+      ),
       failed: alarm(
         'FailedRecordsAlarm',
         failed,
@@ -174,6 +182,7 @@ export class LakeMonitoring extends Construct {
               throttles.with({ label: 'throttles' }),
               failed.with({ label: 'records failed' }),
               quarantined.with({ label: 'records quarantined' }),
+              rejected.with({ label: 'cells rejected' }),
               queued.with({ label: 'on-failure queue messages' }),
             ],
             width: 12,

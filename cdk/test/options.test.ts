@@ -128,7 +128,7 @@ describe('the default lake (spec=none)', () => {
     assert.equal(env.DDB_LAKE_PREFIX, 'lake');
     assert.deepEqual(
       resourcesOf(s.template, 'AWS::Glue::Table').map(([, t]) => t.Properties.TableInput.Name).sort(),
-      ['attributes', 'changes', 'snapshots'],
+      ['_rejects', 'attributes', 'changes', 'snapshots'],
     );
   });
 });

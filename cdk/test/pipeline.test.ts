@@ -94,7 +94,7 @@ describe('least privilege', () => {
     assert.deepEqual(sorted(resourcesOfStatement(puts[0])), sorted(expected));
     assert.deepEqual(
       inputs.schema.Tables.map((t) => t.Name),
-      ['changes', 'attributes', 'sync_configs', 'field_mappings', 'snapshots'],
+      ['changes', 'attributes', 'sync_configs', 'field_mappings', '_rejects', 'snapshots'],
     );
   });
 
@@ -288,7 +288,7 @@ describe('catalog and queries', () => {
       }
     }
     // …plus one generated current_<table> view per declared table, and nothing else.
-    const builtIn = ['changes', 'attributes', 'snapshots'];
+    const builtIn = ['changes', 'attributes', '_rejects', 'snapshots'];
     const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => !builtIn.includes(n));
     const generated = named.filter((n) => !files.some((f) => n.Name === `${f.name} v${f.version}`)).map((n) => n.Name);
     assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v2`).sort());
@@ -304,8 +304,8 @@ describe('alarms and dashboard', () => {
     return a;
   };
 
-  it('watches lag, errors, throttles, the on-failure queue, quarantined and failed records', () => {
-    assert.equal(alarms.length, 6);
+  it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells and failed records', () => {
+    assert.equal(alarms.length, 7);
     const expect = (metric: string, namespace: string, threshold: number, periods: number) => {
       const a = find(metric);
       assert.equal(a.Namespace, namespace, metric);
@@ -323,6 +323,7 @@ describe('alarms and dashboard', () => {
     expect('Throttles', 'AWS/Lambda', 0, 3);
     expect('ApproximateNumberOfMessagesVisible', 'AWS/SQS', 0, 1);
     assert.deepEqual(expect('RecordsQuarantined', 'DdbLake', 0, 1).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
+    assert.deepEqual(expect('CellsRejected', 'DdbLake', 0, 1).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
     assert.deepEqual(expect('RecordsFailed', 'DdbLake', 0, 3).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
   });
 

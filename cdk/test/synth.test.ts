@@ -37,10 +37,10 @@ describe('cdk synth', () => {
     const count = (type: string) => Object.values(template.Resources).filter((r: any) => r.Type === type).length;
     assert.equal(count('AWS::Lambda::Function'), 1);
     assert.equal(count('AWS::Lambda::EventSourceMapping'), 1);
-    // changes, attributes and snapshots, plus the example spec's sync_configs and field_mappings.
-    assert.equal(count('AWS::Glue::Table'), 5);
+    // changes, attributes, _rejects and snapshots, plus the example spec's sync_configs and field_mappings.
+    assert.equal(count('AWS::Glue::Table'), 6);
     assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2);
-    assert.equal(count('AWS::CloudWatch::Alarm'), 6);
+    assert.equal(count('AWS::CloudWatch::Alarm'), 7);
     // The function's asset is staged next to the template.
     const fn: any = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function');
     const key: string = fn.Properties.Code.S3Key;

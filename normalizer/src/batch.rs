@@ -85,6 +85,13 @@ pub struct BatchOutput {
 }
 
 impl BatchOutput {
+    /// Cells of declared tables written as NULL because their value did not fit the column
+    /// type (the rows of `_rejects`).
+    pub fn cells_rejected(&self) -> u64 {
+        let rejects = lake_core::schema::BuiltInTable::Rejects.name();
+        self.rows_per_table.iter().filter(|(t, _)| t == rejects).map(|(_, n)| n).sum()
+    }
+
     /// Total gzip'd bytes of all objects.
     pub fn output_bytes(&self) -> usize {
         self.objects.iter().map(|o| o.body.len()).sum()
@@ -386,22 +393,40 @@ mod tests {
     }
 
     #[test]
-    fn type_conflict_in_a_valid_event_quarantines_with_the_raw_record() {
+    fn a_value_that_does_not_fit_its_column_is_a_null_cell_and_a_reject_not_a_quarantine() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, None).unwrap();
         let ok = rec("100", "INSERT").replace(r#"{"N":"1"}"#, r#"{"BOOL":true}"#);
         let ev = format!(r#"{{"Records":[{},{}]}}"#, ok, rec("200", "INSERT"));
         let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
-        assert_eq!(out.quarantined.len(), 1);
-        assert_eq!(out.quarantined[0].index, 1);
-        assert!(out.quarantined[0].reason.contains("column `v`"), "{}", out.quarantined[0].reason);
-        let q = out.objects.iter().find(|o| o.table.is_none()).unwrap();
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(q.body.as_slice()), &mut text).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
-        assert_eq!(line["record_json"]["dynamodb"]["SequenceNumber"], "200");
-        assert_eq!(out.rows_per_table[2], ("x".to_string(), 1));
+        assert!(out.quarantined.is_empty());
+        assert_eq!(out.cells_rejected(), 1);
+        let names: Vec<&str> = out.rows_per_table.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(names, ["changes", "attributes", "x", "_rejects"]);
+        assert_eq!(out.rows_per_table[0].1, 2, "both records reach changes");
+        assert_eq!(out.rows_per_table[2].1, 2, "and the declared table, the bad cell NULL");
+        let body = |table: &str| {
+            let o = out.objects.iter().find(|o| o.table.as_deref() == Some(table)).unwrap();
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(o.body.as_slice()), &mut text).unwrap();
+            text
+        };
+        let x = body("x");
+        assert!(x.lines().any(|l| l.starts_with("INSERT\t100\t") && l.ends_with("\ttrue")), "{x}");
+        assert!(x.lines().any(|l| l.starts_with("INSERT\t200\t") && l.ends_with("\t\\N")), "{x}");
+        let rejects = body("_rejects");
+        let lines: Vec<&str> = rejects.lines().collect();
+        assert_eq!(
+            lines[0],
+            "event_name\tsequence_number\tevent_time\ttenant\titem_key\tpk\tsk\ttable_name\tcolumn_name\tpath\telement_index\treason"
+        );
+        assert_eq!(
+            lines[1],
+            "INSERT\t200\t2023-11-14 22:13:20.000\t\\N\t{\"pk\":\"a\"}\ta\t\\N\tx\tv\tv\t\\N\t\
+             table `x` column `v`: value at `v` is N, which cannot be converted for type boolean"
+        );
+        assert_eq!(lines.len(), 2);
     }
 
     /// Hole 4: quarantine objects held the raw images.
@@ -414,8 +439,9 @@ mod tests {
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, Some(b"0123456789abcdef")).unwrap();
         let personal = r#""email":{"S":"ann@example.com"},"phone":{"S":"+4412345"},"profile":{"M":{"apiToken":{"S":"tok-123"},"name":{"S":"Ann"}}},"v":{"N":"1"}}"#;
-        // A value that does not fit its column (the record decodes), and one that does not decode.
-        let conflict = rec("100", "INSERT").replace(r#""v":{"N":"1"}}"#, personal);
+        // Two records that do not decode: a type DynamoDB does not have, a BOOL that is a string.
+        let conflict = rec("100", "INSERT")
+            .replace(r#""v":{"N":"1"}}"#, &personal.replace(r#""v":"#, r#""when":{"DATE":"2026-11-01"},"v":"#));
         let broken = rec("200", "INSERT").replace(
             r#""v":{"N":"1"}}"#,
             &personal.replace(r#"{"S":"ann@example.com"}"#, r#"{"BOOL":"ann@example.com"}"#),

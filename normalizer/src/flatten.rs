@@ -149,7 +149,8 @@ impl<'s> Flattener<'s> {
             spec,
             rules: spec.redactions.iter().map(|r| (r.path.0.clone(), r.action)).collect(),
             mac,
-            table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len(),
+            // The item tables, the declared ones, then `_rejects`.
+            table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len() + 1,
             tenant_action: None,
             // The patterns are fixed ASCII words: building the matcher cannot fail.
             secrets: spec.default_drop.then(|| {
@@ -222,12 +223,16 @@ impl<'s> Flattener<'s> {
             out.rows[ATTRIBUTES] = walk.rows;
         }
 
-        // declared tables
+        // declared tables, and the cells they reject
+        let rejects_at = self.table_count - 1;
+        let mut rejects = Rejects { prefix: &prefix, buf: std::mem::take(&mut out.bufs[rejects_at]), rows: 0 };
         for (k, table) in self.spec.tables.iter().enumerate() {
             let idx = BuiltInTable::ITEM_TABLES.len() + k;
             let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
-            self.declared_rows(table, image, &prefix, buf, rows)?;
+            self.declared_rows(table, image, &prefix, buf, rows, &mut rejects);
         }
+        out.rows[rejects_at] = rejects.rows;
+        out.bufs[rejects_at] = rejects.buf;
         Ok(())
     }
 
@@ -419,38 +424,41 @@ impl<'s> Flattener<'s> {
         prefix: &[u8],
         buf: &mut Vec<u8>,
         rows: &mut u64,
-    ) -> Result<(), FlattenError> {
+        rejects: &mut Rejects<'_>,
+    ) {
         let Some(explode) = &table.explode else {
             buf.extend_from_slice(prefix);
-            self.declared_columns(table, image, None, buf)?;
+            self.declared_columns(table, image, None, buf, rejects);
             end_row(buf);
             *rows += 1;
-            return Ok(());
+            return;
         };
         // Set elements become scalar values; list elements are borrowed as they are.
         let elements: Vec<Cow<'_, AttributeValue<'_>>> = match lookup(image, &explode.0) {
-            None | Some(AttributeValue::Null) => return Ok(()),
+            None | Some(AttributeValue::Null) => return,
             Some(AttributeValue::L(l)) => l.iter().map(Cow::Borrowed).collect(),
             Some(AttributeValue::Ss(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::S(t.clone()))).collect(),
             Some(AttributeValue::Ns(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::N(t.clone()))).collect(),
             Some(AttributeValue::Bs(s)) => s.iter().map(|t| Cow::Owned(AttributeValue::B(t.clone()))).collect(),
             Some(other) => {
-                return Err(FlattenError::NotAList {
+                // No rows for this item in the table; the reject says why.
+                let e = FlattenError::NotAList {
                     table: table.name.clone(),
                     path: explode.to_string(),
                     found: other.type_name(),
-                })
+                };
+                rejects.push(&table.name, None, &explode.to_string(), None, &e.to_string());
+                return;
             }
         };
         for (i, e) in elements.iter().enumerate() {
             buf.extend_from_slice(prefix);
             push_delimiter(buf);
             push_field(buf, itoa_buf(i as i64).as_str());
-            self.declared_columns(table, image, Some((explode.0.len(), i, e)), buf)?;
+            self.declared_columns(table, image, Some((explode.0.len(), i, e)), buf, rejects);
             end_row(buf);
             *rows += 1;
         }
-        Ok(())
     }
 
     fn declared_columns(
@@ -459,7 +467,8 @@ impl<'s> Flattener<'s> {
         image: &Item<'_>,
         element: Option<(usize, usize, &AttributeValue<'_>)>,
         buf: &mut Vec<u8>,
-    ) -> Result<(), FlattenError> {
+        rejects: &mut Rejects<'_>,
+    ) {
         for c in &table.columns {
             let segs = &c.path.0;
             let (value, position) = match element {
@@ -495,23 +504,30 @@ impl<'s> Flattener<'s> {
                 self.write_json_redacted(v, segs.len(), active, &mut s);
                 s
             } else {
-                convert(v, c.kind).map_err(|reason| {
-                    FlattenError::TypeConflict(Box::new(TypeConflict {
-                        table: table.name.clone(),
-                        column: c.name.clone(),
-                        path: c.path.to_string(),
-                        expected: c.kind.sql_name(),
-                        found: v.type_name(),
-                        reason,
-                    }))
-                })?
+                match convert(v, c.kind) {
+                    Ok(text) => text,
+                    Err(reason) => {
+                        // The cell is NULL (as Athena shows a value it cannot parse); the
+                        // record goes on and the reject says where and why.
+                        let e = TypeConflict {
+                            table: table.name.clone(),
+                            column: c.name.clone(),
+                            path: c.path.to_string(),
+                            expected: c.kind.sql_name(),
+                            found: v.type_name(),
+                            reason,
+                        };
+                        rejects.push(&table.name, Some(&c.name), &e.path, element.map(|(_, i, _)| i), &e.to_string());
+                        push_null(buf);
+                        continue;
+                    }
+                }
             };
             match action {
                 Some(_) => push_field(buf, &self.hash(&text)),
                 None => push_field(buf, &text),
             }
         }
-        Ok(())
     }
 
     /// Whether the default drop takes an attribute of this name (a rule on or under it
@@ -781,6 +797,35 @@ impl<'s> Flattener<'s> {
         let mut m = mac.clone();
         m.update(text.as_bytes());
         hex(&m.finalize().into_bytes())
+    }
+}
+
+/// The `_rejects` rows of one record: the common columns' prefix, the output, the count.
+struct Rejects<'p> {
+    prefix: &'p [u8],
+    buf: Vec<u8>,
+    rows: u64,
+}
+
+impl Rejects<'_> {
+    fn push(&mut self, table: &str, column: Option<&str>, path: &str, element: Option<usize>, reason: &str) {
+        let b = &mut self.buf;
+        b.extend_from_slice(self.prefix);
+        push_delimiter(b);
+        push_field(b, table);
+        push_delimiter(b);
+        push_opt(b, column);
+        push_delimiter(b);
+        push_field(b, path);
+        push_delimiter(b);
+        match element {
+            Some(i) => push_field(b, itoa_buf(i as i64).as_str()),
+            None => push_null(b),
+        }
+        push_delimiter(b);
+        push_field(b, reason);
+        end_row(b);
+        self.rows += 1;
     }
 }
 
@@ -1260,13 +1305,20 @@ type = "decimal(38,0)"
     }
 
     #[test]
-    fn type_conflicts_are_errors() {
+    fn type_conflicts_are_null_cells_and_rejects() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"tz\"\npath = \"schedule.tz\"\ntype = \"bigint\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let f = Flattener::new(&spec, None, "the test").unwrap();
-        let r = decode_record(REC).unwrap();
-        let e = f.flatten(&r, &mut RecordRows::default()).unwrap_err();
-        assert!(e.to_string().contains("column `tz`"), "{e}");
+        let tables = rows_of(&spec, REC);
+        // The cell is NULL, the row is there, and `_rejects` says where and why.
+        assert_eq!(tables[2].1.len(), 1);
+        assert_eq!(tables[2].1[0][7], None);
+        let rejects = &tables[3].1;
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0][7..11], [Some("x".into()), Some("tz".into()), Some("schedule.tz".into()), None]);
+        assert_eq!(
+            rejects[0][11].as_deref(),
+            Some("table `x` column `tz`: value at `schedule.tz` is S, which cannot be converted for type bigint")
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! and hash, on leaves, maps, list elements by position and by `[]`, set elements), with a
 //! tenant attribute and declared columns on parents and children of redacted paths, an
 //! exploded list, attributes whose names look like secrets (dropped by default), and
-//! sometimes a column whose type the value does not fit (so the record is quarantined); an
+//! sometimes a column whose type the value does not fit (a `_rejects` row) or an attribute of
+//! a type DynamoDB does not have (so the records are quarantined whole); an
 //! INSERT, a MODIFY and a REMOVE of the item are written to a lake folder, and no dropped
 //! value, and no hashed value in clear, appears in any byte of any file under it, the
 //! quarantine objects included. A spec the rules make inconsistent must be refused, naming
@@ -141,8 +142,11 @@ struct Case {
     rules: Vec<(prop::sample::Index, bool, bool)>,
     columns: Vec<prop::sample::Index>,
     tenant: Option<prop::sample::Index>,
-    /// A `bigint` column on a string, so that the record is quarantined.
+    /// A `bigint` column on a string: a NULL cell and a `_rejects` row.
     conflict: bool,
+    /// An attribute of a type DynamoDB does not have: the records do not decode and are
+    /// quarantined whole.
+    undecodable: bool,
 }
 
 fn case() -> impl Strategy<Value = Case> {
@@ -152,13 +156,15 @@ fn case() -> impl Strategy<Value = Case> {
         prop::collection::vec(any::<prop::sample::Index>(), 0..5),
         prop::option::of(any::<prop::sample::Index>()),
         prop::bool::weighted(0.3),
+        prop::bool::weighted(0.2),
     )
-        .prop_map(|(attributes, rules, columns, tenant, conflict)| Case {
+        .prop_map(|(attributes, rules, columns, tenant, conflict, undecodable)| Case {
             attributes,
             rules,
             columns,
             tenant,
             conflict,
+            undecodable,
         })
 }
 
@@ -177,6 +183,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         let name = attribute_name(i, *secret);
         let _ = write!(image, r#","{name}":"#);
         build(a, &mut vec![Segment::Name(name)], &mut next, &mut nodes, &mut image);
+    }
+    if case.undecodable {
+        image.push_str(r#","zz":{"DATE":"2026-11-01"}"#);
     }
     image.push('}');
     let candidates: Vec<AttributePath> =
@@ -265,8 +274,9 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         .block_on(process_event(&pipeline, &LocalDirSink::new(dir.path()), &event, &BatchOptions::default()))
         .unwrap();
     prop_assert!(report.failed_objects.is_empty());
+    prop_assert_eq!(report.output.quarantined.len(), if case.undecodable { 3 } else { 0 });
     // The INSERT and the MODIFY carry the value that does not fit.
-    prop_assert_eq!(report.output.quarantined.len(), if conflict { 2 } else { 0 });
+    prop_assert_eq!(report.output.cells_rejected(), if conflict && !case.undecodable { 2 } else { 0 });
     let written = gunzip_all(dir.path());
 
     // No redacted token anywhere; the others are there. The default drop takes a

@@ -397,22 +397,29 @@ mod tests {
     }
 
     #[test]
-    fn a_value_that_does_not_fit_its_column_is_quarantined_with_its_line() {
+    fn a_value_that_does_not_fit_its_column_is_rejected_with_the_item_key() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"enabled\"\npath = \"name\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, None).unwrap();
         let export = export();
         let snapshot = Snapshot::of_export(&export, 300);
         let out = parts(&normalizer, &snapshot, &export.files[2], DEFAULT_PART_BYTES);
-        assert_eq!(out[0].quarantined.len(), 1);
-        let q = out[0].objects.last().unwrap();
+        assert!(out[0].quarantined.is_empty());
+        let r = out[0].objects.iter().find(|o| o.table.as_deref() == Some("_rejects")).unwrap();
         assert_eq!(
-            q.key.as_str(),
-            format!("_quarantine/snapshot_{EXPORT_ID}_c5vjy4e6u7hwstqlmbaz23xrfo_0000.jsonl.gz")
+            r.key.as_str(),
+            format!("_rejects/dt=2026-11-05/snapshot_{EXPORT_ID}_c5vjy4e6u7hwstqlmbaz23xrfo_0000.tsv.gz")
         );
-        let line: serde_json::Value = serde_json::from_str(gunzip(&q.body).trim()).unwrap();
-        assert_eq!(line["index"], 1);
-        assert_eq!(line["record_json"]["Item"]["pk"]["S"], "CUSTOMER#globex");
+        let text = gunzip(&r.body);
+        let row = text.lines().nth(1).unwrap();
+        assert!(
+            row.starts_with(
+                "SNAPSHOT\t\\N\t2026-11-05 12:00:00.000\t\\N\t{\"pk\":\"CUSTOMER#globex\",\"sk\":\"SYNC#0001\"}"
+            ),
+            "{row}"
+        );
+        assert!(row.contains("\tx\tenabled\tname\t\\N\t"), "{row}");
+        assert!(!row.contains("中文"), "never the value: {row}");
     }
 
     #[test]

@@ -125,6 +125,7 @@ pub const FILES: &[(&str, &str)] = sql_files!(
     "questions/recorded_errors.sql",
     "questions/most_changed_settings.sql",
     "questions/deletions.sql",
+    "questions/rejected_cells.sql",
 );
 
 /// The manifest text (`sql/manifest.toml`).

@@ -8,7 +8,7 @@
 
 /// A table every lake has, whatever its spec. The item tables come first, in this order, in
 /// every list of tables (`LakeSpec::table_schemas`, the writer's rows per table); the spec's
-/// declared tables follow, then `snapshots`.
+/// declared tables follow, then `_rejects`, then `snapshots`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuiltInTable {
     /// `changes`: one row per stream record, and one per item of a snapshot.
@@ -18,11 +18,15 @@ pub enum BuiltInTable {
     /// `snapshots`: one row per data file of a snapshot (a backfilled export), written after
     /// the file's rows; it tells the views which snapshots are whole and their rule.
     Snapshots,
+    /// `_rejects`: one row per cell of a declared table whose value does not fit the column's
+    /// type (the cell is NULL): where and why, never the value.
+    Rejects,
 }
 
 impl BuiltInTable {
     /// Every built-in table.
-    pub const ALL: [BuiltInTable; 3] = [BuiltInTable::Changes, BuiltInTable::Attributes, BuiltInTable::Snapshots];
+    pub const ALL: [BuiltInTable; 4] =
+        [BuiltInTable::Changes, BuiltInTable::Attributes, BuiltInTable::Rejects, BuiltInTable::Snapshots];
     /// The built-in tables an item's rows go to, in table order (declared tables follow).
     pub const ITEM_TABLES: [BuiltInTable; 2] = [BuiltInTable::Changes, BuiltInTable::Attributes];
 
@@ -32,11 +36,12 @@ impl BuiltInTable {
             BuiltInTable::Changes => "changes",
             BuiltInTable::Attributes => "attributes",
             BuiltInTable::Snapshots => "snapshots",
+            BuiltInTable::Rejects => "_rejects",
         }
     }
 
-    /// The position of an item table in every list of tables (`snapshots` comes after the
-    /// declared tables, so it has no fixed position).
+    /// The position of an item table in every list of tables (`_rejects` and `snapshots`
+    /// come after the declared tables, so they have no fixed position).
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -55,6 +60,10 @@ impl BuiltInTable {
             BuiltInTable::Snapshots => {
                 ("one row per data file of a snapshot (a backfilled export)", snapshots_columns())
             }
+            BuiltInTable::Rejects => (
+                "one row per declared-table cell whose value does not fit its column type (the cell is NULL); never the value",
+                [common_columns(), rejects_columns()].concat(),
+            ),
         };
         TableSchema { name: self.name().into(), comment: comment.into(), columns }
     }
@@ -129,6 +138,17 @@ fn changes_columns() -> Vec<ColumnSchema> {
             "string",
             "top-level attributes an INSERT sets, a MODIFY changes or a REMOVE deletes: sorted, comma-separated, `,` and `%` in names percent-encoded; NULL without the images",
         ),
+    ]
+}
+
+/// The columns of `_rejects` after the common ones.
+fn rejects_columns() -> Vec<ColumnSchema> {
+    vec![
+        col("table_name", "string", "the declared table"),
+        col("column_name", "string", "the column whose cell is NULL (NULL when the explode path is not a list)"),
+        col("path", "string", "the attribute path the column reads"),
+        col("element_index", "int", "the element of an exploded table; NULL otherwise"),
+        col("reason", "string", "why the value does not fit (its type and the column's, never the value)"),
     ]
 }
 

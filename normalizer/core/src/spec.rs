@@ -699,7 +699,7 @@ impl LakeSpec {
                 return spec_text.err(
                     Some(t.name.span()),
                     format!("table `{name}` is declared twice (or is a built-in table)"),
-                    "give every table its own name; `changes`, `attributes` and `snapshots` are always there",
+                    "give every table its own name; `changes`, `attributes`, `_rejects` and `snapshots` are always there",
                 );
             }
             let explode = match &t.explode {
@@ -869,7 +869,7 @@ impl LakeSpec {
     }
 
     /// The tables an item's rows go to, in the order the writer counts them:
-    /// [`BuiltInTable::ITEM_TABLES`], then the declared tables in spec order.
+    /// [`BuiltInTable::ITEM_TABLES`], then the declared tables in spec order, then `_rejects`.
     pub fn item_table_schemas(&self) -> Vec<TableSchema> {
         let mut out = Vec::with_capacity(BuiltInTable::ALL.len() + self.tables.len());
         out.extend(BuiltInTable::ITEM_TABLES.map(BuiltInTable::schema));
@@ -891,6 +891,7 @@ impl LakeSpec {
             });
             out.push(TableSchema { name: t.name.clone(), comment, columns });
         }
+        out.push(BuiltInTable::Rejects.schema());
         out
     }
 

@@ -29,6 +29,7 @@ struct MetricDefinition {
 const BATCH_METRICS: &[MetricDefinition] = &[
     MetricDefinition { name: "RecordsIn", unit: Unit::Count },
     MetricDefinition { name: "RecordsQuarantined", unit: Unit::Count },
+    MetricDefinition { name: "CellsRejected", unit: Unit::Count },
     MetricDefinition { name: "RecordsFailed", unit: Unit::Count },
     MetricDefinition { name: "ObjectsWritten", unit: Unit::Count },
     MetricDefinition { name: "BytesWritten", unit: Unit::Bytes },
@@ -54,7 +55,8 @@ struct Metadata<'a> {
     cloud_watch_metrics: [MetricDirective<'a>; 1],
 }
 
-/// Per batch: records in, quarantined and failed, objects and bytes written, stream lag.
+/// Per batch: records in, quarantined, cells rejected, records failed, objects and bytes
+/// written, stream lag.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct BatchDocument<'a> {
@@ -63,6 +65,7 @@ struct BatchDocument<'a> {
     function_name: &'a str,
     records_in: usize,
     records_quarantined: usize,
+    cells_rejected: u64,
     records_failed: usize,
     objects_written: usize,
     bytes_written: usize,
@@ -108,6 +111,7 @@ impl Metrics {
             function_name: &self.function_name,
             records_in: report.output.records,
             records_quarantined: report.output.quarantined.len(),
+            cells_rejected: report.output.cells_rejected(),
             records_failed: report.records_failed(),
             objects_written: report.objects_written,
             bytes_written: report.bytes_written,
@@ -145,7 +149,7 @@ mod tests {
             output: BatchOutput {
                 records: 4,
                 event_times: vec![1_700_000_000_000, 1_700_000_001_000, 1_700_100_000_000, 1_700_100_001_000],
-                rows_per_table: vec![("changes".into(), 4), ("attributes".into(), 9)],
+                rows_per_table: vec![("changes".into(), 4), ("attributes".into(), 9), ("_rejects".into(), 2)],
                 ..BatchOutput::default()
             },
             failed_objects: vec![("attributes/dt=2023-11-16/x.tsv.gz".into(), "injected".into())],
@@ -159,7 +163,7 @@ mod tests {
     fn one_document_per_batch_and_one_per_table() {
         let now = 1_700_100_001_000 + 5_000;
         let lines = Metrics::new("DdbLake", "fn").batch_done(&report(), now);
-        assert_eq!(lines.len(), 3);
+        assert_eq!(lines.len(), 4, "the batch, then changes, attributes and _rejects");
         let batch: Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(batch["RecordsFailed"], 2);
         assert_eq!(batch["RecordsIn"], 4);
@@ -176,6 +180,7 @@ mod tests {
                         "Metrics": [
                             {"Name": "RecordsIn", "Unit": "Count"},
                             {"Name": "RecordsQuarantined", "Unit": "Count"},
+                            {"Name": "CellsRejected", "Unit": "Count"},
                             {"Name": "RecordsFailed", "Unit": "Count"},
                             {"Name": "ObjectsWritten", "Unit": "Count"},
                             {"Name": "BytesWritten", "Unit": "Bytes"},
@@ -186,6 +191,7 @@ mod tests {
                 "FunctionName": "fn",
                 "RecordsIn": 4,
                 "RecordsQuarantined": 0,
+                "CellsRejected": 2,
                 "RecordsFailed": 2,
                 "ObjectsWritten": 3,
                 "BytesWritten": 1234,

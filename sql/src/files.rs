@@ -248,11 +248,27 @@ impl SqlFile {
                 });
             }
         }
-        let mut sql = self.body.clone();
-        for p in &self.params {
-            let value = values.iter().rev().find(|(k, _)| k == &p.name).map(|(_, v)| v.as_str()).unwrap_or(&p.default);
-            sql = sql.replace(&format!("{{{{{}}}}}", p.name), &literal(p, value)?);
+        // One pass over the body: a substituted value is never read again, so a text value
+        // holding `{{other}}` stays text.
+        let mut sql = String::with_capacity(self.body.len());
+        let mut rest = self.body.as_str();
+        while let Some(at) = rest.find("{{") {
+            sql.push_str(&rest[..at]);
+            let after = &rest[at + 2..];
+            let Some(end) = after.find("}}") else { break };
+            let name = &after[..end];
+            match self.params.iter().find(|p| p.name == name) {
+                Some(p) => {
+                    let value =
+                        values.iter().rev().find(|(k, _)| k == &p.name).map(|(_, v)| v.as_str()).unwrap_or(&p.default);
+                    sql.push_str(&literal(p, value)?);
+                }
+                // Not a parameter: the text stays as it is.
+                None => sql.push_str(&rest[at..at + 2 + end + 2]),
+            }
+            rest = &after[end + 2..];
         }
+        sql.push_str(rest);
         Ok(sql)
     }
 }
@@ -306,6 +322,18 @@ mod tests {
             problems.push(format!("the manifest has {} entries for {} files", manifest.file.len(), files.len()));
         }
         assert!(problems.is_empty(), "{}\n\nentries for the current files:\n{entries}", problems.join("\n"));
+    }
+
+    #[test]
+    fn text_parameters_are_substituted_once_whatever_they_hold() {
+        let f = parse(
+            "questions/x.sql",
+            "-- name: x\n-- kind: question\n-- question: q\n-- version: 1\n-- reads: changes\n\
+             -- param: a text x first\n-- param: b text y second\nSELECT {{a}} AS a, {{b}} AS b, '{{c}}' AS c",
+        )
+        .unwrap();
+        let sql = f.render(&[("a".into(), "it's {{b}}".into()), ("b".into(), r"{{a}} \' ''".into())]).unwrap();
+        assert_eq!(sql, r"SELECT 'it''s {{b}}' AS a, '{{a}} \'' ''''' AS b, '{{c}}' AS c");
     }
 
     #[test]

@@ -57,9 +57,36 @@ pub fn render(answer: &Answer, format: Format, chart: Option<&str>) -> String {
     }
 }
 
+/// A value as a terminal shows it safely: control characters (C0, DEL, C1) and the bidi
+/// controls that reorder what a terminal shows are written as visible escapes (`\x1b`,
+/// `\t`, `\n`, `\r`, `\u{202e}`) and a backslash as `\\`, so a stored value cannot clear the
+/// screen, move the cursor or disguise the text around it. Only the table format does this;
+/// CSV and JSON stay byte-exact.
+fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control()
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn table(answer: &Answer, chart: Option<&str>) -> String {
-    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "NULL".into());
-    let mut widths: Vec<usize> = answer.columns.iter().map(|c| c.chars().count()).collect();
+    let cell = |v: &Option<String>| v.as_deref().map(visible).unwrap_or_else(|| "NULL".into());
+    let mut widths: Vec<usize> = answer.columns.iter().map(|c| visible(c).chars().count()).collect();
     for r in &answer.rows {
         for (w, v) in widths.iter_mut().zip(r) {
             *w = (*w).max(cell(v).chars().count().min(60));
@@ -92,7 +119,7 @@ fn table(answer: &Answer, chart: Option<&str>) -> String {
         }
         let _ = writeln!(out, "{}", l.trim_end());
     };
-    line(&mut out, answer.columns.clone(), None);
+    line(&mut out, answer.columns.iter().map(|c| visible(c)).collect(), None);
     line(&mut out, widths.iter().map(|w| "─".repeat(*w)).collect(), None);
     for r in &answer.rows {
         let bar = chart_col.map(|i| {
@@ -126,5 +153,19 @@ mod tests {
         assert_eq!(c, "field_id,n\nsummary,10\n\"a,\"\"b\"\"\nc\",\n");
         let j: serde_json::Value = serde_json::from_str(&render(&answer(), Format::Json, None)).unwrap();
         assert_eq!(j[1]["n"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn table_output_shows_control_characters_and_never_writes_them() {
+        let value = "\u{1b}[2J\u{1b}[Hgone\rback\ttab\\ \u{7}\u{9b}31m \u{202e}txt.exe";
+        let a = Answer { columns: vec!["v".into()], rows: vec![vec![Some(value.into())]] };
+        let t = render(&a, Format::Table, None);
+        assert!(!t.bytes().any(|b| (b < 0x20 && b != b'\n') || b == 0x7f), "a raw control byte: {t:?}");
+        assert!(!t.contains('\u{9b}') && !t.contains('\u{202e}'), "{t:?}");
+        assert_eq!(t.lines().nth(2).unwrap(), r"\x1b[2J\x1b[Hgone\rback\ttab\\ \x07\u{9b}31m \u{202e}txt.exe");
+        // CSV and JSON keep the bytes.
+        assert!(render(&a, Format::Csv, None).contains(value));
+        let j: serde_json::Value = serde_json::from_str(&render(&a, Format::Json, None)).unwrap();
+        assert_eq!(j[0]["v"], value);
     }
 }

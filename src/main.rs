@@ -59,6 +59,9 @@ enum Command {
     /// (MD5, gzip, item counts, key attributes): a damaged or incomplete export stops the
     /// command before anything is written. Running it again rewrites the same objects.
     Backfill(cmd::backfill::Args),
+    /// What a local lake's quarantine holds, and writing it again after a fix (list, requeue).
+    #[command(subcommand)]
+    Quarantine(cmd::quarantine::QuarantineCommand),
     /// Work with lake spec files.
     #[command(subcommand)]
     Spec(SpecCommand),
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),
+        Command::Quarantine(c) => cmd::quarantine::run(c),
         Command::Schema(c) => cmd::schema::run(c),
         Command::Replay(args) => cmd::replay::run(args),
     };

@@ -563,3 +563,79 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
         "table_name,column_name,path,cells,items,first_day,last_day\nsyncs,version,version,1,1,2026-11-05,2026-11-05\n"
     );
 }
+
+#[test]
+fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n\
+         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"double\"\n",
+    )
+    .unwrap();
+    let rec = |seq: u32, version: &str| {
+        format!(
+            r#"{{"eventID":"e{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}},"version":{version},"status":{{"S":"s{seq}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
+            1_793_880_000 + seq
+        )
+    };
+    let (good, bad) = (rec(100, r#"{"N":"2.5"}"#), rec(200, r#"{"DATE":"2026-11-05"}"#));
+    // A quarantine object as an earlier version wrote it for a value that did not fit a
+    // bigint column (the spec is now double), and a record that still does not decode.
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(lake.join("_quarantine")).unwrap();
+    let line = |i: usize, seq: u32, reason: &str, record: &str| {
+        format!(
+            r#"{{"index":{i},"eventID":"e{seq}","sequenceNumber":"{seq}","reason":"{reason}","record_json":{record}}}"#
+        )
+    };
+    let lines = format!(
+        "{}\n{}\n",
+        line(
+            0,
+            100,
+            "table `syncs` column `version`: value at `version` is N, which is out of range for type bigint",
+            &good
+        ),
+        line(1, 200, "unknown DynamoDB attribute type `DATE`", &bad)
+    );
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
+    let quarantined = lake.join("_quarantine/shardId-1_100_200.jsonl.gz");
+    std::fs::write(&quarantined, gz.finish().unwrap()).unwrap();
+    let (spec, lake_s) = (spec.to_str().unwrap(), lake.to_str().unwrap());
+
+    let listed = ok(&["quarantine", "list", "--lake", lake_s]);
+    assert!(
+        listed.contains("  200  unknown DynamoDB attribute type `DATE`")
+            && listed.contains("2 quarantined records in 1 objects"),
+        "{listed}"
+    );
+    let say = ok(&["quarantine", "requeue", "--lake", lake_s, "--spec", spec]);
+    assert!(say.contains("kept _quarantine/shardId-1_100_200.jsonl.gz with the records that still fail"), "{say}");
+    assert!(say.contains("requeued 1 records into 3 objects; 1 still fail"), "{say}");
+    let once = tree(&lake);
+    let (_, changes) = table_rows(&once, "changes");
+    assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), ["100"]);
+    let (h, syncs) = table_rows(&once, "syncs");
+    assert_eq!(syncs[0][h.iter().position(|c| c == "version").unwrap()].as_deref(), Some("2.5"));
+    let mut left = String::new();
+    MultiGzDecoder::new(once["_quarantine/shardId-1_100_200.jsonl.gz"].as_slice()).read_to_string(&mut left).unwrap();
+    assert_eq!(left.lines().count(), 1);
+    assert!(left.contains(r#""sequenceNumber":"200""#), "{left}");
+
+    // Run again: nothing changes.
+    ok(&["quarantine", "requeue", "--lake", lake_s, "--spec", spec]);
+    assert_eq!(tree(&lake), once);
+
+    // Every answer equals that of a lake that had the good record all along.
+    let clean = dir.path().join("clean");
+    let events = dir.path().join("good.jsonl");
+    std::fs::write(&events, format!("{{\"Records\":[{good}]}}\n")).unwrap();
+    ok(&["normalize", "--spec", spec, "--events", events.to_str().unwrap(), "--out", clean.to_str().unwrap()]);
+    for q in ["SELECT path, value FROM current_attributes ORDER BY path", "SELECT version FROM current_syncs"] {
+        let answer = |l: &str| ok(&["sql", "query", q, "--local", l, "--spec", spec, "--format", "csv"]);
+        assert_eq!(answer(lake_s), answer(clean.to_str().unwrap()), "{q}");
+    }
+}

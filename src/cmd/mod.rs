@@ -5,6 +5,7 @@ pub mod cat;
 pub mod demo;
 pub mod generate;
 pub mod normalize;
+pub mod quarantine;
 pub mod replay;
 pub mod schema;
 pub mod spec;

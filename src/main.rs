@@ -59,7 +59,7 @@ enum Command {
     /// (MD5, gzip, item counts, key attributes): a damaged or incomplete export stops the
     /// command before anything is written. Running it again rewrites the same objects.
     Backfill(cmd::backfill::Args),
-    /// What a local lake's quarantine holds, and writing it again after a fix (list, requeue).
+    /// What a lake's quarantine holds (local or in S3), and writing it again after a fix (list, requeue).
     #[command(subcommand)]
     Quarantine(cmd::quarantine::QuarantineCommand),
     /// Work with lake spec files.

@@ -564,16 +564,12 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
     );
 }
 
-#[test]
-fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("spec.toml");
-    std::fs::write(
-        &spec,
-        "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n\
-         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"double\"\n",
-    )
-    .unwrap();
+/// A spec, a record and a quarantine object as an earlier version wrote them: the record's
+/// version (2.5) did not fit a bigint column (the spec is now double), and a second record
+/// still does not decode.
+fn requeue_case() -> (&'static str, String, Vec<u8>) {
+    let spec = "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n\
+         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"double\"\n";
     let rec = |seq: u32, version: &str| {
         format!(
             r#"{{"eventID":"e{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}},"version":{version},"status":{{"S":"s{seq}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
@@ -581,10 +577,6 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
         )
     };
     let (good, bad) = (rec(100, r#"{"N":"2.5"}"#), rec(200, r#"{"DATE":"2026-11-05"}"#));
-    // A quarantine object as an earlier version wrote it for a value that did not fit a
-    // bigint column (the spec is now double), and a record that still does not decode.
-    let lake = dir.path().join("lake");
-    std::fs::create_dir_all(lake.join("_quarantine")).unwrap();
     let line = |i: usize, seq: u32, reason: &str, record: &str| {
         format!(
             r#"{{"index":{i},"eventID":"e{seq}","sequenceNumber":"{seq}","reason":"{reason}","record_json":{record}}}"#
@@ -602,8 +594,18 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
     );
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
-    let quarantined = lake.join("_quarantine/shardId-1_100_200.jsonl.gz");
-    std::fs::write(&quarantined, gz.finish().unwrap()).unwrap();
+    (spec, good, gz.finish().unwrap())
+}
+
+#[test]
+fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec_text, good, quarantine) = requeue_case();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, spec_text).unwrap();
+    let lake = dir.path().join("lake");
+    std::fs::create_dir_all(lake.join("_quarantine")).unwrap();
+    std::fs::write(lake.join("_quarantine/shardId-1_100_200.jsonl.gz"), quarantine).unwrap();
     let (spec, lake_s) = (spec.to_str().unwrap(), lake.to_str().unwrap());
 
     let listed = ok(&["quarantine", "list", "--lake", lake_s]);
@@ -638,4 +640,65 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
         let answer = |l: &str| ok(&["sql", "query", q, "--local", l, "--spec", spec, "--format", "csv"]);
         assert_eq!(answer(lake_s), answer(clean.to_str().unwrap()), "{q}");
     }
+}
+
+/// The same, in S3 (moto): the same sinks read, write and remove the objects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requeue_works_in_s3_through_the_same_sinks() {
+    let moto = helpers::Moto::start();
+    let s3 = moto.s3();
+    s3.create_bucket().bucket("acme-lake").send().await.unwrap();
+    let (spec_text, _, quarantine) = requeue_case();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, spec_text).unwrap();
+    let key = "p/_quarantine/shardId-1_100_200.jsonl.gz";
+    s3.put_object().bucket("acme-lake").key(key).body(quarantine.into()).send().await.unwrap();
+    let requeue = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+            .envs(moto.env())
+            .args(["quarantine", "requeue", "--lake", "s3://acme-lake/p", "--endpoint-url", &moto.endpoint, "--spec"])
+            .arg(&spec)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let say = requeue();
+    assert!(say.contains("requeued 1 records into 3 objects; 1 still fail"), "{say}");
+    let listing = |s3: aws_sdk_s3::Client| async move {
+        let out = s3.list_objects_v2().bucket("acme-lake").send().await.unwrap();
+        let mut keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
+        keys.sort();
+        keys
+    };
+    let keys = listing(s3.clone()).await;
+    assert_eq!(
+        keys,
+        [
+            "p/_quarantine/shardId-1_100_200.jsonl.gz",
+            "p/attributes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
+            "p/changes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
+            "p/syncs/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
+        ]
+    );
+    let body = s3.get_object().bucket("acme-lake").key(key).send().await.unwrap().body.collect().await.unwrap();
+    let mut left = String::new();
+    MultiGzDecoder::new(body.into_bytes().as_ref()).read_to_string(&mut left).unwrap();
+    assert_eq!(left.lines().count(), 1);
+    assert!(left.contains(r#""sequenceNumber":"200""#), "{left}");
+    // A second run: the same objects.
+    requeue();
+    assert_eq!(listing(s3.clone()).await, keys);
+    // When nothing fails any more the object goes.
+    let clean = requeue_case().2;
+    let mut text = String::new();
+    MultiGzDecoder::new(clean.as_slice()).read_to_string(&mut text).unwrap();
+    let only_good = text.lines().next().unwrap().to_owned() + "\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, only_good.as_bytes()).unwrap();
+    s3.put_object().bucket("acme-lake").key(key).body(gz.finish().unwrap().into()).send().await.unwrap();
+    let say = requeue();
+    assert!(say.contains("removed _quarantine/shardId-1_100_200.jsonl.gz"), "{say}");
+    assert!(!listing(s3).await.iter().any(|k| k.contains("_quarantine")));
 }

@@ -11,7 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
-use crate::sink::{LakeSink, SinkError};
+use crate::sink::{LakeSink, QuarantineStore, SinkError};
 use lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
 
 /// Server-side encryption requested on every object.
@@ -116,6 +116,66 @@ impl LakeSink for S3Sink {
             key: format!("s3://{}/{s3_key}", self.bucket),
             source: DisplayErrorContext(e).to_string().into(),
         })
+    }
+}
+
+impl S3Sink {
+    fn error<E: std::error::Error + Send + Sync + 'static>(
+        &self,
+        s3_key: &str,
+        e: aws_sdk_s3::error::SdkError<E>,
+    ) -> SinkError {
+        SinkError { key: format!("s3://{}/{s3_key}", self.bucket), source: DisplayErrorContext(e).to_string().into() }
+    }
+}
+
+impl QuarantineStore for S3Sink {
+    async fn quarantine_objects(&self) -> Result<Vec<ObjectKey>, SinkError> {
+        let prefix =
+            if self.quarantine_prefix.is_empty() { String::new() } else { format!("{}/", self.quarantine_prefix) };
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error(&prefix, e))?;
+            for o in page.contents() {
+                let name = o.key().and_then(|k| k.strip_prefix(&prefix));
+                if let Some(key) = name.filter(|n| !n.contains('/')).and_then(ObjectKey::quarantine_named) {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
+        let s3_key = self.s3_key(key);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&s3_key)
+            .send()
+            .await
+            .map_err(|e| self.error(&s3_key, e))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| SinkError { key: format!("s3://{}/{s3_key}", self.bucket), source: Box::new(e) })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), SinkError> {
+        let s3_key = self.s3_key(key);
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&s3_key)
+            .send()
+            .await
+            .map_err(|e| self.error(&s3_key, e))?;
+        Ok(())
     }
 }
 

@@ -28,6 +28,17 @@ pub trait LakeSink {
     fn put(&self, key: &ObjectKey, body: &[u8]) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
+/// A lake whose quarantine can be read back and emptied (`ddb-lake quarantine requeue`):
+/// the local folder and S3, through the same sinks that write the lake.
+pub trait QuarantineStore: LakeSink {
+    /// The keys of every quarantine object, sorted.
+    fn quarantine_objects(&self) -> impl Future<Output = Result<Vec<ObjectKey>, SinkError>> + Send;
+    /// An object's bytes.
+    fn get(&self, key: &ObjectKey) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send;
+    /// Removes an object.
+    fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), SinkError>> + Send;
+}
+
 /// A local directory laid out exactly like the S3 prefix.
 #[derive(Debug, Clone)]
 pub struct LocalDirSink {
@@ -65,6 +76,37 @@ impl LakeSink for LocalDirSink {
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
         tokio::fs::write(&tmp, body).await.map_err(err)?;
         tokio::fs::rename(&tmp, &path).await.map_err(err)
+    }
+}
+
+impl QuarantineStore for LocalDirSink {
+    async fn quarantine_objects(&self) -> Result<Vec<ObjectKey>, SinkError> {
+        let dir = self.root.join(lake_core::object_key::QUARANTINE_DIR);
+        let mut keys = Vec::new();
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+            Err(e) => return Err(SinkError { key: dir.display().to_string(), source: Box::new(e) }),
+        };
+        while let Some(e) =
+            entries.next_entry().await.map_err(|e| SinkError { key: dir.display().to_string(), source: Box::new(e) })?
+        {
+            if let Some(key) = e.file_name().to_str().and_then(ObjectKey::quarantine_named) {
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
+        tokio::fs::read(self.path_of(key)).await.map_err(|e| SinkError { key: key.to_string(), source: Box::new(e) })
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<(), SinkError> {
+        tokio::fs::remove_file(self.path_of(key))
+            .await
+            .map_err(|e| SinkError { key: key.to_string(), source: Box::new(e) })
     }
 }
 

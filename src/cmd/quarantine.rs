@@ -1,36 +1,56 @@
-//! `ddb-lake quarantine`: what a local lake's `_quarantine/` holds, and writing those records
-//! again with the current spec and writer (`requeue`), through the stream's own path.
+//! `ddb-lake quarantine`: what a lake's quarantine holds (a local folder or S3), and writing
+//! those records again with the current spec and writer (`requeue`), through the stream's own
+//! path and the same sinks.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use flate2::read::MultiGzDecoder;
-use lake_core::object_key::QUARANTINE_DIR;
+use lake_core::object_key::ObjectKey;
+use lake_core::spec::LakeSpec;
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::sink::{LakeSink, LocalDirSink};
+use normalizer::s3::{Encryption, S3Sink};
+use normalizer::sink::{LocalDirSink, QuarantineStore};
 use serde_json::Value;
 
 use super::{load_spec, redaction_key};
 
+/// Where the lake is: a local folder, or `s3://bucket/prefix`.
+#[derive(clap::Args, Debug)]
+pub struct LakeArgs {
+    /// The lake: a local folder (it mirrors s3://bucket/prefix/), or s3://BUCKET/PREFIX.
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", default_value = "lake")]
+    lake: String,
+    /// Quarantine prefix in S3 when it is not PREFIX/_quarantine (the stack's QuarantinePrefix).
+    #[arg(long, value_name = "PREFIX")]
+    quarantine_prefix: Option<String>,
+    /// Endpoint URL for S3, e.g. http://127.0.0.1:5000 for moto_server (also sets path-style
+    /// addressing). Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region (default: AWS_REGION / the profile, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
+}
+
 /// `ddb-lake quarantine` subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum QuarantineCommand {
-    /// List the quarantine objects of a local lake: each record's sequence number and reason.
+    /// List the quarantine objects of a lake (local or in S3): each record's sequence number
+    /// and reason.
     List {
-        /// The lake folder (it mirrors s3://bucket/prefix/).
-        #[arg(long, value_name = "DIR", default_value = "lake")]
-        lake: PathBuf,
+        #[command(flatten)]
+        lake: LakeArgs,
     },
-    /// Normalize the quarantined records of a local lake again, with the current spec and
-    /// writer, through the stream's own path; their rows are written under names of their own
-    /// (`requeue-<quarantine object>_…`), then each quarantine object keeps only the records that
-    /// still fail, or is removed. Run it after a fix (see docs/operations.md); running it
-    /// again changes no answer.
+    /// Normalize the quarantined records of a lake (local or in S3) again, with the current
+    /// spec and writer, through the stream's own path and the same sinks; their rows are
+    /// written under names of their own (`requeue-<quarantine object>_…`), then each
+    /// quarantine object keeps only the records that still fail, or is removed. Run it after a
+    /// fix (see docs/operations.md); running it again changes no answer.
     Requeue {
-        /// The lake folder (it mirrors s3://bucket/prefix/).
-        #[arg(long, value_name = "DIR", default_value = "lake")]
-        lake: PathBuf,
+        #[command(flatten)]
+        lake: LakeArgs,
         /// Lake spec (TOML), the one the lake is written with now.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
@@ -39,46 +59,72 @@ pub enum QuarantineCommand {
 
 /// Runs a subcommand.
 pub fn run(command: QuarantineCommand) -> anyhow::Result<()> {
-    match command {
-        QuarantineCommand::List { lake } => list(&lake),
-        QuarantineCommand::Requeue { lake, spec } => requeue(&lake, spec.as_deref()),
+    let (lake, spec) = match command {
+        QuarantineCommand::List { lake } => (lake, None),
+        QuarantineCommand::Requeue { lake, spec } => (lake, Some(load_spec(spec.as_deref())?)),
+    };
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
+    rt.block_on(async {
+        match lake.lake.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                if bucket.is_empty() {
+                    anyhow::bail!("--lake {} names no bucket: write s3://BUCKET/PREFIX", lake.lake);
+                }
+                let aws = super::aws_config(lake.endpoint_url.as_deref(), lake.region.as_deref()).await;
+                let s3 = aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(&aws).force_path_style(lake.endpoint_url.is_some()).build(),
+                );
+                let store = S3Sink::new(s3, bucket, prefix, lake.quarantine_prefix.as_deref(), Encryption::BucketDefault);
+                go(&store, &lake.lake, spec.as_ref()).await
+            }
+            None => {
+                let dir = Path::new(&lake.lake);
+                if !dir.is_dir() {
+                    anyhow::bail!("{} is not a lake folder (give the folder normalize, replay or backfill wrote, or s3://BUCKET/PREFIX)", dir.display());
+                }
+                go(&LocalDirSink::new(dir), &lake.lake, spec.as_ref()).await
+            }
+        }
+    })
+}
+
+async fn go<S: QuarantineStore + Sync>(store: &S, lake: &str, spec: Option<&LakeSpec>) -> anyhow::Result<()> {
+    match spec {
+        None => list(store, lake).await,
+        Some(spec) => requeue(store, spec).await,
     }
 }
 
-/// The quarantine objects of `lake`, sorted, each with its stem and lines.
-fn quarantine_objects(lake: &Path) -> anyhow::Result<Vec<(PathBuf, String, Vec<Value>)>> {
-    let dir = lake.join(QUARANTINE_DIR);
-    if !lake.is_dir() {
-        anyhow::bail!("{} is not a lake folder (give the folder normalize, replay or backfill wrote)", lake.display());
-    }
+/// The quarantine objects of the lake, sorted, each with its key, stem and lines.
+async fn quarantine_objects<S: QuarantineStore + Sync>(
+    store: &S,
+) -> anyhow::Result<Vec<(ObjectKey, String, Vec<Value>)>> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
-    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    paths.sort();
-    for path in paths {
-        let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".jsonl.gz")) else {
-            continue;
-        };
+    for key in store.quarantine_objects().await? {
+        let body = store.get(&key).await?;
         let mut text = String::new();
-        MultiGzDecoder::new(std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?)
+        MultiGzDecoder::new(body.as_slice())
             .read_to_string(&mut text)
-            .with_context(|| format!("{} is not a gzip'd quarantine object", path.display()))?;
+            .with_context(|| format!("{key} is not a gzip'd quarantine object"))?;
         let lines = text
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(serde_json::from_str)
             .collect::<Result<Vec<Value>, _>>()
-            .with_context(|| format!("{} holds a line that is not JSON", path.display()))?;
-        out.push((path.clone(), stem.to_owned(), lines));
+            .with_context(|| format!("{key} holds a line that is not JSON"))?;
+        let stem = key.as_str().rsplit('/').next().unwrap_or_default().trim_end_matches(".jsonl.gz").to_owned();
+        out.push((key, stem, lines));
     }
     Ok(out)
 }
 
-fn list(lake: &Path) -> anyhow::Result<()> {
-    let objects = quarantine_objects(lake)?;
+async fn list<S: QuarantineStore + Sync>(store: &S, lake: &str) -> anyhow::Result<()> {
+    let objects = quarantine_objects(store).await?;
     let mut total = 0;
-    for (path, _, lines) in &objects {
-        println!("{} ({} records)", path.display(), lines.len());
+    for (key, _, lines) in &objects {
+        println!("{key} ({} records)", lines.len());
         for l in lines {
             println!(
                 "  {}  {}",
@@ -88,20 +134,17 @@ fn list(lake: &Path) -> anyhow::Result<()> {
         }
         total += lines.len();
     }
-    println!("{total} quarantined records in {} objects under {}/{QUARANTINE_DIR}/", objects.len(), lake.display());
+    println!("{total} quarantined records in {} objects in {lake}", objects.len());
     Ok(())
 }
 
-fn requeue(lake: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
-    let spec = load_spec(spec)?;
-    let key = redaction_key(&spec);
-    let normalizer = Normalizer::new(&spec, key.as_deref())?;
-    let sink = LocalDirSink::new(lake);
-    let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
+async fn requeue<S: QuarantineStore + Sync>(store: &S, spec: &LakeSpec) -> anyhow::Result<()> {
+    let key = redaction_key(spec);
+    let normalizer = Normalizer::new(spec, key.as_deref())?;
     let (mut written, mut still, mut kept, mut objects) = (0usize, 0usize, 0usize, 0usize);
-    for (path, stem, lines) in quarantine_objects(lake)? {
+    for (qkey, stem, lines) in quarantine_objects(store).await? {
         if stem.starts_with("snapshot_") {
-            println!("{}: items of a snapshot: run the backfill of that export again instead", path.display());
+            println!("{qkey}: items of a snapshot: run the backfill of that export again instead");
             kept += lines.len();
             continue;
         }
@@ -117,13 +160,10 @@ fn requeue(lake: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
             serde_json::json!({ "Records": records.iter().map(|l| l["record_json"].clone()).collect::<Vec<_>>() });
         let out = normalizer
             .normalize_event(&event.to_string(), &BatchOptions { source: Some(format!("requeue-{stem}")) })
-            .with_context(|| format!("{} does not hold stream records", path.display()))?;
-        rt.block_on(async {
-            for o in out.objects.iter().filter(|o| o.table.is_some()) {
-                sink.put(&o.key, &o.body).await?;
-            }
-            Ok::<_, normalizer::sink::SinkError>(())
-        })?;
+            .with_context(|| format!("{qkey} does not hold stream records"))?;
+        for o in out.objects.iter().filter(|o| o.table.is_some()) {
+            store.put(&o.key, &o.body).await?;
+        }
         objects += out.objects.iter().filter(|o| o.table.is_some()).count();
         written += records.len() - out.quarantined.len();
         still += out.quarantined.len();
@@ -148,15 +188,13 @@ fn requeue(lake: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
             rest.push(b'\n');
         }
         if rest.is_empty() {
-            std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-            println!("removed {QUARANTINE_DIR}/{stem}.jsonl.gz (every record written)");
+            store.delete(&qkey).await?;
+            println!("removed {qkey} (every record written)");
         } else {
-            println!("kept {QUARANTINE_DIR}/{stem}.jsonl.gz with the records that still fail");
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(spec.gzip_level));
             gz.write_all(&rest)?;
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, gz.finish()?).with_context(|| format!("cannot write {}", tmp.display()))?;
-            std::fs::rename(&tmp, &path).with_context(|| format!("cannot replace {}", path.display()))?;
+            store.put(&qkey, &gz.finish()?).await?;
+            println!("kept {qkey} with the records that still fail");
         }
     }
     println!(

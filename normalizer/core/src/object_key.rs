@@ -198,6 +198,14 @@ impl ObjectKey {
         ))
     }
 
+    /// The key of a quarantine object found by listing the quarantine folder: `name` must be a
+    /// name this module gives (one safe component ending in `.jsonl.gz`), else `None`.
+    pub fn quarantine_named(name: &str) -> Option<Self> {
+        let stem = name.strip_suffix(".jsonl.gz")?;
+        let safe = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%~".contains(&b));
+        safe.then(|| ObjectKey(format!("{QUARANTINE_DIR}/{name}")))
+    }
+
     /// The key text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -227,6 +235,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::cmp::Ordering;
+
+    #[test]
+    fn only_names_this_module_gives_are_quarantine_keys() {
+        let b = BatchId { source: "shardId-1".into(), first_sequence: "1".into(), last_sequence: "2".into() };
+        let name = ObjectKey::quarantine(&b).as_str().rsplit('/').next().unwrap().to_owned();
+        assert_eq!(ObjectKey::quarantine_named(&name), Some(ObjectKey::quarantine(&b)));
+        for bad in ["../x.jsonl.gz", "a/b.jsonl.gz", ".jsonl.gz", "x.tsv.gz", "a b.jsonl.gz"] {
+            assert_eq!(ObjectKey::quarantine_named(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_batch_is_named_by_its_numeric_sequence_range() {

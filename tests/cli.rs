@@ -567,9 +567,11 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
 /// A spec, a record and a quarantine object as an earlier version wrote them: the record's
 /// version (2.5) did not fit a bigint column (the spec is now double), and a second record
 /// still does not decode.
-fn requeue_case() -> (&'static str, String, Vec<u8>) {
-    let spec = "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://acme-lake/p\"\n\
-         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"double\"\n";
+fn requeue_case() -> (String, String, Vec<u8>) {
+    // The documented example spec, its `version` column changed from bigint to double.
+    let example = std::fs::read_to_string(example_spec()).unwrap();
+    let spec = example.replace("path = \"version\"\ntype = \"bigint\"", "path = \"version\"\ntype = \"double\"");
+    assert_ne!(spec, example);
     let rec = |seq: u32, version: &str| {
         format!(
             r#"{{"eventID":"e{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}},"version":{version},"status":{{"S":"s{seq}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
@@ -620,7 +622,7 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
     let once = tree(&lake);
     let (_, changes) = table_rows(&once, "changes");
     assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), ["100"]);
-    let (h, syncs) = table_rows(&once, "syncs");
+    let (h, syncs) = table_rows(&once, "sync_configs");
     assert_eq!(syncs[0][h.iter().position(|c| c == "version").unwrap()].as_deref(), Some("2.5"));
     let mut left = String::new();
     MultiGzDecoder::new(once["_quarantine/shardId-1_100_200.jsonl.gz"].as_slice()).read_to_string(&mut left).unwrap();
@@ -636,9 +638,26 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
     let events = dir.path().join("good.jsonl");
     std::fs::write(&events, format!("{{\"Records\":[{good}]}}\n")).unwrap();
     ok(&["normalize", "--spec", spec, "--events", events.to_str().unwrap(), "--out", clean.to_str().unwrap()]);
-    for q in ["SELECT path, value FROM current_attributes ORDER BY path", "SELECT version FROM current_syncs"] {
+    let queries =
+        ["SELECT path, value FROM current_attributes ORDER BY path", "SELECT version FROM current_sync_configs"];
+    for q in queries {
         let answer = |l: &str| ok(&["sql", "query", q, "--local", l, "--spec", spec, "--format", "csv"]);
         assert_eq!(answer(lake_s), answer(clean.to_str().unwrap()), "{q}");
+    }
+    assert_eq!(
+        ok(&["sql", "query", queries[1], "--local", lake_s, "--spec", spec, "--format", "csv"]),
+        "version\n2.5\n"
+    );
+    // Every canned question too.
+    let mut names: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/questions"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".sql").to_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 11);
+    for name in &names {
+        let answer = |l: &str| ok(&["sql", "run", name, "--local", l, "--spec", spec, "--format", "csv"]);
+        assert_eq!(answer(lake_s), answer(clean.to_str().unwrap()), "question {name}");
     }
 }
 
@@ -679,7 +698,7 @@ async fn requeue_works_in_s3_through_the_same_sinks() {
             "p/_quarantine/shardId-1_100_200.jsonl.gz",
             "p/attributes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
             "p/changes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
-            "p/syncs/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
+            "p/sync_configs/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
         ]
     );
     let body = s3.get_object().bucket("acme-lake").key(key).send().await.unwrap().body.collect().await.unwrap();

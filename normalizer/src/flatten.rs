@@ -308,6 +308,9 @@ impl<'s> Flattener<'s> {
 
     /// The action of a rule that ends exactly at `depth` (drop wins over hash).
     fn action_at(&self, active: u64, depth: usize) -> Option<RedactAction> {
+        if active == 0 {
+            return None;
+        }
         let mut found = None;
         for (k, (segs, action)) in self.rules.iter().enumerate() {
             if active & (1 << k) != 0 && segs.len() == depth {
@@ -322,8 +325,8 @@ impl<'s> Flattener<'s> {
 
     fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut AttributeRows<'_>) {
         for (name, value) in &item.0 {
-            let act = self.step(active, depth, PathStep::Name(name.as_str()));
-            if act == 0 && self.looks_secret(name.as_str()) {
+            let (act, action) = self.step_onto(active, depth, PathStep::Name(name.as_str()));
+            if action == Some(RedactAction::Drop) {
                 continue;
             }
             let mark = w.path.len();
@@ -576,10 +579,7 @@ impl<'s> Flattener<'s> {
     ) {
         let names: Vec<String> = image.keys().cloned().collect();
         for name in names {
-            let (below, mut action) = self.step_down(active, depth, PathStep::Name(&name));
-            if action.is_none() && below == 0 && self.looks_secret(&name) {
-                action = Some(RedactAction::Drop);
-            }
+            let (below, action) = self.step_onto(active, depth, PathStep::Name(&name));
             let mark = path.len();
             push_name(path, &name);
             match action {
@@ -697,14 +697,12 @@ impl<'s> Flattener<'s> {
                 Segment::Index(i) => PathStep::Index(*i),
                 Segment::Each => PathStep::Index(position.unwrap_or(usize::MAX)),
             };
-            let (below, mut here) = self.step_down(active, depth, step);
-            if here.is_none()
-                && below == 0
-                && action.is_none()
-                && matches!(seg, Segment::Name(n) if self.looks_secret(n))
-            {
-                here = Some(RedactAction::Drop);
-            }
+            // Below a hashed parent the value is hashed whole: the default drop has no say.
+            let (below, here) = if action.is_some() {
+                self.step_down(active, depth, step)
+            } else {
+                self.step_onto(active, depth, step)
+            };
             active = below;
             match here {
                 Some(RedactAction::Drop) => return (0, Some(RedactAction::Drop)),
@@ -721,6 +719,19 @@ impl<'s> Flattener<'s> {
         (below, self.action_at(below, depth + 1))
     }
 
+    /// [`Flattener::step_down`], and onto a member whose name looks like a secret with no rule
+    /// on its path, the default drop: the one place every walk (rows, columns, their JSON,
+    /// quarantine images) decides it.
+    fn step_onto(&self, active: u64, depth: usize, seg: PathStep<'_>) -> (u64, Option<RedactAction>) {
+        let (below, action) = self.step_down(active, depth, seg);
+        match seg {
+            PathStep::Name(name) if action.is_none() && below == 0 && self.looks_secret(name) => {
+                (0, Some(RedactAction::Drop))
+            }
+            _ => (below, action),
+        }
+    }
+
     /// [`write_json`] of a value at `depth` with the rules `active` on its path applied below
     /// it: a dropped map member is left out, a dropped list element is `null` (positions
     /// stay), a dropped set element is left out; a hashed value is its hash as a string.
@@ -733,10 +744,7 @@ impl<'s> Flattener<'s> {
                 out.push('{');
                 let mut first = true;
                 for (k, e) in &m.0 {
-                    let (below, mut action) = self.step_down(active, depth, PathStep::Name(k.as_str()));
-                    if action.is_none() && below == 0 && self.looks_secret(k.as_str()) {
-                        action = Some(RedactAction::Drop);
-                    }
+                    let (below, action) = self.step_onto(active, depth, PathStep::Name(k.as_str()));
                     if action == Some(RedactAction::Drop) {
                         continue;
                     }

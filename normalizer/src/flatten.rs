@@ -115,6 +115,10 @@ pub struct Flattener<'s> {
     secrets: Option<aho_corasick::AhoCorasick>,
     /// Names the default drop keeps, ASCII lowercase.
     keep_names: Vec<String>,
+    /// Per declared table, per column: whether redaction can reach the column's path at all
+    /// (a rule on, above or below it, or a name on it the default drop takes). The others
+    /// skip the per-row walk of their path.
+    redacted_columns: Vec<Vec<bool>>,
 }
 
 /// The `attributes` rows of one record, written while its new image is walked: the
@@ -160,7 +164,21 @@ impl<'s> Flattener<'s> {
                     .expect("the default secret names build a matcher")
             }),
             keep_names: spec.keep_names.clone(),
+            redacted_columns: Vec::new(),
         };
+        flattener.redacted_columns = spec
+            .tables
+            .iter()
+            .map(|t| {
+                t.columns
+                    .iter()
+                    .map(|c| {
+                        spec.redactions.iter().any(|r| c.path.may_start_with(&r.path) || r.path.may_start_with(&c.path))
+                            || c.path.0.iter().any(|s| matches!(s, Segment::Name(n) if flattener.looks_secret(n)))
+                    })
+                    .collect()
+            })
+            .collect();
         if let Some(TenantRule::Attribute(name)) = &spec.tenant {
             flattener.tenant_action = flattener.redaction_along(&[Segment::Name(name.clone())], None).1;
         }
@@ -229,7 +247,7 @@ impl<'s> Flattener<'s> {
         for (k, table) in self.spec.tables.iter().enumerate() {
             let idx = BuiltInTable::ITEM_TABLES.len() + k;
             let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
-            self.declared_rows(table, image, &prefix, buf, rows, &mut rejects);
+            self.declared_rows(table, &self.redacted_columns[k], image, &prefix, buf, rows, &mut rejects);
         }
         out.rows[rejects_at] = rejects.rows;
         out.bufs[rejects_at] = rejects.buf;
@@ -420,9 +438,11 @@ impl<'s> Flattener<'s> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn declared_rows(
         &self,
         table: &DeclaredTable,
+        redacted: &[bool],
         image: &Item<'_>,
         prefix: &[u8],
         buf: &mut Vec<u8>,
@@ -431,7 +451,7 @@ impl<'s> Flattener<'s> {
     ) {
         let Some(explode) = &table.explode else {
             buf.extend_from_slice(prefix);
-            self.declared_columns(table, image, None, buf, rejects);
+            self.declared_columns(table, redacted, image, None, buf, rejects);
             end_row(buf);
             *rows += 1;
             return;
@@ -458,7 +478,7 @@ impl<'s> Flattener<'s> {
             buf.extend_from_slice(prefix);
             push_delimiter(buf);
             push_field(buf, itoa_buf(i as i64).as_str());
-            self.declared_columns(table, image, Some((explode.0.len(), i, e)), buf, rejects);
+            self.declared_columns(table, redacted, image, Some((explode.0.len(), i, e)), buf, rejects);
             end_row(buf);
             *rows += 1;
         }
@@ -467,12 +487,13 @@ impl<'s> Flattener<'s> {
     fn declared_columns(
         &self,
         table: &DeclaredTable,
+        redacted: &[bool],
         image: &Item<'_>,
         element: Option<(usize, usize, &AttributeValue<'_>)>,
         buf: &mut Vec<u8>,
         rejects: &mut Rejects<'_>,
     ) {
-        for c in &table.columns {
+        for (c, &redacted) in table.columns.iter().zip(redacted) {
             let segs = &c.path.0;
             let (value, position) = match element {
                 Some((n, i, e)) if segs.get(n) == Some(&Segment::Each) => (lookup_value(e, &segs[n + 1..]), Some(i)),
@@ -483,7 +504,7 @@ impl<'s> Flattener<'s> {
                 push_null(buf);
                 continue;
             };
-            let (active, action) = self.redaction_along(segs, position);
+            let (active, action) = if redacted { self.redaction_along(segs, position) } else { (0, None) };
             if action == Some(RedactAction::Drop) {
                 // The spec refuses such a column; never write the value all the same.
                 push_null(buf);

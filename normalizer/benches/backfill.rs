@@ -55,19 +55,10 @@ fn child(export_dir: &Path) {
     let started = Instant::now();
     let export = Export::open(export_dir).expect("export");
     let snapshot = Snapshot::of_export(&export, spec.snapshot_margin_seconds);
-    let mut json_bytes = 0;
-    for file in &export.files {
-        json_bytes +=
-            file.verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ())).expect("verify").json_bytes;
-    }
-    let mut items = 0;
-    for file in &export.files {
-        let stats = normalizer
-            .normalize_snapshot_file(&snapshot, file, DEFAULT_PART_BYTES, |_| {}, |part| write(&part.objects))
-            .expect("backfill");
-        write(std::slice::from_ref(&normalizer.snapshot_marker(&snapshot, file, stats.items))).expect("marker");
-        items += stats.items;
-    }
+    let read = normalizer
+        .backfill(&snapshot, &export, DEFAULT_PART_BYTES, |_, _, _| {}, |part| write(&part.objects))
+        .expect("backfill");
+    let (items, json_bytes) = (read.items, read.json_bytes);
     let secs = started.elapsed().as_secs_f64();
     println!("{secs} {items} {json_bytes} {} {}", export.size_bytes(), vm_hwm_kb());
 }

@@ -74,6 +74,15 @@ pub struct SnapshotPartOutput {
     pub rows_per_table: Vec<(String, u64)>,
 }
 
+/// Where a backfill is, for its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackfillStep {
+    /// Reading every data file through before anything is written.
+    Checking,
+    /// Writing a data file's rows.
+    Writing,
+}
+
 /// Why a data file could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError<E> {
@@ -232,6 +241,44 @@ impl Normalizer<'_> {
             emit(assembler.finish(&part_id(part), &day)).map_err(SnapshotError::Write)?;
         }
         Ok(stats)
+    }
+
+    /// A whole backfill of `export` as `snapshot`: every data file read through first (its
+    /// MD5, gzip, items and key attributes; nothing is handed to `write` if one fails), then
+    /// each data file normalized part by part and, after its rows, its `snapshots` row (a part
+    /// with that one object). `progress` hears the step, the data file's position and the
+    /// gzip'd bytes read of it so far. Returns what the check pass read.
+    pub fn backfill<E>(
+        &self,
+        snapshot: &Snapshot,
+        export: &Export,
+        part_bytes: usize,
+        mut progress: impl FnMut(BackfillStep, usize, u64),
+        mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+    ) -> Result<FileStats, SnapshotError<E>> {
+        let mut read = FileStats::default();
+        for (n, file) in export.files.iter().enumerate() {
+            let stats = file.verify(
+                |bytes| progress(BackfillStep::Checking, n, bytes),
+                |item| self.snapshot_keys(item).map(|_| ()),
+            )?;
+            read.items += stats.items;
+            read.json_bytes += stats.json_bytes;
+        }
+        for (n, file) in export.files.iter().enumerate() {
+            let stats = self.normalize_snapshot_file(
+                snapshot,
+                file,
+                part_bytes,
+                |bytes| progress(BackfillStep::Writing, n, bytes),
+                &mut write,
+            )?;
+            // Last: the views use a snapshot only when every data file has its row.
+            let marker = self.snapshot_marker(snapshot, file, stats.items);
+            write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
+                .map_err(SnapshotError::Write)?;
+        }
+        Ok(read)
     }
 
     /// The `snapshots` row of one data file of `snapshot` holding `items` items: write it

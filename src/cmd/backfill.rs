@@ -9,7 +9,7 @@ use anyhow::Context;
 use normalizer::batch::Normalizer;
 use normalizer::export::Export;
 use normalizer::sink::{LakeSink, LocalDirSink, SinkError};
-use normalizer::snapshot::{Snapshot, SnapshotError, DEFAULT_PART_BYTES};
+use normalizer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
 
 use super::{human_bytes, load_spec, redaction_key};
 
@@ -114,89 +114,70 @@ pub fn backfill(
     let files = export.files.len();
     let started = Instant::now();
 
-    // Read every data file through before anything is written: a damaged or incomplete
-    // export leaves the lake as it was.
-    let mut progress = Progress::new(quiet);
-    let (mut checked_bytes, mut checked_items) = (0u64, 0u64);
-    for (n, file) in export.files.iter().enumerate() {
-        let stats = file.verify(
-            |read| {
-                progress
-                    .show(|secs| format!("checking {}", files_done(n, files, checked_bytes + read, total_bytes, secs)))
-            },
-            |item| normalizer.snapshot_keys(item).map(|_| ()),
-        )?;
-        checked_bytes += file.size_bytes;
-        checked_items += stats.items;
-    }
-    progress.done();
-
     let sink = LocalDirSink::new(out);
     let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
-    let write = |objects: &[normalizer::batch::LakeObject]| {
-        rt.block_on(async {
-            for o in objects {
-                sink.put(&o.key, &o.body).await?;
-            }
-            Ok::<_, SinkError>(())
-        })
-    };
+    let mut progress = Progress::new(quiet);
     let mut rows: Vec<(String, u64)> = normalizer.tables().iter().map(|t| (t.name.clone(), 0)).collect();
-    let (mut objects, mut out_bytes, mut written_bytes) = (0usize, 0usize, 0u64);
+    let (mut objects, mut out_bytes) = (0usize, 0usize);
     let items = std::cell::Cell::new(0u64);
     let mut quarantined: Vec<String> = Vec::new();
-    for (n, file) in export.files.iter().enumerate() {
-        let stats = normalizer
-            .normalize_snapshot_file(
-                &snapshot,
-                file,
-                DEFAULT_PART_BYTES,
-                |read| {
-                    progress.show(|secs| {
-                        let done = files_done(n, files, written_bytes + read, total_bytes, secs);
-                        format!("writing {done}, {} items", items.get())
-                    })
-                },
-                |part| {
-                    write(&part.objects)?;
-                    for (acc, (_, r)) in rows.iter_mut().zip(&part.rows_per_table) {
-                        acc.1 += r;
+    let mut step = BackfillStep::Checking;
+    let read = normalizer
+        .backfill(
+            &snapshot,
+            &export,
+            DEFAULT_PART_BYTES,
+            |now, n, read| {
+                if now != step {
+                    progress.done();
+                    step = now;
+                }
+                // Gzip'd bytes of the data files before this one, and of this one so far.
+                let at = export.files[..n].iter().map(|f| f.size_bytes).sum::<u64>() + read;
+                progress.show(|secs| {
+                    let done = files_done(n, files, at, total_bytes, secs);
+                    match now {
+                        BackfillStep::Checking => format!("checking {done}"),
+                        BackfillStep::Writing => format!("writing {done}, {} items", items.get()),
                     }
-                    objects += part.objects.len();
-                    out_bytes += part.objects.iter().map(|o| o.body.len()).sum::<usize>();
-                    items.set(items.get() + part.items);
-                    let qkey = part.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string());
-                    for q in &part.quarantined {
-                        quarantined.push(format!(
-                            "{}/{} (line {}): {}",
-                            out.display(),
-                            qkey.as_deref().unwrap_or_default(),
-                            q.index,
-                            q.reason
-                        ));
+                })
+            },
+            |part| {
+                rt.block_on(async {
+                    for o in &part.objects {
+                        sink.put(&o.key, &o.body).await?;
                     }
-                    Ok(())
-                },
-            )
-            .map_err(|e: SnapshotError<SinkError>| match e {
-                SnapshotError::Export(e) => anyhow::Error::new(e),
-                SnapshotError::Write(e) => anyhow::Error::new(e).context(format!(
-                    "the rows of {} were not all written; run the same backfill again once {} is writable",
-                    file.path.display(),
-                    out.display()
-                )),
-            })?;
-        // The data file's row in `snapshots` goes last: the views use a snapshot only when
-        // every data file has its row.
-        let marker = normalizer.snapshot_marker(&snapshot, file, stats.items);
-        write(std::slice::from_ref(&marker))?;
-        objects += 1;
-        out_bytes += marker.body.len();
-        written_bytes += file.size_bytes;
-    }
+                    Ok::<_, SinkError>(())
+                })?;
+                for (acc, (_, r)) in rows.iter_mut().zip(&part.rows_per_table) {
+                    acc.1 += r;
+                }
+                objects += part.objects.len();
+                out_bytes += part.objects.iter().map(|o| o.body.len()).sum::<usize>();
+                items.set(items.get() + part.items);
+                let qkey = part.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string());
+                for q in &part.quarantined {
+                    quarantined.push(format!(
+                        "{}/{} (line {}): {}",
+                        out.display(),
+                        qkey.as_deref().unwrap_or_default(),
+                        q.index,
+                        q.reason
+                    ));
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e: SnapshotError<SinkError>| match e {
+            SnapshotError::Export(e) => anyhow::Error::new(e),
+            SnapshotError::Write(e) => anyhow::Error::new(e).context(format!(
+                "not every object was written; run the same backfill again once {} is writable",
+                out.display()
+            )),
+        })?;
     progress.done();
     let items = items.get();
-    debug_assert_eq!(items, checked_items);
+    debug_assert_eq!(items, read.items);
     Ok(Backfilled { export, snapshot, items, rows, objects, out_bytes, quarantined, took: started.elapsed() })
 }
 

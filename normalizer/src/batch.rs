@@ -118,23 +118,15 @@ pub(crate) struct QuarantineLine<'a> {
 #[derive(Serialize)]
 pub(crate) struct RedactedPath {
     pub(crate) path: String,
-    pub(crate) action: &'static str,
+    /// As the spec writes it: `drop` or `hash`.
+    pub(crate) action: lake_core::spec::RedactAction,
 }
 
 impl<'a> QuarantineLine<'a> {
     /// The line for `record`, whose raw JSON is `raw`, redacted by `flattener`.
     pub(crate) fn new(flattener: &Flattener<'_>, record: &'a QuarantinedRecord, raw: &str) -> Self {
         let (record_json, redacted) = flattener.redact_for_quarantine(raw);
-        let redacted = redacted
-            .into_iter()
-            .map(|(path, a)| RedactedPath {
-                path,
-                action: match a {
-                    lake_core::spec::RedactAction::Drop => "drop",
-                    lake_core::spec::RedactAction::Hash => "hash",
-                },
-            })
-            .collect();
+        let redacted = redacted.into_iter().map(|(path, action)| RedactedPath { path, action }).collect();
         QuarantineLine { record, record_json, redacted }
     }
 }

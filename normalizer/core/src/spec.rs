@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::path::{AttributePath, Segment};
@@ -140,7 +140,7 @@ impl ColumnType {
 }
 
 /// What redaction does to a value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RedactAction {
     /// The value is not written at all.

@@ -342,7 +342,7 @@ impl<'s> Flattener<'s> {
     }
 
     fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut AttributeRows<'_>) {
-        for (name, value) in &item.0 {
+        for (name, value) in item {
             let (act, action) = self.step_onto(active, depth, PathStep::Name(name.as_str()));
             if action == Some(RedactAction::Drop) {
                 continue;
@@ -764,7 +764,7 @@ impl<'s> Flattener<'s> {
             AttributeValue::M(m) => {
                 out.push('{');
                 let mut first = true;
-                for (k, e) in &m.0 {
+                for (k, e) in m {
                     let (below, action) = self.step_onto(active, depth, PathStep::Name(k.as_str()));
                     if action == Some(RedactAction::Drop) {
                         continue;
@@ -858,7 +858,7 @@ impl Rejects<'_> {
     }
 }
 
-static EMPTY_ITEM: Item<'static> = Item(Vec::new());
+static EMPTY_ITEM: Item<'static> = Item::EMPTY;
 
 #[derive(Clone, Copy)]
 /// One step down an item: into a map member by name, or a list element by index.
@@ -1002,7 +1002,7 @@ pub fn write_json(v: &AttributeValue<'_>, out: &mut String) {
         }
         AttributeValue::M(m) => {
             out.push('{');
-            for (i, (k, e)) in m.0.iter().enumerate() {
+            for (i, (k, e)) in m.iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
@@ -1017,7 +1017,7 @@ pub fn write_json(v: &AttributeValue<'_>, out: &mut String) {
 
 /// The item key as canonical JSON: names sorted, values as text.
 pub fn item_key_json(keys: &Item<'_>) -> String {
-    let mut names: Vec<&(Text<'_>, AttributeValue<'_>)> = keys.0.iter().collect();
+    let mut names: Vec<&(Text<'_>, AttributeValue<'_>)> = keys.iter().collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     let mut s = String::with_capacity(64);
     s.push('{');
@@ -1046,12 +1046,12 @@ fn encode_name(name: &str, out: &mut String) {
 /// Sorted, comma-separated top-level attribute names that the change touched.
 fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
     let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image) {
-        (EventName::Insert, Some(new), _) => new.0.iter().map(|(k, _)| k.as_str()).collect(),
-        (EventName::Remove, _, Some(old)) => old.0.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Insert, Some(new), _) => new.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Modify, Some(new), Some(old)) => {
             let mut n: Vec<&str> =
-                new.0.iter().filter(|(k, v)| old.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
-            n.extend(old.0.iter().filter(|(k, _)| new.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
+                new.iter().filter(|(k, v)| old.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
+            n.extend(old.iter().filter(|(k, _)| new.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
             n
         }
         _ => return None,

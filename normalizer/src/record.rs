@@ -106,18 +106,68 @@ impl AttributeValue<'_> {
 }
 
 /// An item (or a map value): attribute names and values in event order.
+///
+/// A map with more than [`Item::INDEX_FROM`] attributes also keeps its positions sorted by
+/// name, so that [`Item::get`] is a binary search: an item may hold tens of thousands of
+/// top-level attributes within DynamoDB's 400 KB, and the flattener looks every one of them
+/// up in the other image of a MODIFY.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Item<'a>(pub Vec<(Text<'a>, AttributeValue<'a>)>);
+pub struct Item<'a> {
+    entries: Vec<(Text<'a>, AttributeValue<'a>)>,
+    /// Positions in `entries`, sorted by name (stable: the first of equal names first);
+    /// empty for a small map, which is scanned.
+    by_name: Vec<u32>,
+}
 
 impl<'a> Item<'a> {
-    /// The value of the attribute called `name`, if present.
+    /// Maps with more attributes than this are looked up through the sorted index.
+    pub const INDEX_FROM: usize = 16;
+
+    /// The empty item.
+    pub const EMPTY: Item<'static> = Item { entries: Vec::new(), by_name: Vec::new() };
+
+    /// An item of these attributes, in this order.
+    pub fn new(entries: Vec<(Text<'a>, AttributeValue<'a>)>) -> Self {
+        let mut by_name = Vec::new();
+        if entries.len() > Self::INDEX_FROM {
+            by_name = (0..entries.len() as u32).collect();
+            by_name.sort_by(|&a, &b| entries[a as usize].0.as_str().cmp(entries[b as usize].0.as_str()));
+        }
+        Item { entries, by_name }
+    }
+
+    /// The value of the attribute called `name`, if present (the first, should an event
+    /// repeat a name).
     pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
-        self.0.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
+        if self.by_name.is_empty() {
+            return self.entries.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v);
+        }
+        let at = self.by_name.partition_point(|&i| self.entries[i as usize].0.as_str() < name);
+        let (n, v) = &self.entries[*self.by_name.get(at)? as usize];
+        (n.as_str() == name).then_some(v)
+    }
+
+    /// The attributes, in event order.
+    pub fn iter(&self) -> std::slice::Iter<'_, (Text<'a>, AttributeValue<'a>)> {
+        self.entries.iter()
+    }
+
+    /// How many attributes the item has.
+    pub fn len(&self) -> usize {
+        self.entries.len()
     }
 
     /// Whether the item has no attributes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.entries.is_empty()
+    }
+}
+
+impl<'i, 'a> IntoIterator for &'i Item<'a> {
+    type Item = &'i (Text<'a>, AttributeValue<'a>);
+    type IntoIter = std::slice::Iter<'i, (Text<'a>, AttributeValue<'a>)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
     }
 }
 
@@ -137,7 +187,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
                 while let Some((name, value)) = map.next_entry::<Text<'de>, AttributeValue<'de>>()? {
                     entries.push((name, value));
                 }
-                Ok(Item(entries))
+                Ok(Item::new(entries))
             }
         }
         deserializer.deserialize_any(ItemVisitor)
@@ -584,6 +634,31 @@ mod tests {
       "StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
 
     #[test]
+    fn a_wide_map_is_looked_up_by_name_in_event_order_with_the_first_of_a_repeated_name() {
+        // 40 names in descending order (so event order and name order differ), one repeated.
+        let names: Vec<String> = (0..40).rev().map(|i| format!("a{i:02}")).collect();
+        let mut members: Vec<String> = names.iter().map(|n| format!(r#""{n}":{{"S":"v-{n}"}}"#)).collect();
+        members.push(r#""a07":{"S":"second"}"#.to_owned());
+        let json = format!("{{{}}}", members.join(","));
+        let item: Item<'_> = serde_json::from_str(&json).unwrap();
+        assert!(item.len() > Item::INDEX_FROM);
+        assert_eq!(item.len(), 41);
+        let in_order: Vec<&str> = item.iter().map(|(n, _)| n.as_str()).take(40).collect();
+        assert_eq!(in_order, names);
+        for n in &names {
+            assert_eq!(item.get(n).and_then(|v| v.scalar_text()), Some(format!("v-{n}").as_str()), "{n}");
+        }
+        assert_eq!(item.get("a07").and_then(|v| v.scalar_text()), Some("v-a07"));
+        for missing in ["", "a", "a40", "a0", "b", "a07 "] {
+            assert_eq!(item.get(missing), None, "{missing:?}");
+        }
+        let small: Item<'_> = serde_json::from_str(r#"{"b":{"N":"1"},"a":{"N":"2"},"b":{"N":"3"}}"#).unwrap();
+        assert_eq!(small.get("b").and_then(|v| v.scalar_text()), Some("1"));
+        assert_eq!(small.get("a").and_then(|v| v.scalar_text()), Some("2"));
+        assert_eq!(small.get("c"), None);
+    }
+
+    #[test]
     fn decodes_every_type_exactly() {
         let r = decode_record(MODIFY).unwrap();
         assert_eq!(r.event_name, EventName::Modify);
@@ -603,7 +678,7 @@ mod tests {
     #[test]
     fn strings_without_escapes_are_borrowed() {
         let r = decode_record(MODIFY).unwrap();
-        assert!(matches!(r.keys.0[0].0 .0, Cow::Borrowed(_)));
+        assert!(matches!(r.keys.iter().next().unwrap().0 .0, Cow::Borrowed(_)));
     }
 
     #[test]

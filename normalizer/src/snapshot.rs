@@ -184,7 +184,7 @@ impl Normalizer<'_> {
         let mut keys = Vec::with_capacity(2);
         for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
             let Some(name) = name else { continue };
-            match item.0.iter().find(|(k, _)| k.as_str() == name.as_str()) {
+            match item.iter().find(|(k, _)| k.as_str() == name.as_str()) {
                 Some((k, v)) => keys.push((k.clone(), v.clone())),
                 None => {
                     return Err(format!(
@@ -194,7 +194,7 @@ impl Normalizer<'_> {
                 }
             }
         }
-        Ok(Item(keys))
+        Ok(Item::new(keys))
     }
 
     /// Normalizes one data file of `snapshot`, handing each finished part (at most about

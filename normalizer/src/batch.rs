@@ -5,7 +5,14 @@
 //! its own, and appends the rows of every record that succeeded to one gzip'd object per
 //! table × day. A record that fails is quarantined with its reason and the batch goes on.
 //! Nothing here does I/O; writing the objects is the sink's job.
+//!
+//! Memory does not grow with the number of partitions a batch touches: the first
+//! [`MAX_OPEN_ENCODERS`] objects are compressed as their rows arrive; the rows of any
+//! further object are kept as text and compressed, one object at a time, when the batch is
+//! finished. (An encoder holds a few hundred KB of state: a batch of 1,000 records on 1,000
+//! days would otherwise hold 2,000 of them.) The rows and the keys are the same either way.
 
+use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -98,10 +105,47 @@ impl BatchOutput {
     }
 }
 
+/// Objects of one batch compressed as their rows arrive; further objects are compressed
+/// when the batch is finished (see the module's documentation).
+pub const MAX_OPEN_ENCODERS: usize = 16;
+
 struct Writer {
-    gz: GzEncoder<Vec<u8>>,
+    body: Body,
     rows: u64,
     first_record: usize,
+}
+
+/// An object's body while the batch is assembled.
+enum Body {
+    /// Compressed as rows arrive.
+    Gzip(Box<GzEncoder<Vec<u8>>>),
+    /// Rows as text (header included), compressed when the batch is finished.
+    Text(Vec<u8>),
+}
+
+impl Body {
+    fn write(&mut self, bytes: &[u8]) {
+        // Writing to a Vec cannot fail.
+        let _ = match self {
+            Body::Gzip(gz) => gz.write_all(bytes),
+            Body::Text(text) => {
+                text.extend_from_slice(bytes);
+                Ok(())
+            }
+        };
+    }
+
+    fn finish(self, level: Compression) -> Vec<u8> {
+        match self {
+            Body::Gzip(gz) => (*gz).finish().unwrap_or_default(),
+            Body::Text(text) => {
+                let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 4 + 64), level);
+                let _ = gz.write_all(&text);
+                drop(text);
+                gz.finish().unwrap_or_default()
+            }
+        }
+    }
 }
 
 /// One line of a quarantine object: why, the record's (or snapshot item's) JSON with its
@@ -131,13 +175,19 @@ impl<'a> QuarantineLine<'a> {
     }
 }
 
+/// A table's header row, with its newline.
+fn header_line(table: &TableSchema) -> Vec<u8> {
+    let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    let mut line = header.join("\t").into_bytes();
+    line.push(b'\n');
+    line
+}
+
 /// A table's object, opened: a gzip encoder that holds the header row.
 pub(crate) fn table_object(table: &TableSchema, level: Compression) -> GzEncoder<Vec<u8>> {
     let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
-    let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     // Writing to a Vec cannot fail.
-    let _ = gz.write_all(header.join("\t").as_bytes());
-    let _ = gz.write_all(b"\n");
+    let _ = gz.write_all(&header_line(table));
     gz
 }
 
@@ -150,6 +200,7 @@ pub struct Normalizer<'s> {
     pub(crate) flattener: Flattener<'s>,
     pub(crate) tables: Vec<TableSchema>,
     pub(crate) gzip_level: u32,
+    max_open_encoders: usize,
 }
 
 impl<'s> Normalizer<'s> {
@@ -173,12 +224,20 @@ impl<'s> Normalizer<'s> {
             flattener: Flattener::new(spec, redaction_key, key_source)?,
             tables: spec.item_table_schemas(),
             gzip_level: spec.gzip_level,
+            max_open_encoders: MAX_OPEN_ENCODERS,
         })
     }
 
     /// The same writer at another gzip level (0-9; the benchmark compares levels).
     pub fn with_gzip_level(mut self, level: u32) -> Self {
         self.gzip_level = level;
+        self
+    }
+
+    /// The same writer with another bound on the objects compressed as their rows arrive
+    /// ([`MAX_OPEN_ENCODERS`]; the tests show that the bound changes no row).
+    pub fn with_max_open_encoders(mut self, n: usize) -> Self {
+        self.max_open_encoders = n;
         self
     }
 
@@ -193,12 +252,12 @@ impl<'s> Normalizer<'s> {
         // Common case: one pass over the event, each record flattened as soon as it is decoded
         // (one decoded record in memory at a time). When a record does not decode, start again
         // record by record, so that only the bad ones are quarantined.
-        let mut assembler = Assembler::new(&self.flattener, &self.tables, self.gzip_level);
+        let mut assembler = Assembler::new(self);
         let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
         let mut raws: Vec<&RawValue> = Vec::new();
         if streamed.is_err() {
             raws = split_event(event_json)?;
-            assembler = Assembler::new(&self.flattener, &self.tables, self.gzip_level);
+            assembler = Assembler::new(self);
             for (index, raw) in raws.iter().enumerate() {
                 match decode_record(raw.get()) {
                     Ok(rec) => assembler.add(index, &rec),
@@ -227,6 +286,8 @@ struct Assembler<'f, 's> {
     flattener: &'f Flattener<'s>,
     tables: &'f [TableSchema],
     level: Compression,
+    max_open_encoders: usize,
+    open_encoders: usize,
     writers: BTreeMap<(usize, String), Writer>,
     rows: RecordRows,
     totals: Vec<u64>,
@@ -237,14 +298,16 @@ struct Assembler<'f, 's> {
 }
 
 impl<'f, 's> Assembler<'f, 's> {
-    fn new(flattener: &'f Flattener<'s>, tables: &'f [TableSchema], gzip_level: u32) -> Self {
+    fn new(normalizer: &'f Normalizer<'s>) -> Self {
         Assembler {
-            flattener,
-            tables,
-            level: Compression::new(gzip_level),
+            flattener: &normalizer.flattener,
+            tables: &normalizer.tables,
+            level: Compression::new(normalizer.gzip_level),
+            max_open_encoders: normalizer.max_open_encoders,
+            open_encoders: 0,
             writers: BTreeMap::new(),
             rows: RecordRows::default(),
-            totals: vec![0; tables.len()],
+            totals: vec![0; normalizer.tables.len()],
             sequence_numbers: Vec::new(),
             event_times: Vec::new(),
             arn: None,
@@ -273,13 +336,19 @@ impl<'f, 's> Assembler<'f, 's> {
             if buf.is_empty() {
                 continue;
             }
-            let (level, tables) = (self.level, self.tables);
-            let w = self.writers.entry((t, day.clone())).or_insert_with(|| Writer {
-                gz: table_object(&tables[t], level),
-                rows: 0,
-                first_record: index,
-            });
-            let _ = w.gz.write_all(buf);
+            let w = match self.writers.entry((t, day.clone())) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let body = if self.open_encoders < self.max_open_encoders {
+                        self.open_encoders += 1;
+                        Body::Gzip(Box::new(table_object(&self.tables[t], self.level)))
+                    } else {
+                        Body::Text(header_line(&self.tables[t]))
+                    };
+                    e.insert(Writer { body, rows: 0, first_record: index })
+                }
+            };
+            w.body.write(buf);
             w.rows += self.rows.rows[t];
             self.totals[t] += self.rows.rows[t];
         }
@@ -298,7 +367,7 @@ impl<'f, 's> Assembler<'f, 's> {
         for ((t, day), w) in self.writers {
             out.objects.push(LakeObject {
                 key: ObjectKey::rows(&self.tables[t].name, &day, &batch),
-                body: w.gz.finish().unwrap_or_default(),
+                body: w.body.finish(self.level),
                 table: Some(self.tables[t].name.clone()),
                 rows: w.rows,
                 first_record: w.first_record,
@@ -469,6 +538,48 @@ mod tests {
         let hex: String = hmac::Mac::finalize(m).into_bytes().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(lines[0]["record_json"]["dynamodb"]["NewImage"]["phone"]["S"], hex.as_str());
         assert!(lines[1]["reason"].as_str().unwrap().contains("invalid type: string \"…\""), "{}", lines[1]["reason"]);
+    }
+
+    #[test]
+    fn rows_and_keys_do_not_depend_on_how_many_objects_are_compressed_as_they_go() {
+        // 40 records on 40 days, every third on the same day as the one before.
+        let records: Vec<String> = (0..40u32)
+            .map(|i| {
+                let secs = 1_700_000_000 + 86_400 * (i - i / 3);
+                rec(&format!("{}", 100 + i), if i % 2 == 0 { "INSERT" } else { "MODIFY" })
+                    .replace("1700000000", &secs.to_string())
+                    .replace(r#"{"N":"1"}"#, &format!(r#"{{"N":"{i}"}}"#))
+            })
+            .collect();
+        let ev = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        let spec = LakeSpec::default();
+        let gunzip = |body: &[u8]| {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(body), &mut text).unwrap();
+            text
+        };
+        let run = |bound: usize| {
+            let normalizer = Normalizer::new(&spec, None).unwrap().with_max_open_encoders(bound);
+            let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
+            out.objects.iter().map(|o| (o.key.to_string(), gunzip(&o.body), o.rows, o.first_record)).collect::<Vec<_>>()
+        };
+        let streamed = run(usize::MAX);
+        assert_eq!(streamed.len(), 2 * 27, "changes and attributes on each of the 27 days");
+        for (key, text, rows, first) in &streamed {
+            // Expected from the input: the records of the object's day, in order.
+            let day = key.split("dt=").nth(1).unwrap().split('/').next().unwrap();
+            let of_day: Vec<usize> = (0..40usize)
+                .filter(|&i| lake_core::object_key::day_of((1_700_000_000 + 86_400 * (i - i / 3)) as i64 * 1000) == day)
+                .collect();
+            assert_eq!(*first, of_day[0], "{key}");
+            // A change row per record; an attribute row per leaf of its new image (`pk`, `v`).
+            let per_record = if key.starts_with("changes/") { 1 } else { 2 };
+            assert_eq!(*rows, (per_record * of_day.len()) as u64, "{key}");
+            assert_eq!(text.lines().count(), 1 + per_record * of_day.len(), "{key}: {text}");
+        }
+        for bound in [0, 1, 5] {
+            assert_eq!(run(bound), streamed, "bound {bound}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod helpers;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -356,33 +356,84 @@ fn generated_event() -> String {
     String::from_utf8(text).unwrap().trim().to_owned()
 }
 
+/// A batch over several days for the fault tests, and what a clean run of it writes.
+struct FaultCase {
+    event: String,
+    records: Vec<serde_json::Value>,
+    /// Key → gunzipped body of every object of a clean run (computed by the library).
+    clean: BTreeMap<String, Vec<u8>>,
+    /// The batch's last day.
+    last_day: String,
+    /// Index of the first record (in batch order) with attribute rows on the last day: the one
+    /// reported when that day's attributes object cannot be written.
+    first_on_last_day: usize,
+}
+
+impl FaultCase {
+    fn new() -> FaultCase {
+        let event = generated_event();
+        let spec = lake_core::spec::LakeSpec::default();
+        let normalizer = normalizer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
+        let mut clean = BTreeMap::new();
+        for o in normalizer.normalize_event(&event, &Default::default()).unwrap().objects {
+            let mut plain = Vec::new();
+            MultiGzDecoder::new(&o.body[..]).read_to_end(&mut plain).unwrap();
+            clean.insert(o.key.to_string(), plain);
+        }
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str::<serde_json::Value>(&event).unwrap()["Records"].as_array().unwrap().clone();
+        let days: std::collections::BTreeSet<String> = records.iter().map(Self::day_of).collect();
+        assert!(days.len() >= 2, "the batch spans days: {days:?}");
+        let last_day = days.iter().last().unwrap().clone();
+        let first_on_last_day = records
+            .iter()
+            .position(|r| Self::day_of(r) == last_day && r["dynamodb"].get("NewImage").is_some())
+            .unwrap();
+        FaultCase { event, records, clean, last_day, first_on_last_day }
+    }
+
+    fn day_of(r: &serde_json::Value) -> String {
+        lake_core::object_key::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
+    }
+
+    fn sequence_number(&self, index: usize) -> &str {
+        self.records[index]["dynamodb"]["SequenceNumber"].as_str().unwrap()
+    }
+
+    /// The path a PUT of the last day's attributes object has (the SDK sends `=` as %3D).
+    fn last_day_attributes(&self) -> String {
+        format!("/attributes/dt%3D{}/", self.last_day)
+    }
+
+    /// After a failure of the last day's attributes object: every record before the reported
+    /// one is durably in S3, and only that object is missing.
+    async fn assert_all_but_the_last_days_attributes(&self, s3: &aws_sdk_s3::Client) {
+        let objects = bucket_objects(s3).await;
+        let (_, changes) = rows_of(&objects, "changes");
+        let written: std::collections::HashSet<String> = changes.iter().map(|r| r[1].clone().unwrap()).collect();
+        for i in 0..self.first_on_last_day {
+            assert!(written.contains(self.sequence_number(i)));
+        }
+        let missing: Vec<&String> = self.clean.keys().filter(|k| !objects.contains_key(*k)).collect();
+        assert_eq!(missing.len(), 1, "{missing:?}");
+        assert!(missing[0].starts_with(&format!("attributes/dt={}/", self.last_day)), "{missing:?}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_faults_are_reported_and_redelivery_converges() {
     let moto = Moto::start();
     let s3 = moto.s3();
     create_bucket(&s3).await;
     let proxy = FaultProxy::start(&moto.endpoint);
-    let event = generated_event();
+    let case = FaultCase::new();
 
-    // What a clean run writes, computed by the library.
-    let spec = lake_core::spec::LakeSpec::default();
-    let normalizer = normalizer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
-    let clean = normalizer.normalize_event(&event, &Default::default()).unwrap();
-    let records: Vec<serde_json::Value> =
-        serde_json::from_str::<serde_json::Value>(&event).unwrap()["Records"].as_array().unwrap().clone();
-    let day_of = |r: &serde_json::Value| {
-        lake_core::object_key::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
-    };
-    let days: std::collections::BTreeSet<String> = records.iter().map(day_of).collect();
-    assert!(days.len() >= 2, "the batch spans days: {days:?}");
-    let last_day = days.iter().last().unwrap().clone();
-
-    // attributes of the last day fail for good (the SDK sends `=` as %3D); a changes object hits a transient SlowDown
+    // attributes of the last day fail for good; a changes object hits a transient SlowDown
     // and a dropped connection (the SDK retries those).
     proxy.set_rules(vec![
         FaultRule {
             method: "PUT".into(),
-            path_contains: format!("/attributes/dt%3D{last_day}/"),
+            path_contains: case.last_day_attributes(),
             fault: Fault::InternalError,
             times: usize::MAX,
         },
@@ -391,41 +442,87 @@ async fn s3_faults_are_reported_and_redelivery_converges() {
     ]);
     let api = LambdaApi::start();
     let _function = Function::start(&api, &moto, &proxy.endpoint(), &[]);
-    let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
+    let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
 
-    // Expected: the first record (in batch order) that has attribute rows on the last day.
-    let first_failed =
-        records.iter().position(|r| day_of(r) == last_day && r["dynamodb"].get("NewImage").is_some()).unwrap();
-    let expected_seq = records[first_failed]["dynamodb"]["SequenceNumber"].as_str().unwrap();
     assert_eq!(
         resp["batchItemFailures"],
-        serde_json::json!([{ "itemIdentifier": expected_seq }]),
+        serde_json::json!([{ "itemIdentifier": case.sequence_number(case.first_on_last_day) }]),
         "proxy log: {:?}",
         proxy.log()
     );
     assert!(proxy.log().iter().any(|(_, _, status)| *status == 503), "the transient fault happened");
-
-    // Every record before it is durably in S3; the one failed object is missing.
-    let objects = bucket_objects(&s3).await;
-    let (_, changes) = rows_of(&objects, "changes");
-    let written: std::collections::HashSet<String> = changes.iter().map(|r| r[1].clone().unwrap()).collect();
-    for r in &records[..first_failed] {
-        assert!(written.contains(r["dynamodb"]["SequenceNumber"].as_str().unwrap()));
-    }
-    assert_eq!(objects.len(), clean.objects.len() - 1);
+    case.assert_all_but_the_last_days_attributes(&s3).await;
 
     // The fault clears, Lambda delivers the batch again: exactly the clean run's objects.
     proxy.clear();
-    let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
+    let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
-    let objects = bucket_objects(&s3).await;
-    let mut expected = BTreeMap::new();
-    for o in &clean.objects {
-        let mut plain = Vec::new();
-        MultiGzDecoder::new(&o.body[..]).read_to_end(&mut plain).unwrap();
-        expected.insert(o.key.to_string(), plain);
+    assert_eq!(bucket_objects(&s3).await, case.clean, "same keys, same rows: no duplicates, nothing missing");
+}
+
+/// Issue 25: a stalled PUT (no answer at all, not an error) hung the invocation until the
+/// function timed out. Now each attempt times out and is retried, and the invocation's own
+/// deadline (less the margin) ends whatever is still stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_put_becomes_a_retry_then_a_batch_item_failure_before_the_deadline() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let case = FaultCase::new();
+    // A Runtime API per function process: a killed function's pending `/next` must not take
+    // the next function's event.
+    let stall = |path: String, times: usize| FaultRule {
+        method: "PUT".into(),
+        path_contains: path,
+        fault: Fault::Stall,
+        times,
+    };
+    let stalled = |log: Vec<(String, String, u16)>, path: &str| {
+        log.iter().filter(|(method, target, status)| method == "PUT" && target.contains(path) && *status == 0).count()
+    };
+    let expected = serde_json::json!([{ "itemIdentifier": case.sequence_number(case.first_on_last_day) }]);
+
+    // 1. Attempts time out after 1 s: a changes object stalls once (retried, written); the
+    //    last day's attributes stall every time (the SDK's three attempts, then reported).
+    {
+        let api = LambdaApi::start();
+        let _function = Function::start(&api, &moto, &proxy.endpoint(), &[("DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS", "1000")]);
+        proxy.set_rules(vec![stall(case.last_day_attributes(), usize::MAX), stall("/changes/".into(), 1)]);
+        let started = Instant::now();
+        let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
+        let took = started.elapsed();
+        assert_eq!(resp["batchItemFailures"], expected, "proxy log: {:?}", proxy.log());
+        assert_eq!(stalled(proxy.log(), &case.last_day_attributes()), 3, "three attempts: {:?}", proxy.log());
+        assert_eq!(stalled(proxy.log(), "/changes/"), 1);
+        assert!(took < helpers::lambda_api::DEADLINE, "answered after {took:?}");
+        case.assert_all_but_the_last_days_attributes(&s3).await;
     }
-    assert_eq!(objects, expected, "same keys, same rows: no duplicates, nothing missing");
+
+    // 2. Attempts may take 20 s (the default), the invocation is due in 10 s: the stalled
+    //    write is abandoned at the deadline less the 3 s margin, and the answer comes in time.
+    {
+        let api = LambdaApi::start();
+        let _function = Function::start(&api, &moto, &proxy.endpoint(), &[("DDB_LAKE_DEADLINE_MARGIN_MS", "3000")]);
+        api.set_deadline(Duration::from_secs(10));
+        proxy.clear();
+        proxy.set_rules(vec![stall(case.last_day_attributes(), usize::MAX)]);
+        let before = stalled(proxy.log(), &case.last_day_attributes());
+        let started = Instant::now();
+        let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
+        let took = started.elapsed();
+        assert_eq!(resp["batchItemFailures"], expected, "proxy log: {:?}", proxy.log());
+        assert_eq!(stalled(proxy.log(), &case.last_day_attributes()) - before, 1, "one attempt, cut short");
+        assert!(took >= Duration::from_secs(6) && took < Duration::from_secs(10), "answered after {took:?}");
+    }
+
+    // 3. The stall clears, Lambda delivers the batch again: exactly the clean run's objects.
+    let api = LambdaApi::start();
+    let _function = Function::start(&api, &moto, &proxy.endpoint(), &[]);
+    proxy.clear();
+    let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(bucket_objects(&s3).await, case.clean, "same keys, same rows: no duplicates, nothing missing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -60,8 +60,21 @@ pub async fn process_event<S: LakeSink + Sync>(
     event_json: &str,
     options: &BatchOptions,
 ) -> Result<BatchReport, EventError> {
+    process_event_until(pipeline, sink, event_json, options, None).await
+}
+
+/// [`process_event`] with a deadline (the function's: the invocation's deadline less a
+/// margin for answering): a write not finished by then is abandoned and counts as not
+/// written, so the answer names its first record and reaches Lambda before it times out.
+pub async fn process_event_until<S: LakeSink + Sync>(
+    pipeline: &Pipeline<'_>,
+    sink: &S,
+    event_json: &str,
+    options: &BatchOptions,
+    deadline: Option<std::time::Instant>,
+) -> Result<BatchReport, EventError> {
     let mut output = pipeline.normalizer.normalize_event(event_json, options)?;
-    let results = write_all(sink, &output.objects, pipeline.max_concurrent_uploads).await;
+    let results = write_all(sink, &output.objects, pipeline.max_concurrent_uploads, deadline).await;
     let mut failed_objects = Vec::new();
     let mut first_failed: Option<usize> = None;
     let (mut objects_written, mut bytes_written) = (0, 0);
@@ -160,5 +173,58 @@ mod tests {
         let sink = FlakySink { fail: vec![], written: Mutex::new(Vec::new()) };
         let report = process_event(&pipeline, &sink, &ev, &BatchOptions::default()).await.unwrap();
         assert!(report.response.batch_item_failures.is_empty());
+    }
+
+    /// A sink whose writes of keys starting with `stall` never finish.
+    struct StallingSink {
+        stall: &'static str,
+        written: Mutex<Vec<String>>,
+    }
+
+    impl LakeSink for StallingSink {
+        async fn put(&self, key: &ObjectKey, _body: &[u8]) -> Result<(), SinkError> {
+            if key.as_str().starts_with(self.stall) {
+                std::future::pending::<()>().await;
+            }
+            self.written.lock().unwrap().push(key.to_string());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_unfinished_at_the_deadline_is_reported_as_not_written() {
+        let spec = LakeSpec::default();
+        let pipeline = Pipeline { normalizer: Normalizer::new(&spec, None).unwrap(), max_concurrent_uploads: 8 };
+        let ev = format!(
+            r#"{{"Records":[{},{},{}]}}"#,
+            rec(10, 1_700_000_000),
+            rec(11, 1_700_100_000),
+            rec(12, 1_700_200_000)
+        );
+        // Day two's changes object stalls; the five others are written.
+        let sink = StallingSink { stall: "changes/dt=2023-11-16", written: Mutex::new(Vec::new()) };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
+        let report =
+            process_event_until(&pipeline, &sink, &ev, &BatchOptions::default(), Some(deadline)).await.unwrap();
+        assert!(std::time::Instant::now() >= deadline);
+        assert_eq!(report.first_failed_record, Some(1));
+        assert_eq!(report.response.batch_item_failures[0].item_identifier.as_deref(), Some("11"));
+        assert_eq!(sink.written.lock().unwrap().len(), 5);
+        assert_eq!(
+            report.failed_objects,
+            [(
+                "changes/dt=2023-11-16/local_10_12.tsv.gz".to_string(),
+                "cannot write changes/dt=2023-11-16/local_10_12.tsv.gz: the batch's deadline passed before the write finished"
+                    .to_string()
+            )]
+        );
+
+        // A deadline already passed: nothing is started, the whole batch is retried.
+        let sink = StallingSink { stall: "none", written: Mutex::new(Vec::new()) };
+        let past = std::time::Instant::now();
+        let report = process_event_until(&pipeline, &sink, &ev, &BatchOptions::default(), Some(past)).await.unwrap();
+        assert!(sink.written.lock().unwrap().is_empty());
+        assert_eq!(report.first_failed_record, Some(0));
+        assert_eq!(report.response.batch_item_failures[0].item_identifier.as_deref(), Some("10"));
     }
 }

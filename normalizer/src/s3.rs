@@ -3,9 +3,12 @@
 //! Built once at start-up by the Lambda function (and `ddb-lake replay`) and lent to every
 //! batch. Keys are the deterministic [`ObjectKey`]s under the configured prefix; quarantine
 //! objects may go under their own prefix. Retries with backoff are the SDK's (standard
-//! retry mode); the endpoint (`AWS_ENDPOINT_URL` or the setting) and path-style addressing
-//! let it run against a local S3-compatible endpoint.
+//! retry mode), each attempt bounded by [`S3Timeouts`]; the endpoint (`AWS_ENDPOINT_URL` or
+//! the setting) and path-style addressing let it run against a local S3-compatible endpoint.
 
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -13,6 +16,40 @@ use aws_sdk_s3::Client;
 
 use crate::sink::{LakeSink, QuarantineStore, SinkError};
 use lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
+
+/// Time bounds on every S3 call, so that a stalled request becomes an error and a retry
+/// (the SDK's standard retry mode) rather than a hang: to connect, to the response's
+/// first byte, and for one attempt as a whole. The function reads them from
+/// `DDB_LAKE_S3_CONNECT_TIMEOUT_MS`, `DDB_LAKE_S3_READ_TIMEOUT_MS` and
+/// `DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS`; the CLI uses the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Timeouts {
+    /// To open a connection (TCP and TLS).
+    pub connect: Duration,
+    /// From a request sent to its response's first byte.
+    pub read: Duration,
+    /// One attempt, connecting included.
+    pub attempt: Duration,
+}
+
+impl Default for S3Timeouts {
+    /// 3 s to connect, 10 s to the first byte, 20 s an attempt: a lake object is at most a
+    /// few MB, which S3 takes well under a second to accept from inside AWS.
+    fn default() -> Self {
+        S3Timeouts { connect: Duration::from_secs(3), read: Duration::from_secs(10), attempt: Duration::from_secs(20) }
+    }
+}
+
+impl S3Timeouts {
+    /// The SDK's timeout configuration (for `aws_sdk_s3::config::Builder::timeout_config`).
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.read)
+            .operation_attempt_timeout(self.attempt)
+            .build()
+    }
+}
 
 /// Server-side encryption requested on every object.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -110,16 +110,37 @@ impl QuarantineStore for LocalDirSink {
     }
 }
 
+/// A write still unfinished when the batch's deadline passed.
+#[derive(Debug, thiserror::Error)]
+#[error("the batch's deadline passed before the write finished")]
+pub struct DeadlinePassed;
+
+/// Writes one object, unless `deadline` passes first.
+async fn put_by<S: LakeSink + Sync>(
+    sink: &S,
+    o: &crate::batch::LakeObject,
+    deadline: Option<std::time::Instant>,
+) -> Result<(), SinkError> {
+    let Some(deadline) = deadline else { return sink.put(&o.key, &o.body).await };
+    let passed = || SinkError { key: o.key.to_string(), source: Box::new(DeadlinePassed) };
+    if std::time::Instant::now() >= deadline {
+        return Err(passed());
+    }
+    tokio::time::timeout_at(deadline.into(), sink.put(&o.key, &o.body)).await.unwrap_or_else(|_| Err(passed()))
+}
+
 /// Writes every object with at most `concurrency` writes in flight; returns one result per
-/// object, in order.
+/// object, in order. A write not finished by `deadline` is abandoned and is an error
+/// ([`DeadlinePassed`]), as is one not started by then.
 pub async fn write_all<S: LakeSink + Sync>(
     sink: &S,
     objects: &[crate::batch::LakeObject],
     concurrency: usize,
+    deadline: Option<std::time::Instant>,
 ) -> Vec<Result<(), SinkError>> {
     use futures_util::stream::{self, StreamExt};
     let mut results: Vec<(usize, Result<(), SinkError>)> = stream::iter(objects.iter().enumerate())
-        .map(|(i, o)| async move { (i, sink.put(&o.key, &o.body).await) })
+        .map(|(i, o)| async move { (i, put_by(sink, o, deadline).await) })
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;

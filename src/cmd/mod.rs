@@ -61,6 +61,18 @@ pub async fn aws_config(endpoint_url: Option<&str>, region: Option<&str>) -> aws
     loader.load().await
 }
 
+/// The S3 client of the commands that write or read a lake in S3 (`replay`, `quarantine`):
+/// path-style addressing when an endpoint was given (a local S3), and the function's default
+/// time bounds on every call.
+pub fn s3_client(aws: &aws_config::SdkConfig, local_endpoint: bool) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(aws)
+            .force_path_style(local_endpoint)
+            .timeout_config(normalizer::s3::S3Timeouts::default().config())
+            .build(),
+    )
+}
+
 /// Human-readable byte count.
 pub fn human_bytes(n: usize) -> String {
     const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];

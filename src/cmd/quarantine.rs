@@ -73,9 +73,7 @@ pub fn run(command: QuarantineCommand) -> anyhow::Result<()> {
                     anyhow::bail!("--lake {} names no bucket: write s3://BUCKET/PREFIX", lake.lake);
                 }
                 let aws = super::aws_config(lake.endpoint_url.as_deref(), lake.region.as_deref()).await;
-                let s3 = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&aws).force_path_style(lake.endpoint_url.is_some()).build(),
-                );
+                let s3 = super::s3_client(&aws, lake.endpoint_url.is_some());
                 let store = S3Sink::new(s3, bucket, prefix, lake.quarantine_prefix.as_deref(), Encryption::BucketDefault);
                 go(&store, &lake.lake, spec.as_ref()).await
             }

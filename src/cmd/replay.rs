@@ -69,9 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 replay(&streams, &args, &start, &pipeline, &sink, &dir.display().to_string()).await
             }
             None => {
-                let s3 = aws_sdk_s3::Client::from_conf(
-                    aws_sdk_s3::config::Builder::from(&aws).force_path_style(args.endpoint_url.is_some()).build(),
-                );
+                let s3 = super::s3_client(&aws, args.endpoint_url.is_some());
                 let bucket = args.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone());
                 let prefix = args.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone());
                 let sink = S3Sink::new(s3, &bucket, &prefix, None, Encryption::BucketDefault);

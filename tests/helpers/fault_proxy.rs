@@ -5,7 +5,8 @@
 //! addressing) and the proxy at moto's endpoint. Every request is forwarded to moto and its
 //! answer relayed, unless a [`FaultRule`] matches it: then the proxy answers an S3 error itself
 //! (`500 InternalError` or `503 SlowDown`, well-formed S3 XML that the SDK classifies and
-//! retries) or closes the connection without answering. [`FaultProxy::log`] tells what was seen.
+//! retries), closes the connection without answering, or holds it open without answering (a
+//! stall, which only the client's own timeouts end). [`FaultProxy::log`] tells what was seen.
 //!
 //! Supported: keep-alive on both sides, `Content-Length` and `Transfer-Encoding: chunked`
 //! bodies (requests go upstream re-framed with `Content-Length`, responses go back re-framed
@@ -41,6 +42,9 @@ pub enum Fault {
     SlowDown,
     /// Read the request, then close the socket without answering.
     DropConnection,
+    /// Read the request, then answer nothing and keep the connection open (a stalled
+    /// request) until the client closes it or the proxy stops. Logged with status 0.
+    Stall,
 }
 
 /// A rule: requests whose method equals `method` and whose path contains `path_contains` get
@@ -229,6 +233,11 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
                 shared.record(&request.method, &request.target, 0);
                 break;
             }
+            Some(Fault::Stall) => {
+                shared.record(&request.method, &request.target, 0);
+                stall(&mut reader, &shared);
+                break;
+            }
             Some(fault) => {
                 let (status, reason, code, message) = match fault {
                     Fault::SlowDown => (503, "Service Unavailable", "SlowDown", "Please reduce your request rate."),
@@ -268,6 +277,21 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         }
     }
     let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Holds a connection open without answering until the client closes it (a read sees the
+/// end of the stream or an error) or the proxy stops.
+fn stall(reader: &mut BufReader<TcpStream>, shared: &Shared) {
+    let _ = reader.get_ref().set_read_timeout(Some(POLL));
+    let mut buf = [0u8; 4096];
+    while !shared.stopped() {
+        match io::Read::read(reader.get_mut(), &mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
 }
 
 /// `target` without a leading `http://host` (absolute-form, as some proxies' clients send).

@@ -7,7 +7,8 @@
 //!
 //! - `GET /2018-06-01/runtime/invocation/next` long-polls until an event is queued, then
 //!   answers `200` with the event as the body and the headers `Lambda-Runtime-Aws-Request-Id`,
-//!   `Lambda-Runtime-Deadline-Ms` (epoch milliseconds, now + 60 s),
+//!   `Lambda-Runtime-Deadline-Ms` (epoch milliseconds, now + 60 s, or what
+//!   [`LambdaApi::set_deadline`] set: the function's timeout),
 //!   `Lambda-Runtime-Invoked-Function-Arn` and `Lambda-Runtime-Trace-Id`;
 //! - `POST /2018-06-01/runtime/invocation/{id}/response` and `.../{id}/error` record the
 //!   outcome and answer `202 Accepted`;
@@ -31,7 +32,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// The ARN sent in `Lambda-Runtime-Invoked-Function-Arn` with every event.
 pub const INVOKED_FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:ddb-lake-normalizer";
 
-/// How far in the future the `Lambda-Runtime-Deadline-Ms` header of every event lies.
+/// How far in the future the `Lambda-Runtime-Deadline-Ms` header of every event lies, unless
+/// [`LambdaApi::set_deadline`] says otherwise.
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
 /// The largest request body accepted (larger is a `400`).
@@ -72,6 +74,8 @@ struct Shared {
     changed: Condvar,
     stop: AtomicBool,
     connections: AtomicUsize,
+    /// How far in the future each event's deadline lies, in ms.
+    deadline_ms: AtomicU64,
 }
 
 #[derive(Default)]
@@ -102,6 +106,7 @@ impl LambdaApi {
             changed: Condvar::new(),
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
+            deadline_ms: AtomicU64::new(DEADLINE.as_millis() as u64),
         });
         let accept_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -109,6 +114,12 @@ impl LambdaApi {
             .spawn(move || accept_loop(listener, accept_shared))
             .expect("lambda_api: spawn the accept thread");
         LambdaApi { addr, shared }
+    }
+
+    /// Events handed out from now on are due `timeout` after they are handed out (the
+    /// function's timeout; `Lambda-Runtime-Deadline-Ms`).
+    pub fn set_deadline(&self, timeout: Duration) {
+        self.shared.deadline_ms.store(timeout.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// `127.0.0.1:PORT`: the value for the function's `AWS_LAMBDA_RUNTIME_API` variable.
@@ -357,7 +368,8 @@ fn next_invocation(out: &mut TcpStream, shared: &Shared) -> io::Result<bool> {
     shared.changed.notify_all();
     drop(state);
 
-    let deadline = epoch_millis(SystemTime::now() + DEADLINE).to_string();
+    let timeout = Duration::from_millis(shared.deadline_ms.load(Ordering::SeqCst));
+    let deadline = epoch_millis(SystemTime::now() + timeout).to_string();
     let trace_id = trace_id_for(&request_id);
     let headers = [
         ("Lambda-Runtime-Aws-Request-Id", request_id.as_str()),

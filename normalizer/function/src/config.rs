@@ -6,10 +6,11 @@
 //! `normalizer/README.md`, "Environment variables".
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lake_core::spec::{LakeSpec, SpecError};
 use normalizer::delivery::DEFAULT_MAX_CONCURRENT_UPLOADS;
-use normalizer::s3::Encryption;
+use normalizer::s3::{Encryption, S3Timeouts};
 
 /// The variable that names the Secrets Manager secret holding the redaction key.
 pub const REDACTION_KEY_SECRET_VAR: &str = "DDB_LAKE_REDACTION_KEY_SECRET";
@@ -88,7 +89,15 @@ pub struct FunctionConfig {
     /// Name or ARN of the Secrets Manager secret holding the redaction key
     /// ([`REDACTION_KEY_SECRET_VAR`]); read at cold start when the spec hashes.
     pub redaction_key_secret: Option<String>,
+    /// Time bounds on every S3 call.
+    pub s3_timeouts: S3Timeouts,
+    /// Time kept back from the invocation's deadline to answer Lambda
+    /// (`DDB_LAKE_DEADLINE_MARGIN_MS`; see [`FunctionConfig::write_time`]).
+    pub deadline_margin: Duration,
 }
+
+/// Default of `DDB_LAKE_DEADLINE_MARGIN_MS`.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 impl FunctionConfig {
     /// Reads the settings from the process environment.
@@ -132,7 +141,26 @@ impl FunctionConfig {
                 })
             }
         };
+        let millis = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
+            match get(name).filter(|v| !v.is_empty()) {
+                None => Ok(default),
+                Some(v) => {
+                    v.trim().parse().ok().filter(|n| (1..=900_000).contains(n)).map(Duration::from_millis).ok_or(
+                        ConfigError::Invalid { name, value: v, fix: "a whole number of milliseconds from 1 to 900000" },
+                    )
+                }
+            }
+        };
+        let defaults = S3Timeouts::default();
+        let s3_timeouts = S3Timeouts {
+            connect: millis("DDB_LAKE_S3_CONNECT_TIMEOUT_MS", defaults.connect)?,
+            read: millis("DDB_LAKE_S3_READ_TIMEOUT_MS", defaults.read)?,
+            attempt: millis("DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
+        };
+        let deadline_margin = millis("DDB_LAKE_DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN)?;
         Ok(FunctionConfig {
+            s3_timeouts,
+            deadline_margin,
             spec,
             bucket: get("DDB_LAKE_BUCKET").filter(|s| !s.is_empty()),
             prefix: get("DDB_LAKE_PREFIX"),
@@ -162,6 +190,13 @@ impl FunctionConfig {
                 LakeSpec::default()
             }
         })
+    }
+
+    /// How long a batch may spend writing when the invocation has `left` before Lambda's
+    /// deadline: all of it but the margin, and never less than half of it (a margin larger
+    /// than the function's timeout would otherwise fail every batch at once).
+    pub fn write_time(&self, left: Duration) -> Duration {
+        left.saturating_sub(self.deadline_margin.min(left / 2))
     }
 
     /// Bucket and prefix: the overrides, else the spec's location.
@@ -195,6 +230,44 @@ mod tests {
         assert!(e.to_string().contains("DDB_LAKE_BUCKET"));
         let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_SPEC", "[lake]\n")])).unwrap().load_spec().unwrap_err();
         assert!(e.to_string().starts_with("DDB_LAKE_SPEC"), "{e}");
+    }
+
+    #[test]
+    fn time_bounds_have_defaults_and_are_checked() {
+        let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_BUCKET", "b")])).unwrap();
+        assert_eq!(
+            c.s3_timeouts,
+            S3Timeouts {
+                connect: Duration::from_secs(3),
+                read: Duration::from_secs(10),
+                attempt: Duration::from_secs(20)
+            }
+        );
+        assert_eq!(c.deadline_margin, Duration::from_secs(5));
+        // 60 s left: 55 s to write; 6 s left: half of it, not 1 s.
+        assert_eq!(c.write_time(Duration::from_secs(60)), Duration::from_secs(55));
+        assert_eq!(c.write_time(Duration::from_secs(6)), Duration::from_secs(3));
+        assert_eq!(c.write_time(Duration::ZERO), Duration::ZERO);
+        let c = FunctionConfig::from_vars(vars(&[
+            ("DDB_LAKE_S3_CONNECT_TIMEOUT_MS", "250"),
+            ("DDB_LAKE_S3_READ_TIMEOUT_MS", "1500"),
+            ("DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS", " 2000 "),
+            ("DDB_LAKE_DEADLINE_MARGIN_MS", "800"),
+        ]))
+        .unwrap();
+        assert_eq!(c.s3_timeouts.connect, Duration::from_millis(250));
+        assert_eq!(c.s3_timeouts.read, Duration::from_millis(1500));
+        assert_eq!(c.s3_timeouts.attempt, Duration::from_millis(2000));
+        assert_eq!(c.write_time(Duration::from_secs(10)), Duration::from_millis(9200));
+        for bad in ["0", "-1", "2s", "900001"] {
+            let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS", bad)])).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS={bad:?} is not valid: a whole number of milliseconds from 1 to 900000"
+                )
+            );
+        }
     }
 
     #[test]

@@ -7,12 +7,12 @@
 //! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event, Pipeline};
+use normalizer::delivery::{process_event_until, Pipeline};
 use normalizer::s3::S3Sink;
 use serde_json::value::RawValue;
 
@@ -31,11 +31,28 @@ struct State<'s> {
     pipeline: Pipeline<'s>,
     sink: S3Sink,
     metrics: Metrics,
+    config: FunctionConfig,
+}
+
+fn epoch_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
-    let report = process_event(&state.pipeline, &state.sink, event.payload.get(), &BatchOptions::default()).await?;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    // Writes still running at the invocation's deadline less the margin are abandoned and
+    // reported, so that Lambda gets an answer (and retries from the right record) rather
+    // than a timeout of the whole batch.
+    let left = Duration::from_millis(event.context.deadline.saturating_sub(epoch_millis()));
+    let deadline = Instant::now() + state.config.write_time(left);
+    let report = process_event_until(
+        &state.pipeline,
+        &state.sink,
+        event.payload.get(),
+        &BatchOptions::default(),
+        Some(deadline),
+    )
+    .await?;
+    let now = epoch_millis() as i64;
     for line in state.metrics.batch_done(&report, now) {
         println!("{line}");
     }
@@ -109,12 +126,16 @@ async fn run() -> Result<(), Error> {
     };
     let (bucket, prefix) = config.location(&spec);
     let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&aws).force_path_style(config.force_path_style).build(),
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(config.force_path_style)
+            .timeout_config(config.s3_timeouts.config())
+            .build(),
     );
     let state = State {
         pipeline: Pipeline { normalizer, max_concurrent_uploads: config.max_concurrent_uploads },
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         metrics: Metrics::new(&config.metrics_namespace, &config.function_name),
+        config,
     };
     tracing::info!(
         bucket = bucket.as_str(),

@@ -18,7 +18,9 @@ export const DEFAULTS = {
   maxBatchingWindowSeconds: 30,
   bisectOnError: true,
   retryAttempts: 10,
-  maxRecordAgeSeconds: 86400,
+  // Well inside the stream's 24 hours: a batch given up on still has 18 hours in the stream
+  // for `ddb-lake replay` (docs/operations.md).
+  maxRecordAgeSeconds: 21600,
   parallelizationFactor: 1,
   quarantineExpirationDays: 90,
   athenaResultsExpirationDays: 30,

@@ -4,7 +4,7 @@
 // encrypted SNS topic (optionally with an e-mail subscription); and a dashboard with
 // throughput, lag, errors and bytes written. Created by DdbLakeStack.
 
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -45,12 +45,18 @@ export class LakeMonitoring extends Construct {
     const topicKey =
       props.key ??
       new kms.Key(this, 'TopicKey', { description: 'ddb-lake: alarm topic', enableKeyRotation: true });
+    // Only on behalf of this account's alarms (the confused-deputy conditions).
+    const stack = Stack.of(this);
     topicKey.addToResourcePolicy(
       new iam.PolicyStatement({
         sid: 'CloudWatchAlarmsPublish',
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': stack.account },
+          ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:cloudwatch:${stack.region}:${stack.account}:alarm:*` },
+        },
       }),
     );
     this.topic = new sns.Topic(this, 'AlarmTopic', {

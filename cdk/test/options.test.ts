@@ -67,6 +67,19 @@ describe('KMS encryption', () => {
       },
     });
   });
+  it('lets services use the key only for this account (aws:SourceAccount and aws:SourceArn)', () => {
+    for (const mode of [s, synth()]) {
+      const statements = Object.values(mode.template.findResources('AWS::KMS::Key')).flatMap(
+        (key: any) => key.Properties.KeyPolicy.Statement,
+      );
+      const forServices = statements.filter((st: any) => st.Principal?.Service !== undefined);
+      assert.ok(forServices.length > 0, 'a statement for CloudWatch alarms');
+      for (const st of forServices) {
+        assert.deepEqual(st.Condition.StringEquals['aws:SourceAccount'], { Ref: 'AWS::AccountId' }, JSON.stringify(st));
+        assert.ok(st.Condition.ArnLike['aws:SourceArn'], JSON.stringify(st));
+      }
+    }
+  });
   it('passes cdk-nag', () => nagClean(s));
 });
 

@@ -54,7 +54,8 @@ describe('event source mapping', () => {
       MaximumBatchingWindowInSeconds: DEFAULTS.maxBatchingWindowSeconds,
       BisectBatchOnFunctionError: true,
       MaximumRetryAttempts: DEFAULTS.retryAttempts,
-      MaximumRecordAgeInSeconds: DEFAULTS.maxRecordAgeSeconds,
+      // 6 hours: well inside the stream's 24-hour retention, so replay can still find them.
+      MaximumRecordAgeInSeconds: 6 * 3600,
       ParallelizationFactor: DEFAULTS.parallelizationFactor,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queueId, 'Arn'] } } },
@@ -337,6 +338,17 @@ describe('alarms and dashboard', () => {
           Match.objectLike({
             Principal: { Service: 'cloudwatch.amazonaws.com' },
             Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:*'],
+                  ],
+                },
+              },
+            },
           }),
         ]),
       },

@@ -6,6 +6,13 @@
 //! local testing and for catching up after an outage. The JSON is written by the same
 //! writer as the generator's events (map attributes in name order), so replaying the same
 //! records yields the same bytes.
+//!
+//! When to stop reading a shard: GetRecords may answer an empty page while records lie
+//! further in the shard, so an empty page is never the end by itself. A closed shard is read
+//! until it hands out no next iterator. An open shard never ends; it is read until it has
+//! caught up with the present ([`CatchUp`]: a few empty pages in a row after a record that
+//! is only seconds old), or, when its last record is old (an idle table, or a long stretch
+//! of empty pages), until many empty pages in a row. [`ShardRead`] says which.
 
 use std::collections::HashMap;
 
@@ -54,8 +61,100 @@ pub struct StreamPage {
     pub records: usize,
 }
 
-/// The shard ids of a stream, parents before children.
-pub async fn shards(client: &Client, stream_arn: &str) -> Result<Vec<String>, StreamError> {
+/// A shard of the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// Its id.
+    pub id: String,
+    /// Whether it is closed (it has an ending sequence number): no record will be added.
+    pub closed: bool,
+}
+
+/// When an open shard counts as read (see the module's documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CatchUp {
+    /// A record at most this old is "the present".
+    pub current_within: std::time::Duration,
+    /// Empty pages in a row after such a record that end the shard.
+    pub empty_pages_when_current: u32,
+    /// Empty pages in a row that end the shard otherwise.
+    pub max_empty_pages: u32,
+}
+
+impl Default for CatchUp {
+    /// A minute, 3 pages, 100 pages.
+    fn default() -> Self {
+        CatchUp {
+            current_within: std::time::Duration::from_secs(60),
+            empty_pages_when_current: 3,
+            max_empty_pages: 100,
+        }
+    }
+}
+
+/// Why reading a shard stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardEnd {
+    /// The shard is closed and was read to its end.
+    Closed,
+    /// An open shard: empty pages in a row after a record from the present.
+    CaughtUp {
+        /// How many.
+        empty_pages: u32,
+    },
+    /// An open shard whose last record is not recent: [`CatchUp::max_empty_pages`] empty
+    /// pages in a row. An idle table looks like this; so would a shard with more records
+    /// beyond a longer stretch of empty pages (run again with `--after`).
+    EmptyPages {
+        /// How many.
+        empty_pages: u32,
+        /// Age of the last record read from the shard, if any was.
+        last_record_age: Option<std::time::Duration>,
+    },
+}
+
+/// What was read from one shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRead {
+    /// The shard.
+    pub shard_id: String,
+    /// Records read (and handed on).
+    pub records: usize,
+    /// Sequence number of the last record read.
+    pub last_sequence: Option<String>,
+    /// Why it stopped.
+    pub end: ShardEnd,
+}
+
+impl std::fmt::Display for ShardRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "shard {}: {} records", self.shard_id, self.records)?;
+        if let Some(seq) = &self.last_sequence {
+            write!(f, " (last {seq})")?;
+        }
+        match &self.end {
+            ShardEnd::Closed => write!(f, ", read to its end (closed shard)"),
+            ShardEnd::CaughtUp { empty_pages } => {
+                write!(f, ", caught up with the present ({empty_pages} empty pages after a recent record)")
+            }
+            ShardEnd::EmptyPages { empty_pages, last_record_age } => {
+                write!(f, ", stopped after {empty_pages} empty pages in a row")?;
+                match last_record_age {
+                    Some(age) => write!(f, "; its last record is {} s old", age.as_secs())?,
+                    None => write!(f, "; no record read")?,
+                }
+                write!(
+                    f,
+                    " (an idle table looks like this; if the shard should hold more, run again with --after \
+                     the last sequence number and a higher --max-empty-pages)"
+                )
+            }
+        }
+    }
+}
+
+/// The shards of a stream, parents before children.
+pub async fn shards(client: &Client, stream_arn: &str) -> Result<Vec<Shard>, StreamError> {
     let mut out = Vec::new();
     let mut start: Option<String> = None;
     loop {
@@ -69,7 +168,8 @@ pub async fn shards(client: &Client, stream_arn: &str) -> Result<Vec<String>, St
         let Some(desc) = resp.stream_description() else { break };
         for s in desc.shards() {
             if let Some(id) = s.shard_id() {
-                out.push(id.to_owned());
+                let closed = s.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some();
+                out.push(Shard { id: id.to_owned(), closed });
             }
         }
         match desc.last_evaluated_shard_id() {
@@ -80,22 +180,23 @@ pub async fn shards(client: &Client, stream_arn: &str) -> Result<Vec<String>, St
     Ok(out)
 }
 
-/// Reads every shard from `start` up to the newest record, calling `page` for each
-/// non-empty page of at most `limit` records.
+/// Reads every shard from `start` to its end or the present (see [`CatchUp`]), calling
+/// `page` for each non-empty page of at most `limit` records; says what it read per shard.
 pub async fn read_stream<F, Fut, E>(
     client: &Client,
     stream_arn: &str,
     start: &StartAt,
     limit: i32,
+    catch_up: CatchUp,
     mut page: F,
-) -> Result<usize, E>
+) -> Result<Vec<ShardRead>, E>
 where
     F: FnMut(StreamPage) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
     E: From<StreamError>,
 {
-    let mut total = 0;
-    for shard in shards(client, stream_arn).await? {
+    let mut reads = Vec::new();
+    for Shard { id: shard, closed } in shards(client, stream_arn).await? {
         let mut req = client.get_shard_iterator().stream_arn(stream_arn).shard_id(&shard);
         req = match start {
             StartAt::TrimHorizon => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
@@ -117,6 +218,9 @@ where
                 .map(str::to_owned),
             Err(e) => return Err(err("GetShardIterator", &shard, e).into()),
         };
+        let mut read = ShardRead { shard_id: shard.clone(), records: 0, last_sequence: None, end: ShardEnd::Closed };
+        let mut last_time: Option<std::time::SystemTime> = None;
+        let mut empty_pages = 0u32;
         while let Some(it) = iterator.take() {
             let resp = client
                 .get_records()
@@ -136,12 +240,20 @@ where
                     StartAt::TrimHorizon => true,
                 })
                 .collect();
-            if resp.records().is_empty() {
-                // Caught up with this shard (an open shard keeps handing out iterators).
-                break;
+            if let Some(t) = resp.records().iter().rev().find_map(|r| r.dynamodb()?.approximate_creation_date_time()) {
+                last_time = std::time::SystemTime::try_from(*t).ok();
             }
+            if let Some(seq) = records.last().and_then(|r| r.dynamodb()?.sequence_number()) {
+                read.last_sequence = Some(seq.to_owned());
+            }
+            if resp.records().is_empty() {
+                empty_pages += 1;
+            } else {
+                empty_pages = 0;
+            }
+            iterator = resp.next_shard_iterator().map(str::to_owned);
             if !records.is_empty() {
-                total += records.len();
+                read.records += records.len();
                 page(StreamPage {
                     shard_id: shard.clone(),
                     event_json: event_json(stream_arn, &records)?,
@@ -149,10 +261,23 @@ where
                 })
                 .await?;
             }
-            iterator = resp.next_shard_iterator().map(str::to_owned);
+            if closed || iterator.is_none() || empty_pages == 0 {
+                continue;
+            }
+            let age = last_time.map(|t| t.elapsed().unwrap_or_default());
+            let current = age.is_some_and(|a| a <= catch_up.current_within);
+            if current && empty_pages >= catch_up.empty_pages_when_current {
+                read.end = ShardEnd::CaughtUp { empty_pages };
+                break;
+            }
+            if empty_pages >= catch_up.max_empty_pages {
+                read.end = ShardEnd::EmptyPages { empty_pages, last_record_age: age };
+                break;
+            }
         }
+        reads.push(read);
     }
-    Ok(total)
+    Ok(reads)
 }
 
 /// Lambda event JSON for records read from the Streams API, written by the generator's

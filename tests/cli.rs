@@ -721,3 +721,108 @@ async fn requeue_works_in_s3_through_the_same_sinks() {
     assert!(say.contains("removed _quarantine/shardId-1_100_200.jsonl.gz"), "{say}");
     assert!(!listing(s3).await.iter().any(|k| k.contains("_quarantine")));
 }
+
+/// A record as the DynamoDB Streams API writes it: an INSERT of item `pk` = `k<seq>`,
+/// `secs_ago` seconds before now.
+fn streams_record(seq: u32, secs_ago: u64) -> serde_json::Value {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    serde_json::json!({
+        "eventID": format!("e{seq}"),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": (now - secs_ago) as f64,
+            "Keys": { "pk": { "S": format!("k{seq}") } },
+            "NewImage": { "pk": { "S": format!("k{seq}") }, "n": { "N": seq.to_string() } },
+            "SequenceNumber": seq.to_string(),
+            "SizeBytes": 20,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
+    })
+}
+
+/// Issue 25: `replay` stopped at a shard's first empty page.
+#[test]
+fn replay_reads_past_empty_pages_to_each_shards_end_or_the_present() {
+    use helpers::stub_streams::{StubShard, StubStreams};
+    let hours = 3 * 3600;
+    let empty = |n: usize| vec![Vec::new(); n];
+    let pages = |parts: Vec<Vec<Vec<serde_json::Value>>>| parts.into_iter().flatten().collect::<Vec<_>>();
+    let shards = vec![
+        // Closed: read to its end, whatever the empty pages (more than --max-empty-pages).
+        StubShard {
+            id: "shardId-1-closed".into(),
+            closed: true,
+            pages: pages(vec![
+                vec![vec![streams_record(100, hours)]],
+                empty(60),
+                vec![vec![streams_record(101, hours)]],
+                empty(1),
+                vec![vec![streams_record(102, hours)]],
+            ]),
+        },
+        // Open, behind, then caught up: stops 3 empty pages after the recent record.
+        StubShard {
+            id: "shardId-2-open".into(),
+            closed: false,
+            pages: pages(vec![
+                vec![vec![streams_record(200, hours)]],
+                empty(4),
+                vec![vec![streams_record(201, hours)]],
+                empty(2),
+                vec![vec![streams_record(202, 1)]],
+            ]),
+        },
+        // Open and idle since an old record: stops after --max-empty-pages.
+        StubShard { id: "shardId-3-idle".into(), closed: false, pages: vec![vec![streams_record(300, hours)]] },
+    ];
+    let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-02T00:00:00.000";
+    let stub = StubStreams::start(arn, shards);
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["replay", "--stream-arn", arn, "--max-empty-pages", "5", "--endpoint-url", &stub.endpoint(), "--out"])
+        .arg(&lake)
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/dev/null"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+
+    let (_, changes) = table_rows_any_day(&tree(&lake), "changes");
+    let mut seqs: Vec<u32> = changes.iter().map(|r| r[1].as_deref().unwrap().parse().unwrap()).collect();
+    seqs.sort();
+    assert_eq!(seqs, [100, 101, 102, 200, 201, 202, 300], "every record read: {stderr}");
+    assert!(stdout.starts_with("replayed 7 records in 7 batches into "), "{stdout}");
+
+    // Pages read: each shard's script, then 3 (caught up) or 5 (idle) empty pages.
+    let calls = stub.get_records_calls();
+    assert_eq!(calls["shardId-1-closed"], 1 + 60 + 1 + 1 + 1);
+    assert_eq!(calls["shardId-2-open"], 1 + 4 + 1 + 2 + 1 + 3);
+    assert_eq!(calls["shardId-3-idle"], 1 + 5);
+    assert!(
+        stderr.contains("shard shardId-1-closed: 3 records (last 102), read to its end (closed shard)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "shard shardId-2-open: 3 records (last 202), caught up with the present (3 empty pages after a recent record)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "shard shardId-3-idle: 1 records (last 300), stopped after 5 empty pages in a row; its last record is 1080"
+        ),
+        "{stderr}"
+    );
+}

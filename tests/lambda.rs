@@ -207,6 +207,7 @@ async fn stream_events(moto: &Moto, stream_arn: &str) -> Vec<String> {
         stream_arn,
         &ddb_lake::stream_reader::StartAt::TrimHorizon,
         100,
+        Default::default(),
         |p| {
             pages.borrow_mut().push(p.event_json);
             async { Ok::<(), ddb_lake::stream_reader::StreamError>(()) }

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ddb_lake::stream_reader::{read_stream, StartAt};
+use ddb_lake::stream_reader::{read_stream, CatchUp, StartAt};
 use normalizer::batch::{BatchOptions, Normalizer};
 use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
 use normalizer::s3::{Encryption, S3Sink};
@@ -37,6 +37,13 @@ pub struct Args {
     /// Records per batch (GetRecords limit), like the event source mapping's batch size.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
     batch_size: i32,
+    /// An open shard whose last record is not from the last minute is read until this many
+    /// empty pages in a row (GetRecords may answer empty pages before records further in the
+    /// shard; a closed shard is always read to its end, and an open one stops 3 empty pages
+    /// after a record from the last minute).
+    #[arg(long, default_value_t = CatchUp::default().max_empty_pages, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    max_empty_pages: u32,
     /// Endpoint URL for DynamoDB Streams and S3, e.g. http://127.0.0.1:5000 for moto_server
     /// (also sets path-style S3 addressing). Default: AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
@@ -90,7 +97,8 @@ async fn replay<S: LakeSink + Sync>(
     // Shared by the page futures (they run one at a time).
     let (batches, objects, quarantined) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
     let last_seq: RefCell<Option<String>> = RefCell::new(None);
-    let records = read_stream(streams, &args.stream_arn, start, args.batch_size, |page| {
+    let catch_up = CatchUp { max_empty_pages: args.max_empty_pages, ..CatchUp::default() };
+    let shards = read_stream(streams, &args.stream_arn, start, args.batch_size, catch_up, |page| {
         let options = BatchOptions { source: Some(page.shard_id.clone()) };
         let (batches, objects, quarantined, last_seq) = (&batches, &objects, &quarantined, &last_seq);
         async move {
@@ -113,6 +121,10 @@ async fn replay<S: LakeSink + Sync>(
         }
     })
     .await?;
+    for shard in &shards {
+        eprintln!("{shard}");
+    }
+    let records: usize = shards.iter().map(|s| s.records).sum();
     let (batches, objects, quarantined, last_seq) =
         (batches.get(), objects.get(), quarantined.get(), last_seq.into_inner());
     println!("replayed {records} records in {batches} batches into {destination}: {objects} objects, {quarantined} quarantined");

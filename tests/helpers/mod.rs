@@ -9,6 +9,7 @@
 pub mod fault_proxy;
 pub mod http;
 pub mod lambda_api;
+pub mod stub_streams;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

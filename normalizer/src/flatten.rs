@@ -342,6 +342,8 @@ impl<'s> Flattener<'s> {
     }
 
     fn walk_map(&self, item: &Item<'_>, old: Option<&Item<'_>>, depth: usize, active: u64, w: &mut AttributeRows<'_>) {
+        // Every name is looked up in the old map: by name, not by a scan per name.
+        let old = old.map(Item::by_name);
         for (name, value) in item {
             let (act, action) = self.step_onto(active, depth, PathStep::Name(name.as_str()));
             if action == Some(RedactAction::Drop) {
@@ -349,7 +351,7 @@ impl<'s> Flattener<'s> {
             }
             let mark = w.path.len();
             push_name(&mut w.path, name.as_str());
-            let old_value = old.and_then(|o| o.get(name.as_str()));
+            let old_value = old.as_ref().and_then(|o| o.get(name.as_str()));
             self.walk_value(value, old_value, depth + 1, act, w);
             w.path.truncate(mark);
         }
@@ -1049,9 +1051,10 @@ fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
         (EventName::Insert, Some(new), _) => new.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Modify, Some(new), Some(old)) => {
+            let (new_by_name, old_by_name) = (new.by_name(), old.by_name());
             let mut n: Vec<&str> =
-                new.iter().filter(|(k, v)| old.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
-            n.extend(old.iter().filter(|(k, _)| new.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
+                new.iter().filter(|(k, v)| old_by_name.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
+            n.extend(old.iter().filter(|(k, _)| new_by_name.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
             n
         }
         _ => return None,

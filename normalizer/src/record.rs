@@ -106,60 +106,74 @@ impl AttributeValue<'_> {
 }
 
 /// An item (or a map value): attribute names and values in event order.
-///
-/// A map with more than [`Item::INDEX_FROM`] attributes also keeps its positions sorted by
-/// name, so that [`Item::get`] is a binary search: an item may hold tens of thousands of
-/// top-level attributes within DynamoDB's 400 KB, and the flattener looks every one of them
-/// up in the other image of a MODIFY.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Item<'a> {
-    entries: Vec<(Text<'a>, AttributeValue<'a>)>,
-    /// Positions in `entries`, sorted by name (stable: the first of equal names first);
-    /// empty for a small map, which is scanned.
-    by_name: Vec<u32>,
-}
+pub struct Item<'a>(Vec<(Text<'a>, AttributeValue<'a>)>);
 
 impl<'a> Item<'a> {
-    /// Maps with more attributes than this are looked up through the sorted index.
-    pub const INDEX_FROM: usize = 16;
-
     /// The empty item.
-    pub const EMPTY: Item<'static> = Item { entries: Vec::new(), by_name: Vec::new() };
+    pub const EMPTY: Item<'static> = Item(Vec::new());
 
     /// An item of these attributes, in this order.
     pub fn new(entries: Vec<(Text<'a>, AttributeValue<'a>)>) -> Self {
-        let mut by_name = Vec::new();
-        if entries.len() > Self::INDEX_FROM {
-            by_name = (0..entries.len() as u32).collect();
-            by_name.sort_by(|&a, &b| entries[a as usize].0.as_str().cmp(entries[b as usize].0.as_str()));
-        }
-        Item { entries, by_name }
+        Item(entries)
     }
 
     /// The value of the attribute called `name`, if present (the first, should an event
-    /// repeat a name).
+    /// repeat a name). A scan: for many lookups into one item, use [`Item::by_name`].
     pub fn get(&self, name: &str) -> Option<&AttributeValue<'a>> {
-        if self.by_name.is_empty() {
-            return self.entries.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v);
+        self.0.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v)
+    }
+
+    /// Lookups by name for many names: a binary search when the map is large. An item may
+    /// hold tens of thousands of top-level attributes within DynamoDB's 400 KB, and the
+    /// flattener looks every attribute of a MODIFY's new image up in its old image.
+    pub fn by_name(&self) -> ByName<'_, 'a> {
+        let mut sorted = Vec::new();
+        if self.0.len() > ByName::SCAN_UP_TO {
+            sorted = (0..self.0.len() as u32).collect();
+            // Stable: the first of a repeated name comes first.
+            sorted.sort_by(|&a, &b| self.0[a as usize].0.as_str().cmp(self.0[b as usize].0.as_str()));
         }
-        let at = self.by_name.partition_point(|&i| self.entries[i as usize].0.as_str() < name);
-        let (n, v) = &self.entries[*self.by_name.get(at)? as usize];
-        (n.as_str() == name).then_some(v)
+        ByName { item: self, sorted }
     }
 
     /// The attributes, in event order.
     pub fn iter(&self) -> std::slice::Iter<'_, (Text<'a>, AttributeValue<'a>)> {
-        self.entries.iter()
+        self.0.iter()
     }
 
     /// How many attributes the item has.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.0.len()
     }
 
     /// Whether the item has no attributes.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.0.is_empty()
+    }
+}
+
+/// An item's attributes by name ([`Item::by_name`]).
+#[derive(Debug)]
+pub struct ByName<'i, 'a> {
+    item: &'i Item<'a>,
+    /// Positions sorted by name; empty for a small map, which is scanned.
+    sorted: Vec<u32>,
+}
+
+impl<'i, 'a> ByName<'i, 'a> {
+    /// Maps of at most this many attributes are scanned.
+    pub const SCAN_UP_TO: usize = 16;
+
+    /// The value of the attribute called `name` (the first, should an event repeat a name).
+    pub fn get(&self, name: &str) -> Option<&'i AttributeValue<'a>> {
+        let entries = &self.item.0;
+        if self.sorted.is_empty() {
+            return self.item.get(name);
+        }
+        let at = self.sorted.partition_point(|&i| entries[i as usize].0.as_str() < name);
+        let (n, v) = &entries[*self.sorted.get(at)? as usize];
+        (n.as_str() == name).then_some(v)
     }
 }
 
@@ -167,7 +181,7 @@ impl<'i, 'a> IntoIterator for &'i Item<'a> {
     type Item = &'i (Text<'a>, AttributeValue<'a>);
     type IntoIter = std::slice::Iter<'i, (Text<'a>, AttributeValue<'a>)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter()
+        self.0.iter()
     }
 }
 
@@ -641,21 +655,28 @@ mod tests {
         members.push(r#""a07":{"S":"second"}"#.to_owned());
         let json = format!("{{{}}}", members.join(","));
         let item: Item<'_> = serde_json::from_str(&json).unwrap();
-        assert!(item.len() > Item::INDEX_FROM);
+        assert!(item.len() > ByName::SCAN_UP_TO);
         assert_eq!(item.len(), 41);
         let in_order: Vec<&str> = item.iter().map(|(n, _)| n.as_str()).take(40).collect();
         assert_eq!(in_order, names);
+        let by_name = item.by_name();
         for n in &names {
-            assert_eq!(item.get(n).and_then(|v| v.scalar_text()), Some(format!("v-{n}").as_str()), "{n}");
+            let expected = Some(format!("v-{n}"));
+            assert_eq!(by_name.get(n).and_then(|v| v.scalar_text()), expected.as_deref(), "{n}");
+            assert_eq!(item.get(n).and_then(|v| v.scalar_text()), expected.as_deref(), "{n}");
         }
-        assert_eq!(item.get("a07").and_then(|v| v.scalar_text()), Some("v-a07"));
+        assert_eq!(by_name.get("a07").and_then(|v| v.scalar_text()), Some("v-a07"));
         for missing in ["", "a", "a40", "a0", "b", "a07 "] {
-            assert_eq!(item.get(missing), None, "{missing:?}");
+            assert_eq!(by_name.get(missing), None, "{missing:?}");
         }
         let small: Item<'_> = serde_json::from_str(r#"{"b":{"N":"1"},"a":{"N":"2"},"b":{"N":"3"}}"#).unwrap();
-        assert_eq!(small.get("b").and_then(|v| v.scalar_text()), Some("1"));
-        assert_eq!(small.get("a").and_then(|v| v.scalar_text()), Some("2"));
-        assert_eq!(small.get("c"), None);
+        type Lookup = fn(&Item<'static>, &str) -> Option<AttributeValue<'static>>;
+        let lookups: [Lookup; 2] = [|i, n| i.get(n).cloned(), |i, n| i.by_name().get(n).cloned()];
+        for lookup in lookups {
+            assert_eq!(lookup(&small, "b").as_ref().and_then(|v| v.scalar_text()), Some("1"));
+            assert_eq!(lookup(&small, "a").as_ref().and_then(|v| v.scalar_text()), Some("2"));
+            assert_eq!(lookup(&small, "c"), None);
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! - end to end (decode, flatten into all tables, encode, gzip) with no spec and with the
 //!   documented example spec, at gzip levels 1 and 6.
 //!
-//! It also reports the peak resident memory (VmHWM) of a fresh process that reads the event
-//! and normalizes it once, as the Lambda function would.
+//! It also reports the peak resident memory (VmHWM) of a fresh process that reads an event
+//! and normalizes it once, as the Lambda function would: the 6 MB event, and 1,000 small
+//! records on 1,000 different days (every record its own table × day objects); and the time
+//! one MODIFY of an item with 40,000 top-level attributes takes (half of them changed).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -81,6 +83,67 @@ fn measure_memory(event: &str) -> Option<(u64, u64)> {
     Some((it.next()??, it.next()??))
 }
 
+/// A record of the example spec's table: an INSERT of a small sync configuration.
+fn record(i: u64, event_secs: u64) -> serde_json::Value {
+    let s = |v: String| serde_json::json!({ "S": v });
+    serde_json::json!({
+        "eventID": format!("e{i}"),
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/sync/stream/x",
+        "dynamodb": {
+            "ApproximateCreationDateTime": event_secs,
+            "Keys": { "pk": s(format!("CLIENT#{i}")), "sk": s("SYNC#1".into()) },
+            "NewImage": {
+                "pk": s(format!("CLIENT#{i}")),
+                "sk": s("SYNC#1".into()),
+                "interval": { "N": "15" },
+            },
+            "SequenceNumber": format!("{}", 1_000_000 + i),
+            "SizeBytes": 60,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        }
+    })
+}
+
+/// 1,000 records, each on its own day.
+fn thousand_days_event() -> String {
+    let records: Vec<_> = (0..1000u64).map(|i| record(i, 1_600_000_000 + i * 86_400)).collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+/// One MODIFY of an item with `n` top-level attributes, every other one changed.
+fn wide_modify_event(n: usize) -> String {
+    let image = |changed: bool| {
+        let mut m = serde_json::Map::new();
+        m.insert("pk".into(), serde_json::json!({ "S": "CLIENT#1" }));
+        m.insert("sk".into(), serde_json::json!({ "S": "SYNC#1" }));
+        for a in 0..n {
+            let v = if changed && a % 2 == 0 { a + 1 } else { a };
+            m.insert(format!("a{a}"), serde_json::json!({ "N": v.to_string() }));
+        }
+        serde_json::Value::Object(m)
+    };
+    let mut rec = record(1, 1_700_000_000);
+    rec["eventName"] = "MODIFY".into();
+    rec["dynamodb"]["NewImage"] = image(true);
+    rec["dynamodb"]["OldImage"] = image(false);
+    serde_json::json!({ "Records": [rec] }).to_string()
+}
+
+fn report_memory(label: &str, event: &str) {
+    match measure_memory(event) {
+        Some((before, after)) => println!(
+            "peak RSS of a fresh process, {label} ({:.2} MB): {:.1} MB with the event read, {:.1} MB after \
+             normalizing it (example spec, gzip 1)",
+            event.len() as f64 / 1e6,
+            before as f64 / 1024.0,
+            after as f64 / 1024.0
+        ),
+        None => println!("peak RSS: could not be measured (no /proc/self/status?)"),
+    }
+}
+
 fn main() {
     if let Ok(path) = std::env::var(MEMORY_ENV) {
         memory_child(&path);
@@ -92,14 +155,23 @@ fn main() {
     let default_spec = LakeSpec::default();
 
     println!("event: {:.2} MB, {records} records", event.len() as f64 / 1e6);
-    match measure_memory(&event) {
-        Some((before, after)) => println!(
-            "peak RSS of a fresh process: {:.1} MB with the event read, {:.1} MB after normalizing it (example spec, gzip 1)",
-            before as f64 / 1024.0,
-            after as f64 / 1024.0
-        ),
-        None => println!("peak RSS: could not be measured (no /proc/self/status?)"),
-    }
+    report_memory("the 6 MB event", &event);
+    report_memory("1,000 records on 1,000 days", &thousand_days_event());
+
+    let wide = wide_modify_event(40_000);
+    let normalizer = Normalizer::new(&example, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(1);
+    let mut rows = 0;
+    let t = median_time(|| {
+        let out = normalizer.normalize_event(&wide, &BatchOptions::default()).expect("normalize");
+        rows = out.rows_per_table.iter().map(|(_, n)| n).sum::<u64>();
+        black_box(out);
+    });
+    println!(
+        "one MODIFY of 40,000 top-level attributes ({:.2} MB, {rows} rows): {:.1} ms",
+        wide.len() as f64 / 1e6,
+        t.as_secs_f64() * 1e3
+    );
+
     let t = median_time(|| {
         let e: aws_lambda_events::event::dynamodb::Event = serde_json::from_str(&event).expect("parse");
         black_box(e);

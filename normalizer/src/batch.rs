@@ -107,7 +107,7 @@ impl BatchOutput {
 
 /// Objects of one batch compressed as their rows arrive; further objects are compressed
 /// when the batch is finished (see the module's documentation).
-pub const MAX_OPEN_ENCODERS: usize = 16;
+pub const MAX_OPEN_ENCODERS: usize = 32;
 
 struct Writer {
     body: Body,

@@ -9,6 +9,7 @@
 //!   order (for `ddb-lake sql export` and `sql create-views`);
 //! - [`local`]: the embedded engine (DataFusion) reading a local lake through the same
 //!   table definitions glue-schema gives Glue;
+//! - [`scan`]: a lake table as a DataFusion table that streams its objects and prunes days;
 //! - [`athena`]: running a question in Athena;
 //! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
 #![deny(missing_docs)]
@@ -18,4 +19,5 @@ pub mod files;
 pub mod local;
 pub mod named_queries;
 pub mod render;
+pub mod scan;
 pub mod views;

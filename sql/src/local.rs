@@ -5,12 +5,13 @@
 //! the way Athena's LazySimpleSerDe reads it: header row skipped, fields split on unescaped
 //! TABs, `\N` is NULL, the escape byte taken literally, line-break symbols left as they are
 //! (Athena does not decode them either); a value that does not parse as its column's type
-//! is NULL, as in Athena. `dt` comes from the partition folder. Views from `sql/views` and
+//! is NULL, as in Athena. `dt` comes from the partition folder. The tables stream their
+//! objects at each query and read only the days a filter on `dt` can match
+//! ([`crate::scan`]). Views from `sql/views` and
 //! a `current_<table>` view per declared table are registered before questions run (the
 //! same `CREATE OR REPLACE VIEW` statements Athena gets, from [`crate::named_queries`]), and
 //! `day_of_week` is provided with Trino's meaning (1 = Monday … 7 = Sunday).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,18 +20,16 @@ use datafusion::arrow::array::{
     TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::datasource::MemTable;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
-use datafusion::prelude::SessionContext;
-use flate2::read::MultiGzDecoder;
-use glue_schema::definition::{ColumnDefinition, TableDefinition};
-use lake_core::rowfmt::decode_line_as_serde;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use glue_schema::definition::TableDefinition;
 use lake_core::spec::LakeSpec;
 
 use crate::files;
 use crate::named_queries::named_queries;
+use crate::scan::{LakeTable, ReadCounters};
 
 /// A local engine problem.
 #[derive(Debug, thiserror::Error)]
@@ -123,7 +122,7 @@ fn parse_timestamp(text: &str) -> Option<i64> {
 }
 
 /// One column's values → an Arrow array (unparseable values are NULL, as in Athena).
-fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef {
+pub(crate) fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef {
     match kind {
         DataType::Int64 => {
             let mut b = Int64Builder::new();
@@ -169,66 +168,6 @@ fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef {
     }
 }
 
-/// Reads one object into a batch (`dt` from its folder).
-fn read_object(
-    path: &Path,
-    columns: &[ColumnDefinition],
-    schema: &SchemaRef,
-    dt: &str,
-) -> Result<RecordBatch, LocalError> {
-    let file = std::fs::File::open(path).map_err(|source| LocalError::Io { path: path.into(), source })?;
-    let mut body = Vec::new();
-    MultiGzDecoder::new(file).read_to_end(&mut body).map_err(|source| LocalError::Io { path: path.into(), source })?;
-    let mut rows = Vec::new();
-    // skip.header.line.count = 1
-    for line in body.split(|&b| b == b'\n').skip(1).filter(|l| !l.is_empty()) {
-        let mut row =
-            decode_line_as_serde(line).map_err(|e| LocalError::Format { path: path.into(), message: e.to_string() })?;
-        // Missing trailing fields are NULL, extra ones ignored (LazySimpleSerDe).
-        row.resize(columns.len(), None);
-        rows.push(row);
-    }
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for (i, field) in schema.fields().iter().take(columns.len()).enumerate() {
-        let values: Vec<Option<&str>> = rows.iter().map(|r| r[i].as_deref()).collect();
-        arrays.push(column_array(field.data_type(), &values));
-    }
-    let dt_values: Vec<Option<&str>> = vec![Some(dt); rows.len()];
-    arrays.push(column_array(&DataType::Utf8, &dt_values));
-    RecordBatch::try_new(schema.clone(), arrays)
-        .map_err(|e| LocalError::Format { path: path.into(), message: e.to_string() })
-}
-
-fn read_table(root: &Path, def: &TableDefinition) -> Result<(SchemaRef, Vec<RecordBatch>), LocalError> {
-    let schema = table_schema(def);
-    let dir = root.join(&def.name);
-    let mut batches = Vec::new();
-    if !dir.exists() {
-        return Ok((schema, batches));
-    }
-    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
-        move |source| LocalError::Io { path: path.to_path_buf(), source }
-    }
-    let mut partitions: Vec<_> =
-        std::fs::read_dir(&dir).map_err(io(&dir))?.collect::<Result<_, _>>().map_err(io(&dir))?;
-    partitions.sort_by_key(|e| e.file_name());
-    for part in partitions {
-        let name = part.file_name().to_string_lossy().into_owned();
-        let Some(dt) = name.strip_prefix("dt=") else { continue };
-        let mut objects: Vec<_> = std::fs::read_dir(part.path())
-            .map_err(io(&part.path()))?
-            .collect::<Result<_, _>>()
-            .map_err(io(&part.path()))?;
-        objects.sort_by_key(|e| e.file_name());
-        for o in objects {
-            if o.file_name().to_string_lossy().ends_with(".gz") {
-                batches.push(read_object(&o.path(), &def.storage_descriptor.columns, &schema, dt)?);
-            }
-        }
-    }
-    Ok((schema, batches))
-}
-
 /// Trino's `day_of_week`: ISO weekday, 1 = Monday … 7 = Sunday.
 fn register_day_of_week(ctx: &SessionContext) {
     let f = Arc::new(|args: &[ColumnarValue]| -> datafusion::error::Result<ColumnarValue> {
@@ -255,17 +194,44 @@ fn register_day_of_week(ctx: &SessionContext) {
     ));
 }
 
+/// Default of [`LocalOptions::memory_limit`]: 256 MiB.
+pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
+
+/// How the embedded engine runs a lake's questions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// Bytes DataFusion's memory pool lends to sorts, aggregations, windows and joins; past
+    /// it, sorts and aggregations spill to the system's temporary folder, and what cannot
+    /// spill fails with an error naming the limit (`--memory-limit`).
+    pub memory_limit: usize,
+    /// Rows per record batch read from the objects.
+    pub batch_size: usize,
+}
+
+impl Default for LocalOptions {
+    fn default() -> Self {
+        LocalOptions { memory_limit: DEFAULT_MEMORY_LIMIT, batch_size: 8192 }
+    }
+}
+
 /// The local lake, registered and ready for SQL.
 pub struct LocalLake {
     ctx: SessionContext,
     /// Tables and views registered.
     pub relations: Vec<String>,
+    read: Arc<ReadCounters>,
+    memory_limit: usize,
 }
 
 impl LocalLake {
     /// Registers every table of `spec` found under `root` (a folder laid out like the S3
-    /// prefix), then the views.
+    /// prefix), then the views, with the default [`LocalOptions`].
     pub async fn open(root: &Path, spec: &LakeSpec) -> Result<LocalLake, LocalError> {
+        Self::open_with(root, spec, &LocalOptions::default()).await
+    }
+
+    /// [`LocalLake::open`] with these options.
+    pub async fn open_with(root: &Path, spec: &LakeSpec, options: &LocalOptions) -> Result<LocalLake, LocalError> {
         if !root.is_dir() {
             return Err(LocalError::Io {
                 path: root.into(),
@@ -275,19 +241,27 @@ impl LocalLake {
                 ),
             });
         }
-        let ctx = SessionContext::new();
+        let sql_err = |context: &str| {
+            let context = context.to_owned();
+            move |source| LocalError::Sql { context, source }
+        };
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(options.memory_limit, 1.0)
+            .build_arc()
+            .map_err(sql_err("starting the engine"))?;
+        let config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         register_day_of_week(&ctx);
         let mut relations = Vec::new();
+        let read = Arc::new(ReadCounters::default());
         let defs = glue_schema::definition::table_definitions(spec);
         for def in &defs {
-            let (schema, batches) = read_table(root, def)?;
-            let table = MemTable::try_new(schema, vec![batches])
-                .map_err(|source| LocalError::Sql { context: format!("registering table {}", def.name), source })?;
+            let table = LakeTable::open(root, def, read.clone())?;
             ctx.register_table(def.name.as_str(), Arc::new(table))
                 .map_err(|source| LocalError::Sql { context: format!("registering table {}", def.name), source })?;
             relations.push(def.name.clone());
         }
-        let mut lake = LocalLake { ctx, relations };
+        let mut lake = LocalLake { ctx, relations, read, memory_limit: options.memory_limit };
         // The very statements Athena gets (`ddb-lake sql create-views`), in the same order.
         for view in named_queries(spec)?.views() {
             lake.create_view(&view.name, &view.sql).await?;
@@ -304,9 +278,24 @@ impl LocalLake {
         Ok(())
     }
 
+    /// Objects the queries have read since the lake was opened, and their bytes as stored.
+    pub fn read(&self) -> (u64, u64) {
+        self.read.get()
+    }
+
     /// Runs one statement and returns its rows as text.
     pub async fn query(&self, sql: &str) -> Result<Answer, LocalError> {
-        let sql_err = |source| LocalError::Sql { context: "running the query".into(), source };
+        let limit = self.memory_limit;
+        let sql_err = |source: datafusion::error::DataFusionError| {
+            let context = match source.find_root() {
+                datafusion::error::DataFusionError::ResourcesExhausted(_) => format!(
+                    "running the query (it needs more memory than the limit of {} MiB: raise --memory-limit)",
+                    limit >> 20
+                ),
+                _ => "running the query".into(),
+            };
+            LocalError::Sql { context, source }
+        };
         let df = self.ctx.sql(sql).await.map_err(sql_err)?;
         let schema = df.schema().clone();
         let batches = df.collect().await.map_err(sql_err)?;

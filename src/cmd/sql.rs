@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use lake_sql::athena::{run_query, AthenaTarget, QueryOutcome};
 use lake_sql::files::{self, Kind, SqlFile};
-use lake_sql::local::{Answer, LocalLake};
+use lake_sql::local::{Answer, LocalLake, LocalOptions, DEFAULT_MEMORY_LIMIT};
 use lake_sql::named_queries::named_queries;
 use lake_sql::render::{render, Format};
 
@@ -59,6 +59,24 @@ pub struct AthenaArgs {
     timeout_secs: u64,
 }
 
+/// The embedded engine's memory.
+#[derive(clap::Args, Debug)]
+pub struct MemoryArgs {
+    /// Embedded engine: MiB that sorts, aggregations, windows and joins may hold; past it,
+    /// sorts and aggregations spill to the temporary folder (TMPDIR), and a query that cannot
+    /// spill stops with an error naming this option. The lake's objects are streamed, not
+    /// held, whatever the lake's size.
+    #[arg(long, value_name = "MIB", default_value_t = (DEFAULT_MEMORY_LIMIT >> 20) as u64,
+          value_parser = clap::value_parser!(u64).range(64..=1 << 20))]
+    memory_limit: u64,
+}
+
+impl MemoryArgs {
+    fn options(&self) -> LocalOptions {
+        LocalOptions { memory_limit: (self.memory_limit as usize) << 20, ..LocalOptions::default() }
+    }
+}
+
 /// Where a question runs.
 #[derive(clap::Args, Debug)]
 // The Athena options only make sense with --athena.
@@ -70,6 +88,8 @@ pub struct EngineArgs {
     /// Lake spec the lake was written with (tables, declared tables).
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
+    #[command(flatten)]
+    memory: MemoryArgs,
     /// Run in Athena instead (database from the spec, or --database).
     #[arg(long)]
     athena: bool,
@@ -146,6 +166,8 @@ pub enum SqlCommand {
         /// Lake spec the lake was written with.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
+        #[command(flatten)]
+        memory: MemoryArgs,
         /// Output format.
         #[arg(long, value_enum, default_value = "table")]
         format: OutputFormat,
@@ -172,9 +194,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// Opens a local lake (spec given, or the default spec).
-pub async fn open_local(dir: &Path, spec: Option<&Path>) -> anyhow::Result<LocalLake> {
+pub async fn open_local(dir: &Path, spec: Option<&Path>, options: &LocalOptions) -> anyhow::Result<LocalLake> {
     let spec = load_spec(spec)?;
-    Ok(LocalLake::open(dir, &spec).await?)
+    Ok(LocalLake::open_with(dir, &spec, options).await?)
 }
 
 /// Runs a `sql` subcommand.
@@ -211,7 +233,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                     run_athena(&engine, &sql).await
                 } else {
                     let dir = engine.local.clone().unwrap_or_else(|| PathBuf::from("lake"));
-                    let lake = open_local(&dir, engine.spec.as_deref()).await?;
+                    let lake = open_local(&dir, engine.spec.as_deref(), &engine.memory.options()).await?;
                     Ok(lake.query(&sql).await?)
                 }
             })?;
@@ -247,9 +269,9 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }),
-        SqlCommand::Query { sql, local, spec, format } => {
+        SqlCommand::Query { sql, local, spec, memory, format } => {
             let answer = runtime()?.block_on(async {
-                let lake = open_local(&local, spec.as_deref()).await?;
+                let lake = open_local(&local, spec.as_deref(), &memory.options()).await?;
                 anyhow::Ok(lake.query(&sql).await?)
             })?;
             print!("{}", render(&answer, format.into(), None));

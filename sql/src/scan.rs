@@ -1,0 +1,335 @@
+//! A lake table as a DataFusion table that streams its objects.
+//!
+//! [`LakeTable`] lists a table's objects once (`<table>/dt=<day>/*.gz` under the lake folder)
+//! and, for each query, reads only the days its filters on `dt` can match: a filter that
+//! names no other column is evaluated against each day of the listing, and the scan reads
+//! the objects of the days it holds for (DataFusion applies the filter to the rows again, so
+//! pruning only ever removes objects that have no matching row). The objects are read in
+//! parallel, one group per target partition (balanced by size), each group on a blocking
+//! thread that decodes one object at a time into record batches of the session's batch size,
+//! with only the columns the query needs; a bounded channel hands the batches on. Memory is
+//! a few batches per partition, whatever the lake's size.
+//!
+//! The rows are decoded exactly as before the table streamed: by the row format's decoder
+//! ([`lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
+//! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::local`].
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::common::{Column, DFSchema, DataFusionError};
+use datafusion::datasource::TableType;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::ExecutionPlan;
+use flate2::read::MultiGzDecoder;
+use glue_schema::definition::TableDefinition;
+use lake_core::rowfmt::decode_line_as_serde;
+
+use crate::local::{column_array, table_schema, LocalError};
+
+/// The partition column every lake table has.
+const DT: &str = "dt";
+
+/// Batches a partition may have decoded ahead of the query.
+const BATCHES_AHEAD: usize = 2;
+
+/// What the queries of one engine read: objects opened and their bytes as stored (gzip).
+#[derive(Debug, Default)]
+pub struct ReadCounters {
+    objects: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl ReadCounters {
+    /// Objects opened and their stored bytes, since the engine opened.
+    pub fn get(&self) -> (u64, u64) {
+        (self.objects.load(Ordering::Relaxed), self.bytes.load(Ordering::Relaxed))
+    }
+
+    fn add(&self, bytes: u64) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// One object of the table.
+#[derive(Debug, Clone)]
+struct LakeFile {
+    dt: String,
+    path: PathBuf,
+    bytes: u64,
+}
+
+/// A table of the local lake, read from its objects at each query.
+#[derive(Debug)]
+pub struct LakeTable {
+    schema: SchemaRef,
+    /// Columns stored in the objects (the schema's first ones; `dt` follows).
+    stored: usize,
+    files: Vec<LakeFile>,
+    read: Arc<ReadCounters>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
+    move |source| LocalError::Io { path: path.to_path_buf(), source }
+}
+
+/// The entries of a folder, sorted by name.
+fn sorted_entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>, LocalError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io(dir))?.collect::<Result<_, _>>().map_err(io(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+impl LakeTable {
+    /// Lists the objects of table `def` under `root` (none when its folder does not exist).
+    pub fn open(root: &Path, def: &TableDefinition, read: Arc<ReadCounters>) -> Result<LakeTable, LocalError> {
+        let schema = table_schema(def);
+        let stored = def.storage_descriptor.columns.len();
+        let dir = root.join(&def.name);
+        let mut files = Vec::new();
+        if dir.exists() {
+            for part in sorted_entries(&dir)? {
+                let name = part.file_name().to_string_lossy().into_owned();
+                let Some(dt) = name.strip_prefix("dt=") else { continue };
+                for o in sorted_entries(&part.path())? {
+                    if o.file_name().to_string_lossy().ends_with(".gz") {
+                        let bytes = o.metadata().map_err(io(&o.path()))?.len();
+                        files.push(LakeFile { dt: dt.to_owned(), path: o.path(), bytes });
+                    }
+                }
+            }
+        }
+        Ok(LakeTable { schema, stored, files, read })
+    }
+
+    /// The days whose objects can hold rows that pass every filter on `dt` alone; `None`
+    /// when no filter is on `dt` alone.
+    fn days_to_read(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> datafusion::error::Result<Option<BTreeSet<String>>> {
+        let on_dt: Vec<&Expr> = filters.iter().filter(|f| is_dt_filter(f)).collect();
+        if on_dt.is_empty() {
+            return Ok(None);
+        }
+        let days: Vec<&str> = self.files.iter().map(|f| f.dt.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
+        let schema = Arc::new(Schema::new(vec![Field::new(DT, DataType::Utf8, true)]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(days.clone())) as ArrayRef])?;
+        let df_schema = DFSchema::try_from(schema)?;
+        let mut keep = vec![true; days.len()];
+        for filter in on_dt {
+            let unqualified = filter
+                .clone()
+                .transform_up(|e| match e {
+                    Expr::Column(c) => Ok(Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))),
+                    other => Ok(Transformed::no(other)),
+                })?
+                .data;
+            let expr = state.create_physical_expr(unqualified, &df_schema)?;
+            let result = expr.evaluate(&batch)?.into_array(days.len())?;
+            let result = result
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| DataFusionError::Plan(format!("the filter {filter} on dt is not a predicate")))?;
+            for (i, k) in keep.iter_mut().enumerate() {
+                // NULL: no row passes.
+                *k &= result.is_valid(i) && result.value(i);
+            }
+        }
+        Ok(Some(days.iter().zip(keep).filter(|(_, k)| *k).map(|(d, _)| (*d).to_owned()).collect()))
+    }
+}
+
+/// Whether a filter names `dt` and no other column.
+fn is_dt_filter(filter: &Expr) -> bool {
+    let columns = filter.column_refs();
+    !columns.is_empty() && columns.iter().all(|c| c.name == DT)
+}
+
+#[async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if is_dt_filter(f) {
+                    TableProviderFilterPushDown::Inexact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let days = self.days_to_read(state, filters)?;
+        let mut files: Vec<LakeFile> =
+            self.files.iter().filter(|f| days.as_ref().is_none_or(|d| d.contains(&f.dt))).cloned().collect();
+        let columns: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let schema = Arc::new(self.schema.project(&columns)?);
+        // Largest first onto the group with the fewest bytes so far.
+        let groups = state.config().target_partitions().max(1).min(files.len().max(1));
+        files.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+        let mut parts: Vec<(u64, Vec<LakeFile>)> = vec![(0, Vec::new()); groups];
+        for f in files {
+            let smallest = parts.iter_mut().min_by_key(|(bytes, _)| *bytes).expect("at least one group");
+            smallest.0 += f.bytes;
+            smallest.1.push(f);
+        }
+        let partitions: Vec<Arc<dyn PartitionStream>> = parts
+            .into_iter()
+            .map(|(_, mut files)| {
+                files.sort_by(|a, b| a.path.cmp(&b.path));
+                Arc::new(ObjectsPartition {
+                    schema: schema.clone(),
+                    columns: columns.clone(),
+                    stored: self.stored,
+                    files,
+                    read: self.read.clone(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(Arc::new(StreamingTableExec::try_new(schema, partitions, None, Vec::new(), false, limit)?))
+    }
+}
+
+/// Some objects of a table, read in turn.
+#[derive(Debug)]
+struct ObjectsPartition {
+    /// The projected schema.
+    schema: SchemaRef,
+    /// The table's columns to produce, by position (`stored` is `dt`).
+    columns: Vec<usize>,
+    stored: usize,
+    files: Vec<LakeFile>,
+    read: Arc<ReadCounters>,
+}
+
+impl PartitionStream for ObjectsPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let batch_size = ctx.session_config().batch_size().max(1);
+        let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
+        let tx = builder.tx();
+        let (schema, columns, stored, files, read) =
+            (self.schema.clone(), self.columns.clone(), self.stored, self.files.clone(), self.read.clone());
+        builder.spawn_blocking(move || {
+            for file in &files {
+                let mut send = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
+                if !read_object(file, &schema, &columns, stored, batch_size, &read, &mut send)? {
+                    // The query needs no more rows (a LIMIT, or it was cancelled).
+                    break;
+                }
+            }
+            Ok(())
+        });
+        builder.build()
+    }
+}
+
+/// Decodes one object into batches of `batch_size` rows handed to `send`; `false` when
+/// `send` wants no more.
+fn read_object(
+    file: &LakeFile,
+    schema: &SchemaRef,
+    columns: &[usize],
+    stored: usize,
+    batch_size: usize,
+    read: &ReadCounters,
+    send: &mut dyn FnMut(RecordBatch) -> bool,
+) -> datafusion::error::Result<bool> {
+    let external = |e: LocalError| DataFusionError::External(Box::new(e));
+    let opened = std::fs::File::open(&file.path).map_err(|e| external(io(&file.path)(e)))?;
+    read.add(file.bytes);
+    let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
+    let mut line = Vec::new();
+    let mut rows: Vec<Vec<Option<String>>> = Vec::with_capacity(batch_size.min(8192));
+    let mut header = true;
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| external(io(&file.path)(e)))?;
+        if n == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        // skip.header.line.count = 1; empty lines hold no row.
+        if std::mem::take(&mut header) || line.is_empty() {
+            continue;
+        }
+        let mut row = decode_line_as_serde(&line)
+            .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
+        // Missing trailing fields are NULL, extra ones ignored (LazySimpleSerDe).
+        row.resize(stored, None);
+        rows.push(row);
+        if rows.len() == batch_size && !send(batch(&rows, schema, columns, stored, &file.dt)?) {
+            return Ok(false);
+        }
+        if rows.len() == batch_size {
+            rows.clear();
+        }
+    }
+    if !rows.is_empty() && !send(batch(&rows, schema, columns, stored, &file.dt)?) {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// The projected columns of `rows` (of one day) as a batch.
+fn batch(
+    rows: &[Vec<Option<String>>],
+    schema: &SchemaRef,
+    columns: &[usize],
+    stored: usize,
+    dt: &str,
+) -> datafusion::error::Result<RecordBatch> {
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .zip(schema.fields())
+        .map(|(&c, field)| {
+            let values: Vec<Option<&str>> =
+                if c < stored { rows.iter().map(|r| r[c].as_deref()).collect() } else { vec![Some(dt); rows.len()] };
+            column_array(field.data_type(), &values)
+        })
+        .collect();
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        arrays,
+        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows.len())),
+    )?)
+}

@@ -412,6 +412,52 @@ async fn every_question_gives_the_independently_computed_answer() {
     assert_eq!(csv, expected_csv);
 }
 
+/// Issue 26: a dated question read the whole lake, here and in Athena.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dated_question_reads_only_its_days() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    // Objects in a table's day folders (`only` one day, or all).
+    let objects_of = |table: &str, only: Option<&str>| -> u64 {
+        let mut n = 0;
+        for folder in std::fs::read_dir(f.lake.join(table)).unwrap() {
+            let folder = folder.unwrap();
+            if only.is_none_or(|d| folder.file_name().to_string_lossy() == format!("dt={d}")) {
+                n += std::fs::read_dir(folder.path()).unwrap().count() as u64;
+            }
+        }
+        n
+    };
+    let days: BTreeSet<&str> = f.records.iter().map(|r| r.day.as_str()).collect();
+    let day = *days.iter().nth(1).unwrap();
+    let q = files::all().unwrap().into_iter().find(|q| q.name == "changes_by_kind").unwrap();
+    let one_day = q.render(&[("from".into(), day.into()), ("to".into(), day.into())]).unwrap();
+
+    // The filter on dt reaches the scan of `changes`, below unique_changes' window.
+    let plan = lake.query(&format!("EXPLAIN {one_day}")).await.unwrap();
+    let logical = plan.rows.iter().find(|r| r[0].as_deref() == Some("logical_plan")).unwrap()[1].clone().unwrap();
+    let scan = logical.lines().find(|l| l.trim_start().starts_with("TableScan: changes")).unwrap();
+    assert!(scan.contains("partial_filters=[") && scan.contains(&format!("\"{day}\"")), "{logical}");
+
+    // And the scan opens only that day's objects.
+    let (before, _) = lake.read();
+    let answer = lake.query(&one_day).await.unwrap();
+    let (after, _) = lake.read();
+    assert_eq!(after - before, objects_of("changes", Some(day)));
+    assert!(objects_of("changes", Some(day)) < objects_of("changes", None));
+    let want: Vec<Vec<String>> =
+        expected("changes_by_kind", &f.records).into_iter().filter(|r| r[0] == day).collect();
+    assert!(!want.is_empty());
+    assert_eq!(norm(&answer), want);
+
+    // The full range opens every object of `changes`.
+    let (before, _) = lake.read();
+    lake.query(&q.render(&[]).unwrap()).await.unwrap();
+    let (after, _) = lake.read();
+    assert_eq!(after - before, objects_of("changes", None));
+}
+
 #[test]
 fn sql_list_and_show() {
     let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(["sql", "list"]).output().unwrap();

@@ -446,10 +446,23 @@ async fn a_dated_question_reads_only_its_days() {
     let (after, _) = lake.read();
     assert_eq!(after - before, objects_of("changes", Some(day)));
     assert!(objects_of("changes", Some(day)) < objects_of("changes", None));
-    let want: Vec<Vec<String>> =
-        expected("changes_by_kind", &f.records).into_iter().filter(|r| r[0] == day).collect();
+    let want: Vec<Vec<String>> = expected("changes_by_kind", &f.records).into_iter().filter(|r| r[0] == day).collect();
     assert!(!want.is_empty());
     assert_eq!(norm(&answer), want);
+
+    // The command says what it read.
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["sql", "run", "changes_by_kind", "--format", "csv", "--param", &format!("from={day}")])
+        .args(["--param", &format!("to={day}"), "--local"])
+        .arg(&f.lake)
+        .arg("--spec")
+        .arg(&f.spec_path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let said = format!("local: read {} objects (", objects_of("changes", Some(day)));
+    assert!(stderr.starts_with(&said), "{stderr}");
 
     // The full range opens every object of `changes`.
     let (before, _) = lake.read();

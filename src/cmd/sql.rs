@@ -234,7 +234,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                 } else {
                     let dir = engine.local.clone().unwrap_or_else(|| PathBuf::from("lake"));
                     let lake = open_local(&dir, engine.spec.as_deref(), &engine.memory.options()).await?;
-                    Ok(lake.query(&sql).await?)
+                    query_local(&lake, &sql).await
                 }
             })?;
             print!("{}", render(&answer, format.into(), f.chart.as_deref()));
@@ -272,12 +272,25 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
         SqlCommand::Query { sql, local, spec, memory, format } => {
             let answer = runtime()?.block_on(async {
                 let lake = open_local(&local, spec.as_deref(), &memory.options()).await?;
-                anyhow::Ok(lake.query(&sql).await?)
+                query_local(&lake, &sql).await
             })?;
             print!("{}", render(&answer, format.into(), None));
             Ok(())
         }
     }
+}
+
+/// Runs a statement on the embedded engine; prints on stderr what it read.
+async fn query_local(lake: &LocalLake, sql: &str) -> anyhow::Result<Answer> {
+    let started = std::time::Instant::now();
+    let answer = lake.query(sql).await?;
+    let (objects, bytes) = lake.read();
+    eprintln!(
+        "local: read {objects} objects ({} gzip) in {:.2} s",
+        super::human_bytes(bytes as usize),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(answer)
 }
 
 /// Runs a question in Athena; prints the bytes scanned and the cost estimate on stderr.

@@ -1,0 +1,180 @@
+//! Benchmark: every canned question on the embedded engine, on generated lakes of two sizes.
+//!
+//! Run with `cargo bench -p ddb-lake --bench engine` (release profile). For each size (MB of
+//! gzip'd objects; `DDB_LAKE_BENCH_LAKE_MB`, default `37,1024`) it builds a lake of a busy
+//! table over 90 days with the example spec (generated histories of 10,000 items each,
+//! normalized through the function's code path until the lake holds at least that many MB),
+//! then runs each canned question with its defaults, and `changes_by_kind` for one day, each
+//! in a fresh process, and prints the time, the objects and bytes read, and the process's
+//! peak resident memory (VmHWM). A built lake is kept under the system's temporary folder
+//! (`ddb-lake-engine-bench/lake-<MB>`) and reused by the next run.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use lake_core::spec::LakeSpec;
+use lake_sql::files::{self, Kind};
+use lake_sql::local::LocalLake;
+use normalizer::batch::{BatchOptions, Normalizer};
+use normalizer::delivery::{process_event, Pipeline};
+use normalizer::sink::LocalDirSink;
+
+/// The allocator the `ddb-lake` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const EXAMPLE_SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
+const CHILD_ENV: &str = "DDB_LAKE_BENCH_ENGINE_QUERY";
+const SIZES_ENV: &str = "DDB_LAKE_BENCH_LAKE_MB";
+const ITEMS_PER_HISTORY: usize = 10_000;
+const DAYS: u32 = 90;
+
+fn vm_hwm_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: 0 kB");
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn spec() -> LakeSpec {
+    LakeSpec::from_toml(EXAMPLE_SPEC, "example").expect("example spec")
+}
+
+/// Bytes of every object under `dir`.
+fn lake_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                total += e.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// A lake of at least `mb` MB of objects: histories of [`ITEMS_PER_HISTORY`] items over
+/// [`DAYS`] days, one seed each, normalized as the function would (each history its own
+/// shard, so object names never collide). Returns the folder and the records written.
+fn build_lake(mb: u64) -> (PathBuf, u64) {
+    let dir = std::env::temp_dir().join("ddb-lake-engine-bench").join(format!("lake-{mb}"));
+    let done = dir.join("BUILT");
+    if let Some(records) = std::fs::read_to_string(&done).ok().and_then(|t| t.trim().parse().ok()) {
+        return (dir.join("lake"), records);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let lake = dir.join("lake");
+    let spec = spec();
+    let pipeline = Pipeline {
+        normalizer: Normalizer::new(&spec, Some(b"bench-redaction-key")).expect("normalizer"),
+        max_concurrent_uploads: 8,
+    };
+    let sink = LocalDirSink::new(&lake);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let started = Instant::now();
+    let (mut records, mut seed) = (0u64, 0u64);
+    while lake_bytes(&lake) < mb * 1_000_000 {
+        let options = lake_synth::SynthOptions {
+            items: ITEMS_PER_HISTORY,
+            customers: 500,
+            days: DAYS,
+            seed,
+            records_per_event: 1000,
+            ..Default::default()
+        };
+        let events = lake_synth::generate(&options).expect("generate");
+        let batch = BatchOptions { source: Some(format!("shardId-bench-{seed:04}")) };
+        for event in &events {
+            let json = lake_synth::event_json(event);
+            let report = rt.block_on(process_event(&pipeline, &sink, &json, &batch)).expect("normalize");
+            assert!(report.failed_objects.is_empty(), "{:?}", report.failed_objects);
+            records += report.output.records as u64;
+        }
+        seed += 1;
+        eprintln!(
+            "  building the {mb} MB lake: {:.0} MB, {records} records, {:.0} s",
+            lake_bytes(&lake) as f64 / 1e6,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    std::fs::write(&done, records.to_string()).expect("marker");
+    (lake, records)
+}
+
+/// Child mode: run one question on the lake and print `seconds rows objects bytes peak_kb`.
+fn child(arg: &str) {
+    let mut parts = arg.splitn(3, '\t');
+    let (lake, name, params) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let params: Vec<(String, String)> =
+        params.split(',').filter_map(|p| p.split_once('=')).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+    let question = files::all().expect("sql files").into_iter().find(|f| f.name == name).expect("question");
+    let sql = question.render(&params).expect("render");
+    let spec = spec();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let started = Instant::now();
+    let local = rt.block_on(LocalLake::open(Path::new(lake), &spec)).expect("open");
+    let answer = rt.block_on(local.query(&sql)).expect("query");
+    let secs = started.elapsed().as_secs_f64();
+    let (objects, bytes) = local.read();
+    println!("{secs} {} {objects} {bytes} {}", answer.rows.len(), vm_hwm_kb());
+}
+
+/// Runs a question in a fresh process: (seconds, rows, objects, bytes, peak kB).
+fn measure(lake: &Path, name: &str, params: &str) -> (f64, u64, u64, u64, u64) {
+    let arg = format!("{}\t{name}\t{params}", lake.display());
+    let out = std::process::Command::new(std::env::current_exe().expect("bench executable"))
+        .env(CHILD_ENV, arg)
+        .output()
+        .expect("child runs");
+    assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    assert_eq!(v.len(), 5, "{name}: {text}");
+    (v[0], v[1] as u64, v[2] as u64, v[3] as u64, v[4] as u64)
+}
+
+fn main() {
+    if let Ok(arg) = std::env::var(CHILD_ENV) {
+        child(&arg);
+        return;
+    }
+    let sizes: Vec<u64> = std::env::var(SIZES_ENV)
+        .unwrap_or_else(|_| "37,1024".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let questions: Vec<_> = files::all().expect("sql files").into_iter().filter(|f| f.kind == Kind::Question).collect();
+    for mb in sizes {
+        let (lake, records) = build_lake(mb);
+        let mut days: Vec<String> = std::fs::read_dir(lake.join("changes"))
+            .expect("changes folder")
+            .flatten()
+            .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("dt=").map(str::to_owned))
+            .collect();
+        days.sort();
+        let day = days[days.len() / 2].clone();
+        println!(
+            "lake: {:.1} MB of objects, {records} records, {} days ({})",
+            lake_bytes(&lake) as f64 / 1e6,
+            days.len(),
+            lake.display()
+        );
+        println!("{:<44} {:>9} {:>7} {:>9} {:>11} {:>10}", "question", "time", "rows", "objects", "read", "peak RSS");
+        let one_day = format!("from={day},to={day}");
+        let mut runs: Vec<(String, &str, String)> =
+            questions.iter().map(|q| (q.name.clone(), q.name.as_str(), String::new())).collect();
+        runs.push((format!("changes_by_kind, one day ({day})"), "changes_by_kind", one_day));
+        for (label, name, params) in &runs {
+            let (secs, rows, objects, bytes, peak_kb) = measure(&lake, name, params);
+            println!(
+                "{label:<44} {:>7.2} s {rows:>7} {objects:>9} {:>8.1} MB {:>7.1} MB",
+                secs,
+                bytes as f64 / 1e6,
+                peak_kb as f64 / 1024.0
+            );
+        }
+    }
+}

@@ -269,14 +269,7 @@ fn ddb_lake(args: &[&str]) -> Output {
         .args(args)
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ])
+        .envs(helpers::LOCAL_AWS_ENV)
         .output()
         .expect("the ddb-lake binary runs")
 }

@@ -785,14 +785,7 @@ fn replay_reads_past_empty_pages_to_each_shards_end_or_the_present() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
         .args(["replay", "--stream-arn", arn, "--max-empty-pages", "5", "--endpoint-url", &stub.endpoint(), "--out"])
         .arg(&lake)
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/dev/null"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
-        ])
+        .envs(helpers::LOCAL_AWS_ENV)
         .output()
         .unwrap();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -419,6 +419,14 @@ impl FaultCase {
         assert_eq!(missing.len(), 1, "{missing:?}");
         assert!(missing[0].starts_with(&format!("attributes/dt={}/", self.last_day)), "{missing:?}");
     }
+
+    /// Lambda delivers the batch again (the fault has cleared): no failure, and exactly the
+    /// clean run's objects: no duplicates, nothing missing.
+    async fn assert_redelivery_gives_the_clean_objects(&self, api: &LambdaApi, s3: &aws_sdk_s3::Client) {
+        let resp = response(api.invoke(&self.event, INVOKE_TIMEOUT));
+        assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+        assert_eq!(bucket_objects(s3).await, self.clean, "same keys, same rows: no duplicates, nothing missing");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -456,9 +464,7 @@ async fn s3_faults_are_reported_and_redelivery_converges() {
 
     // The fault clears, Lambda delivers the batch again: exactly the clean run's objects.
     proxy.clear();
-    let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
-    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
-    assert_eq!(bucket_objects(&s3).await, case.clean, "same keys, same rows: no duplicates, nothing missing");
+    case.assert_redelivery_gives_the_clean_objects(&api, &s3).await;
 }
 
 /// Issue 25: a stalled PUT (no answer at all, not an error) hung the invocation until the
@@ -521,9 +527,7 @@ async fn a_stalled_put_becomes_a_retry_then_a_batch_item_failure_before_the_dead
     let api = LambdaApi::start();
     let _function = Function::start(&api, &moto, &proxy.endpoint(), &[]);
     proxy.clear();
-    let resp = response(api.invoke(&case.event, INVOKE_TIMEOUT));
-    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
-    assert_eq!(bucket_objects(&s3).await, case.clean, "same keys, same rows: no duplicates, nothing missing");
+    case.assert_redelivery_gives_the_clean_objects(&api, &s3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,17 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Environment for a child process that talks to a local stand-in for AWS: test
+/// credentials, a region, and neither instance metadata nor the user's profile files.
+pub const LOCAL_AWS_ENV: [(&str, &str); 6] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/dev/null"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+];
+
 /// Runs the `ddb-lake` binary built for these tests with `args` and returns what it did.
 pub fn ddb_lake(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(args).output().expect("the ddb-lake binary runs")
@@ -92,14 +103,7 @@ impl Moto {
 
     /// Environment for a `ddb-lake` child process that talks to this server.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_EC2_METADATA_DISABLED", "true".into()),
-            ("AWS_CONFIG_FILE", "/dev/null".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
-        ]
+        LOCAL_AWS_ENV.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
     }
 
     /// A Glue client for this server.

@@ -249,7 +249,11 @@ impl LocalLake {
             .with_memory_limit(options.memory_limit, 1.0)
             .build_arc()
             .map_err(sql_err("starting the engine"))?;
-        let config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
+        let mut config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
+        // Joins sort both sides (which spills) instead of hashing one: the tables have no
+        // statistics, so a hash join would build on its left side whatever its size (all of
+        // `attributes` for current_attributes).
+        config.options_mut().optimizer.prefer_hash_join = false;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         register_day_of_week(&ctx);
         let mut relations = Vec::new();

@@ -542,7 +542,7 @@ mod tests {
 
     #[test]
     fn rows_and_keys_do_not_depend_on_how_many_objects_are_compressed_as_they_go() {
-        // 40 records on 40 days, every third on the same day as the one before.
+        // 40 records on 27 days: every third on the same day as the one before.
         let records: Vec<String> = (0..40u32)
             .map(|i| {
                 let secs = 1_700_000_000 + 86_400 * (i - i / 3);

@@ -297,10 +297,10 @@ fn read_object(
         // Missing trailing fields are NULL, extra ones ignored (LazySimpleSerDe).
         row.resize(stored, None);
         rows.push(row);
-        if rows.len() == batch_size && !send(batch(&rows, schema, columns, stored, &file.dt)?) {
-            return Ok(false);
-        }
         if rows.len() == batch_size {
+            if !send(batch(&rows, schema, columns, stored, &file.dt)?) {
+                return Ok(false);
+            }
             rows.clear();
         }
     }

@@ -249,11 +249,10 @@ impl LocalLake {
             .with_memory_limit(options.memory_limit, 1.0)
             .build_arc()
             .map_err(sql_err("starting the engine"))?;
-        let mut config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
-        // Joins sort both sides (which spills) instead of hashing one: the tables have no
-        // statistics, so a hash join would build on its left side whatever its size (all of
-        // `attributes` for current_attributes).
-        config.options_mut().optimizer.prefer_hash_join = false;
+        // Joins hash their smaller side, which the scans' size estimates tell the planner
+        // ([`crate::scan`]): for a current view that is current_items (one row per item that
+        // exists), not the history of `attributes` or a declared table, which streams past it.
+        let config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         register_day_of_week(&ctx);
         let mut relations = Vec::new();

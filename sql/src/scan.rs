@@ -10,6 +10,10 @@
 //! with only the columns the query needs; a bounded channel hands the batches on. Memory is
 //! a few batches per partition, whatever the lake's size.
 //!
+//! Each scan tells the planner how many rows and bytes it will produce, estimated from the
+//! objects' stored size and the density of rows measured on the table's first object when
+//! the table is opened (`Density`); with that the planner hashes a join's smaller side.
+//!
 //! The rows are decoded exactly as before the table streamed: by the row format's decoder
 //! ([`lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
 //! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::local`].
@@ -25,14 +29,16 @@ use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, DataFusionError};
+use datafusion::common::stats::Precision;
+use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
+use datafusion::common::{Column, DFSchema, DataFusionError, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
 use flate2::read::MultiGzDecoder;
 use glue_schema::definition::TableDefinition;
 use lake_core::rowfmt::decode_line_as_serde;
@@ -79,7 +85,54 @@ pub struct LakeTable {
     /// Columns stored in the objects (the schema's first ones; `dt` follows).
     stored: usize,
     files: Vec<LakeFile>,
+    density: Density,
     read: Arc<ReadCounters>,
+}
+
+/// Rows and decoded text bytes per stored (gzip) byte, measured on one object of a table
+/// when the table is opened: what the scan's size estimates are made of.
+#[derive(Debug, Clone, Copy, Default)]
+struct Density {
+    rows: f64,
+    text: f64,
+}
+
+impl Density {
+    /// Measured on `file` (not counted in [`ReadCounters`]: it is read before any query).
+    fn of(file: &LakeFile) -> Result<Density, LocalError> {
+        let opened = std::fs::File::open(&file.path).map_err(io(&file.path))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
+        let (mut lines, mut text) = (0u64, 0u64);
+        loop {
+            let buf = reader.fill_buf().map_err(io(&file.path))?;
+            if buf.is_empty() {
+                break;
+            }
+            lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
+            text += buf.len() as u64;
+            let n = buf.len();
+            reader.consume(n);
+        }
+        let stored = file.bytes.max(1) as f64;
+        // The first line is the header.
+        Ok(Density { rows: lines.saturating_sub(1) as f64 / stored, text: text as f64 / stored })
+    }
+
+    /// Estimated rows and decoded bytes of `stored` bytes of objects.
+    fn statistics(&self, stored: u64, schema: &Schema) -> Statistics {
+        let estimate = |per_byte: f64| {
+            if stored == 0 {
+                Precision::Exact(0)
+            } else {
+                Precision::Inexact((per_byte * stored as f64).round() as usize)
+            }
+        };
+        Statistics {
+            num_rows: estimate(self.rows),
+            total_byte_size: estimate(self.text),
+            column_statistics: Statistics::unknown_column(schema),
+        }
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalError + '_ {
@@ -112,7 +165,9 @@ impl LakeTable {
                 }
             }
         }
-        Ok(LakeTable { schema, stored, files, read })
+        // The first object stands for the rest: the rows of a table are alike.
+        let density = files.first().map(Density::of).transpose()?.unwrap_or_default();
+        Ok(LakeTable { schema, stored, files, density, read })
     }
 
     /// The days whose objects can hold rows that pass every filter on `dt` alone; `None`
@@ -207,6 +262,11 @@ impl TableProvider for LakeTable {
             smallest.0 += f.bytes;
             smallest.1.push(f);
         }
+        let statistics = LakeStatistics {
+            total: Arc::new(self.density.statistics(parts.iter().map(|(bytes, _)| bytes).sum(), &schema)),
+            partitions: parts.iter().map(|(bytes, _)| Arc::new(self.density.statistics(*bytes, &schema))).collect(),
+        };
+        let objects = parts.iter().map(|(_, files)| files.len()).sum();
         let partitions: Vec<Arc<dyn PartitionStream>> = parts
             .into_iter()
             .map(|(_, mut files)| {
@@ -220,7 +280,89 @@ impl TableProvider for LakeTable {
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
-        Ok(Arc::new(StreamingTableExec::try_new(schema, partitions, None, Vec::new(), false, limit)?))
+        let inner = StreamingTableExec::try_new(schema, partitions, None, Vec::new(), false, limit)?;
+        Ok(Arc::new(LakeScanExec { inner: Arc::new(inner), objects, statistics }))
+    }
+}
+
+/// Estimated size of a scan, overall and per partition.
+#[derive(Debug)]
+struct LakeStatistics {
+    total: Arc<Statistics>,
+    partitions: Vec<Arc<Statistics>>,
+}
+
+/// The scan of a lake table: DataFusion's streaming table over the objects to read, with
+/// estimates of its rows and bytes (from the table's [`Density`]). The estimates let the
+/// planner build a join's hash table on its smaller side (`current_items`, not all of
+/// `attributes`) and hold the one row of `latest_snapshot` rather than all of `changes`
+/// where it joins without keys; without them it keeps the join's first side, whatever its size.
+#[derive(Debug)]
+struct LakeScanExec {
+    inner: Arc<StreamingTableExec>,
+    objects: usize,
+    statistics: LakeStatistics,
+}
+
+impl DisplayAs for LakeScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "LakeScanExec: objects={}, ", self.objects)?;
+        self.inner.fmt_as(t, f)
+    }
+}
+
+impl ExecutionPlan for LakeScanExec {
+    fn name(&self) -> &str {
+        "LakeScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        self.inner.properties()
+    }
+
+    fn apply_expressions(
+        &self,
+        f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
+    ) -> datafusion::error::Result<TreeNodeRecursion> {
+        self.inner.apply_expressions(f)
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        Vec::new()
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal("a lake table scan has no children".into()))
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> datafusion::error::Result<SendableRecordBatchStream> {
+        self.inner.execute(partition, context)
+    }
+
+    fn metrics(&self) -> Option<datafusion::physical_plan::metrics::MetricsSet> {
+        self.inner.metrics()
+    }
+
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> datafusion::error::Result<Arc<Statistics>> {
+        Ok(match args.partition() {
+            None => self.statistics.total.clone(),
+            Some(p) => self.statistics.partitions.get(p).cloned().unwrap_or_else(|| self.statistics.total.clone()),
+        })
     }
 }
 

@@ -1,7 +1,7 @@
 -- name: current_items
 -- kind: view
 -- question: Every item that exists now, with the row its state comes from: its latest stream record later than the latest snapshot's time minus its margin, else its row in that snapshot (docs/snapshots.md); a REMOVE is a tombstone, and an item in neither is gone.
--- version: 2
+-- version: 3
 -- reads: changes, latest_snapshot
 SELECT event_name, sequence_number, event_time, tenant, item_key, pk, sk, dt
 FROM (
@@ -12,8 +12,8 @@ FROM (
                         length(c.sequence_number) DESC, c.sequence_number DESC
            ) AS recency
     FROM changes c
-    CROSS JOIN latest_snapshot s
-    WHERE (c.event_name = 'SNAPSHOT' AND c.event_time = s.snapshot_time)
-       OR (c.event_name <> 'SNAPSHOT' AND (s.stream_wins_after IS NULL OR c.event_time > s.stream_wins_after))
+    WHERE (c.event_name = 'SNAPSHOT' AND c.event_time = (SELECT snapshot_time FROM latest_snapshot))
+       OR (c.event_name <> 'SNAPSHOT' AND ((SELECT stream_wins_after FROM latest_snapshot) IS NULL
+                                       OR c.event_time > (SELECT stream_wins_after FROM latest_snapshot)))
 ) ranked
 WHERE recency = 1 AND event_name <> 'REMOVE'

@@ -11,8 +11,8 @@
 //! a few batches per partition, whatever the lake's size.
 //!
 //! Each scan tells the planner how many rows and bytes it will produce, estimated from the
-//! objects' stored size and the density of rows measured on the table's first object when
-//! the table is opened (`Density`); with that the planner hashes a join's smaller side.
+//! objects' stored size and the density of rows measured on the table's first object the
+//! first time a query scans it (`Density`); with that the planner hashes a join's smaller side.
 //!
 //! The rows are decoded exactly as before the table streamed: by the row format's decoder
 //! ([`lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
@@ -85,12 +85,13 @@ pub struct LakeTable {
     /// Columns stored in the objects (the schema's first ones; `dt` follows).
     stored: usize,
     files: Vec<LakeFile>,
-    density: Density,
+    /// Measured at the first scan (a query that never reads the table never opens one).
+    density: OnceLock<Density>,
     read: Arc<ReadCounters>,
 }
 
 /// Rows and decoded text bytes per stored (gzip) byte, measured on one object of a table
-/// when the table is opened: what the scan's size estimates are made of.
+/// when a query first scans it: what the scan's size estimates are made of.
 #[derive(Debug, Clone, Copy, Default)]
 struct Density {
     rows: f64,
@@ -98,7 +99,7 @@ struct Density {
 }
 
 impl Density {
-    /// Measured on `file` (not counted in [`ReadCounters`]: it is read before any query).
+    /// Measured on `file` (not counted in [`ReadCounters`]: it is read to plan, not to answer).
     fn of(file: &LakeFile) -> Result<Density, LocalError> {
         let opened = std::fs::File::open(&file.path).map_err(io(&file.path))?;
         let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
@@ -165,9 +166,22 @@ impl LakeTable {
                 }
             }
         }
-        // The first object stands for the rest: the rows of a table are alike.
-        let density = files.first().map(Density::of).transpose()?.unwrap_or_default();
-        Ok(LakeTable { schema, stored, files, density, read })
+        Ok(LakeTable { schema, stored, files, density: OnceLock::new(), read })
+    }
+
+    /// The table's [`Density`], measured on its first object (the rows of a table are alike).
+    fn density(&self) -> datafusion::error::Result<Density> {
+        if let Some(d) = self.density.get() {
+            return Ok(*d);
+        }
+        let d = self
+            .files
+            .first()
+            .map(Density::of)
+            .transpose()
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
+            .unwrap_or_default();
+        Ok(*self.density.get_or_init(|| d))
     }
 
     /// The days whose objects can hold rows that pass every filter on `dt` alone; `None`
@@ -262,9 +276,10 @@ impl TableProvider for LakeTable {
             smallest.0 += f.bytes;
             smallest.1.push(f);
         }
+        let density = self.density()?;
         let statistics = LakeStatistics {
-            total: Arc::new(self.density.statistics(parts.iter().map(|(bytes, _)| bytes).sum(), &schema)),
-            partitions: parts.iter().map(|(bytes, _)| Arc::new(self.density.statistics(*bytes, &schema))).collect(),
+            total: Arc::new(density.statistics(parts.iter().map(|(bytes, _)| bytes).sum(), &schema)),
+            partitions: parts.iter().map(|(bytes, _)| Arc::new(density.statistics(*bytes, &schema))).collect(),
         };
         let objects = parts.iter().map(|(_, files)| files.len()).sum();
         let partitions: Vec<Arc<dyn PartitionStream>> = parts

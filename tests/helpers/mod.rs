@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod fixtures;
 pub mod http;
 pub mod lambda_api;
 pub mod stub_streams;

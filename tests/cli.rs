@@ -13,6 +13,7 @@ mod helpers;
 use aws_lambda_events::event::dynamodb::Event;
 use base64::Engine;
 use flate2::read::MultiGzDecoder;
+use helpers::fixtures::{event_of, event_path, record, with_sequence};
 use helpers::{ddb_lake as run, ddb_lake_ok as ok};
 use lake_core::rowfmt::{decode_object, Row};
 use serde_dynamo::AttributeValue;
@@ -220,7 +221,7 @@ fn same_events_give_identical_objects() {
 fn broken_json_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("e.jsonl");
-    let good = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"}},"SequenceNumber":"1","SizeBytes":1}}]}"#;
+    let good = serde_json::to_string(&helpers::fixtures::event("insert.json")).unwrap();
     std::fs::write(&events, format!("{good}\n{{\"Records\": [\n")).unwrap();
     let lake = dir.path().join("lake");
     let out = run(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
@@ -240,21 +241,18 @@ fn broken_json_is_refused_before_anything_is_written() {
 fn poison_record_is_quarantined_and_the_rest_lands() {
     let dir = tempfile::tempdir().unwrap();
     let events = dir.path().join("e.json");
-    let rec = |seq: u32, v: &str| {
-        format!(
-            r#"{{"eventID":"{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":1700000000,"Keys":{{"pk":{{"S":"k{seq}"}}}},"NewImage":{{"pk":{{"S":"k{seq}"}},"v":{v}}},"SequenceNumber":"{seq}","SizeBytes":1}}}}"#
-        )
+    // The insert fixture three times, the second with an attribute of a type DynamoDB does not have.
+    let rec = |seq: &str, v: serde_json::Value| {
+        let mut r = with_sequence(record("insert.json"), seq);
+        r["dynamodb"]["NewImage"]["v"] = v;
+        r
     };
-    std::fs::write(
-        &events,
-        format!(
-            r#"{{"Records":[{},{},{}]}}"#,
-            rec(1, r#"{"S":"x"}"#),
-            rec(2, r#"{"DATE":"2024"}"#),
-            rec(3, r#"{"N":"5"}"#)
-        ),
-    )
-    .unwrap();
+    let batch = vec![
+        rec("1", serde_json::json!({"S": "x"})),
+        rec("2", serde_json::json!({"DATE": "2024"})),
+        rec("3", serde_json::json!({"N": "5"})),
+    ];
+    std::fs::write(&events, event_of(batch).to_string()).unwrap();
     let lake = dir.path().join("lake");
     let say = ok(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
     assert!(say.contains("quarantined 1 records"), "{say}");
@@ -289,18 +287,26 @@ fn spec_typo_names_file_line_and_fix() {
 #[test]
 fn cat_prints_csv() {
     let dir = tempfile::tempdir().unwrap();
-    let events = dir.path().join("e.json");
-    std::fs::write(&events, r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},"NewImage":{"pk":{"S":"a"},"t":{"S":"x\ty\nz,\"q\""}},"SequenceNumber":"1","SizeBytes":1}}]}"#).unwrap();
+    let events = event_path("every_type.json");
     let lake = dir.path().join("lake");
     ok(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--source", "shard-1"]);
-    let obj = lake.join("attributes/dt=2023-11-14/shard-1_1_1.tsv.gz");
+    let obj = lake.join("attributes/dt=2026-11-05/shard-1_98000000000000000000031_98000000000000000000032.tsv.gz");
     let csv = ok(&["cat", "--null", "NULL", obj.to_str().unwrap()]);
-    assert!(
-        csv.starts_with("event_name,sequence_number,event_time,tenant,item_key,pk,sk,path,type,value,changed\n"),
-        "{csv}"
-    );
-    assert!(csv.contains("t,S,\"x\ty\nz,\"\"q\"\"\",true"), "{csv}");
-    assert!(csv.contains(",NULL,"), "{csv}");
+    let (header, rows) = csv.split_once('\n').unwrap();
+    assert_eq!(header, "event_name,sequence_number,event_time,tenant,item_key,pk,sk,path,type,value,changed");
+    // Each value as the item had it: line breaks, TAB and backslash back, quoted by RFC 4180;
+    // without a spec there is no tenant rule.
+    let prefix = r#"INSERT,98000000000000000000031,2026-11-05 14:00:00.000,NULL,"{""pk"":""CLIENT#c0100"",""sk"":""SYNC#types""}",CLIENT#c0100,SYNC#types"#;
+    for row in [
+        "multiline,S,\"line one\nline two\r\n\tC:\\temp \u{240a}\",true",
+        "literalNull,S,\\N,true",
+        "note,S,,true",
+        "deletedAt,NULL,NULL,true",
+        "settings.empty,M,NULL,true",
+        "name,S,Zoë's sync — 日本語 🦀,true",
+    ] {
+        assert!(rows.contains(&format!("{prefix},{row}\n")), "{row} in\n{csv}");
+    }
 }
 
 const EXPORT_ID: &str = "01793880000000-5a1c0e42";
@@ -529,18 +535,11 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
          [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"bigint\"\n",
     )
     .unwrap();
-    let rec = |seq: u32, name: &str, version: &str, status: &str| {
-        format!(
-            r#"{{"eventID":"e{seq}","eventName":"{name}","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a"}},"sk":{{"S":"b"}},"version":{{"N":"{version}"}},"status":{{"S":"{status}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
-            1_793_880_000 + seq
-        )
-    };
+    // The insert fixture (version 1), then the modify fixture with a version of 2.5.
+    let mut modify = record("modify.json");
+    modify["dynamodb"]["NewImage"]["version"] = serde_json::json!({"N": "2.5"});
     let events = dir.path().join("events.jsonl");
-    std::fs::write(
-        &events,
-        format!("{{\"Records\":[{},{}]}}\n", rec(100, "INSERT", "1", "active"), rec(200, "MODIFY", "2.5", "disabled")),
-    )
-    .unwrap();
+    std::fs::write(&events, event_of(vec![record("insert.json"), modify]).to_string()).unwrap();
     let lake = dir.path().join("lake");
     let (spec, events, lake) = (spec.to_str().unwrap(), events.to_str().unwrap(), lake.to_str().unwrap());
     let say = ok(&["normalize", "--spec", spec, "--events", events, "--out", lake]);
@@ -548,7 +547,7 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
     let now = ok(&[
         "sql",
         "query",
-        "SELECT value FROM current_attributes WHERE path = 'status'",
+        "SELECT value FROM current_attributes WHERE path = 'schedule.intervalMinutes'",
         "--local",
         lake,
         "--spec",
@@ -556,11 +555,11 @@ fn a_value_that_does_not_fit_keeps_its_record_and_shows_in_rejected_cells() {
         "--format",
         "csv",
     ]);
-    assert_eq!(now, "value\ndisabled\n");
+    assert_eq!(now, "value\n30\n");
     let rejected = ok(&["sql", "run", "rejected_cells", "--local", lake, "--spec", spec, "--format", "csv"]);
     assert_eq!(
         rejected,
-        "table_name,column_name,path,cells,items,first_day,last_day\nsyncs,version,version,1,1,2026-11-05,2026-11-05\n"
+        "table_name,column_name,path,cells,items,first_day,last_day\nsyncs,version,version,1,1,2026-11-06,2026-11-06\n"
     );
 }
 
@@ -572,13 +571,17 @@ fn requeue_case() -> (String, String, Vec<u8>) {
     let example = std::fs::read_to_string(example_spec()).unwrap();
     let spec = example.replace("path = \"version\"\ntype = \"bigint\"", "path = \"version\"\ntype = \"double\"");
     assert_ne!(spec, example);
-    let rec = |seq: u32, version: &str| {
-        format!(
-            r#"{{"eventID":"e{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}}}},"NewImage":{{"pk":{{"S":"a{seq}"}},"sk":{{"S":"b"}},"version":{version},"status":{{"S":"s{seq}"}}}},"SequenceNumber":"{seq}","SizeBytes":9}}}}"#,
-            1_793_880_000 + seq
-        )
+    // The insert fixture as two records of two items: one with version 2.5, one whose version
+    // has a type DynamoDB does not have.
+    let rec = |seq: &str, version: serde_json::Value| {
+        let mut r = with_sequence(record("insert.json"), seq);
+        r["dynamodb"]["Keys"]["sk"] = serde_json::json!({"S": format!("SYNC#{seq}")});
+        r["dynamodb"]["NewImage"]["sk"] = r["dynamodb"]["Keys"]["sk"].clone();
+        r["dynamodb"]["NewImage"]["version"] = version;
+        r.to_string()
     };
-    let (good, bad) = (rec(100, r#"{"N":"2.5"}"#), rec(200, r#"{"DATE":"2026-11-05"}"#));
+    let (good, bad) =
+        (rec("100", serde_json::json!({"N": "2.5"})), rec("200", serde_json::json!({"DATE": "2026-11-05"})));
     let line = |i: usize, seq: u32, reason: &str, record: &str| {
         format!(
             r#"{{"index":{i},"eventID":"e{seq}","sequenceNumber":"{seq}","reason":"{reason}","record_json":{record}}}"#
@@ -618,7 +621,7 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
     );
     let say = ok(&["quarantine", "requeue", "--lake", lake_s, "--spec", spec]);
     assert!(say.contains("kept _quarantine/shardId-1_100_200.jsonl.gz with the records that still fail"), "{say}");
-    assert!(say.contains("requeued 1 records into 3 objects; 1 still fail"), "{say}");
+    assert!(say.contains("requeued 1 records into 4 objects; 1 still fail"), "{say}");
     let once = tree(&lake);
     let (_, changes) = table_rows(&once, "changes");
     assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), ["100"]);
@@ -636,7 +639,7 @@ fn requeue_writes_what_quarantine_held_once_and_keeps_what_still_fails() {
     // Every answer equals that of a lake that had the good record all along.
     let clean = dir.path().join("clean");
     let events = dir.path().join("good.jsonl");
-    std::fs::write(&events, format!("{{\"Records\":[{good}]}}\n")).unwrap();
+    std::fs::write(&events, event_of(vec![serde_json::from_str(&good).unwrap()]).to_string()).unwrap();
     ok(&["normalize", "--spec", spec, "--events", events.to_str().unwrap(), "--out", clean.to_str().unwrap()]);
     let queries =
         ["SELECT path, value FROM current_attributes ORDER BY path", "SELECT version FROM current_sync_configs"];
@@ -684,7 +687,7 @@ async fn requeue_works_in_s3_through_the_same_sinks() {
         String::from_utf8(out.stdout).unwrap()
     };
     let say = requeue();
-    assert!(say.contains("requeued 1 records into 3 objects; 1 still fail"), "{say}");
+    assert!(say.contains("requeued 1 records into 4 objects; 1 still fail"), "{say}");
     let listing = |s3: aws_sdk_s3::Client| async move {
         let out = s3.list_objects_v2().bucket("acme-lake").send().await.unwrap();
         let mut keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_owned)).collect();
@@ -698,6 +701,7 @@ async fn requeue_works_in_s3_through_the_same_sinks() {
             "p/_quarantine/shardId-1_100_200.jsonl.gz",
             "p/attributes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
             "p/changes/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
+            "p/field_mappings/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
             "p/sync_configs/dt=2026-11-05/requeue-shardId-1_100_200_100_200.tsv.gz",
         ]
     );
@@ -722,25 +726,15 @@ async fn requeue_works_in_s3_through_the_same_sinks() {
     assert!(!listing(s3).await.iter().any(|k| k.contains("_quarantine")));
 }
 
-/// A record as the DynamoDB Streams API writes it: an INSERT of item `pk` = `k<seq>`,
-/// `secs_ago` seconds before now.
+/// A record as the DynamoDB Streams API writes it: the insert fixture's INSERT with sequence
+/// number `seq`, `secs_ago` seconds before now.
 fn streams_record(seq: u32, secs_ago: u64) -> serde_json::Value {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    serde_json::json!({
-        "eventID": format!("e{seq}"),
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": (now - secs_ago) as f64,
-            "Keys": { "pk": { "S": format!("k{seq}") } },
-            "NewImage": { "pk": { "S": format!("k{seq}") }, "n": { "N": seq.to_string() } },
-            "SequenceNumber": seq.to_string(),
-            "SizeBytes": 20,
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        }
-    })
+    // The insert fixture, without the field only Lambda adds (the Streams API has no eventSourceARN).
+    let mut r = with_sequence(record("insert.json"), &seq.to_string());
+    r.as_object_mut().unwrap().remove("eventSourceARN").expect("a Lambda record names its stream");
+    r["dynamodb"]["ApproximateCreationDateTime"] = ((now - secs_ago) as f64).into();
+    r
 }
 
 /// Issue 25: `replay` stopped at a shard's first empty page.

@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::types::{
 };
 use flate2::read::MultiGzDecoder;
 use helpers::fault_proxy::{Fault, FaultProxy, FaultRule};
+use helpers::fixtures::{event_of, record, with_sequence};
 use helpers::lambda_api::{LambdaApi, Outcome};
 use helpers::{normalizer_binary, peak_rss_kb, Moto};
 use lake_core::rowfmt::{decode_object, Row};
@@ -573,23 +574,24 @@ async fn big_batch_and_big_item_fit_128_mb() {
     let s3 = moto.s3();
     create_bucket(&s3).await;
     // 10,000 records (Lambda's largest batch) under the 6 MB payload limit, then one 400 KB item.
+    // The insert fixture's record for 10,000 items of 97 customers, each with a small image
+    // (the fixture's whole item would pass the 6 MB limit).
+    let insert = record("insert.json");
     let record = |i: u64, extra: &str| {
-        serde_json::json!({
-            "eventID": format!("e{i}"), "eventName": "INSERT", "eventSource": "aws:dynamodb",
-            "dynamodb": {
-                "ApproximateCreationDateTime": 1_793_000_000 + i,
-                "Keys": {"pk": {"S": format!("CLIENT#{}", i % 97)}, "sk": {"S": format!("SYNC#{i}")}},
-                "NewImage": {"pk": {"S": format!("CLIENT#{}", i % 97)}, "sk": {"S": format!("SYNC#{i}")},
-                             "n": {"N": "12345678901234567890123456789012345678"}, "on": {"BOOL": true}, "x": {"S": extra}},
-                "SequenceNumber": format!("{}", 100_000_000_000_000_000_000u128 + i as u128), "SizeBytes": 200,
-                "StreamViewType": "NEW_AND_OLD_IMAGES"
-            }
-        })
+        let mut r = with_sequence(insert.clone(), &(100_000_000_000_000_000_000u128 + i as u128).to_string());
+        let keys = serde_json::json!({"pk": {"S": format!("CLIENT#{}", i % 97)}, "sk": {"S": format!("SYNC#{i}")}});
+        let mut image = keys.clone();
+        image["n"] = serde_json::json!({"N": "12345678901234567890123456789012345678"});
+        image["on"] = serde_json::json!({"BOOL": true});
+        image["x"] = serde_json::json!({"S": extra});
+        r["dynamodb"]["ApproximateCreationDateTime"] = (1_793_000_000 + i).into();
+        r["dynamodb"]["Keys"] = keys;
+        r["dynamodb"]["NewImage"] = image;
+        r
     };
-    let big_batch =
-        serde_json::json!({"Records": (0..10_000u64).map(|i| record(i, "v")).collect::<Vec<_>>()}).to_string();
+    let big_batch = event_of((0..10_000u64).map(|i| record(i, "v")).collect()).to_string();
     assert!(big_batch.len() < 6_000_000, "{} bytes", big_batch.len());
-    let big_item = serde_json::json!({"Records": [record(20_000, &"\u{1F980}x\n".repeat(400_000 / 6))]}).to_string();
+    let big_item = event_of(vec![record(20_000, &"\u{1F980}x\n".repeat(400_000 / 6))]).to_string();
     assert!(big_item.len() > 400_000);
 
     let api = LambdaApi::start();
@@ -644,11 +646,10 @@ async fn the_redaction_key_is_read_from_secrets_manager_at_cold_start() {
         &moto.endpoint,
         &[("DDB_LAKE_SPEC", HASHING_SPEC), ("DDB_LAKE_REDACTION_KEY_SECRET", &arn)],
     );
-    let event = r#"{"Records":[{"eventID":"1","eventName":"INSERT","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
-        "dynamodb":{"ApproximateCreationDateTime":1793880000,"Keys":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"}},
-        "NewImage":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"},"owner":{"S":"ann@example.com"}},
-        "SequenceNumber":"100","SizeBytes":40,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
-    let resp = response(api.invoke(event, INVOKE_TIMEOUT));
+    // The insert fixture, its item with an owner.
+    let mut insert = record("insert.json");
+    insert["dynamodb"]["NewImage"]["owner"] = serde_json::json!({"S": "ann@example.com"});
+    let resp = response(api.invoke(&event_of(vec![insert]).to_string(), INVOKE_TIMEOUT));
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
 
     let objects = bucket_objects(&s3).await;
@@ -688,39 +689,28 @@ async fn a_value_that_does_not_fit_is_a_rejected_cell_not_a_lost_record() {
     create_bucket(&s3).await;
     let spec = "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://lake-bucket/ddb/sync\"\n\
         [[tables]]\nname = \"syncs\"\n[[tables.columns]]\nname = \"version\"\npath = \"version\"\ntype = \"bigint\"\n\
-        [[tables.columns]]\nname = \"status\"\npath = \"status\"\ntype = \"string\"\n";
+        [[tables.columns]]\nname = \"enabled\"\npath = \"enabled\"\ntype = \"boolean\"\n";
     let api = LambdaApi::start();
     let function = Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_SPEC", spec)]);
-    let record = |seq: u32, name: &str, version: &str, status: &str, old: &str| {
-        format!(
-            r#"{{"eventID":"e{seq}","eventName":"{name}","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
-            "dynamodb":{{"ApproximateCreationDateTime":{},"Keys":{{"pk":{{"S":"CUSTOMER#a"}},"sk":{{"S":"SYNC#1"}}}},
-            "NewImage":{{"pk":{{"S":"CUSTOMER#a"}},"sk":{{"S":"SYNC#1"}},"version":{{"N":"{version}"}},"status":{{"S":"{status}"}}}}{old},
-            "SequenceNumber":"{seq}","SizeBytes":40,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#,
-            1_793_880_000 + seq
-        )
-    };
-    let old =
-        r#","OldImage":{"pk":{"S":"CUSTOMER#a"},"sk":{"S":"SYNC#1"},"version":{"N":"1"},"status":{"S":"active"}}"#;
-    let event = format!(
-        r#"{{"Records":[{},{}]}}"#,
-        record(100, "INSERT", "1", "active", ""),
-        record(200, "MODIFY", "2.5", "disabled", old)
-    );
+    // The insert fixture (version 1), then the modify fixture with a version of 2.5.
+    let mut modify = record("modify.json");
+    modify["dynamodb"]["NewImage"]["version"] = serde_json::json!({"N": "2.5"});
+    let event = event_of(vec![record("insert.json"), modify]).to_string();
     let resp = response(api.invoke(&event, INVOKE_TIMEOUT));
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
 
     let objects = bucket_objects(&s3).await;
     let (_, changes) = rows_of(&objects, "changes");
-    assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), ["100", "200"]);
+    let (first, second) = ("98000000000000000000001", "100000000000000000000002");
+    assert_eq!(changes.iter().map(|r| r[1].clone().unwrap()).collect::<Vec<_>>(), [first, second]);
     let (h, attributes) = rows_of(&objects, "attributes");
     let path = h.iter().position(|c| c == "path").unwrap();
-    let status: Vec<(String, String)> = attributes
+    let enabled: Vec<(String, String)> = attributes
         .iter()
-        .filter(|r| r[path].as_deref() == Some("status"))
+        .filter(|r| r[path].as_deref() == Some("enabled"))
         .map(|r| (r[1].clone().unwrap(), r[path + 2].clone().unwrap()))
         .collect();
-    assert_eq!(status, [("100".into(), "active".into()), ("200".into(), "disabled".into())]);
+    assert_eq!(enabled, [(first.into(), "true".into()), (second.into(), "false".into())]);
     let (h, syncs) = rows_of(&objects, "syncs");
     let version = h.iter().position(|c| c == "version").unwrap();
     assert_eq!(syncs.iter().map(|r| r[version].clone()).collect::<Vec<_>>(), [Some("1".into()), None]);
@@ -729,7 +719,7 @@ async fn a_value_that_does_not_fit_is_a_rejected_cell_not_a_lost_record() {
     let col = |name: &str| rejects[0][h.iter().position(|c| c == name).unwrap()].clone();
     assert_eq!(
         (col("sequence_number"), col("table_name"), col("column_name")),
-        (Some("200".into()), Some("syncs".into()), Some("version".into()))
+        (Some(second.into()), Some("syncs".into()), Some("version".into()))
     );
     assert!(!col("reason").unwrap().contains("2.5"), "never the value");
     assert!(s3

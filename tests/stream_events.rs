@@ -625,3 +625,38 @@ fn collect_types(v: &serde_json::Value, out: &mut BTreeSet<String>) {
         list.iter().for_each(|e| collect_types(e, out));
     }
 }
+
+#[test]
+fn every_fixture_is_used_by_another_test() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sources = String::new();
+    let mut stack = vec![root.join("tests"), root.join("src"), root.join("normalizer")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            // Benchmarks are not tests: they build large batches of their own.
+            let skip = ["target", "fixtures", "benches"].iter().any(|d| path.ends_with(d));
+            if path.is_dir() && !skip {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("stream_events.rs") {
+                sources.push_str(&std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    for name in fixture_names() {
+        assert!(sources.contains(&format!("\"{name}\"")), "no test outside stream_events.rs loads {name}");
+    }
+    // And no test writes a Lambda event by hand: no JSON text with an `"eventName":` member,
+    // but for these, which are not an input made up in place of a fixture.
+    let known = [
+        // split_event's deliberately broken record (not an event at all).
+        r#"[{"eventName":"INSERT"}, 5, {"x":1}]"#,
+        // stream_reader: the Lambda event its converter must write, the value under test.
+        r#"r#"{"Records":[{"eventID":"e1","eventName":"REMOVE","eventVersion":"1.1","#,
+        // flatten's edge-case record (a name with a space, secret-looking names, an empty map).
+        r#"const REC: &str = r#"{"eventID":"e1","eventName":"MODIFY","#,
+    ];
+    let by_hand: Vec<&str> =
+        sources.lines().filter(|l| l.contains(r#""eventName":"#) && !known.iter().any(|k| l.contains(k))).collect();
+    assert!(by_hand.is_empty(), "events written by hand (load a fixture instead): {by_hand:#?}");
+}

@@ -420,18 +420,29 @@ mod tests {
     use super::*;
     use lake_core::spec::LakeSpec;
 
-    fn rec(seq: &str, name: &str) -> String {
-        format!(
-            r#"{{"eventID":"id{seq}","eventName":"{name}","eventSourceARN":"arn:x","dynamodb":{{"ApproximateCreationDateTime":1700000000,"Keys":{{"pk":{{"S":"a"}}}},"NewImage":{{"pk":{{"S":"a"}},"v":{{"N":"1"}}}},"SequenceNumber":"{seq}","SizeBytes":5,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
-        )
+    use crate::test_events::{event_of, record, with_sequence};
+    use serde_json::json;
+
+    /// The insert fixture's record (an item with 16 leaves, `version` = 1, on 2026-11-05) as
+    /// event `name` with sequence number `seq`.
+    fn rec(seq: &str, name: &str) -> serde_json::Value {
+        let mut r = with_sequence(record("insert.json"), seq);
+        r["eventName"] = name.into();
+        r
+    }
+
+    /// `r` with its new image's attribute `name` set to `value`.
+    fn with(mut r: serde_json::Value, name: &str, value: serde_json::Value) -> serde_json::Value {
+        r["dynamodb"]["NewImage"][name] = value;
+        r
     }
 
     #[test]
     fn poison_record_goes_to_quarantine_and_the_rest_lands() {
         let spec = LakeSpec::default();
         let normalizer = Normalizer::new(&spec, None).unwrap();
-        let bad = rec("150", "INSERT").replace(r#"{"N":"1"}"#, r#"{"X":"1"}"#);
-        let ev = format!(r#"{{"Records":[{},{},{}]}}"#, rec("100", "INSERT"), bad, rec("200", "MODIFY"));
+        let bad = with(rec("150", "INSERT"), "version", json!({"X": "1"}));
+        let ev = event_of(vec![rec("100", "INSERT"), bad, rec("200", "MODIFY")]);
         let out = normalizer.normalize_event(&ev, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
         assert_eq!(out.records, 3);
         assert_eq!(out.quarantined.len(), 1);
@@ -443,8 +454,8 @@ mod tests {
         assert_eq!(
             keys,
             vec![
-                "changes/dt=2023-11-14/shard-1_100_200.tsv.gz",
-                "attributes/dt=2023-11-14/shard-1_100_200.tsv.gz",
+                "changes/dt=2026-11-05/shard-1_100_200.tsv.gz",
+                "attributes/dt=2026-11-05/shard-1_100_200.tsv.gz",
                 "_quarantine/shard-1_100_200.jsonl.gz"
             ]
         );
@@ -455,11 +466,11 @@ mod tests {
 
     #[test]
     fn a_value_that_does_not_fit_its_column_is_a_null_cell_and_a_reject_not_a_quarantine() {
-        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"version\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, None).unwrap();
-        let ok = rec("100", "INSERT").replace(r#"{"N":"1"}"#, r#"{"BOOL":true}"#);
-        let ev = format!(r#"{{"Records":[{},{}]}}"#, ok, rec("200", "INSERT"));
+        let ok = with(rec("100", "INSERT"), "version", json!({"BOOL": true}));
+        let ev = event_of(vec![ok, rec("200", "INSERT")]);
         let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
         assert!(out.quarantined.is_empty());
         assert_eq!(out.cells_rejected(), 1);
@@ -484,8 +495,8 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "INSERT\t200\t2023-11-14 22:13:20.000\t\\N\t{\"pk\":\"a\"}\ta\t\\N\tx\tv\tv\t\\N\t\
-             table `x` column `v`: value at `v` is N, which cannot be converted for type boolean"
+            "INSERT\t200\t2026-11-05 12:00:00.000\t\\N\t{\"pk\":\"CLIENT#c0042\",\"sk\":\"SYNC#1a2b3c4d\"}\tCLIENT#c0042\tSYNC#1a2b3c4d\t\
+             x\tv\tversion\t\\N\ttable `x` column `v`: value at `version` is N, which cannot be converted for type boolean"
         );
         assert_eq!(lines.len(), 2);
     }
@@ -499,15 +510,19 @@ mod tests {
                     [[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"v\"\npath = \"v\"\ntype = \"boolean\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, Some(b"0123456789abcdef")).unwrap();
-        let personal = r#""email":{"S":"ann@example.com"},"phone":{"S":"+4412345"},"profile":{"M":{"apiToken":{"S":"tok-123"},"name":{"S":"Ann"}}},"v":{"N":"1"}}"#;
+        let personal = |r: serde_json::Value, email: serde_json::Value| {
+            let r = with(r, "email", email);
+            let r = with(r, "phone", json!({"S": "+4412345"}));
+            with(r, "profile", json!({"M": {"apiToken": {"S": "tok-123"}, "name": {"S": "Ann"}}}))
+        };
         // Two records that do not decode: a type DynamoDB does not have, a BOOL that is a string.
-        let conflict = rec("100", "INSERT")
-            .replace(r#""v":{"N":"1"}}"#, &personal.replace(r#""v":"#, r#""when":{"DATE":"2026-11-01"},"v":"#));
-        let broken = rec("200", "INSERT").replace(
-            r#""v":{"N":"1"}}"#,
-            &personal.replace(r#"{"S":"ann@example.com"}"#, r#"{"BOOL":"ann@example.com"}"#),
+        let conflict = with(
+            personal(rec("100", "INSERT"), json!({"S": "ann@example.com"})),
+            "when",
+            json!({"DATE": "2026-11-01"}),
         );
-        let ev = format!(r#"{{"Records":[{conflict},{broken}]}}"#);
+        let broken = personal(rec("200", "INSERT"), json!({"BOOL": "ann@example.com"}));
+        let ev = event_of(vec![conflict, broken]);
         let out = normalizer.normalize_event(&ev, &BatchOptions::default()).unwrap();
         assert_eq!(out.quarantined.len(), 2);
         let q = out.objects.iter().find(|o| o.table.is_none()).unwrap();
@@ -543,15 +558,15 @@ mod tests {
     #[test]
     fn rows_and_keys_do_not_depend_on_how_many_objects_are_compressed_as_they_go() {
         // 40 records on 27 days: every third on the same day as the one before.
-        let records: Vec<String> = (0..40u32)
+        let records: Vec<serde_json::Value> = (0..40u32)
             .map(|i| {
                 let secs = 1_700_000_000 + 86_400 * (i - i / 3);
-                rec(&format!("{}", 100 + i), if i % 2 == 0 { "INSERT" } else { "MODIFY" })
-                    .replace("1700000000", &secs.to_string())
-                    .replace(r#"{"N":"1"}"#, &format!(r#"{{"N":"{i}"}}"#))
+                let mut r = rec(&format!("{}", 100 + i), if i % 2 == 0 { "INSERT" } else { "MODIFY" });
+                r["dynamodb"]["ApproximateCreationDateTime"] = secs.into();
+                with(r, "version", json!({"N": i.to_string()}))
             })
             .collect();
-        let ev = format!(r#"{{"Records":[{}]}}"#, records.join(","));
+        let ev = event_of(records);
         let spec = LakeSpec::default();
         let gunzip = |body: &[u8]| {
             let mut text = String::new();
@@ -572,8 +587,9 @@ mod tests {
                 .filter(|&i| lake_core::object_key::day_of((1_700_000_000 + 86_400 * (i - i / 3)) as i64 * 1000) == day)
                 .collect();
             assert_eq!(*first, of_day[0], "{key}");
-            // A change row per record; an attribute row per leaf of its new image (`pk`, `v`).
-            let per_record = if key.starts_with("changes/") { 1 } else { 2 };
+            // A change row per record; an attribute row per leaf of its new image (the insert
+            // fixture's item has 16).
+            let per_record = if key.starts_with("changes/") { 1 } else { 16 };
             assert_eq!(*rows, (per_record * of_day.len()) as u64, "{key}");
             assert_eq!(text.lines().count(), 1 + per_record * of_day.len(), "{key}: {text}");
         }

@@ -139,10 +139,11 @@ mod tests {
         }
     }
 
-    fn rec(seq: u32, day_secs: u32) -> String {
-        format!(
-            r#"{{"eventID":"{seq}","eventName":"INSERT","dynamodb":{{"ApproximateCreationDateTime":{day_secs},"Keys":{{"pk":{{"S":"k{seq}"}}}},"NewImage":{{"pk":{{"S":"k{seq}"}}}},"SequenceNumber":"{seq}","SizeBytes":1}}}}"#
-        )
+    /// The insert fixture's record with sequence number `seq`, at `day_secs`.
+    fn rec(seq: u32, day_secs: u32) -> serde_json::Value {
+        let mut r = crate::test_events::with_sequence(crate::test_events::record("insert.json"), &seq.to_string());
+        r["dynamodb"]["ApproximateCreationDateTime"] = day_secs.into();
+        r
     }
 
     #[tokio::test]
@@ -153,13 +154,12 @@ mod tests {
             max_concurrent_uploads: 2,
         };
         // Records 0-1 on day one, 2-3 on day two; day two's attributes object fails.
-        let ev = format!(
-            r#"{{"Records":[{},{},{},{}]}}"#,
+        let ev = crate::test_events::event_of(vec![
             rec(10, 1_700_000_000),
             rec(11, 1_700_000_001),
             rec(12, 1_700_100_000),
-            rec(13, 1_700_100_001)
-        );
+            rec(13, 1_700_100_001),
+        ]);
         let sink = FlakySink { fail: vec!["attributes/dt=2023-11-16"], written: Mutex::new(Vec::new()) };
         let report = process_event(&pipeline, &sink, &ev, &BatchOptions::default()).await.unwrap();
         assert_eq!(report.first_failed_record, Some(2));
@@ -195,17 +195,13 @@ mod tests {
     async fn a_write_unfinished_at_the_deadline_is_reported_as_not_written() {
         let spec = LakeSpec::default();
         let pipeline = Pipeline { normalizer: Normalizer::new(&spec, None).unwrap(), max_concurrent_uploads: 8 };
-        let ev = format!(
-            r#"{{"Records":[{},{},{}]}}"#,
-            rec(10, 1_700_000_000),
-            rec(11, 1_700_100_000),
-            rec(12, 1_700_200_000)
-        );
+        let ev =
+            crate::test_events::event_of(vec![rec(10, 1_700_000_000), rec(11, 1_700_100_000), rec(12, 1_700_200_000)]);
+        let shard = BatchOptions { source: Some("shard-1".into()) };
         // Day two's changes object stalls; the five others are written.
         let sink = StallingSink { stall: "changes/dt=2023-11-16", written: Mutex::new(Vec::new()) };
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(300);
-        let report =
-            process_event_until(&pipeline, &sink, &ev, &BatchOptions::default(), Some(deadline)).await.unwrap();
+        let report = process_event_until(&pipeline, &sink, &ev, &shard, Some(deadline)).await.unwrap();
         assert!(std::time::Instant::now() >= deadline);
         assert_eq!(report.first_failed_record, Some(1));
         assert_eq!(report.response.batch_item_failures[0].item_identifier.as_deref(), Some("11"));
@@ -213,8 +209,8 @@ mod tests {
         assert_eq!(
             report.failed_objects,
             [(
-                "changes/dt=2023-11-16/local_10_12.tsv.gz".to_string(),
-                "cannot write changes/dt=2023-11-16/local_10_12.tsv.gz: the batch's deadline passed before the write finished"
+                "changes/dt=2023-11-16/shard-1_10_12.tsv.gz".to_string(),
+                "cannot write changes/dt=2023-11-16/shard-1_10_12.tsv.gz: the batch's deadline passed before the write finished"
                     .to_string()
             )]
         );

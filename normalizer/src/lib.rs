@@ -17,13 +17,14 @@
 //!
 //! let spec = LakeSpec::default();
 //! let normalizer = Normalizer::new(&spec, None).unwrap();
-//! let event = r#"{"Records":[{"eventID":"1","eventName":"INSERT","dynamodb":{
-//!   "ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"a"}},
-//!   "NewImage":{"pk":{"S":"a"},"n":{"N":"12345678901234567890123456789012345678"}},
-//!   "SequenceNumber":"100","SizeBytes":20,"StreamViewType":"NEW_AND_OLD_IMAGES"}}]}"#;
-//! let out = normalizer.normalize_event(event, &BatchOptions::default()).unwrap();
-//! assert_eq!(out.objects[0].key.as_str(), "changes/dt=2023-11-14/local_100_100.tsv.gz");
-//! assert_eq!(out.rows_per_table[1], ("attributes".to_string(), 2));
+//! // A Lambda event: one INSERT of a sync configuration with 16 leaves.
+//! let event = include_str!("../../tests/fixtures/events/insert.json");
+//! let out = normalizer.normalize_event(event, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
+//! assert_eq!(
+//!     out.objects[0].key.as_str(),
+//!     "changes/dt=2026-11-05/shard-1_98000000000000000000001_98000000000000000000001.tsv.gz"
+//! );
+//! assert_eq!(out.rows_per_table[1], ("attributes".to_string(), 16));
 //! ```
 #![deny(missing_docs)]
 
@@ -39,3 +40,28 @@ pub mod snapshot;
 
 #[cfg(test)]
 mod redaction_property;
+
+/// The stream event fixtures of `tests/fixtures/events/` (Lambda events, one file per case)
+/// for this crate's unit tests: a test that needs a variant changes a fixture record as JSON.
+#[cfg(test)]
+pub(crate) mod test_events {
+    /// The first record of the fixture `name` (`insert.json`, ...).
+    pub fn record(name: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/events").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+        event["Records"][0].clone()
+    }
+
+    /// A variant of `record` with sequence number (and event id) `seq`.
+    pub fn with_sequence(mut record: serde_json::Value, seq: &str) -> serde_json::Value {
+        record["dynamodb"]["SequenceNumber"] = seq.into();
+        record["eventID"] = format!("e{seq}").into();
+        record
+    }
+
+    /// The text of an event holding `records`.
+    pub fn event_of(records: Vec<serde_json::Value>) -> String {
+        serde_json::json!({ "Records": records }).to_string()
+    }
+}

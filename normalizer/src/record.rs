@@ -638,14 +638,13 @@ impl<'a> StreamRecord<'a> {
 mod tests {
     use super::*;
 
-    const MODIFY: &str = r#"{"eventID":"e1","eventName":"MODIFY","eventSource":"aws:dynamodb",
-      "dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"pk":{"S":"CLIENT#1"}},
-      "NewImage":{"pk":{"S":"CLIENT#1"},"n":{"N":"12345678901234567890123456789012345678"},
-        "b":{"B":"AAEC/w=="},"ss":{"SS":["a","b"]},"ns":{"NS":["-1.5","1E+3"]},"bs":{"BS":["AA=="]},
-        "m":{"M":{"x":{"NULL":true},"y":{"BOOL":false}}},"l":{"L":[{"S":""},{"S":"tab\there"}]}},
-      "OldImage":{"pk":{"S":"CLIENT#1"}},
-      "SequenceNumber":"1234567890123456789012345678901234567890","SizeBytes":99,
-      "StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
+    use crate::test_events::record;
+    use serde_json::json;
+
+    /// The every_type fixture's first record (an INSERT with every attribute type), as text.
+    fn every_type() -> String {
+        record("every_type.json").to_string()
+    }
 
     #[test]
     fn a_wide_map_is_looked_up_by_name_in_event_order_with_the_first_of_a_repeated_name() {
@@ -681,47 +680,99 @@ mod tests {
 
     #[test]
     fn decodes_every_type_exactly() {
-        let r = decode_record(MODIFY).unwrap();
-        assert_eq!(r.event_name, EventName::Modify);
-        assert_eq!(r.event_time_millis, 1_700_000_000_000);
+        let text = every_type();
+        let r = decode_record(&text).unwrap();
+        assert_eq!(r.event_name, EventName::Insert);
+        assert_eq!(r.event_time_millis, 1_793_887_200_000);
+        assert_eq!(r.sequence_number.as_str(), "98000000000000000000031");
+        assert_eq!(r.size_bytes, Some(842));
+        assert!(!r.ttl_delete && r.old_image.is_none());
         let img = r.new_image.as_ref().unwrap();
-        assert_eq!(img.get("n").unwrap().scalar_text(), Some("12345678901234567890123456789012345678"));
-        assert_eq!(img.get("b").unwrap().scalar_text(), Some("AAEC/w=="));
-        assert_eq!(img.get("ns").unwrap().type_name(), "NS");
-        match img.get("l").unwrap() {
-            AttributeValue::L(l) => assert_eq!(l[1].scalar_text(), Some("tab\there")),
+        let text_of = |name: &str| img.get(name).and_then(|v| v.scalar_text());
+        assert_eq!(text_of("name"), Some("Zoë's sync — 日本語 🦀"));
+        assert_eq!(text_of("note"), Some(""));
+        assert_eq!(text_of("literalNull"), Some("\\N"));
+        assert_eq!(text_of("multiline"), Some("line one\nline two\r\n\tC:\\temp ␊"));
+        assert_eq!(text_of("checksum"), Some("c2hhMjU2IG9mIGZpeHR1cmUgY2hlY2tzdW0AAf8="));
+        assert!(matches!(img.get("enabled"), Some(AttributeValue::Bool(false))));
+        let types: Vec<&str> = ["deletedAt", "labels", "weights", "blobs", "tags", "settings"]
+            .map(|n| img.get(n).unwrap().type_name())
+            .to_vec();
+        assert_eq!(types, ["NULL", "SS", "NS", "BS", "L", "M"]);
+        match img.get("counters").unwrap() {
+            AttributeValue::M(m) => {
+                assert_eq!(m.get("syncedIssues").unwrap().scalar_text(), Some("99999999999999999999999999999999999999"))
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(r.sequence_number.as_str().len(), 40);
-        assert!(!r.ttl_delete);
+        match img.get("fieldMappings").unwrap() {
+            AttributeValue::L(l) => match &l[0] {
+                AttributeValue::M(m) => assert_eq!(m.get("mapping").unwrap().scalar_text(), Some("tab\there")),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn strings_without_escapes_are_borrowed() {
-        let r = decode_record(MODIFY).unwrap();
+        let text = every_type();
+        let r = decode_record(&text).unwrap();
         assert!(matches!(r.keys.iter().next().unwrap().0 .0, Cow::Borrowed(_)));
     }
 
     #[test]
     fn unknown_type_and_bad_number_are_record_errors() {
-        let bad = MODIFY.replace(r#"{"BOOL":false}"#, r#"{"DATE":"x"}"#);
-        let e = decode_record(&bad).unwrap_err().to_string();
+        let variant = |name: &str, value: serde_json::Value| {
+            let mut r = record("every_type.json");
+            r["dynamodb"]["NewImage"][name] = value;
+            decode_record(&r.to_string()).map(|_| ()).map_err(|e| e.to_string())
+        };
+        let e = variant("enabled", json!({"DATE": "x"})).unwrap_err();
         assert!(e.contains("unknown DynamoDB attribute type `DATE`"), "{e}");
-        let bad = MODIFY.replace(r#""-1.5""#, r#""1.2.3""#);
-        let e = decode_record(&bad).unwrap_err().to_string();
+        let e = variant("weights", json!({"NS": ["2.5", "1.2.3"]})).unwrap_err();
         assert!(e.contains("not a DynamoDB number"), "{e}");
-        let bad = MODIFY.replace(r#""AAEC/w==""#, r#""%%%""#);
-        assert!(decode_record(&bad).is_err());
+        assert!(variant("checksum", json!({"B": "%%%"})).is_err());
+        assert!(variant("checksum", json!({"B": "c2hh"})).is_ok());
     }
 
     #[test]
     fn ttl_remove_is_recognised() {
-        let rec = r#"{"eventName":"REMOVE","userIdentity":{"type":"Service","principalId":"dynamodb.amazonaws.com"},
-          "dynamodb":{"ApproximateCreationDateTime":1700000000.5,"Keys":{"pk":{"S":"a"}},"SequenceNumber":"7","StreamViewType":"KEYS_ONLY"}}"#;
-        let r = decode_record(rec).unwrap();
+        let ttl = record("ttl_delete.json").to_string();
+        let r = decode_record(&ttl).unwrap();
         assert!(r.ttl_delete);
-        assert_eq!(r.event_time_millis, 1_700_000_000_500);
+        assert_eq!(r.principal.as_ref().map(Text::as_str), Some(TTL_PRINCIPAL));
+        assert_eq!(r.event_time_millis, 1_793_001_234_000);
+        assert!(r.new_image.is_none() && r.old_image.is_some());
+        // A user's delete is not a TTL expiry.
+        let user = record("remove.json").to_string();
+        let r = decode_record(&user).unwrap();
+        assert!(!r.ttl_delete && r.principal.is_none());
+        // A fractional time keeps its milliseconds; a KEYS_ONLY record has no images.
+        let mut keys_only = record("keys_only.json");
+        keys_only["dynamodb"]["ApproximateCreationDateTime"] = json!(1793883600.5);
+        let keys_only = keys_only.to_string();
+        let r = decode_record(&keys_only).unwrap();
+        assert_eq!(r.event_time_millis, 1_793_883_600_500);
         assert!(r.new_image.is_none() && r.old_image.is_none());
+        assert_eq!(r.stream_view_type.as_ref().map(Text::as_str), Some("KEYS_ONLY"));
+    }
+
+    #[test]
+    fn each_view_type_decodes_the_images_it_carries() {
+        for (fixture, view, new, old) in [
+            ("keys_only.json", "KEYS_ONLY", false, false),
+            ("new_image.json", "NEW_IMAGE", true, false),
+            ("old_image.json", "OLD_IMAGE", false, true),
+            ("modify.json", "NEW_AND_OLD_IMAGES", true, true),
+        ] {
+            let text = record(fixture).to_string();
+            let r = decode_record(&text).unwrap();
+            assert_eq!(r.event_name, EventName::Modify, "{fixture}");
+            assert_eq!(r.stream_view_type.as_ref().map(Text::as_str), Some(view), "{fixture}");
+            assert_eq!((r.new_image.is_some(), r.old_image.is_some()), (new, old), "{fixture}");
+            assert_eq!(r.keys.get("pk").and_then(|v| v.scalar_text()).map(|pk| pk.starts_with("CLIENT#")), Some(true));
+        }
     }
 
     #[test]

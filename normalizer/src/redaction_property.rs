@@ -252,18 +252,21 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         }
     };
 
-    // Written as the function writes: an INSERT, a MODIFY and a REMOVE.
-    let rec = |seq: u32, name: &str, images: &str| {
-        format!(
-            r#"{{"eventID":"e{seq}","eventName":"{name}","dynamodb":{{"ApproximateCreationDateTime":1700000000,"Keys":{{"pk":{{"S":"p"}},"sk":{{"S":"s"}}}},{images}"SequenceNumber":"{seq}","SizeBytes":1,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
-        )
+    // Written as the function writes: the insert, modify and remove fixtures with the case's
+    // item as their images.
+    let image: serde_json::Value = serde_json::from_str(&image).unwrap();
+    let rec = |fixture: &str| {
+        let mut r = crate::test_events::record(fixture);
+        let change = &mut r["dynamodb"];
+        change["Keys"] = serde_json::json!({"pk": image["pk"], "sk": image["sk"]});
+        for side in ["NewImage", "OldImage"] {
+            if change.get(side).is_some() {
+                change[side] = image.clone();
+            }
+        }
+        r
     };
-    let event = format!(
-        r#"{{"Records":[{},{},{}]}}"#,
-        rec(1, "INSERT", &format!(r#""NewImage":{image},"#)),
-        rec(2, "MODIFY", &format!(r#""NewImage":{image},"OldImage":{image},"#)),
-        rec(3, "REMOVE", &format!(r#""OldImage":{image},"#)),
-    );
+    let event = crate::test_events::event_of(vec![rec("insert.json"), rec("modify.json"), rec("remove.json")]);
     let dir = tempfile::tempdir().unwrap();
     let pipeline = Pipeline {
         normalizer: Normalizer::new(&spec, Some(b"property-test-key-16")).unwrap(),

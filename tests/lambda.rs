@@ -739,3 +739,83 @@ async fn a_value_that_does_not_fit_is_a_rejected_cell_not_a_lost_record() {
         .unwrap();
     assert_eq!((emf["CellsRejected"].as_u64(), emf["RecordsQuarantined"].as_u64()), (Some(1), Some(0)));
 }
+
+/// The function with a declared spec, read from the file `DDB_LAKE_SPEC_PATH` names (as the
+/// CDK app deploys it): the example spec, plus a rule that hashes the exploded
+/// `fieldMappings[].mapping`. The insert fixture's item, with credentials, lands as rows
+/// computed here from the fixture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_spec_explodes_the_field_mappings_and_redacts_a_column() {
+    use hmac::Mac;
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let key = "moto-redaction-key-for-the-spec";
+    let secret = moto.secretsmanager().create_secret().name("ddb-lake/key").secret_string(key).send().await.unwrap();
+    let example = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml"),
+    )
+    .unwrap();
+    let drop_rule = "[[redaction.rule]]\npath = \"credentials\"";
+    assert!(example.contains(drop_rule));
+    let spec = example.replace(
+        drop_rule,
+        &format!("[[redaction.rule]]\npath = \"fieldMappings[].mapping\"\naction = \"hash\"\n\n{drop_rule}"),
+    );
+    let spec_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(spec_file.path(), spec).unwrap();
+
+    let api = LambdaApi::start();
+    let _function = Function::start(
+        &api,
+        &moto,
+        &moto.endpoint,
+        &[
+            ("DDB_LAKE_SPEC_PATH", spec_file.path().to_str().unwrap()),
+            ("DDB_LAKE_REDACTION_KEY_SECRET", secret.arn().unwrap()),
+        ],
+    );
+    let mut insert = record("insert.json");
+    insert["dynamodb"]["NewImage"]["credentials"] = serde_json::json!({"M": {"jiraPassword": {"S": "hunter2-pw"}}});
+    let resp = response(api.invoke(&event_of(vec![insert]).to_string(), INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+
+    let hash = |v: &str| {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(v.as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let objects = bucket_objects(&s3).await;
+    let tables: Vec<&str> = objects.keys().map(|k| k.split('/').next().unwrap()).collect();
+    assert_eq!(tables, ["attributes", "changes", "field_mappings", "sync_configs"]);
+    let text = |table: &str| {
+        let (_, body) = objects.iter().find(|(k, _)| k.starts_with(&format!("{table}/dt=2026-11-05/"))).unwrap();
+        String::from_utf8(body.clone()).unwrap()
+    };
+    // One row per field mapping, the mapping hashed; the second one's transform is there.
+    let p = "INSERT\t98000000000000000000001\t2026-11-05 12:00:00.000\tclient-42\t\
+             {\"pk\":\"CLIENT#c0042\",\"sk\":\"SYNC#1a2b3c4d\"}\tCLIENT#c0042\tSYNC#1a2b3c4d";
+    assert_eq!(
+        text("field_mappings"),
+        format!(
+            "event_name\tsequence_number\tevent_time\ttenant\titem_key\tpk\tsk\telement_index\tclient_key\tfield_id\t\
+             mapping\tdirection\ttransform\n\
+             {p}\t0\tclient-42\tsummary\t{}\tboth\t\\N\n\
+             {p}\t1\tclient-42\tpriority\t{}\toutbound\tlowercase\n",
+            hash("subject"),
+            hash("priority")
+        )
+    );
+    // The same hashes in `attributes`; the credentials nowhere.
+    let attributes = text("attributes");
+    for (i, mapping) in ["subject", "priority"].iter().enumerate() {
+        let row = format!("{p}\tfieldMappings[{i}].mapping\tS\t{}\ttrue\n", hash(mapping));
+        assert!(attributes.contains(&row), "{row} in\n{attributes}");
+    }
+    for (k, body) in &objects {
+        let body = String::from_utf8_lossy(body);
+        for secret in ["hunter2-pw", "credentials", "jiraPassword", "\tsubject\t"] {
+            assert!(!body.contains(secret), "{secret:?} in {k}");
+        }
+    }
+}

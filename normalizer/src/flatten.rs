@@ -214,7 +214,7 @@ impl<'s> Flattener<'s> {
             push_delimiter(b);
             push_opt(b, rec.principal.as_ref().map(Text::as_str));
             push_delimiter(b);
-            push_opt(b, changed_attributes(rec).as_deref());
+            push_opt(b, changed_attributes(rec, |name| self.is_dropped_attribute(name)).as_deref());
             end_row(b);
             out.rows[CHANGES] = 1;
         }
@@ -554,6 +554,12 @@ impl<'s> Flattener<'s> {
                 None => push_field(buf, &text),
             }
         }
+    }
+
+    /// Whether a top-level attribute of this name is dropped whole: by a drop rule on it or by
+    /// the default drop (a rule under it decides instead, as in the `attributes` walk).
+    fn is_dropped_attribute(&self, name: &str) -> bool {
+        self.step_onto(self.all_rules(), 0, PathStep::Name(name)).1 == Some(RedactAction::Drop)
     }
 
     /// Whether the default drop takes an attribute of this name (a rule on or under it
@@ -1045,8 +1051,9 @@ fn encode_name(name: &str, out: &mut String) {
     }
 }
 
-/// Sorted, comma-separated top-level attribute names that the change touched.
-fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
+/// Sorted, comma-separated top-level attribute names that the change touched, leaving out
+/// those `dropped` says are never written (a dropped attribute's name is not shown either).
+fn changed_attributes(rec: &StreamRecord<'_>, dropped: impl Fn(&str) -> bool) -> Option<String> {
     let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image) {
         (EventName::Insert, Some(new), _) => new.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
@@ -1059,6 +1066,7 @@ fn changed_attributes(rec: &StreamRecord<'_>) -> Option<String> {
         }
         _ => return None,
     };
+    names.retain(|n| !dropped(n));
     names.sort_unstable();
     names.dedup();
     let mut s = String::new();
@@ -1334,6 +1342,18 @@ type = "decimal(38,0)"
         assert!(e.to_string().contains("keep = [\"sharedSecret\"]"), "{e}");
         let e = spec_with("[tenant]\nattribute = \"apiKey\"\n").unwrap_err();
         assert!(e.to_string().contains("tenant.attribute `apiKey` looks like a secret"), "{e}");
+
+        // Nor does a dropped attribute's name show among the change's attribute names; one
+        // with a secret under it (profile) is written, so it shows.
+        let changed = |spec: &LakeSpec| rows_of(spec, &rec)[CHANGES].1[0].last().cloned().flatten().unwrap();
+        let touched = ["e", "fieldMappings", "gone", "n", "odd key", "profile", "schedule", "tags"];
+        assert_eq!(changed(&LakeSpec::default()), touched.join(","));
+        let mut all = [touched.as_slice(), &["credentials", "sharedSecret"]].concat();
+        all.sort_unstable();
+        assert_eq!(changed(&off), all.join(","));
+        let rule = spec_with("[[redaction.rule]]\npath = \"schedule\"\naction = \"drop\"\n").unwrap();
+        let without: Vec<&str> = touched.iter().copied().filter(|n| *n != "schedule").collect();
+        assert_eq!(changed(&rule), without.join(","));
     }
 
     #[test]

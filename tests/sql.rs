@@ -819,3 +819,94 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     std::fs::remove_file(marker).unwrap();
     assert_eq!(answers(&lake_b, &spec).await["count(current_items)"], alone["count(current_items)"]);
 }
+
+/// The cells of the tables `ddb-lake demo` prints, by question: each table is read by the
+/// columns its rule (`───  ───`) marks, the header and the bars left out. Also the row count
+/// each table states under it.
+fn printed_tables(stdout: &str) -> BTreeMap<String, (Vec<Vec<String>>, String)> {
+    let mut out = BTreeMap::new();
+    for section in stdout.split("\n== ").skip(1) {
+        let mut lines = section.lines();
+        let name = lines.next().unwrap().split(" (v").next().unwrap().to_owned();
+        let mut lines = lines.skip_while(|l| !l.starts_with('─'));
+        let rule: Vec<char> = lines.next().unwrap_or_else(|| panic!("{name}: no table")).chars().collect();
+        let mut columns = Vec::new();
+        let mut at = 0;
+        while at < rule.len() {
+            let end = (at..rule.len()).find(|&i| rule[i] != '─').unwrap_or(rule.len());
+            columns.push(at..end);
+            at = end + 2;
+        }
+        let mut cells = Vec::new();
+        let mut count = String::new();
+        for line in lines {
+            if line.starts_with('(') {
+                count = line.to_owned();
+                break;
+            }
+            let chars: Vec<char> = line.chars().collect();
+            let cell = |c: &std::ops::Range<usize>| -> String {
+                chars[c.start.min(chars.len())..c.end.min(chars.len())].iter().collect::<String>().trim().to_owned()
+            };
+            cells.push(columns.iter().map(cell).collect());
+        }
+        out.insert(name, (cells, count));
+    }
+    out
+}
+
+/// Issue 27: `ddb-lake demo`, run in a temporary folder, prints for every question the
+/// answer computed here from the history it generates (the generator gives the same events
+/// for the same options), read as Lambda delivers it: the state questions from the items'
+/// final state (the demo backfills the first day from an export), the traffic questions from
+/// the stream records from an hour before the export on (those the demo streams), each once
+/// although the demo re-delivers some.
+#[test]
+fn the_demo_prints_the_answers_its_history_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("demo-lake");
+    let opts = lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 5, ..Default::default() };
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .arg("demo")
+        .arg("--out")
+        .arg(&lake)
+        .args(["--items", &opts.items.to_string(), "--customers", &opts.customers.to_string()])
+        .args(["--days", &opts.days.to_string(), "--seed", &opts.seed.to_string()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the demo failed: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+
+    let mut lines = Vec::new();
+    lake_synth::write_json_lines(&lake_synth::generate(&opts).unwrap(), &mut lines).unwrap();
+    let reference: Vec<Event> =
+        String::from_utf8(lines).unwrap().lines().map(|t| serde_json::from_str(t).unwrap()).collect();
+    let all: Vec<&EventRecord> = reference.iter().flat_map(|e| e.records.iter()).collect();
+    let stream_from = opts.start.timestamp_millis() + 86_400_000 - 3_600_000;
+    let streamed: Vec<Rec> = all
+        .iter()
+        .filter(|r| r.change.approximate_creation_date_time.timestamp_millis() >= stream_from)
+        .map(|r| to_rec(r))
+        .collect();
+    let every: Vec<Rec> = all.iter().map(|r| to_rec(r)).collect();
+    let truth = current_items(&every);
+    assert!(streamed.len() < every.len(), "the demo backfills the first day");
+    assert!(stderr.contains(&format!("normalizing the {} stream records from", streamed.len())), "{stderr}");
+
+    let printed = printed_tables(&stdout);
+    let questions: Vec<_> = files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question).collect();
+    assert_eq!(printed.len(), questions.len(), "a table per question in\n{stdout}");
+    // A cell longer than 60 characters is shown cut, ending in `…`.
+    let cut = |v: String| if v.chars().count() > 60 { v.chars().take(59).chain(['…']).collect() } else { v };
+    for q in &questions {
+        let want: Vec<Vec<String>> =
+            expected_from(&q.name, &truth, &streamed).into_iter().map(|r| r.into_iter().map(cut).collect()).collect();
+        assert!(!want.is_empty() || q.name == "rejected_cells", "{}: the history has an answer", q.name);
+        let (cells, count) = &printed[&q.name];
+        assert_eq!(rows(cells.clone()), want, "question {} as the demo prints it", q.name);
+        let n = want.len();
+        assert_eq!(count, &format!("({n} row{})", if n == 1 { "" } else { "s" }), "{}", q.name);
+    }
+    assert!(stdout.contains(&format!("The lake is in {}/", lake.display())), "{stdout}");
+}

@@ -92,20 +92,25 @@ async fn get_gunzipped(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
 
 /// Every object under the prefix: key (relative to the prefix) → gunzipped body.
 async fn bucket_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
+    objects_under(s3, PREFIX).await
+}
+
+/// Every object of the bucket under `prefix`: key (relative to it) → gunzipped body.
+async fn objects_under(s3: &aws_sdk_s3::Client, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let mut token = None;
     loop {
         let page = s3
             .list_objects_v2()
             .bucket(BUCKET)
-            .prefix(format!("{PREFIX}/"))
+            .prefix(format!("{prefix}/"))
             .set_continuation_token(token)
             .send()
             .await
             .unwrap();
         for o in page.contents() {
             let key = o.key().unwrap();
-            out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), get_gunzipped(s3, key).await);
+            out.insert(key.strip_prefix(&format!("{prefix}/")).unwrap().to_owned(), get_gunzipped(s3, key).await);
         }
         match page.next_continuation_token() {
             Some(t) => token = Some(t.to_owned()),
@@ -219,10 +224,9 @@ async fn stream_events(moto: &Moto, stream_arn: &str) -> Vec<String> {
     pages.into_inner()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn table_writes_reach_the_lake_through_the_runtime_api() {
-    let moto = Moto::start();
-    let ddb = moto.dynamodb();
+/// Creates the table `sync-configurations` (`pk`/`sk` strings) with a NEW_AND_OLD_IMAGES
+/// stream; returns the stream's ARN.
+async fn create_table(ddb: &aws_sdk_dynamodb::Client) -> String {
     let table = ddb
         .create_table()
         .table_name("sync-configurations")
@@ -247,7 +251,14 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
         .send()
         .await
         .unwrap();
-    let stream_arn = table.table_description().unwrap().latest_stream_arn().unwrap().to_owned();
+    table.table_description().unwrap().latest_stream_arn().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_writes_reach_the_lake_through_the_runtime_api() {
+    let moto = Moto::start();
+    let ddb = moto.dynamodb();
+    let stream_arn = create_table(&ddb).await;
     let s3 = moto.s3();
     create_bucket(&s3).await;
 

@@ -1093,14 +1093,20 @@ mod tests {
         out.bufs.iter().map(|b| decode_object(&[b"h\n".as_slice(), b].concat()).unwrap()).collect()
     }
 
-    const REC: &str = r#"{"eventID":"e1","eventName":"MODIFY",
-      "dynamodb":{"ApproximateCreationDateTime":1700000000,"Keys":{"sk":{"S":"SYNC#1"},"pk":{"S":"CLIENT#42#x"}},
-      "NewImage":{"pk":{"S":"CLIENT#42#x"},"sk":{"S":"SYNC#1"},"n":{"N":"-12345678901234567890123456789012345678"},
-        "schedule":{"M":{"intervalMinutes":{"N":"15"},"tz":{"S":"UTC"}}},
-        "fieldMappings":{"L":[{"M":{"fieldId":{"S":"summary"},"secret":{"S":"s1"}}},{"M":{"fieldId":{"S":"status"},"secret":{"S":"s2"}}}]},
-        "tags":{"SS":["a","b"]},"e":{"M":{}},"odd key":{"NULL":true}},
-      "OldImage":{"pk":{"S":"CLIENT#42#x"},"sk":{"S":"SYNC#1"},"schedule":{"M":{"intervalMinutes":{"N":"5"},"tz":{"S":"UTC"}}},"tags":{"SS":["b"]},"gone":{"S":"x"}},
-      "SequenceNumber":"900","SizeBytes":10,"StreamViewType":"NEW_AND_OLD_IMAGES"}}"#;
+    /// The edge-case record (tests/fixtures/events/edge_cases.json): a tenant inside the key,
+    /// a negative 38-digit number, secret-looking names in a list, a set that changed in part,
+    /// an empty map, a name with a space, an attribute the change removed.
+    fn rec() -> String {
+        crate::test_events::record_text("edge_cases.json")
+    }
+
+    /// The edge-case record with `members` added to its new image.
+    fn rec_with(members: serde_json::Value) -> String {
+        let mut r = crate::test_events::record("edge_cases.json");
+        let image = r["dynamodb"]["NewImage"].as_object_mut().unwrap();
+        image.extend(members.as_object().unwrap().clone());
+        r.to_string()
+    }
 
     #[test]
     fn attributes_have_paths_types_values_and_changes() {
@@ -1108,7 +1114,7 @@ mod tests {
             tenant: Some(TenantRule::KeyPrefix { prefix: "CLIENT#".into(), separator: "#".into() }),
             ..LakeSpec::default()
         };
-        let tables = rows_of(&spec, REC);
+        let tables = rows_of(&spec, &rec());
         let changes = &tables[CHANGES].1;
         assert_eq!(changes.len(), 1);
         let c = &changes[0];
@@ -1169,7 +1175,7 @@ path = "n"
 type = "decimal(38,0)"
 "#;
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = rows_of(&spec, REC);
+        let tables = rows_of(&spec, &rec());
         let fm = &tables[2].1;
         assert_eq!(fm.len(), 2);
         assert_eq!(fm[1][7].as_deref(), Some("1"));
@@ -1184,14 +1190,14 @@ type = "decimal(38,0)"
         assert_eq!(secret[9].as_deref(), Some(h.as_str()), "the attributes table hashes the same way");
     }
 
-    /// REC with a few personal values: an e-mail at the top and in a map, card numbers in a list.
+    /// The edge-case record with a few personal values: an e-mail at the top and in a map,
+    /// card numbers in a list.
     fn rec_with_personal_data() -> String {
-        REC.replace(
-            r#""odd key":{"NULL":true}},"#,
-            r#""odd key":{"NULL":true},"email":{"S":"ann@example.com"},
-               "profile":{"M":{"email":{"S":"ann@example.com"},"name":{"S":"Ann"}}},
-               "cards":{"L":[{"M":{"number":{"S":"4111-1111"}}},{"M":{"number":{"S":"5500-0000"}}}]}},"#,
-        )
+        rec_with(serde_json::json!({
+            "email": {"S": "ann@example.com"},
+            "profile": {"M": {"email": {"S": "ann@example.com"}, "name": {"S": "Ann"}}},
+            "cards": {"L": [{"M": {"number": {"S": "4111-1111"}}}, {"M": {"number": {"S": "5500-0000"}}}]}
+        }))
     }
 
     fn spec_with(rest: &str) -> Result<LakeSpec, lake_core::spec::SpecError> {
@@ -1306,11 +1312,11 @@ type = "decimal(38,0)"
     /// Hole 5: without a rule, every attribute reached the lake, secrets included.
     #[test]
     fn names_that_look_like_secrets_are_dropped_unless_the_spec_says_otherwise() {
-        let rec = REC.replace(
-            r#""odd key":{"NULL":true}},"#,
-            r#""odd key":{"NULL":true},"credentials":{"M":{"apiToken":{"S":"t0k-1"},"user":{"S":"bob"}}},
-               "sharedSecret":{"S":"sh-2"},"profile":{"M":{"Password":{"S":"pw-3"}}}},"#,
-        );
+        let rec = rec_with(serde_json::json!({
+            "credentials": {"M": {"apiToken": {"S": "t0k-1"}, "user": {"S": "bob"}}},
+            "sharedSecret": {"S": "sh-2"},
+            "profile": {"M": {"Password": {"S": "pw-3"}}}
+        }));
         let paths = |spec: &LakeSpec| -> Vec<String> {
             let tables = rows_of(spec, &rec);
             tables[ATTRIBUTES].1.iter().map(|r| r[7].clone().unwrap()).collect()
@@ -1360,7 +1366,7 @@ type = "decimal(38,0)"
     fn type_conflicts_are_null_cells_and_rejects() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"tz\"\npath = \"schedule.tz\"\ntype = \"bigint\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = rows_of(&spec, REC);
+        let tables = rows_of(&spec, &rec());
         // The cell is NULL, the row is there, and `_rejects` says where and why.
         assert_eq!(tables[2].1.len(), 1);
         assert_eq!(tables[2].1[0][7], None);

@@ -53,6 +53,13 @@ pub(crate) mod test_events {
         event["Records"][0].clone()
     }
 
+    /// The text of the first record of the fixture `name`, as it is in the file.
+    pub fn record_text(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/events").join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        crate::record::split_event(&text).unwrap()[0].get().to_owned()
+    }
+
     /// A variant of `record` with sequence number (and event id) `seq`.
     pub fn with_sequence(mut record: serde_json::Value, seq: &str) -> serde_json::Value {
         record["dynamodb"]["SequenceNumber"] = seq.into();

@@ -1093,6 +1093,27 @@ mod tests {
         out.bufs.iter().map(|b| decode_object(&[b"h\n".as_slice(), b].concat()).unwrap()).collect()
     }
 
+    /// The rows of each table for `rec` as text (no header line).
+    fn texts_of(spec: &LakeSpec, rec: &str) -> Vec<String> {
+        let f = Flattener::new(spec, Some(b"0123456789abcdef"), "the test").unwrap();
+        let mut out = RecordRows::default();
+        f.flatten(&decode_record(rec).unwrap(), &mut out).unwrap();
+        out.bufs.iter().map(|b| String::from_utf8(b.clone()).unwrap()).collect()
+    }
+
+    /// The common columns of the edge-case record's rows, with the tenant `tenant`.
+    fn prefix(tenant: &str) -> String {
+        format!(
+            "MODIFY\t101000000000000000000041\t2023-11-14 22:13:20.000\t{tenant}\t\
+             {{\"pk\":\"CLIENT#42#x\",\"sk\":\"SYNC#1\"}}\tCLIENT#42#x\tSYNC#1"
+        )
+    }
+
+    /// `attributes` rows of the edge-case record: (path, type, value, changed) after `p`.
+    fn attribute_rows(p: &str, leaves: &[(&str, &str, &str, &str)]) -> String {
+        leaves.iter().map(|(path, t, v, changed)| format!("{p}\t{path}\t{t}\t{v}\t{changed}\n")).collect()
+    }
+
     /// The edge-case record (tests/fixtures/events/edge_cases.json): a tenant inside the key,
     /// a negative 38-digit number, secret-looking names in a list, a set that changed in part,
     /// an empty map, a name with a space, an attribute the change removed.
@@ -1114,32 +1135,32 @@ mod tests {
             tenant: Some(TenantRule::KeyPrefix { prefix: "CLIENT#".into(), separator: "#".into() }),
             ..LakeSpec::default()
         };
-        let tables = rows_of(&spec, &rec());
-        let changes = &tables[CHANGES].1;
-        assert_eq!(changes.len(), 1);
-        let c = &changes[0];
-        assert_eq!(c[0].as_deref(), Some("MODIFY"));
-        assert_eq!(c[2].as_deref(), Some("2023-11-14 22:13:20.000"));
-        assert_eq!(c[3].as_deref(), Some("42"));
-        assert_eq!(c[4].as_deref(), Some(r#"{"pk":"CLIENT#42#x","sk":"SYNC#1"}"#));
-        assert_eq!(c[12].as_deref(), Some("e,fieldMappings,gone,n,odd key,schedule,tags"));
-        let attrs: Vec<(String, String, Option<String>, Option<String>)> = tables[ATTRIBUTES]
-            .1
-            .iter()
-            .map(|r| (r[7].clone().unwrap(), r[8].clone().unwrap(), r[9].clone(), r[10].clone()))
-            .collect();
-        let find = |p: &str| attrs.iter().find(|a| a.0 == p).unwrap_or_else(|| panic!("{p} in {attrs:?}"));
-        assert_eq!(find("n").2.as_deref(), Some("-12345678901234567890123456789012345678"));
-        assert_eq!(find("schedule.intervalMinutes").3.as_deref(), Some("true"));
-        assert_eq!(find("schedule.tz").3.as_deref(), Some("false"));
-        assert_eq!(find("fieldMappings[1].fieldId").2.as_deref(), Some("status"));
-        assert_eq!(find("tags[0]").3.as_deref(), Some("true"));
-        assert_eq!(find("tags[1]").3.as_deref(), Some("false"));
-        assert_eq!((find("e").1.as_str(), find("e").2.as_deref()), ("M", None));
-        assert_eq!(find(r#"["odd key"]"#).1, "NULL");
-        // 13 leaves, less the two `secret`s the default drop takes.
-        assert!(attrs.iter().all(|a| !a.0.ends_with(".secret")));
-        assert_eq!(attrs.len(), 11);
+        let texts = texts_of(&spec, &rec());
+        let p = prefix("42");
+        // The change: what the new image sets or changes and the old one's `gone`.
+        assert_eq!(
+            texts[CHANGES],
+            format!(
+                "{p}\td3d9446802a44259755d38e6d163e820\tNEW_AND_OLD_IMAGES\t10\tfalse\t\\N\t\
+                 e,fieldMappings,gone,n,odd key,schedule,tags\n"
+            )
+        );
+        // Every leaf of the new image in its order, but the two `secret`s the default drop
+        // takes; `changed` compares with the old image (a set element by membership).
+        let leaves = [
+            ("pk", "S", "CLIENT#42#x", "false"),
+            ("sk", "S", "SYNC#1", "false"),
+            ("n", "N", "-12345678901234567890123456789012345678", "true"),
+            ("schedule.intervalMinutes", "N", "15", "true"),
+            ("schedule.tz", "S", "UTC", "false"),
+            ("fieldMappings[0].fieldId", "S", "summary", "true"),
+            ("fieldMappings[1].fieldId", "S", "status", "true"),
+            ("tags[0]", "SS", "a", "true"),
+            ("tags[1]", "SS", "b", "false"),
+            ("e", "M", "\\N", "true"),
+            ("[\"odd key\"]", "NULL", "\\N", "true"),
+        ];
+        assert_eq!(texts[ATTRIBUTES], attribute_rows(&p, &leaves));
     }
 
     #[test]
@@ -1175,19 +1196,31 @@ path = "n"
 type = "decimal(38,0)"
 "#;
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = rows_of(&spec, &rec());
-        let fm = &tables[2].1;
-        assert_eq!(fm.len(), 2);
-        assert_eq!(fm[1][7].as_deref(), Some("1"));
-        assert_eq!(fm[1][8].as_deref(), Some("status"));
-        let h = fm[1][9].clone().unwrap();
-        assert_eq!(h.len(), 64);
-        assert_ne!(h, "s2");
-        assert_eq!(fm[0][10].as_deref(), Some("-12345678901234567890123456789012345678"));
-        let attrs = &tables[ATTRIBUTES].1;
-        assert!(attrs.iter().all(|r| !r[7].as_deref().unwrap().starts_with("schedule")));
-        let secret = attrs.iter().find(|r| r[7].as_deref() == Some("fieldMappings[1].secret")).unwrap();
-        assert_eq!(secret[9].as_deref(), Some(h.as_str()), "the attributes table hashes the same way");
+        let texts = texts_of(&spec, &rec());
+        let p = prefix("CLIENT#42#x");
+        // One row per field mapping: its position, its field, its secret hashed, the item's n.
+        let n = "-12345678901234567890123456789012345678";
+        assert_eq!(
+            texts[2],
+            format!("{p}\t0\tsummary\t{}\t{n}\n{p}\t1\tstatus\t{}\t{n}\n", hmac_hex("s1"), hmac_hex("s2"))
+        );
+        // `attributes` hashes the same way and has nothing of the dropped schedule, not even
+        // its name among the changed attributes.
+        let leaves = [
+            ("pk", "S", "CLIENT#42#x", "false"),
+            ("sk", "S", "SYNC#1", "false"),
+            ("n", "N", n, "true"),
+            ("fieldMappings[0].fieldId", "S", "summary", "true"),
+            ("fieldMappings[0].secret", "S", &hmac_hex("s1"), "true"),
+            ("fieldMappings[1].fieldId", "S", "status", "true"),
+            ("fieldMappings[1].secret", "S", &hmac_hex("s2"), "true"),
+            ("tags[0]", "SS", "a", "true"),
+            ("tags[1]", "SS", "b", "false"),
+            ("e", "M", "\\N", "true"),
+            ("[\"odd key\"]", "NULL", "\\N", "true"),
+        ];
+        assert_eq!(texts[ATTRIBUTES], attribute_rows(&p, &leaves));
+        assert!(texts[CHANGES].ends_with("\te,fieldMappings,gone,n,odd key,tags\n"), "{}", texts[CHANGES]);
     }
 
     /// The edge-case record with a few personal values: an e-mail at the top and in a map,
@@ -1366,16 +1399,17 @@ type = "decimal(38,0)"
     fn type_conflicts_are_null_cells_and_rejects() {
         let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n[[tables.columns]]\nname = \"tz\"\npath = \"schedule.tz\"\ntype = \"bigint\"\n";
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
-        let tables = rows_of(&spec, &rec());
-        // The cell is NULL, the row is there, and `_rejects` says where and why.
-        assert_eq!(tables[2].1.len(), 1);
-        assert_eq!(tables[2].1[0][7], None);
-        let rejects = &tables[3].1;
-        assert_eq!(rejects.len(), 1);
-        assert_eq!(rejects[0][7..11], [Some("x".into()), Some("tz".into()), Some("schedule.tz".into()), None]);
+        let texts = texts_of(&spec, &rec());
+        // The cell is NULL, the row is there, and `_rejects` says where and why (without the
+        // value). No `[tenant]`: the tenant is NULL.
+        let p = prefix("\\N");
+        assert_eq!(texts[2], format!("{p}\t\\N\n"));
         assert_eq!(
-            rejects[0][11].as_deref(),
-            Some("table `x` column `tz`: value at `schedule.tz` is S, which cannot be converted for type bigint")
+            texts[3],
+            format!(
+                "{p}\tx\ttz\tschedule.tz\t\\N\ttable `x` column `tz`: value at `schedule.tz` is S, which cannot be \
+                 converted for type bigint\n"
+            )
         );
     }
 

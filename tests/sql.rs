@@ -2,7 +2,8 @@
 //! independently from the generated items (through the reference decoder,
 //! `aws_lambda_events` + `serde_dynamo`, never from the lake) — with a fifth of the
 //! batches delivered twice, as Lambda does after a failure, so duplicates must not count.
-//! Also: every SQL file runs, and `ddb-lake sql run` gives the same answers as the library.
+//! Also: every SQL file runs, `ddb-lake sql run` gives the same answers as the library, and
+//! `ddb-lake demo` prints the answers of the history it generates.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;

@@ -258,18 +258,11 @@ async fn create_table(ddb: &aws_sdk_dynamodb::Client) -> String {
     table.table_description().unwrap().latest_stream_arn().unwrap().to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn table_writes_reach_the_lake_through_the_runtime_api() {
-    let moto = Moto::start();
-    let ddb = moto.dynamodb();
-    let stream_arn = create_table(&ddb).await;
-    let s3 = moto.s3();
-    create_bucket(&s3).await;
-
-    // put three items, change one, delete one
-    let (a, b, c) = (item(1, 1, "5"), item(1, 2, "15"), item(2, 1, "60"));
-    let b2 = item(1, 2, "1440");
-    for it in [&a, &b, &c, &b2] {
+/// Puts three items into the table, changes one and deletes another: five stream records
+/// (INSERT, INSERT, INSERT, MODIFY, REMOVE). Returns the items as put, the change last.
+async fn write_five_records(ddb: &aws_sdk_dynamodb::Client) -> [std::collections::HashMap<String, Av>; 4] {
+    let items = [item(1, 1, "5"), item(1, 2, "15"), item(2, 1, "60"), item(1, 2, "1440")];
+    for it in &items {
         ddb.put_item().table_name("sync-configurations").set_item(Some(it.clone())).send().await.unwrap();
     }
     ddb.delete_item()
@@ -279,6 +272,18 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
         .send()
         .await
         .unwrap();
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_writes_reach_the_lake_through_the_runtime_api() {
+    let moto = Moto::start();
+    let ddb = moto.dynamodb();
+    let stream_arn = create_table(&ddb).await;
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+
+    let [a, b, c, b2] = write_five_records(&ddb).await;
 
     let events = stream_events(&moto, &stream_arn).await;
     assert_eq!(events.len(), 1, "one page of five records");
@@ -315,12 +320,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
 
     // `ddb-lake replay` reads the same stream through the same path: same rows, locally.
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
-        .args(["replay", "--stream-arn", &stream_arn, "--endpoint-url", &moto.endpoint, "--out"])
-        .arg(dir.path())
-        .envs(moto.env())
-        .output()
-        .unwrap();
+    let out = replay(&moto, &stream_arn, &["--out", dir.path().to_str().unwrap()]);
     let say = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && say.contains("replayed 5 records in 1 batches"),
@@ -641,11 +641,18 @@ fn failed_cold_start(moto: &Moto, extra: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The hex HMAC-SHA256 of `text` under `key`, as docs/lake-spec.md defines a hashed value.
+fn hmac_hex(key: &str, text: &str) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(text.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The redaction key comes from Secrets Manager at cold start, never from the function's
 /// environment; the hashed column holds the HMAC under that key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_redaction_key_is_read_from_secrets_manager_at_cold_start() {
-    use hmac::Mac;
     let moto = Moto::start();
     let s3 = moto.s3();
     create_bucket(&s3).await;
@@ -670,9 +677,7 @@ async fn the_redaction_key_is_read_from_secrets_manager_at_cold_start() {
     let objects = bucket_objects(&s3).await;
     let (header, rows) = rows_of(&objects, "owners");
     let column = header.iter().position(|c| c == "owner").unwrap();
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(b"ann@example.com");
-    let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let expected = hmac_hex(key, "ann@example.com");
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][column].as_deref(), Some(expected.as_str()));
     for (k, body) in &objects {
@@ -761,7 +766,6 @@ async fn a_value_that_does_not_fit_is_a_rejected_cell_not_a_lost_record() {
 /// computed here from the fixture.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declared_spec_explodes_the_field_mappings_and_redacts_a_column() {
-    use hmac::Mac;
     let moto = Moto::start();
     let s3 = moto.s3();
     create_bucket(&s3).await;
@@ -795,11 +799,7 @@ async fn a_declared_spec_explodes_the_field_mappings_and_redacts_a_column() {
     let resp = response(api.invoke(&event_of(vec![insert]).to_string(), INVOKE_TIMEOUT));
     assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
 
-    let hash = |v: &str| {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-        mac.update(v.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    let hash = |v: &str| hmac_hex(key, v);
     let objects = bucket_objects(&s3).await;
     let tables: Vec<&str> = objects.keys().map(|k| k.split('/').next().unwrap()).collect();
     assert_eq!(tables, ["attributes", "changes", "field_mappings", "sync_configs"]);
@@ -890,17 +890,7 @@ async fn replay_writes_to_a_bucket_and_resumes_after_a_sequence_number() {
     let stream_arn = create_table(&ddb).await;
     let s3 = moto.s3();
     create_bucket(&s3).await;
-    let (a, b, c, b2) = (item(1, 1, "5"), item(1, 2, "15"), item(2, 1, "60"), item(1, 2, "1440"));
-    for it in [&a, &b, &c, &b2] {
-        ddb.put_item().table_name("sync-configurations").set_item(Some(it.clone())).send().await.unwrap();
-    }
-    ddb.delete_item()
-        .table_name("sync-configurations")
-        .key("pk", s("CLIENT#2"))
-        .key("sk", s("SYNC#1"))
-        .send()
-        .await
-        .unwrap();
+    write_five_records(&ddb).await;
     let records = stream_records(&moto, &stream_arn).await;
     let names: Vec<&str> = records.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["INSERT", "INSERT", "INSERT", "MODIFY", "REMOVE"]);

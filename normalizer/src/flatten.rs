@@ -1086,11 +1086,7 @@ mod tests {
     use lake_core::rowfmt::decode_object;
 
     fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<lake_core::rowfmt::Row>)> {
-        let f = Flattener::new(spec, Some(b"0123456789abcdef"), "the test").unwrap();
-        let r = decode_record(rec).unwrap();
-        let mut out = RecordRows::default();
-        f.flatten(&r, &mut out).unwrap();
-        out.bufs.iter().map(|b| decode_object(&[b"h\n".as_slice(), b].concat()).unwrap()).collect()
+        texts_of(spec, rec).iter().map(|t| decode_object(format!("h\n{t}").as_bytes()).unwrap()).collect()
     }
 
     /// The rows of each table for `rec` as text (no header line).

@@ -12,12 +12,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use lake_core::spec::LakeSpec;
-use lake_sql::files::{self, Kind};
-use lake_sql::local::LocalLake;
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event, Pipeline};
-use normalizer::sink::LocalDirSink;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_sql::files::{self, Kind};
+use ddb_lake_sql::local::LocalLake;
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::sink::LocalDirSink;
 
 /// The allocator the `ddb-lake` binary uses.
 #[global_allocator]
@@ -77,7 +77,7 @@ fn build_lake(mb: u64) -> (PathBuf, u64) {
     let started = Instant::now();
     let (mut records, mut seed) = (0u64, 0u64);
     while lake_bytes(&lake) < mb * 1_000_000 {
-        let options = lake_synth::SynthOptions {
+        let options = ddb_lake_synth::SynthOptions {
             items: ITEMS_PER_HISTORY,
             customers: 500,
             days: DAYS,
@@ -85,10 +85,10 @@ fn build_lake(mb: u64) -> (PathBuf, u64) {
             records_per_event: 1000,
             ..Default::default()
         };
-        let events = lake_synth::generate(&options).expect("generate");
+        let events = ddb_lake_synth::generate(&options).expect("generate");
         let batch = BatchOptions { source: Some(format!("shardId-bench-{seed:04}")) };
         for event in &events {
-            let json = lake_synth::event_json(event);
+            let json = ddb_lake_synth::event_json(event);
             let report = rt.block_on(process_event(&pipeline, &sink, &json, &batch)).expect("normalize");
             assert!(report.failed_objects.is_empty(), "{:?}", report.failed_objects);
             records += report.output.records as u64;

@@ -2,7 +2,7 @@
 //!
 //! Walks every shard of a stream from TRIM_HORIZON (or after a sequence number), pages
 //! through GetRecords, and turns each page into the JSON of a Lambda event, so the records
-//! go through exactly the function's path ([`normalizer::delivery::process_event`]). Used for
+//! go through exactly the function's path ([`ddb_lake_writer::delivery::process_event`]). Used for
 //! local testing and for catching up after an outage. The JSON is written by the same
 //! writer as the generator's events (map attributes in name order), so replaying the same
 //! records yields the same bytes.
@@ -236,7 +236,7 @@ where
                     StartAt::After(seq) => r
                         .dynamodb()
                         .and_then(|d| d.sequence_number())
-                        .is_some_and(|s| lake_core::object_key::compare_sequence_numbers(s, seq).is_gt()),
+                        .is_some_and(|s| ddb_lake_core::object_key::compare_sequence_numbers(s, seq).is_gt()),
                     StartAt::TrimHorizon => true,
                 })
                 .collect();
@@ -281,7 +281,7 @@ where
 }
 
 /// Lambda event JSON for records read from the Streams API, written by the generator's
-/// writer ([`lake_synth::event_json`]): the records become `aws_lambda_events` types,
+/// writer ([`ddb_lake_synth::event_json`]): the records become `aws_lambda_events` types,
 /// which is what the function is handed, and there is one writer of such text.
 ///
 /// A record holding an attribute type this build's AWS SDK does not know cannot be
@@ -290,7 +290,7 @@ pub fn event_json(stream_arn: &str, records: &[&Record]) -> Result<String, Strea
     let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1");
     let mut event = Event::default();
     event.records = records.iter().map(|r| lambda_record(stream_arn, region, r)).collect::<Result<_, _>>()?;
-    Ok(lake_synth::event_json(&event))
+    Ok(ddb_lake_synth::event_json(&event))
 }
 
 fn lambda_record(stream_arn: &str, region: &str, r: &Record) -> Result<EventRecord, StreamError> {
@@ -406,8 +406,8 @@ mod tests {
             r#""eventSourceARN":"arn:aws:dynamodb:eu-west-1:1:table/t/stream/x"}]}"#,
         );
         assert_eq!(text, expected);
-        let raw = normalizer::record::split_event(&text).unwrap();
-        let r = normalizer::record::decode_record(raw[0].get()).unwrap();
+        let raw = ddb_lake_writer::record::split_event(&text).unwrap();
+        let r = ddb_lake_writer::record::decode_record(raw[0].get()).unwrap();
         assert!(r.ttl_delete);
         let old = r.old_image.unwrap();
         assert_eq!(old.get("n").unwrap().scalar_text(), Some("12345678901234567890123456789012345678"));
@@ -423,8 +423,8 @@ mod tests {
             .build();
         let text = event_json("arn:aws:dynamodb:eu-west-1:1:table/t/stream/x", &[&rec]).unwrap();
         assert!(text.contains(r#""dynamodb":{"Keys":{"pk":{"S":"a"}},"SequenceNumber":"7","SizeBytes":0}"#), "{text}");
-        let raw = normalizer::record::split_event(&text).unwrap();
-        let err = normalizer::record::decode_record(raw[0].get()).map(|_| ()).unwrap_err();
+        let raw = ddb_lake_writer::record::split_event(&text).unwrap();
+        let err = ddb_lake_writer::record::decode_record(raw[0].get()).map(|_| ()).unwrap_err();
         assert!(err.to_string().contains("ApproximateCreationDateTime"), "{err}");
     }
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_athena::types::{QueryExecutionState, WorkGroupConfiguration};
 use aws_sdk_athena::Client;
+use ddb_lake_sql::athena::{cost_estimate_usd, run_query, AthenaError, AthenaTarget, QueryOutcome};
 use helpers::Moto;
-use lake_sql::athena::{cost_estimate_usd, run_query, AthenaError, AthenaTarget, QueryOutcome};
 use serde_json::{json, Value};
 
 /// The 10 MB minimum at $5 per TB.

@@ -12,10 +12,10 @@ mod helpers;
 
 use aws_lambda_events::event::dynamodb::Event;
 use base64::Engine;
+use ddb_lake_core::rowfmt::{decode_object, Row};
 use flate2::read::MultiGzDecoder;
 use helpers::fixtures::{event_of, event_path, record, with_sequence};
 use helpers::{ddb_lake as run, ddb_lake_ok as ok};
-use lake_core::rowfmt::{decode_object, Row};
 use serde_dynamo::AttributeValue;
 
 fn example_spec() -> PathBuf {

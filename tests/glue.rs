@@ -8,9 +8,9 @@ mod helpers;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use glue_schema::definition::{catalog_definition, from_glue_table, to_table_input};
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_glue_schema::definition::{catalog_definition, from_glue_table, to_table_input};
 use helpers::Moto;
-use lake_core::spec::LakeSpec;
 
 fn example_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml")

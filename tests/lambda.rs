@@ -28,12 +28,12 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue as Av, KeySchemaElement, KeyType, ProvisionedThroughput, ScalarAttributeType,
     StreamSpecification, StreamViewType,
 };
+use ddb_lake_core::rowfmt::{decode_object, Row};
 use flate2::read::MultiGzDecoder;
 use helpers::fault_proxy::{Fault, FaultProxy, FaultRule};
 use helpers::fixtures::{event_of, record, with_sequence};
 use helpers::lambda_api::{LambdaApi, Outcome};
 use helpers::{normalizer_binary, peak_rss_kb, Moto};
-use lake_core::rowfmt::{decode_object, Row};
 
 const BUCKET: &str = "lake-bucket";
 const PREFIX: &str = "ddb/sync";
@@ -297,7 +297,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     let (h, changes) = rows_of(&objects, "changes");
     let seq = |r: &Row| r[1].clone().unwrap();
     let mut changes = changes;
-    changes.sort_by(|x, y| lake_core::object_key::compare_sequence_numbers(&seq(x), &seq(y)));
+    changes.sort_by(|x, y| ddb_lake_core::object_key::compare_sequence_numbers(&seq(x), &seq(y)));
     let names: Vec<&str> = changes.iter().map(|r| r[0].as_deref().unwrap()).collect();
     assert_eq!(names, ["INSERT", "INSERT", "INSERT", "MODIFY", "REMOVE"]);
     let pk = h.iter().position(|c| c == "pk").unwrap();
@@ -335,7 +335,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     }
     let (_, replayed) = rows_of(&local, "changes");
     let mut replayed_seqs: Vec<String> = replayed.iter().map(seq).collect();
-    replayed_seqs.sort_by(|x, y| lake_core::object_key::compare_sequence_numbers(x, y));
+    replayed_seqs.sort_by(|x, y| ddb_lake_core::object_key::compare_sequence_numbers(x, y));
     assert_eq!(replayed_seqs, changes.iter().map(seq).collect::<Vec<_>>());
     assert_eq!(rows_of(&local, "attributes").1.len(), attrs.len());
 
@@ -364,12 +364,17 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// A generated batch spanning several days (several objects per table).
 fn generated_event() -> String {
-    let opts =
-        lake_synth::SynthOptions { items: 40, customers: 5, days: 3, records_per_event: 10_000, ..Default::default() };
-    let events = lake_synth::generate(&opts).unwrap();
+    let opts = ddb_lake_synth::SynthOptions {
+        items: 40,
+        customers: 5,
+        days: 3,
+        records_per_event: 10_000,
+        ..Default::default()
+    };
+    let events = ddb_lake_synth::generate(&opts).unwrap();
     assert_eq!(events.len(), 1);
     let mut text = Vec::new();
-    lake_synth::write_json_lines(&events, &mut text).unwrap();
+    ddb_lake_synth::write_json_lines(&events, &mut text).unwrap();
     String::from_utf8(text).unwrap().trim().to_owned()
 }
 
@@ -389,8 +394,8 @@ struct FaultCase {
 impl FaultCase {
     fn new() -> FaultCase {
         let event = generated_event();
-        let spec = lake_core::spec::LakeSpec::default();
-        let normalizer = normalizer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
+        let spec = ddb_lake_core::spec::LakeSpec::default();
+        let normalizer = ddb_lake_writer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
         let mut clean = BTreeMap::new();
         for o in normalizer.normalize_event(&event, &Default::default()).unwrap().objects {
             let mut plain = Vec::new();
@@ -410,7 +415,7 @@ impl FaultCase {
     }
 
     fn day_of(r: &serde_json::Value) -> String {
-        lake_core::object_key::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
+        ddb_lake_core::object_key::day_of(r["dynamodb"]["ApproximateCreationDateTime"].as_f64().unwrap() as i64 * 1000)
     }
 
     fn sequence_number(&self, index: usize) -> &str {
@@ -903,7 +908,7 @@ async fn replay_writes_to_a_bucket_and_resumes_after_a_sequence_number() {
         async move {
             let objects = objects_under(&s3, prefix).await;
             let order = |x: &Row, y: &Row| {
-                lake_core::object_key::compare_sequence_numbers(x[1].as_deref().unwrap(), y[1].as_deref().unwrap())
+                ddb_lake_core::object_key::compare_sequence_numbers(x[1].as_deref().unwrap(), y[1].as_deref().unwrap())
             };
             let (_, mut changes) = rows_of(&objects, "changes");
             changes.sort_by(order);

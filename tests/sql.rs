@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use lake_core::object_key::compare_sequence_numbers;
-use lake_core::spec::LakeSpec;
-use lake_sql::files::{self, Kind};
-use lake_sql::local::{Answer, LocalLake, LocalOptions};
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event, Pipeline};
-use normalizer::sink::LocalDirSink;
+use ddb_lake_core::object_key::compare_sequence_numbers;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_sql::files::{self, Kind};
+use ddb_lake_sql::local::{Answer, LocalLake, LocalOptions};
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::sink::LocalDirSink;
 use serde_dynamo::AttributeValue as Av;
 
 const SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
@@ -185,14 +185,14 @@ async fn fixture() -> Fixture {
     let spec_path = dir.path().join("lake.toml");
     std::fs::write(&spec_path, SPEC).unwrap();
     let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
-    let opts = lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 11, ..Default::default() };
-    let mut events: Vec<Event> = lake_synth::generate(&opts).unwrap();
+    let opts = ddb_lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 11, ..Default::default() };
+    let mut events: Vec<Event> = ddb_lake_synth::generate(&opts).unwrap();
     // Items drift from the spec: every 40th MODIFY sets `version` (a bigint column) to 2.5.
     for r in events.iter_mut().flat_map(|e| e.records.iter_mut()).filter(|r| r.event_name == "MODIFY").step_by(40) {
         r.change.new_image.insert("version".into(), Av::N("2.5".into()));
     }
     let mut lines = Vec::new();
-    lake_synth::write_json_lines(&events, &mut lines).unwrap();
+    ddb_lake_synth::write_json_lines(&events, &mut lines).unwrap();
     let texts: Vec<String> = String::from_utf8(lines).unwrap().lines().map(str::to_owned).collect();
 
     let pipeline = Pipeline {
@@ -707,7 +707,7 @@ async fn stream(records: &[&EventRecord], lake: &std::path::Path, spec: &LakeSpe
     for chunk in records.chunks(100) {
         let mut event = Event::default();
         event.records = chunk.iter().map(|r| (*r).clone()).collect();
-        let r = process_event(&pipeline, &sink, &lake_synth::event_json(&event), &options).await.unwrap();
+        let r = process_event(&pipeline, &sink, &ddb_lake_synth::event_json(&event), &options).await.unwrap();
         assert!(r.failed_objects.is_empty() && r.output.quarantined.is_empty());
     }
 }
@@ -735,8 +735,8 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     std::fs::write(&spec_path, SPEC).unwrap();
     let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
     let margin_ms = i64::from(spec.snapshot_margin_seconds) * 1000;
-    let opts = lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 23, ..Default::default() };
-    let events = lake_synth::generate(&opts).unwrap();
+    let opts = ddb_lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 23, ..Default::default() };
+    let events = ddb_lake_synth::generate(&opts).unwrap();
     let all: Vec<&EventRecord> = events.iter().flat_map(|e| e.records.iter()).collect();
     let time = |r: &EventRecord| r.change.approximate_creation_date_time.timestamp_millis();
     let start = time(all[0]);
@@ -750,10 +750,10 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     let export_time = time(all[missed]) + 10_000;
     assert!(export_time - margin_ms > gap.end, "the stream is whole from T - W on");
     let seen: Vec<&EventRecord> = all.iter().copied().filter(|r| !gap.contains(&time(r))).collect();
-    let exported = lake_synth::export::state_at(&events, time(all[missed]));
-    let export = lake_synth::export::write_export(
+    let exported = ddb_lake_synth::export::state_at(&events, time(all[missed]));
+    let export = ddb_lake_synth::export::write_export(
         &dir.path().join("exports"),
-        &lake_synth::export::ExportOptions {
+        &ddb_lake_synth::export::ExportOptions {
             export_id: "01794484800000-0c0ffee0".into(),
             export_time_millis: export_time,
             table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations".into(),
@@ -866,7 +866,7 @@ fn printed_tables(stdout: &str) -> BTreeMap<String, (Vec<Vec<String>>, String)> 
 fn the_demo_prints_the_answers_its_history_gives() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("demo-lake");
-    let opts = lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 5, ..Default::default() };
+    let opts = ddb_lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 5, ..Default::default() };
     let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
         .arg("demo")
         .arg("--out")
@@ -880,7 +880,7 @@ fn the_demo_prints_the_answers_its_history_gives() {
     let stdout = String::from_utf8(out.stdout).unwrap();
 
     let mut lines = Vec::new();
-    lake_synth::write_json_lines(&lake_synth::generate(&opts).unwrap(), &mut lines).unwrap();
+    ddb_lake_synth::write_json_lines(&ddb_lake_synth::generate(&opts).unwrap(), &mut lines).unwrap();
     let reference: Vec<Event> =
         String::from_utf8(lines).unwrap().lines().map(|t| serde_json::from_str(t).unwrap()).collect();
     let all: Vec<&EventRecord> = reference.iter().flat_map(|e| e.records.iter()).collect();

@@ -172,10 +172,10 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
         .collect();
     let questions: Vec<&str> = names[views..].to_vec();
     assert_eq!(questions.iter().map(|q| q.to_string()).collect::<BTreeSet<_>>(), on_disk);
-    let file_order: Vec<String> = lake_sql::files::all()
+    let file_order: Vec<String> = ddb_lake_sql::files::all()
         .unwrap()
         .into_iter()
-        .filter(|f| f.kind == lake_sql::files::Kind::Question)
+        .filter(|f| f.kind == ddb_lake_sql::files::Kind::Question)
         .map(|f| f.name)
         .collect();
     assert_eq!(questions, file_order);
@@ -247,7 +247,7 @@ fn export_writes_the_same_json_to_a_file() {
 
     // Without a spec: the default database and only the files' views.
     let plain: Value = serde_json::from_str(&ok(&["sql", "export"])).unwrap();
-    assert_eq!(plain["database"], lake_core::spec::DEFAULT_DATABASE);
+    assert_eq!(plain["database"], ddb_lake_core::spec::DEFAULT_DATABASE);
     let plain_views: Vec<&str> = plain["queries"]
         .as_array()
         .unwrap()

@@ -1,6 +1,6 @@
 //! Table definitions: the lake spec as Glue tables, in one serializable form.
 //!
-//! [`table_definitions`] turns the columns the normalizer writes ([`lake_core::schema`])
+//! [`table_definitions`] turns the columns the normalizer writes ([`ddb_lake_core::schema`])
 //! into Glue table definitions with the matching SerDe, gzip text input, `dt` partition and
 //! partition projection. The same value becomes a Glue `TableInput` ([`to_table_input`]),
 //! Athena DDL ([`crate::ddl`]) and the JSON the CDK app reads (`ddb-lake schema export`), so
@@ -10,9 +10,9 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
-use lake_core::rowfmt::SERDE_PROPERTIES;
-use lake_core::schema::PARTITION_COLUMN;
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::rowfmt::SERDE_PROPERTIES;
+use ddb_lake_core::schema::PARTITION_COLUMN;
+use ddb_lake_core::spec::LakeSpec;
 use serde::{Deserialize, Serialize};
 
 /// SerDe that reads the row format (docs/row-format.md).

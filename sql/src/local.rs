@@ -24,8 +24,8 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::{SessionConfig, SessionContext};
-use glue_schema::definition::TableDefinition;
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_glue_schema::definition::TableDefinition;
 
 use crate::files;
 use crate::named_queries::named_queries;
@@ -257,7 +257,7 @@ impl LocalLake {
         register_day_of_week(&ctx);
         let mut relations = Vec::new();
         let read = Arc::new(ReadCounters::default());
-        let defs = glue_schema::definition::table_definitions(spec);
+        let defs = ddb_lake_glue_schema::definition::table_definitions(spec);
         for def in &defs {
             let table = LakeTable::open(root, def, read.clone())?;
             ctx.register_table(def.name.as_str(), Arc::new(table))

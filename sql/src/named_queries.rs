@@ -13,8 +13,8 @@
 //! question's is its body with every parameter at its default ([`SqlFile::render`] with no
 //! values).
 
-use glue_schema::definition::table_definitions;
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_glue_schema::definition::table_definitions;
 use serde::Serialize;
 
 use crate::files::{self, Kind, Param, SqlFile, SqlFileError};

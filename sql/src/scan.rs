@@ -15,7 +15,7 @@
 //! first time a query scans it (`Density`); with that the planner hashes a join's smaller side.
 //!
 //! The rows are decoded exactly as before the table streamed: by the row format's decoder
-//! ([`lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
+//! ([`ddb_lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
 //! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::local`].
 
 use std::collections::BTreeSet;
@@ -39,9 +39,9 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
+use ddb_lake_core::rowfmt::decode_line_as_serde;
+use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
-use glue_schema::definition::TableDefinition;
-use lake_core::rowfmt::decode_line_as_serde;
 
 use crate::local::{column_array, table_schema, LocalError};
 

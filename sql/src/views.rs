@@ -6,7 +6,7 @@
 //! rows do not have) and collapses rows a retried batch wrote twice.
 //! Registered by the local engine; the same text is what Athena gets.
 
-use glue_schema::definition::TableDefinition;
+use ddb_lake_glue_schema::definition::TableDefinition;
 
 /// The body of `current_<table>`.
 pub fn current_table_view(def: &TableDefinition) -> String {

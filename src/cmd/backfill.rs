@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use normalizer::batch::Normalizer;
-use normalizer::export::Export;
-use normalizer::sink::{LakeSink, LocalDirSink, SinkError};
-use normalizer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
+use ddb_lake_writer::batch::Normalizer;
+use ddb_lake_writer::export::Export;
+use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
+use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
 
 use super::{human_bytes, load_spec, redaction_key};
 

@@ -4,8 +4,8 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use ddb_lake_core::rowfmt::decode_object;
 use flate2::read::MultiGzDecoder;
-use lake_core::rowfmt::decode_object;
 
 /// Arguments of `ddb-lake cat`.
 #[derive(clap::Args, Debug)]

@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use lake_core::spec::LakeSpec;
-use lake_sql::files::{self, Kind};
-use lake_sql::local::LocalLake;
-use lake_sql::render::{render, Format};
-use lake_synth::export::{state_at, write_export, ExportOptions};
-use lake_synth::{event_json, generate, SynthOptions};
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
-use normalizer::sink::LocalDirSink;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_sql::files::{self, Kind};
+use ddb_lake_sql::local::LocalLake;
+use ddb_lake_sql::render::{render, Format};
+use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
+use ddb_lake_synth::{event_json, generate, SynthOptions};
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
+use ddb_lake_writer::sink::LocalDirSink;
 
 /// The folder (in the demo lake's folder) the demo writes its DynamoDB export to. Athena
 /// and the embedded engine read only the tables' folders.

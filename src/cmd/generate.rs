@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use lake_synth::{generate, write_json_lines, SynthOptions};
+use ddb_lake_synth::{generate, write_json_lines, SynthOptions};
 
 /// Arguments of `ddb-lake generate`.
 #[derive(clap::Args, Debug)]

@@ -15,7 +15,7 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::Context;
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::spec::LakeSpec;
 
 /// Reads a whole file, or stdin for `-`.
 pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
@@ -68,7 +68,7 @@ pub fn s3_client(aws: &aws_config::SdkConfig, local_endpoint: bool) -> aws_sdk_s
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(aws)
             .force_path_style(local_endpoint)
-            .timeout_config(normalizer::s3::S3Timeouts::default().config())
+            .timeout_config(ddb_lake_writer::s3::S3Timeouts::default().config())
             .build(),
     )
 }

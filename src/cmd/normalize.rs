@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use normalizer::batch::{BatchOptions, BatchOutput, Normalizer};
-use normalizer::events_file;
-use normalizer::record::split_event;
-use normalizer::sink::{LakeSink, LocalDirSink};
+use ddb_lake_writer::batch::{BatchOptions, BatchOutput, Normalizer};
+use ddb_lake_writer::events_file;
+use ddb_lake_writer::record::split_event;
+use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
 use super::{human_bytes, load_spec, read_input, redaction_key};
 
@@ -99,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             for o in &out.objects {
                 sink.put(&o.key, &o.body).await?;
             }
-            Ok::<_, normalizer::sink::SinkError>(())
+            Ok::<_, ddb_lake_writer::sink::SinkError>(())
         })?;
         summary.add(&out);
         if !args.quiet && last_progress.elapsed() > Duration::from_secs(1) {

@@ -6,12 +6,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use ddb_lake_core::object_key::ObjectKey;
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::s3::{Encryption, S3Sink};
+use ddb_lake_writer::sink::{LocalDirSink, QuarantineStore};
 use flate2::read::MultiGzDecoder;
-use lake_core::object_key::ObjectKey;
-use lake_core::spec::LakeSpec;
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::s3::{Encryption, S3Sink};
-use normalizer::sink::{LocalDirSink, QuarantineStore};
 use serde_json::Value;
 
 use super::{load_spec, redaction_key};

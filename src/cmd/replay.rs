@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ddb_lake::stream_reader::{read_stream, CatchUp, StartAt};
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
-use normalizer::s3::{Encryption, S3Sink};
-use normalizer::sink::{LakeSink, LocalDirSink};
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
+use ddb_lake_writer::s3::{Encryption, S3Sink};
+use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
 use super::{load_spec, redaction_key};
 

@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use glue_schema::catalog::{apply, plan};
-use glue_schema::ddl::create_table;
-use glue_schema::definition::catalog_definition;
+use ddb_lake_glue_schema::catalog::{apply, plan};
+use ddb_lake_glue_schema::ddl::create_table;
+use ddb_lake_glue_schema::definition::catalog_definition;
 
 use super::load_spec;
 
@@ -75,7 +75,7 @@ pub enum SchemaCommand {
 #[derive(serde::Serialize)]
 struct Export<'a> {
     #[serde(flatten)]
-    catalog: &'a glue_schema::definition::CatalogDefinition,
+    catalog: &'a ddb_lake_glue_schema::definition::CatalogDefinition,
     #[serde(rename = "Lake")]
     lake: LakeFacts,
 }
@@ -100,12 +100,12 @@ struct LakeFacts {
 }
 
 impl LakeFacts {
-    fn of(spec: &lake_core::spec::LakeSpec) -> LakeFacts {
+    fn of(spec: &ddb_lake_core::spec::LakeSpec) -> LakeFacts {
         LakeFacts {
             location: spec.location.url("").trim_end_matches('/').to_string(),
             bucket: spec.location.bucket.clone(),
             prefix: spec.location.prefix.clone(),
-            quarantine_prefix: normalizer::s3::default_quarantine_prefix(&spec.location.prefix),
+            quarantine_prefix: ddb_lake_writer::s3::default_quarantine_prefix(&spec.location.prefix),
             source_table: spec.source_table.clone(),
             partition_key: spec.partition_key.clone(),
             sort_key: spec.sort_key.clone(),
@@ -157,7 +157,7 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "CREATE DATABASE IF NOT EXISTS {};\n",
-                glue_schema::ddl::quote_identifier(&catalog.database_name)
+                ddb_lake_glue_schema::ddl::quote_identifier(&catalog.database_name)
             )?;
             for t in &catalog.tables {
                 writeln!(out, "{}", create_table(&catalog.database_name, t))?;

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::spec::LakeSpec;
 
 /// Validates `file` and prints what it describes.
 pub fn check(file: &Path) -> anyhow::Result<()> {

@@ -6,11 +6,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use lake_sql::athena::{run_query, AthenaTarget, QueryOutcome};
-use lake_sql::files::{self, Kind, SqlFile};
-use lake_sql::local::{Answer, LocalLake, LocalOptions, DEFAULT_MEMORY_LIMIT};
-use lake_sql::named_queries::named_queries;
-use lake_sql::render::{render, Format};
+use ddb_lake_sql::athena::{run_query, AthenaTarget, QueryOutcome};
+use ddb_lake_sql::files::{self, Kind, SqlFile};
+use ddb_lake_sql::local::{Answer, LocalLake, LocalOptions, DEFAULT_MEMORY_LIMIT};
+use ddb_lake_sql::named_queries::named_queries;
+use ddb_lake_sql::render::{render, Format};
 
 use super::load_spec;
 

@@ -3,14 +3,14 @@
 //! reads the environment. The redaction key is not among them: the function reads it from
 //! the Secrets Manager secret [`FunctionConfig::redaction_key_secret`] names (see `main`),
 //! so it is never in the function's configuration. The table of variables is in
-//! `normalizer/README.md`, "Environment variables".
+//! `normalizer/writer/README.md`, "Environment variables".
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lake_core::spec::{LakeSpec, SpecError};
-use normalizer::delivery::DEFAULT_MAX_CONCURRENT_UPLOADS;
-use normalizer::s3::{Encryption, S3Timeouts};
+use ddb_lake_core::spec::{LakeSpec, SpecError};
+use ddb_lake_writer::delivery::DEFAULT_MAX_CONCURRENT_UPLOADS;
+use ddb_lake_writer::s3::{Encryption, S3Timeouts};
 
 /// The variable that names the Secrets Manager secret holding the redaction key.
 pub const REDACTION_KEY_SECRET_VAR: &str = "DDB_LAKE_REDACTION_KEY_SECRET";

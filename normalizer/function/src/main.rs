@@ -3,17 +3,17 @@
 //! Cold start: read the configuration from the environment once (README, "The function"),
 //! load the spec, read the redaction key from Secrets Manager when the spec hashes, build the
 //! S3 client, then serve events through the Lambda Runtime API.
-//! Each event goes through `normalizer::delivery::process_event`, the same code path as
+//! Each event goes through `ddb_lake_writer::delivery::process_event`, the same code path as
 //! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::delivery::{process_event_until, Pipeline};
+use ddb_lake_writer::s3::S3Sink;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::delivery::{process_event_until, Pipeline};
-use normalizer::s3::S3Sink;
 use serde_json::value::RawValue;
 
 mod config;

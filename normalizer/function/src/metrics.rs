@@ -6,7 +6,7 @@
 //! one directive with the namespace, the dimension set and each metric's name and unit),
 //! then the dimension and metric values as top-level members.
 
-use normalizer::delivery::BatchReport;
+use ddb_lake_writer::delivery::BatchReport;
 use serde::Serialize;
 
 /// A metric's unit, as CloudWatch names it.
@@ -139,7 +139,7 @@ fn to_line(document: &impl Serialize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use normalizer::batch::BatchOutput;
+    use ddb_lake_writer::batch::BatchOutput;
     use serde_json::Value;
 
     /// Four records over two days, the last two to be retried, 3 objects (1234 bytes) written.

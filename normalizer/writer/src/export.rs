@@ -491,7 +491,7 @@ mod tests {
 
     fn fixture() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+            .join("../../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
             .join(EXPORT_ID)
     }
 

@@ -1,7 +1,7 @@
 //! Benchmark: one 6 MB Lambda event (the payload limit, ~2,000 sync-configuration records)
 //! through the normalizer, single-threaded.
 //!
-//! Run with `cargo bench -p normalizer` (release profile). Prints, for each stage, the
+//! Run with `cargo bench -p ddb-lake-writer` (release profile). Prints, for each stage, the
 //! median time over repeated runs and the throughput in MB/s of event JSON and records/s:
 //! - parse-only with `aws_lambda_events` (owned serde_dynamo maps): the reference;
 //! - parse-only with the normalizer's borrowing decoder;
@@ -16,16 +16,16 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use lake_core::spec::LakeSpec;
-use normalizer::batch::{BatchOptions, Normalizer};
-use normalizer::record::{decode_record, for_each_record, split_event};
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::record::{decode_record, for_each_record, split_event};
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EVENT_BYTES: usize = 6_000_000;
-const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
+const EXAMPLE_SPEC: &str = include_str!("../../../docs/examples/sync-configurations.toml");
 const MEMORY_ENV: &str = "DDB_LAKE_BENCH_MEMORY_EVENT";
 const MIN_RUNS: usize = 5;
 const MIN_TIME: Duration = Duration::from_secs(3);
@@ -149,7 +149,7 @@ fn main() {
         memory_child(&path);
         return;
     }
-    let event = lake_synth::event_of_size(EVENT_BYTES, 1);
+    let event = ddb_lake_synth::event_of_size(EVENT_BYTES, 1);
     let records = split_event(&event).expect("the generated event is an event").len();
     let example = LakeSpec::from_toml(EXAMPLE_SPEC, "example").expect("example spec");
     let default_spec = LakeSpec::default();

@@ -23,9 +23,9 @@ use serde_json::value::RawValue;
 
 use crate::flatten::{Flattener, RecordRows, RedactionKeyError};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
-use lake_core::object_key::{day_of, BatchId, ObjectKey};
-use lake_core::schema::TableSchema;
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::object_key::{day_of, BatchId, ObjectKey};
+use ddb_lake_core::schema::TableSchema;
+use ddb_lake_core::spec::LakeSpec;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +95,7 @@ impl BatchOutput {
     /// Cells of declared tables written as NULL because their value did not fit the column
     /// type (the rows of `_rejects`).
     pub fn cells_rejected(&self) -> u64 {
-        let rejects = lake_core::schema::BuiltInTable::Rejects.name();
+        let rejects = ddb_lake_core::schema::BuiltInTable::Rejects.name();
         self.rows_per_table.iter().filter(|(t, _)| t == rejects).map(|(_, n)| n).sum()
     }
 
@@ -163,7 +163,7 @@ pub(crate) struct QuarantineLine<'a> {
 pub(crate) struct RedactedPath {
     pub(crate) path: String,
     /// As the spec writes it: `drop` or `hash`.
-    pub(crate) action: lake_core::spec::RedactAction,
+    pub(crate) action: ddb_lake_core::spec::RedactAction,
 }
 
 impl<'a> QuarantineLine<'a> {
@@ -418,7 +418,7 @@ fn salvage_ids(raw: &str) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lake_core::spec::LakeSpec;
+    use ddb_lake_core::spec::LakeSpec;
 
     use crate::test_events::{event_of, record, with_sequence};
     use serde_json::json;
@@ -584,7 +584,9 @@ mod tests {
             // Expected from the input: the records of the object's day, in order.
             let day = key.split("dt=").nth(1).unwrap().split('/').next().unwrap();
             let of_day: Vec<usize> = (0..40usize)
-                .filter(|&i| lake_core::object_key::day_of((1_700_000_000 + 86_400 * (i - i / 3)) as i64 * 1000) == day)
+                .filter(|&i| {
+                    ddb_lake_core::object_key::day_of((1_700_000_000 + 86_400 * (i - i / 3)) as i64 * 1000) == day
+                })
                 .collect();
             assert_eq!(*first, of_day[0], "{key}");
             // A change row per record; an attribute row per leaf of its new image (the insert

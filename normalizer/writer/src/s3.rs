@@ -15,7 +15,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
 use crate::sink::{LakeSink, QuarantineStore, SinkError};
-use lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
+use ddb_lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
 
 /// Time bounds on every S3 call, so that a stalled request becomes an error and a retry
 /// (the SDK's standard retry mode) rather than a hang: to connect, to the response's
@@ -219,7 +219,7 @@ impl QuarantineStore for S3Sink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lake_core::object_key::BatchId;
+    use ddb_lake_core::object_key::BatchId;
 
     #[test]
     fn keys_go_under_their_prefixes() {

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use lake_core::object_key::ObjectKey;
+use ddb_lake_core::object_key::ObjectKey;
 
 /// A write that failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ impl LakeSink for LocalDirSink {
 
 impl QuarantineStore for LocalDirSink {
     async fn quarantine_objects(&self) -> Result<Vec<ObjectKey>, SinkError> {
-        let dir = self.root.join(lake_core::object_key::QUARANTINE_DIR);
+        let dir = self.root.join(ddb_lake_core::object_key::QUARANTINE_DIR);
         let mut keys = Vec::new();
         let mut entries = match tokio::fs::read_dir(&dir).await {
             Ok(e) => e,
@@ -151,7 +151,7 @@ pub async fn write_all<S: LakeSink + Sync>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lake_core::object_key::BatchId;
+    use ddb_lake_core::object_key::BatchId;
 
     #[tokio::test]
     async fn writes_mirror_the_key() {

@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use crate::batch::{BatchOptions, Normalizer};
 use crate::delivery::{process_event, Pipeline};
 use crate::sink::LocalDirSink;
-use lake_core::path::{AttributePath, Segment};
-use lake_core::spec::LakeSpec;
+use ddb_lake_core::path::{AttributePath, Segment};
+use ddb_lake_core::spec::LakeSpec;
 
 #[derive(Debug, Clone)]
 enum Shape {

@@ -3,7 +3,7 @@
 //! Called by [`crate::batch`] once per record. Rows are encoded straight into per-table
 //! buffers (no intermediate row structs); the caller appends them to the table's object only
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
-//! The columns written are exactly those of [`lake_core::spec::LakeSpec::item_table_schemas`].
+//! The columns written are exactly those of [`ddb_lake_core::spec::LakeSpec::item_table_schemas`].
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -12,11 +12,11 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::record::{AttributeValue, EventName, Item, StreamRecord, Text};
-use lake_core::number::{self, NumberFitError};
-use lake_core::path::{push_index, push_name, Segment};
-use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
-use lake_core::schema::BuiltInTable;
-use lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule, DEFAULT_SECRET_NAMES};
+use ddb_lake_core::number::{self, NumberFitError};
+use ddb_lake_core::path::{push_index, push_name, Segment};
+use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
+use ddb_lake_core::schema::BuiltInTable;
+use ddb_lake_core::spec::{ColumnType, DeclaredTable, LakeSpec, RedactAction, TenantRule, DEFAULT_SECRET_NAMES};
 
 /// Position of the `changes` table in [`RecordRows`].
 const CHANGES: usize = BuiltInTable::Changes.index();
@@ -1083,9 +1083,9 @@ fn changed_attributes(rec: &StreamRecord<'_>, dropped: impl Fn(&str) -> bool) ->
 mod tests {
     use super::*;
     use crate::record::decode_record;
-    use lake_core::rowfmt::decode_object;
+    use ddb_lake_core::rowfmt::decode_object;
 
-    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<lake_core::rowfmt::Row>)> {
+    fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<ddb_lake_core::rowfmt::Row>)> {
         texts_of(spec, rec).iter().map(|t| decode_object(format!("h\n{t}").as_bytes()).unwrap()).collect()
     }
 
@@ -1229,7 +1229,7 @@ type = "decimal(38,0)"
         }))
     }
 
-    fn spec_with(rest: &str) -> Result<LakeSpec, lake_core::spec::SpecError> {
+    fn spec_with(rest: &str) -> Result<LakeSpec, ddb_lake_core::spec::SpecError> {
         LakeSpec::from_toml(
             &format!("[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n{rest}"),
             "t.toml",
@@ -1242,7 +1242,7 @@ type = "decimal(38,0)"
         m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    fn all_text(tables: &[(Vec<String>, Vec<lake_core::rowfmt::Row>)]) -> String {
+    fn all_text(tables: &[(Vec<String>, Vec<ddb_lake_core::rowfmt::Row>)]) -> String {
         tables.iter().flat_map(|(_, rows)| rows.iter().flatten().flatten().cloned()).collect::<Vec<_>>().join("\n")
     }
 

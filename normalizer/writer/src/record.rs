@@ -255,7 +255,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ValueList<'a> {
 }
 
 fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
-    if lake_core::number::is_dynamodb_number(t.as_str()) {
+    if ddb_lake_core::number::is_dynamodb_number(t.as_str()) {
         Ok(())
     } else {
         Err(E::custom(format_args!(
@@ -370,7 +370,7 @@ impl EventName {
             EventName::Insert => "INSERT",
             EventName::Modify => "MODIFY",
             EventName::Remove => "REMOVE",
-            EventName::Snapshot => lake_core::schema::SNAPSHOT_EVENT_NAME,
+            EventName::Snapshot => ddb_lake_core::schema::SNAPSHOT_EVENT_NAME,
         }
     }
 }

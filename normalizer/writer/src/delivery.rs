@@ -119,8 +119,8 @@ pub async fn process_event_until<S: LakeSink + Sync>(
 mod tests {
     use super::*;
     use crate::sink::SinkError;
-    use lake_core::object_key::ObjectKey;
-    use lake_core::spec::LakeSpec;
+    use ddb_lake_core::object_key::ObjectKey;
+    use ddb_lake_core::spec::LakeSpec;
     use std::sync::Mutex;
 
     /// A sink that fails the keys it is told to, and remembers what it wrote.

@@ -1,6 +1,6 @@
 //! Benchmark: `ddb-lake backfill`'s library path on generated DynamoDB exports of two sizes.
 //!
-//! Run with `cargo bench -p normalizer --bench backfill` (release profile). For each size it
+//! Run with `cargo bench -p ddb-lake-writer --bench backfill` (release profile). For each size it
 //! writes a full export (DYNAMODB_JSON, 8 data files) of generated sync-configuration items
 //! into a temporary folder, then in a fresh process reads it as `backfill` does (manifests,
 //! then every data file through: MD5, gzip, items, keys; then every data file again,
@@ -14,19 +14,19 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use lake_core::spec::LakeSpec;
-use lake_synth::export::{state_at, write_export, ExportOptions};
-use normalizer::batch::Normalizer;
-use normalizer::export::Export;
-use normalizer::sink::{LakeSink, LocalDirSink};
-use normalizer::snapshot::{Snapshot, DEFAULT_PART_BYTES};
+use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
+use ddb_lake_writer::batch::Normalizer;
+use ddb_lake_writer::export::Export;
+use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
+use ddb_lake_writer::snapshot::{Snapshot, DEFAULT_PART_BYTES};
 use serde_dynamo::{AttributeValue, Item};
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
+const EXAMPLE_SPEC: &str = include_str!("../../../docs/examples/sync-configurations.toml");
 const CHILD_ENV: &str = "DDB_LAKE_BENCH_BACKFILL_EXPORT";
 const SIZES_ENV: &str = "DDB_LAKE_BENCH_EXPORT_MB";
 
@@ -44,12 +44,12 @@ fn child(export_dir: &Path) {
     let lake = export_dir.parent().expect("export folder").join("lake");
     let sink = LocalDirSink::new(&lake);
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let write = |objects: &[normalizer::batch::LakeObject]| {
+    let write = |objects: &[ddb_lake_writer::batch::LakeObject]| {
         rt.block_on(async {
             for o in objects {
                 sink.put(&o.key, &o.body).await?;
             }
-            Ok::<_, normalizer::sink::SinkError>(())
+            Ok::<_, ddb_lake_writer::sink::SinkError>(())
         })
     };
     let started = Instant::now();
@@ -66,7 +66,7 @@ fn child(export_dir: &Path) {
 /// Items of about `target_bytes` of JSON in all: the current items of a generated table,
 /// repeated under new sort keys, made one at a time.
 fn items(target_bytes: usize) -> impl Iterator<Item = Item> {
-    let events = lake_synth::generate(&lake_synth::SynthOptions { items: 3000, seed: 5, ..Default::default() })
+    let events = ddb_lake_synth::generate(&ddb_lake_synth::SynthOptions { items: 3000, seed: 5, ..Default::default() })
         .expect("generate");
     let base: BTreeMap<_, _> = state_at(&events, i64::MAX);
     let base: Vec<Item> = base.into_values().collect();

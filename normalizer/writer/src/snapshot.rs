@@ -19,9 +19,9 @@ use crate::batch::{table_object, LakeObject, Normalizer, QuarantineLine, Quarant
 use crate::export::{DataFile, Export, ExportError, FileStats};
 use crate::flatten::RecordRows;
 use crate::record::{Item, StreamRecord};
-use lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
-use lake_core::rowfmt::{end_row, push_delimiter, push_field, push_timestamp};
-use lake_core::schema::BuiltInTable;
+use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
+use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_timestamp};
+use ddb_lake_core::schema::BuiltInTable;
 
 /// Bytes of rows (before gzip) after which a data file's part is finished and handed over:
 /// bounds the memory a data file takes, whatever its size.
@@ -317,14 +317,14 @@ impl Normalizer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lake_core::spec::LakeSpec;
+    use ddb_lake_core::spec::LakeSpec;
     use std::path::Path;
 
     const EXPORT_ID: &str = "01793880000000-5a1c0e42";
 
     fn export() -> Export {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+            .join("../../tests/fixtures/exports/sync-configurations/AWSDynamoDB")
             .join(EXPORT_ID);
         Export::open(&dir).unwrap()
     }
@@ -372,7 +372,7 @@ mod tests {
             [format!("changes/dt=2026-11-05/{stem}.tsv.gz"), format!("attributes/dt=2026-11-05/{stem}.tsv.gz")]
         );
         let changes = gunzip(&out[0].objects[0].body);
-        let header = lake_core::schema::BuiltInTable::Changes
+        let header = ddb_lake_core::schema::BuiltInTable::Changes
             .schema()
             .columns
             .iter()

@@ -7,18 +7,18 @@
 //! its objects ([`batch::Normalizer::normalize_event`]): its records are
 //! decoded without loss ([`record`]), flattened into the `changes`, `attributes` and
 //! declared tables ([`flatten`]), encoded and named by the lake's definitions in
-//! [`lake_core`] (columns from `lake_core::schema`, the row format `lake_core::rowfmt`,
-//! deterministic keys `lake_core::object_key`). A [`sink`] writes them. The spec
-//! (`lake_core::spec`) drives it all.
+//! [`ddb_lake_core`] (columns from `ddb_lake_core::schema`, the row format `ddb_lake_core::rowfmt`,
+//! deterministic keys `ddb_lake_core::object_key`). A [`sink`] writes them. The spec
+//! (`ddb_lake_core::spec`) drives it all.
 //!
 //! ```
-//! use lake_core::spec::LakeSpec;
-//! use normalizer::batch::{BatchOptions, Normalizer};
+//! use ddb_lake_core::spec::LakeSpec;
+//! use ddb_lake_writer::batch::{BatchOptions, Normalizer};
 //!
 //! let spec = LakeSpec::default();
 //! let normalizer = Normalizer::new(&spec, None).unwrap();
 //! // A Lambda event: one INSERT of a sync configuration with 16 leaves.
-//! let event = include_str!("../../tests/fixtures/events/insert.json");
+//! let event = include_str!("../../../tests/fixtures/events/insert.json");
 //! let out = normalizer.normalize_event(event, &BatchOptions { source: Some("shard-1".into()) }).unwrap();
 //! assert_eq!(
 //!     out.objects[0].key.as_str(),
@@ -47,7 +47,7 @@ mod redaction_property;
 pub(crate) mod test_events {
     /// The first record of the fixture `name` (`insert.json`, ...).
     pub fn record(name: &str) -> serde_json::Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/events").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/events").join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let event: serde_json::Value = serde_json::from_str(&text).unwrap();
         event["Records"][0].clone()
@@ -55,7 +55,7 @@ pub(crate) mod test_events {
 
     /// The text of the first record of the fixture `name`, as it is in the file.
     pub fn record_text(name: &str) -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/events").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/events").join(name);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         crate::record::split_event(&text).unwrap()[0].get().to_owned()
     }

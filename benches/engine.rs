@@ -15,8 +15,9 @@ use std::time::Instant;
 use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_sql::files::{self, Kind};
 use ddb_lake_sql::local::LocalLake;
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::LocalDirSink;
 
 /// The allocator the `ddb-lake` binary uses.
@@ -68,10 +69,7 @@ fn build_lake(mb: u64) -> (PathBuf, u64) {
     let _ = std::fs::remove_dir_all(&dir);
     let lake = dir.join("lake");
     let spec = spec();
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(&spec, Some(b"bench-redaction-key")).expect("normalizer"),
-        max_concurrent_uploads: 8,
-    };
+    let pipeline = Pipeline::new(Normalizer::new(&spec, Some(b"bench-redaction-key")).expect("normalizer"));
     let sink = LocalDirSink::new(&lake);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let started = Instant::now();

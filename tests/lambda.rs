@@ -395,7 +395,7 @@ impl FaultCase {
     fn new() -> FaultCase {
         let event = generated_event();
         let spec = ddb_lake_core::spec::LakeSpec::default();
-        let normalizer = ddb_lake_writer::batch::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
+        let normalizer = ddb_lake_writer::normalizer::Normalizer::new(&spec, None).unwrap().with_gzip_level(1);
         let mut clean = BTreeMap::new();
         for o in normalizer.normalize_event(&event, &Default::default()).unwrap().objects {
             let mut plain = Vec::new();

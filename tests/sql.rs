@@ -13,8 +13,9 @@ use ddb_lake_core::object_key::compare_sequence_numbers;
 use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_sql::files::{self, Kind};
 use ddb_lake_sql::local::{Answer, LocalLake, LocalOptions};
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::LocalDirSink;
 use serde_dynamo::AttributeValue as Av;
 
@@ -195,10 +196,8 @@ async fn fixture() -> Fixture {
     ddb_lake_synth::write_json_lines(&events, &mut lines).unwrap();
     let texts: Vec<String> = String::from_utf8(lines).unwrap().lines().map(str::to_owned).collect();
 
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(&spec, Some(b"test-redaction-key-16")).unwrap().with_gzip_level(1),
-        max_concurrent_uploads: 4,
-    };
+    let pipeline = Pipeline::new(Normalizer::new(&spec, Some(b"test-redaction-key-16")).unwrap().with_gzip_level(1))
+        .with_max_concurrent_uploads(4);
     let sink = LocalDirSink::new(&lake);
     let options = BatchOptions { source: Some("shardId-1".into()) };
     for t in &texts {
@@ -698,10 +697,8 @@ fn backfill(export: &std::path::Path, lake: &std::path::Path, spec: &std::path::
 
 /// Normalizes `records` into `lake` as Lambda would, 100 records a batch.
 async fn stream(records: &[&EventRecord], lake: &std::path::Path, spec: &LakeSpec) {
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(spec, Some(b"test-redaction-key-16")).unwrap(),
-        max_concurrent_uploads: 4,
-    };
+    let pipeline =
+        Pipeline::new(Normalizer::new(spec, Some(b"test-redaction-key-16")).unwrap()).with_max_concurrent_uploads(4);
     let sink = LocalDirSink::new(lake);
     let options = BatchOptions { source: Some("shardId-1".into()) };
     for chunk in records.chunks(100) {

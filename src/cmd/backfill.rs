@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ddb_lake_writer::batch::Normalizer;
 use ddb_lake_writer::export::Export;
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
 use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
 

@@ -17,8 +17,9 @@ use ddb_lake_sql::local::LocalLake;
 use ddb_lake_sql::render::{render, Format};
 use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
 use ddb_lake_synth::{event_json, generate, SynthOptions};
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
-use ddb_lake_writer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
+use ddb_lake_writer::batch::BatchOptions;
+use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::LocalDirSink;
 
 /// The folder (in the demo lake's folder) the demo writes its DynamoDB export to. Athena
@@ -74,10 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ..SynthOptions::default()
     };
     let history = generate(&opts)?;
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(&spec, Some(&key))?,
-        max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
-    };
+    let pipeline = Pipeline::new(Normalizer::new(&spec, Some(&key))?);
 
     // The table existed before the lake: export it as of the end of the first day and
     // backfill the lake from the export, then stream from an hour before the export on.
@@ -146,8 +144,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (i, ev) in events.iter().enumerate() {
         let report =
             rt.block_on(process_event(&pipeline, &sink, ev, &BatchOptions { source: Some("shardId-demo".into()) }))?;
-        if let Some((key, e)) = report.failed_objects.first() {
-            anyhow::bail!("cannot write {key}: {e}");
+        if let Some(e) = report.failed_objects.first() {
+            anyhow::bail!("{e}");
         }
         objects += report.objects_written;
         bytes += report.bytes_written;

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use ddb_lake_writer::batch::{BatchOptions, BatchOutput, Normalizer};
+use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::split_event;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 

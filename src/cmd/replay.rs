@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use ddb_lake::stream_reader::{read_stream, CatchUp, StartAt};
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
-use ddb_lake_writer::delivery::{process_event, Pipeline, DEFAULT_MAX_CONCURRENT_UPLOADS};
+use ddb_lake_writer::batch::BatchOptions;
+use ddb_lake_writer::delivery::{process_event, Pipeline};
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
@@ -57,10 +58,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(&spec, key.as_deref())?,
-        max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS,
-    };
+    let pipeline = Pipeline::new(Normalizer::new(&spec, key.as_deref())?);
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
     rt.block_on(async {
@@ -103,11 +101,11 @@ async fn replay<S: LakeSink + Sync>(
         let (batches, objects, quarantined, last_seq) = (&batches, &objects, &quarantined, &last_seq);
         async move {
             let report = process_event(pipeline, sink, &page.event_json, &options).await?;
-            if let Some((key, error)) = report.failed_objects.first() {
+            if let Some(failed) = report.failed_objects.first() {
                 let resume = report.response.batch_item_failures[0].item_identifier.clone().unwrap_or_default();
                 let after = last_seq.borrow().as_deref().map(|s| format!(" --after {s}")).unwrap_or_default();
                 anyhow::bail!(
-                    "cannot write {key}: {error}\nrecords from sequence number {resume} of shard {} on were not written; \
+                    "{failed}\nrecords from sequence number {resume} of shard {} on were not written; \
                      run again{after} once the destination is writable",
                     page.shard_id
                 );

@@ -10,4 +10,5 @@ pub mod object_key;
 pub mod path;
 pub mod rowfmt;
 pub mod schema;
+pub mod secret_names;
 pub mod spec;

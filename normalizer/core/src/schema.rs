@@ -101,6 +101,16 @@ pub struct TableSchema {
     pub columns: Vec<ColumnSchema>,
 }
 
+impl TableSchema {
+    /// The header row its objects start with: the column names, written as the row format
+    /// writes every row (`skip.header.line.count=1` makes Athena skip it).
+    pub fn header_row(&self) -> Vec<u8> {
+        let mut row = Vec::with_capacity(self.columns.iter().map(|c| c.name.len() + 1).sum());
+        crate::rowfmt::push_row(&mut row, self.columns.iter().map(|c| Some(c.name.as_str())));
+        row
+    }
+}
+
 /// A column from its name, type and comment.
 pub(crate) fn col(name: &str, sql_type: &str, comment: &str) -> ColumnSchema {
     ColumnSchema { name: name.into(), sql_type: sql_type.into(), comment: comment.into() }

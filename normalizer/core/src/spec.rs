@@ -19,6 +19,7 @@ use crate::path::{AttributePath, Segment};
 use crate::schema::{
     col, common_columns, BuiltInTable, TableSchema, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN,
 };
+use crate::secret_names::{SecretNames, DEFAULT_SECRET_NAMES};
 
 /// Glue database used when the spec names none.
 pub const DEFAULT_DATABASE: &str = "ddb_lake";
@@ -34,27 +35,6 @@ pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 pub const DEFAULT_PROJECTION_START: &str = "2020-01-01";
 /// Environment variable holding the key for hashed redaction, unless the spec names another.
 pub const DEFAULT_REDACTION_KEY_ENV: &str = "DDB_LAKE_REDACTION_KEY";
-/// Parts of attribute names that look like secrets: an attribute whose name contains one
-/// (ASCII case ignored), at any depth, is dropped unless the spec says otherwise (a rule
-/// on or under it, `[redaction] keep`, or `default_drop = false`). docs/lake-spec.md lists
-/// them.
-pub const DEFAULT_SECRET_NAMES: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "api_key",
-    "api-key",
-    "credential",
-    "privatekey",
-    "private_key",
-    "accesskey",
-    "access_key",
-    "authorization",
-];
-
 /// Default margin W of a backfill, in seconds: stream records later than the export's time
 /// minus W win over its rows (docs/snapshots.md says why 5 minutes).
 pub const DEFAULT_SNAPSHOT_MARGIN_SECONDS: u32 = 300;
@@ -250,7 +230,8 @@ pub struct LakeSpec {
     pub tables: Vec<DeclaredTable>,
     /// Margin W of a backfilled snapshot, in seconds (`[backfill] margin_seconds`).
     pub snapshot_margin_seconds: u32,
-    /// Whether attributes whose names look like secrets ([`DEFAULT_SECRET_NAMES`]) are dropped
+    /// Whether attributes whose names look like secrets ([`DEFAULT_SECRET_NAMES`], the rule
+    /// [`LakeSpec::secret_names`]) are dropped
     /// (`[redaction] default_drop`, default true).
     pub default_drop: bool,
     /// Attribute names the default drop keeps (`[redaction] keep`), in ASCII lowercase.
@@ -825,26 +806,19 @@ impl LakeSpec {
         Ok(spec)
     }
 
-    /// The default secret pattern an attribute name contains, unless the spec keeps the name
-    /// or turns the default off.
-    pub fn secret_pattern(&self, name: &str) -> Option<&'static str> {
-        if !self.default_drop {
-            return None;
-        }
-        let lower = name.to_ascii_lowercase();
-        if self.keep_names.contains(&lower) {
-            return None;
-        }
-        DEFAULT_SECRET_NAMES.iter().copied().find(|p| lower.contains(p))
+    /// The default drop's rule for this spec: which attribute names it takes.
+    pub fn secret_names(&self) -> SecretNames {
+        SecretNames::new(self.default_drop, &self.keep_names)
     }
 
     /// Whether the default drop takes the value at `path`: the first name on it that looks
     /// like a secret (with the pattern), unless a rule covers that point or lies under it
     /// (the spec says what to do there).
     pub fn default_dropped(&self, path: &AttributePath) -> Option<(String, &'static str)> {
+        let secrets = self.secret_names();
         for (depth, seg) in path.0.iter().enumerate() {
             let Segment::Name(name) = seg else { continue };
-            let Some(pattern) = self.secret_pattern(name) else { continue };
+            let Some(pattern) = secrets.pattern_in(name) else { continue };
             let here = AttributePath(path.0[..=depth].to_vec());
             if self.redactions.iter().any(|r| r.path.may_start_with(&here) || here.may_start_with(&r.path)) {
                 return None;

@@ -3,7 +3,7 @@
 //! reads the environment. The redaction key is not among them: the function reads it from
 //! the Secrets Manager secret [`FunctionConfig::redaction_key_secret`] names (see `main`),
 //! so it is never in the function's configuration. The table of variables is in
-//! `normalizer/writer/README.md`, "Environment variables".
+//! `normalizer/function/README.md`, "Environment variables".
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -10,8 +10,9 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::BehaviorVersion;
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::delivery::{process_event_until, Pipeline};
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::S3Sink;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
@@ -66,8 +67,8 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
             "record quarantined"
         );
     }
-    for (key, error) in &report.failed_objects {
-        tracing::error!(key = key.as_str(), error = error.as_str(), "object not written; its records will be retried");
+    for failed in &report.failed_objects {
+        tracing::error!(key = failed.key.as_str(), error = %failed.source, "object not written; its records will be retried");
     }
     tracing::info!(
         records = out.records,
@@ -132,7 +133,7 @@ async fn run() -> Result<(), Error> {
             .build(),
     );
     let state = State {
-        pipeline: Pipeline { normalizer, max_concurrent_uploads: config.max_concurrent_uploads },
+        pipeline: Pipeline::new(normalizer).with_max_concurrent_uploads(config.max_concurrent_uploads),
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         metrics: Metrics::new(&config.metrics_namespace, &config.function_name),
         config,

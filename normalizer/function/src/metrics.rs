@@ -140,6 +140,7 @@ fn to_line(document: &impl Serialize) -> String {
 mod tests {
     use super::*;
     use ddb_lake_writer::batch::BatchOutput;
+    use ddb_lake_writer::sink::SinkError;
     use serde_json::Value;
 
     /// Four records over two days, the last two to be retried, 3 objects (1234 bytes) written.
@@ -152,7 +153,10 @@ mod tests {
                 rows_per_table: vec![("changes".into(), 4), ("attributes".into(), 9), ("_rejects".into(), 2)],
                 ..BatchOutput::default()
             },
-            failed_objects: vec![("attributes/dt=2023-11-16/x.tsv.gz".into(), "injected".into())],
+            failed_objects: vec![SinkError {
+                key: "attributes/dt=2023-11-16/x.tsv.gz".into(),
+                source: "injected".into(),
+            }],
             first_failed_record: Some(2),
             objects_written: 3,
             bytes_written: 1234,

@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
-use ddb_lake_writer::batch::Normalizer;
 use ddb_lake_writer::export::Export;
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 use ddb_lake_writer::snapshot::{Snapshot, DEFAULT_PART_BYTES};
 use serde_dynamo::{AttributeValue, Item};
@@ -44,7 +44,7 @@ fn child(export_dir: &Path) {
     let lake = export_dir.parent().expect("export folder").join("lake");
     let sink = LocalDirSink::new(&lake);
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let write = |objects: &[ddb_lake_writer::batch::LakeObject]| {
+    let write = |objects: &[ddb_lake_writer::normalizer::LakeObject]| {
         rt.block_on(async {
             for o in objects {
                 sink.put(&o.key, &o.body).await?;

@@ -17,7 +17,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ddb_lake_core::spec::LakeSpec;
-use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+use ddb_lake_writer::batch::BatchOptions;
+use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::{decode_record, for_each_record, split_event};
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.

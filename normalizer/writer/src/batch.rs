@@ -1,31 +1,18 @@
-//! One batch (one Lambda event) → the lake objects it produces.
+//! One batch (one Lambda event) → the lake objects it produces ([`Normalizer::normalize_event`]).
 //!
-//! The function the CLI, the Lambda handler, the benchmark and the tests all call:
-//! [`normalize_event`]. It splits the event into records, decodes and flattens each one on
-//! its own, and appends the rows of every record that succeeded to one gzip'd object per
-//! table × day. A record that fails is quarantined with its reason and the batch goes on.
-//! Nothing here does I/O; writing the objects is the sink's job.
-//!
-//! Memory does not grow with the number of partitions a batch touches: the first
-//! [`MAX_OPEN_ENCODERS`] objects are compressed as their rows arrive; the rows of any
-//! further object are kept as text and compressed, one object at a time, when the batch is
-//! finished. (An encoder holds a few hundred KB of state: a batch of 1,000 records on 1,000
-//! days would otherwise hold 2,000 of them.) The rows and the keys are the same either way.
+//! The event is split into records, each decoded and flattened on its own; the rows of every
+//! record that succeeded go to one gzip'd object per table × day (the normalizer's
+//! [`ObjectAssembler`]), named after the batch. A record that fails is quarantined with its
+//! reason ([`crate::quarantine`]) and the batch goes on. Nothing here does I/O; writing the
+//! objects is the sink's job.
 
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
-use std::io::Write;
-
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use serde::Serialize;
 use serde_json::value::RawValue;
 
-use crate::flatten::{Flattener, RecordRows, RedactionKeyError};
+use crate::flatten::RecordRows;
+use crate::normalizer::{LakeObject, Normalizer, ObjectAssembler};
+use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
 use ddb_lake_core::object_key::{day_of, BatchId, ObjectKey};
-use ddb_lake_core::schema::TableSchema;
-use ddb_lake_core::spec::LakeSpec;
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
 #[derive(Debug, thiserror::Error)]
@@ -37,37 +24,6 @@ pub struct EventError(#[from] pub serde_json::Error);
 pub struct BatchOptions {
     /// The shard the batch came from, when known; otherwise a hash of the stream ARN names it.
     pub source: Option<String>,
-}
-
-/// One object to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LakeObject {
-    /// Key relative to the lake prefix.
-    pub key: ObjectKey,
-    /// Gzip'd body.
-    pub body: Vec<u8>,
-    /// The table, or `None` for the quarantine object.
-    pub table: Option<String>,
-    /// Rows (or quarantined records) in the object.
-    pub rows: u64,
-    /// Lowest index (in the event) of a record that has rows in this object: if this
-    /// object cannot be written, that record and all after it must be retried.
-    pub first_record: usize,
-}
-
-/// A record that could not be normalized.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QuarantinedRecord {
-    /// Position in the event.
-    pub index: usize,
-    /// Its eventID, if it had one.
-    #[serde(rename = "eventID")]
-    pub event_id: Option<String>,
-    /// Its sequence number, if it had one.
-    #[serde(rename = "sequenceNumber")]
-    pub sequence_number: Option<String>,
-    /// Why it was quarantined.
-    pub reason: String,
 }
 
 /// What a batch produced.
@@ -105,209 +61,60 @@ impl BatchOutput {
     }
 }
 
-/// Objects of one batch compressed as their rows arrive; further objects are compressed
-/// when the batch is finished (see the module's documentation).
-pub const MAX_OPEN_ENCODERS: usize = 32;
-
-struct Writer {
-    body: Body,
-    rows: u64,
-    first_record: usize,
-}
-
-/// An object's body while the batch is assembled.
-enum Body {
-    /// Compressed as rows arrive.
-    Gzip(Box<GzEncoder<Vec<u8>>>),
-    /// Rows as text (header included), compressed when the batch is finished.
-    Text(Vec<u8>),
-}
-
-impl Body {
-    fn write(&mut self, bytes: &[u8]) {
-        // Writing to a Vec cannot fail.
-        let _ = match self {
-            Body::Gzip(gz) => gz.write_all(bytes),
-            Body::Text(text) => {
-                text.extend_from_slice(bytes);
-                Ok(())
-            }
-        };
-    }
-
-    fn finish(self, level: Compression) -> Vec<u8> {
-        match self {
-            Body::Gzip(gz) => (*gz).finish().unwrap_or_default(),
-            Body::Text(text) => {
-                let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 4 + 64), level);
-                let _ = gz.write_all(&text);
-                drop(text);
-                gz.finish().unwrap_or_default()
-            }
-        }
-    }
-}
-
-/// One line of a quarantine object: why, the record's (or snapshot item's) JSON with its
-/// images redacted as its rows would be, and what was redacted.
-#[derive(Serialize)]
-pub(crate) struct QuarantineLine<'a> {
-    #[serde(flatten)]
-    pub(crate) record: &'a QuarantinedRecord,
-    pub(crate) record_json: serde_json::Value,
-    pub(crate) redacted: Vec<RedactedPath>,
-}
-
-/// A path of a quarantined record's images that was redacted, and how.
-#[derive(Serialize)]
-pub(crate) struct RedactedPath {
-    pub(crate) path: String,
-    /// As the spec writes it: `drop` or `hash`.
-    pub(crate) action: ddb_lake_core::spec::RedactAction,
-}
-
-impl<'a> QuarantineLine<'a> {
-    /// The line for `record`, whose raw JSON is `raw`, redacted by `flattener`.
-    pub(crate) fn new(flattener: &Flattener<'_>, record: &'a QuarantinedRecord, raw: &str) -> Self {
-        let (record_json, redacted) = flattener.redact_for_quarantine(raw);
-        let redacted = redacted.into_iter().map(|(path, action)| RedactedPath { path, action }).collect();
-        QuarantineLine { record, record_json, redacted }
-    }
-}
-
-/// A table's header row, with its newline.
-fn header_line(table: &TableSchema) -> Vec<u8> {
-    let header: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    let mut line = header.join("\t").into_bytes();
-    line.push(b'\n');
-    line
-}
-
-/// A table's object, opened: a gzip encoder that holds the header row.
-pub(crate) fn table_object(table: &TableSchema, level: Compression) -> GzEncoder<Vec<u8>> {
-    let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
-    // Writing to a Vec cannot fail.
-    let _ = gz.write_all(&header_line(table));
-    gz
-}
-
-/// The writer for one spec, built once and used for every batch: the flattener (the spec and
-/// the redaction key), the tables' schemas in file order and the gzip level. Every caller
-/// (the function, `ddb-lake normalize`, `replay` and `demo`, the benchmark, the tests) builds
-/// it with [`Normalizer::new`] and writes a batch with [`Normalizer::normalize_event`].
-pub struct Normalizer<'s> {
-    pub(crate) spec: &'s LakeSpec,
-    pub(crate) flattener: Flattener<'s>,
-    pub(crate) tables: Vec<TableSchema>,
-    pub(crate) gzip_level: u32,
-    max_open_encoders: usize,
-}
-
-impl<'s> Normalizer<'s> {
-    /// The writer for `spec`, at the spec's gzip level. `redaction_key` (at least 16 bytes)
-    /// is needed when a rule hashes; without it, or with a shorter one, such a spec is
-    /// refused, naming the variable that should hold it (the spec's `redaction.key_env`).
-    pub fn new(spec: &'s LakeSpec, redaction_key: Option<&[u8]>) -> Result<Self, RedactionKeyError> {
-        let source = format!("the environment variable {}", spec.redaction_key_env);
-        Self::with_key_from(spec, redaction_key, &source)
-    }
-
-    /// [`Normalizer::new`] with a key that came from `key_source` (e.g. `the secret <ARN>`),
-    /// which the errors name.
-    pub fn with_key_from(
-        spec: &'s LakeSpec,
-        redaction_key: Option<&[u8]>,
-        key_source: &str,
-    ) -> Result<Self, RedactionKeyError> {
-        Ok(Normalizer {
-            spec,
-            flattener: Flattener::new(spec, redaction_key, key_source)?,
-            tables: spec.item_table_schemas(),
-            gzip_level: spec.gzip_level,
-            max_open_encoders: MAX_OPEN_ENCODERS,
-        })
-    }
-
-    /// The same writer at another gzip level (0-9; the benchmark compares levels).
-    pub fn with_gzip_level(mut self, level: u32) -> Self {
-        self.gzip_level = level;
-        self
-    }
-
-    /// The same writer with another bound on the objects compressed as their rows arrive
-    /// ([`MAX_OPEN_ENCODERS`]; the tests show that the bound changes no row).
-    pub fn with_max_open_encoders(mut self, n: usize) -> Self {
-        self.max_open_encoders = n;
-        self
-    }
-
-    /// Every table it writes, in the order of [`BatchOutput::rows_per_table`].
-    pub fn tables(&self) -> &[TableSchema] {
-        &self.tables
-    }
-
-    /// Normalizes one Lambda event (`{"Records": [...]}`) into its objects. Records that
-    /// cannot be normalized are quarantined; an error only for text that is not an event.
-    pub fn normalize_event(&self, event_json: &str, options: &BatchOptions) -> Result<BatchOutput, EventError> {
-        // Common case: one pass over the event, each record flattened as soon as it is decoded
-        // (one decoded record in memory at a time). When a record does not decode, start again
-        // record by record, so that only the bad ones are quarantined.
-        let mut assembler = Assembler::new(self);
-        let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
-        let mut raws: Vec<&RawValue> = Vec::new();
-        if streamed.is_err() {
-            raws = split_event(event_json)?;
-            assembler = Assembler::new(self);
-            for (index, raw) in raws.iter().enumerate() {
-                match decode_record(raw.get()) {
-                    Ok(rec) => assembler.add(index, &rec),
-                    Err(e) => {
-                        let (event_id, sequence_number) = salvage_ids(raw.get());
-                        assembler.sequence_numbers.push(sequence_number.clone());
-                        assembler.quarantine.push(QuarantinedRecord {
-                            index,
-                            event_id,
-                            sequence_number,
-                            reason: e.reason(),
-                        });
-                    }
+/// [`Normalizer::normalize_event`].
+pub(crate) fn normalize_event(
+    normalizer: &Normalizer<'_>,
+    event_json: &str,
+    options: &BatchOptions,
+) -> Result<BatchOutput, EventError> {
+    // Common case: one pass over the event, each record flattened as soon as it is decoded
+    // (one decoded record in memory at a time). When a record does not decode, start again
+    // record by record, so that only the bad ones are quarantined.
+    let mut assembler = BatchAssembler::new(normalizer);
+    let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
+    let mut raws: Vec<&RawValue> = Vec::new();
+    if streamed.is_err() {
+        raws = split_event(event_json)?;
+        assembler = BatchAssembler::new(normalizer);
+        for (index, raw) in raws.iter().enumerate() {
+            match decode_record(raw.get()) {
+                Ok(rec) => assembler.add(index, &rec),
+                Err(e) => {
+                    let (event_id, sequence_number) = salvage_ids(raw.get());
+                    assembler.sequence_numbers.push(sequence_number.clone());
+                    assembler.quarantine.push(QuarantinedRecord {
+                        index,
+                        event_id,
+                        sequence_number,
+                        reason: e.reason(),
+                    });
                 }
             }
-        } else if !assembler.quarantine.is_empty() {
-            // A record decoded but did not flatten: its raw text is needed for the quarantine line.
-            raws = split_event(event_json)?;
         }
-        Ok(assembler.finish(&raws, options, event_json))
+    } else if !assembler.quarantine.is_empty() {
+        // A record decoded but did not flatten: its raw text is needed for the quarantine line.
+        raws = split_event(event_json)?;
     }
+    Ok(assembler.finish(&raws, options, event_json))
 }
 
 /// Builds the objects of one batch, record by record.
-struct Assembler<'f, 's> {
-    flattener: &'f Flattener<'s>,
-    tables: &'f [TableSchema],
-    level: Compression,
-    max_open_encoders: usize,
-    open_encoders: usize,
-    writers: BTreeMap<(usize, String), Writer>,
+struct BatchAssembler<'n, 's> {
+    normalizer: &'n Normalizer<'s>,
+    objects: ObjectAssembler<'n>,
     rows: RecordRows,
-    totals: Vec<u64>,
     sequence_numbers: Vec<Option<String>>,
     event_times: Vec<i64>,
     arn: Option<String>,
     quarantine: Vec<QuarantinedRecord>,
 }
 
-impl<'f, 's> Assembler<'f, 's> {
-    fn new(normalizer: &'f Normalizer<'s>) -> Self {
-        Assembler {
-            flattener: &normalizer.flattener,
-            tables: &normalizer.tables,
-            level: Compression::new(normalizer.gzip_level),
-            max_open_encoders: normalizer.max_open_encoders,
-            open_encoders: 0,
-            writers: BTreeMap::new(),
+impl<'n, 's> BatchAssembler<'n, 's> {
+    fn new(normalizer: &'n Normalizer<'s>) -> Self {
+        BatchAssembler {
+            normalizer,
+            objects: ObjectAssembler::new(normalizer),
             rows: RecordRows::default(),
-            totals: vec![0; normalizer.tables.len()],
             sequence_numbers: Vec::new(),
             event_times: Vec::new(),
             arn: None,
@@ -321,7 +128,7 @@ impl<'f, 's> Assembler<'f, 's> {
         if self.arn.is_none() {
             self.arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
         }
-        if let Err(e) = self.flattener.flatten(rec, &mut self.rows) {
+        if let Err(e) = self.normalizer.flattener.flatten(rec, &mut self.rows) {
             self.quarantine.push(QuarantinedRecord {
                 index,
                 event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
@@ -331,71 +138,35 @@ impl<'f, 's> Assembler<'f, 's> {
             return;
         }
         self.event_times.push(rec.event_time_millis);
-        let day = day_of(rec.event_time_millis);
-        for (t, buf) in self.rows.bufs.iter().enumerate() {
-            if buf.is_empty() {
-                continue;
-            }
-            let w = match self.writers.entry((t, day.clone())) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    let body = if self.open_encoders < self.max_open_encoders {
-                        self.open_encoders += 1;
-                        Body::Gzip(Box::new(table_object(&self.tables[t], self.level)))
-                    } else {
-                        Body::Text(header_line(&self.tables[t]))
-                    };
-                    e.insert(Writer { body, rows: 0, first_record: index })
-                }
-            };
-            w.body.write(buf);
-            w.rows += self.rows.rows[t];
-            self.totals[t] += self.rows.rows[t];
-        }
+        self.objects.add(index, &day_of(rec.event_time_millis), &self.rows);
     }
 
     /// Names and closes the objects. `raws` holds the records' raw JSON when any was quarantined.
     fn finish(self, raws: &[&RawValue], options: &BatchOptions, event_json: &str) -> BatchOutput {
         let batch =
             BatchId::of_batch(&self.sequence_numbers, options.source.as_deref(), self.arn.as_deref(), event_json);
-        let mut out = BatchOutput {
-            records: self.sequence_numbers.len(),
-            input_bytes: event_json.len(),
-            event_times: self.event_times,
-            ..BatchOutput::default()
-        };
-        for ((t, day), w) in self.writers {
-            out.objects.push(LakeObject {
-                key: ObjectKey::rows(&self.tables[t].name, &day, &batch),
-                body: w.body.finish(self.level),
-                table: Some(self.tables[t].name.clone()),
-                rows: w.rows,
-                first_record: w.first_record,
-            });
-        }
+        let (mut objects, rows_per_table) = self.objects.finish(|table, day| ObjectKey::rows(table, day, &batch));
         let mut quarantine = self.quarantine;
         if !quarantine.is_empty() {
             quarantine.sort_by_key(|q| q.index);
-            let mut gz = GzEncoder::new(Vec::new(), self.level);
-            for q in &quarantine {
-                if let Some(raw) = raws.get(q.index) {
-                    let _ = serde_json::to_writer(&mut gz, &QuarantineLine::new(self.flattener, q, raw.get()));
-                    let _ = gz.write_all(b"\n");
-                }
-            }
-            out.objects.push(LakeObject {
-                key: ObjectKey::quarantine(&batch),
-                body: gz.finish().unwrap_or_default(),
-                table: None,
-                rows: quarantine.len() as u64,
-                first_record: quarantine[0].index,
-            });
+            let lines = quarantine.iter().filter_map(|q| raws.get(q.index).map(|raw| (q, raw.get())));
+            objects.push(quarantine_object(
+                self.normalizer.flattener.redactor(),
+                ObjectKey::quarantine(&batch),
+                self.normalizer.level,
+                lines,
+            ));
         }
-        out.quarantined = quarantine;
-        out.sequence_numbers = self.sequence_numbers;
-        out.rows_per_table = self.tables.iter().zip(self.totals).map(|(t, n)| (t.name.clone(), n)).collect();
-        out.batch = Some(batch);
-        out
+        BatchOutput {
+            batch: Some(batch),
+            objects,
+            quarantined: quarantine,
+            records: self.sequence_numbers.len(),
+            sequence_numbers: self.sequence_numbers,
+            rows_per_table,
+            event_times: self.event_times,
+            input_bytes: event_json.len(),
+        }
     }
 }
 

@@ -14,8 +14,9 @@
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
-use crate::batch::{BatchOptions, BatchOutput, EventError, Normalizer};
-use crate::sink::{write_all, LakeSink};
+use crate::batch::{BatchOptions, BatchOutput, EventError};
+use crate::normalizer::Normalizer;
+use crate::sink::{write_all, LakeSink, SinkError};
 
 /// Default number of uploads in flight per batch.
 pub const DEFAULT_MAX_CONCURRENT_UPLOADS: usize = 8;
@@ -27,6 +28,19 @@ pub struct Pipeline<'s> {
     pub max_concurrent_uploads: usize,
 }
 
+impl<'s> Pipeline<'s> {
+    /// The pipeline around `normalizer`, with [`DEFAULT_MAX_CONCURRENT_UPLOADS`].
+    pub fn new(normalizer: Normalizer<'s>) -> Self {
+        Pipeline { normalizer, max_concurrent_uploads: DEFAULT_MAX_CONCURRENT_UPLOADS }
+    }
+
+    /// The same pipeline with at most `n` uploads in flight per batch (at least one).
+    pub fn with_max_concurrent_uploads(mut self, n: usize) -> Self {
+        self.max_concurrent_uploads = n.max(1);
+        self
+    }
+}
+
 /// What happened to one batch.
 #[derive(Debug)]
 pub struct BatchReport {
@@ -34,8 +48,8 @@ pub struct BatchReport {
     pub response: DynamoDbEventResponse,
     /// What the batch produced (object bodies dropped after writing).
     pub output: BatchOutput,
-    /// Objects that could not be written, with the error.
-    pub failed_objects: Vec<(String, String)>,
+    /// Objects that could not be written: each one's key and why.
+    pub failed_objects: Vec<SinkError>,
     /// Index of the first record reported as failed (it and every record after it are retried).
     pub first_failed_record: Option<usize>,
     /// Objects written.
@@ -86,7 +100,7 @@ pub async fn process_event_until<S: LakeSink + Sync>(
             }
             Err(e) => {
                 first_failed = Some(first_failed.map_or(o.first_record, |f: usize| f.min(o.first_record)));
-                failed_objects.push((o.key.to_string(), e.to_string()));
+                failed_objects.push(e);
             }
         }
     }
@@ -149,10 +163,8 @@ mod tests {
     #[tokio::test]
     async fn first_unwritten_record_is_reported() {
         let spec = LakeSpec::default();
-        let pipeline = Pipeline {
-            normalizer: Normalizer::new(&spec, None).unwrap().with_gzip_level(1),
-            max_concurrent_uploads: 2,
-        };
+        let pipeline =
+            Pipeline::new(Normalizer::new(&spec, None).unwrap().with_gzip_level(1)).with_max_concurrent_uploads(2);
         // Records 0-1 on day one, 2-3 on day two; day two's attributes object fails.
         let ev = crate::test_events::event_of(vec![
             rec(10, 1_700_000_000),
@@ -194,7 +206,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_unfinished_at_the_deadline_is_reported_as_not_written() {
         let spec = LakeSpec::default();
-        let pipeline = Pipeline { normalizer: Normalizer::new(&spec, None).unwrap(), max_concurrent_uploads: 8 };
+        let pipeline = Pipeline::new(Normalizer::new(&spec, None).unwrap());
         let ev =
             crate::test_events::event_of(vec![rec(10, 1_700_000_000), rec(11, 1_700_100_000), rec(12, 1_700_200_000)]);
         let shard = BatchOptions { source: Some("shard-1".into()) };
@@ -206,14 +218,17 @@ mod tests {
         assert_eq!(report.first_failed_record, Some(1));
         assert_eq!(report.response.batch_item_failures[0].item_identifier.as_deref(), Some("11"));
         assert_eq!(sink.written.lock().unwrap().len(), 5);
+        let failed: Vec<(&str, String)> =
+            report.failed_objects.iter().map(|e| (e.key.as_str(), e.to_string())).collect();
         assert_eq!(
-            report.failed_objects,
+            failed,
             [(
-                "changes/dt=2023-11-16/shard-1_10_12.tsv.gz".to_string(),
+                "changes/dt=2023-11-16/shard-1_10_12.tsv.gz",
                 "cannot write changes/dt=2023-11-16/shard-1_10_12.tsv.gz: the batch's deadline passed before the write finished"
                     .to_string()
             )]
         );
+        assert!(report.failed_objects[0].source.is::<crate::sink::DeadlinePassed>());
 
         // A deadline already passed: nothing is started, the whole batch is retried.
         let sink = StallingSink { stall: "none", written: Mutex::new(Vec::new()) };

@@ -1,19 +1,23 @@
-//! # normalizer
+//! # ddb-lake-writer
 //!
-//! Turns DynamoDB stream records into gzip'd, tab-delimited rows that Athena reads, laid out
-//! under Hive-style day partitions exactly as they are stored in S3.
+//! Turns DynamoDB stream records (and the items of a table's export) into gzip'd,
+//! tab-delimited rows that Athena reads, laid out under Hive-style day partitions exactly as
+//! they are stored in S3.
 //!
-//! A [`batch::Normalizer`], built once from the spec, turns each batch (a Lambda event) into
-//! its objects ([`batch::Normalizer::normalize_event`]): its records are
-//! decoded without loss ([`record`]), flattened into the `changes`, `attributes` and
-//! declared tables ([`flatten`]), encoded and named by the lake's definitions in
-//! [`ddb_lake_core`] (columns from `ddb_lake_core::schema`, the row format `ddb_lake_core::rowfmt`,
-//! deterministic keys `ddb_lake_core::object_key`). A [`sink`] writes them. The spec
-//! (`ddb_lake_core::spec`) drives it all.
+//! A [`normalizer::Normalizer`], built once from the spec, turns each batch (a Lambda event)
+//! into its objects ([`normalizer::Normalizer::normalize_event`], in [`batch`]) and each data
+//! file of an export into snapshot rows ([`snapshot`]): records are decoded without loss
+//! ([`record`]), flattened into the `changes`, `attributes` and declared tables
+//! ([`flatten`]) with the spec's [`redaction`] applied, and the records that cannot be are
+//! kept with their reason ([`quarantine`]). Rows are encoded and named by the lake's
+//! definitions in [`ddb_lake_core`] (columns from `ddb_lake_core::schema`, the row format
+//! `ddb_lake_core::rowfmt`, deterministic keys `ddb_lake_core::object_key`). A [`sink`]
+//! writes them ([`s3`] in AWS), and [`delivery`] answers Lambda with the records to retry.
 //!
 //! ```
 //! use ddb_lake_core::spec::LakeSpec;
-//! use ddb_lake_writer::batch::{BatchOptions, Normalizer};
+//! use ddb_lake_writer::batch::BatchOptions;
+//! use ddb_lake_writer::normalizer::Normalizer;
 //!
 //! let spec = LakeSpec::default();
 //! let normalizer = Normalizer::new(&spec, None).unwrap();
@@ -33,7 +37,10 @@ pub mod delivery;
 pub mod events_file;
 pub mod export;
 pub mod flatten;
+pub mod normalizer;
+pub mod quarantine;
 pub mod record;
+pub mod redaction;
 pub mod s3;
 pub mod sink;
 pub mod snapshot;

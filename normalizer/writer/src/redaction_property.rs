@@ -15,8 +15,9 @@ use std::io::Read;
 
 use proptest::prelude::*;
 
-use crate::batch::{BatchOptions, Normalizer};
+use crate::batch::BatchOptions;
 use crate::delivery::{process_event, Pipeline};
+use crate::normalizer::Normalizer;
 use crate::sink::LocalDirSink;
 use ddb_lake_core::path::{AttributePath, Segment};
 use ddb_lake_core::spec::LakeSpec;
@@ -268,10 +269,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     };
     let event = crate::test_events::event_of(vec![rec("insert.json"), rec("modify.json"), rec("remove.json")]);
     let dir = tempfile::tempdir().unwrap();
-    let pipeline = Pipeline {
-        normalizer: Normalizer::new(&spec, Some(b"property-test-key-16")).unwrap(),
-        max_concurrent_uploads: 2,
-    };
+    let pipeline =
+        Pipeline::new(Normalizer::new(&spec, Some(b"property-test-key-16")).unwrap()).with_max_concurrent_uploads(2);
     let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let report = rt
         .block_on(process_event(&pipeline, &LocalDirSink::new(dir.path()), &event, &BatchOptions::default()))

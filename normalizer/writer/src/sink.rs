@@ -118,7 +118,7 @@ pub struct DeadlinePassed;
 /// Writes one object, unless `deadline` passes first.
 async fn put_by<S: LakeSink + Sync>(
     sink: &S,
-    o: &crate::batch::LakeObject,
+    o: &crate::normalizer::LakeObject,
     deadline: Option<std::time::Instant>,
 ) -> Result<(), SinkError> {
     let Some(deadline) = deadline else { return sink.put(&o.key, &o.body).await };
@@ -134,7 +134,7 @@ async fn put_by<S: LakeSink + Sync>(
 /// ([`DeadlinePassed`]), as is one not started by then.
 pub async fn write_all<S: LakeSink + Sync>(
     sink: &S,
-    objects: &[crate::batch::LakeObject],
+    objects: &[crate::normalizer::LakeObject],
     concurrency: usize,
     deadline: Option<std::time::Instant>,
 ) -> Vec<Result<(), SinkError>> {

@@ -11,17 +11,16 @@
 //! once every data file of it has its row. The rule the views follow is in
 //! `docs/snapshots.md`.
 
-use std::io::Write;
-
-use flate2::Compression;
-
-use crate::batch::{table_object, LakeObject, Normalizer, QuarantineLine, QuarantinedRecord};
 use crate::export::{DataFile, Export, ExportError, FileStats};
 use crate::flatten::RecordRows;
+use crate::normalizer::{LakeObject, Normalizer, ObjectAssembler};
+use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{Item, StreamRecord};
 use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
 use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_timestamp};
 use ddb_lake_core::schema::BuiltInTable;
+use ddb_lake_core::spec::LakeSpec;
+use flate2::Compression;
 
 /// Bytes of rows (before gzip) after which a data file's part is finished and handed over:
 /// bounds the memory a data file takes, whatever its size.
@@ -94,29 +93,46 @@ pub enum SnapshotError<E> {
     Write(E),
 }
 
+/// A snapshot's item lacks one of the spec's key attributes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error(
+    "the item has no attribute `{name}`, the spec's source.{role}; set [source] partition_key \
+     and sort_key to the table's key schema (a table without a sort key: sort_key = \"\")"
+)]
+pub struct KeyAttributeMissing {
+    /// The attribute the spec names.
+    pub name: String,
+    /// Which key it is: `partition_key` or `sort_key`.
+    pub role: &'static str,
+}
+
+/// [`Normalizer::snapshot_keys`].
+pub(crate) fn key_attributes<'a>(spec: &LakeSpec, item: &Item<'a>) -> Result<Item<'a>, KeyAttributeMissing> {
+    let mut keys = Vec::with_capacity(2);
+    for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
+        let Some(name) = name else { continue };
+        match item.iter().find(|(k, _)| k.as_str() == name.as_str()) {
+            Some((k, v)) => keys.push((k.clone(), v.clone())),
+            None => return Err(KeyAttributeMissing { name: name.clone(), role }),
+        }
+    }
+    Ok(Item::new(keys))
+}
+
 /// Builds the objects of one part.
 struct PartAssembler<'n, 's> {
     normalizer: &'n Normalizer<'s>,
-    level: Compression,
-    writers: Vec<Option<(flate2::write::GzEncoder<Vec<u8>>, u64)>>,
+    objects: ObjectAssembler<'n>,
     quarantine: Vec<(QuarantinedRecord, String)>,
     items: u64,
-    row_bytes: usize,
 }
 
 impl<'n, 's> PartAssembler<'n, 's> {
     fn new(normalizer: &'n Normalizer<'s>) -> Self {
-        PartAssembler {
-            normalizer,
-            level: Compression::new(normalizer.gzip_level),
-            writers: (0..normalizer.tables.len()).map(|_| None).collect(),
-            quarantine: Vec::new(),
-            items: 0,
-            row_bytes: 0,
-        }
+        PartAssembler { normalizer, objects: ObjectAssembler::new(normalizer), quarantine: Vec::new(), items: 0 }
     }
 
-    fn add(&mut self, line_number: u64, rec: &StreamRecord<'_>, line: &str, rows: &mut RecordRows) {
+    fn add(&mut self, line_number: u64, day: &str, rec: &StreamRecord<'_>, line: &str, rows: &mut RecordRows) {
         self.items += 1;
         if let Err(e) = self.normalizer.flattener.flatten(rec, rows) {
             let q = QuarantinedRecord {
@@ -128,190 +144,123 @@ impl<'n, 's> PartAssembler<'n, 's> {
             self.quarantine.push((q, line.to_owned()));
             return;
         }
-        for (t, buf) in rows.bufs.iter().enumerate() {
-            if buf.is_empty() {
-                continue;
-            }
-            let (level, table) = (self.level, &self.normalizer.tables[t]);
-            let (gz, n) = self.writers[t].get_or_insert_with(|| (table_object(table, level), 0));
-            // Writing to a Vec cannot fail.
-            let _ = gz.write_all(buf);
-            *n += rows.rows[t];
-            self.row_bytes += buf.len();
-        }
+        self.objects.add(line_number as usize, day, rows);
     }
 
-    fn finish(self, part: &SnapshotPart, day: &str) -> SnapshotPartOutput {
-        let mut out = SnapshotPartOutput { items: self.items, ..SnapshotPartOutput::default() };
-        for (table, writer) in self.normalizer.tables.iter().zip(self.writers) {
-            let rows = writer.as_ref().map_or(0, |(_, n)| *n);
-            out.rows_per_table.push((table.name.clone(), rows));
-            if let Some((gz, rows)) = writer {
-                out.objects.push(LakeObject {
-                    key: ObjectKey::snapshot_rows(&table.name, day, part),
-                    body: gz.finish().unwrap_or_default(),
-                    table: Some(table.name.clone()),
-                    rows,
-                    first_record: 0,
-                });
-            }
-        }
+    fn finish(self, part: &SnapshotPart) -> SnapshotPartOutput {
+        let (mut objects, rows_per_table) =
+            self.objects.finish(|table, day| ObjectKey::snapshot_rows(table, day, part));
         if !self.quarantine.is_empty() {
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), self.level);
-            for (q, line) in &self.quarantine {
-                let _ = serde_json::to_writer(&mut gz, &QuarantineLine::new(&self.normalizer.flattener, q, line));
-                let _ = gz.write_all(b"\n");
-            }
-            out.objects.push(LakeObject {
-                key: ObjectKey::snapshot_quarantine(part),
-                body: gz.finish().unwrap_or_default(),
-                table: None,
-                rows: self.quarantine.len() as u64,
-                first_record: 0,
-            });
-            out.quarantined = self.quarantine.into_iter().map(|(q, _)| q).collect();
+            objects.push(quarantine_object(
+                self.normalizer.flattener.redactor(),
+                ObjectKey::snapshot_quarantine(part),
+                self.normalizer.level,
+                self.quarantine.iter().map(|(q, line)| (q, line.as_str())),
+            ));
         }
-        out
+        let quarantined = self.quarantine.into_iter().map(|(q, _)| q).collect();
+        SnapshotPartOutput { objects, items: self.items, quarantined, rows_per_table }
     }
 }
 
-impl Normalizer<'_> {
-    /// The key attributes of a snapshot's item: the spec's partition key and sort key (which
-    /// must be the table's key schema, so that the item's rows and its stream records share
-    /// `item_key`). An error names the missing attribute and the fix.
-    pub fn snapshot_keys<'a>(&self, item: &Item<'a>) -> Result<Item<'a>, String> {
-        let spec = self.spec;
-        let mut keys = Vec::with_capacity(2);
-        for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
-            let Some(name) = name else { continue };
-            match item.iter().find(|(k, _)| k.as_str() == name.as_str()) {
-                Some((k, v)) => keys.push((k.clone(), v.clone())),
-                None => {
-                    return Err(format!(
-                        "the item has no attribute `{name}`, the spec's source.{role}; set [source] partition_key \
-                         and sort_key to the table's key schema (a table without a sort key: sort_key = \"\")"
-                    ))
-                }
+/// [`Normalizer::normalize_snapshot_file`].
+pub(crate) fn normalize_file<E>(
+    normalizer: &Normalizer<'_>,
+    snapshot: &Snapshot,
+    file: &DataFile,
+    part_bytes: usize,
+    progress: impl FnMut(u64),
+    mut emit: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+) -> Result<FileStats, SnapshotError<E>> {
+    let day = snapshot.day();
+    let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
+    let mut part = 0u32;
+    let mut assembler = PartAssembler::new(normalizer);
+    let mut rows = RecordRows::default();
+    let mut line_number = 0u64;
+    let mut failed: Option<E> = None;
+    let read = file.for_each_item(progress, |item, line| {
+        line_number += 1;
+        let keys = key_attributes(normalizer.spec, &item).map_err(|e| e.to_string())?;
+        let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
+        assembler.add(line_number, &day, &rec, line, &mut rows);
+        if assembler.objects.row_bytes() >= part_bytes {
+            let done = std::mem::replace(&mut assembler, PartAssembler::new(normalizer));
+            if let Err(e) = emit(done.finish(&part_id(part))) {
+                failed = Some(e);
+                return Err("stopped: a part could not be written".into());
             }
+            part += 1;
         }
-        Ok(Item::new(keys))
+        Ok(())
+    });
+    if let Some(e) = failed {
+        return Err(SnapshotError::Write(e));
     }
+    let stats = read?;
+    if assembler.items > 0 {
+        emit(assembler.finish(&part_id(part))).map_err(SnapshotError::Write)?;
+    }
+    Ok(stats)
+}
 
-    /// Normalizes one data file of `snapshot`, handing each finished part (at most about
-    /// `part_bytes` of rows) to `emit`, which writes it. Items whose rows cannot be made under
-    /// the spec go to the part's quarantine object, as stream records do; a line that is not
-    /// an item, or an item without its key attributes, stops the file with an error naming
-    /// the line (run [`DataFile::verify`] with [`Normalizer::snapshot_keys`] first to learn of
-    /// that before anything is written).
-    pub fn normalize_snapshot_file<E>(
-        &self,
-        snapshot: &Snapshot,
-        file: &DataFile,
-        part_bytes: usize,
-        progress: impl FnMut(u64),
-        mut emit: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
-    ) -> Result<FileStats, SnapshotError<E>> {
-        let day = snapshot.day();
-        let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
-        let mut part = 0u32;
-        let mut assembler = PartAssembler::new(self);
-        let mut rows = RecordRows::default();
-        let mut line_number = 0u64;
-        let mut failed: Option<E> = None;
-        let read = file.for_each_item(progress, |item, line| {
-            line_number += 1;
-            let keys = self.snapshot_keys(&item)?;
-            let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
-            assembler.add(line_number, &rec, line, &mut rows);
-            if assembler.row_bytes >= part_bytes {
-                let done = std::mem::replace(&mut assembler, PartAssembler::new(self));
-                if let Err(e) = emit(done.finish(&part_id(part), &day)) {
-                    failed = Some(e);
-                    return Err("stopped: a part could not be written".into());
-                }
-                part += 1;
-            }
-            Ok(())
-        });
-        if let Some(e) = failed {
-            return Err(SnapshotError::Write(e));
-        }
-        let stats = read?;
-        if assembler.items > 0 {
-            emit(assembler.finish(&part_id(part), &day)).map_err(SnapshotError::Write)?;
-        }
-        Ok(stats)
+/// [`Normalizer::backfill`].
+pub(crate) fn backfill<E>(
+    normalizer: &Normalizer<'_>,
+    snapshot: &Snapshot,
+    export: &Export,
+    part_bytes: usize,
+    mut progress: impl FnMut(BackfillStep, usize, u64),
+    mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+) -> Result<FileStats, SnapshotError<E>> {
+    let mut read = FileStats::default();
+    for (n, file) in export.files.iter().enumerate() {
+        let stats = file.verify(
+            |bytes| progress(BackfillStep::Checking, n, bytes),
+            |item| key_attributes(normalizer.spec, item).map(|_| ()).map_err(|e| e.to_string()),
+        )?;
+        read.items += stats.items;
+        read.json_bytes += stats.json_bytes;
     }
+    for (n, file) in export.files.iter().enumerate() {
+        let stats = normalize_file(
+            normalizer,
+            snapshot,
+            file,
+            part_bytes,
+            |bytes| progress(BackfillStep::Writing, n, bytes),
+            &mut write,
+        )?;
+        // Last: the views use a snapshot only when every data file has its row.
+        let marker = marker(snapshot, file, stats.items, normalizer.level);
+        write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
+            .map_err(SnapshotError::Write)?;
+    }
+    Ok(read)
+}
 
-    /// A whole backfill of `export` as `snapshot`: every data file read through first (its
-    /// MD5, gzip, items and key attributes; nothing is handed to `write` if one fails), then
-    /// each data file normalized part by part and, after its rows, its `snapshots` row (a part
-    /// with that one object). `progress` hears the step, the data file's position and the
-    /// gzip'd bytes read of it so far. Returns what the check pass read.
-    pub fn backfill<E>(
-        &self,
-        snapshot: &Snapshot,
-        export: &Export,
-        part_bytes: usize,
-        mut progress: impl FnMut(BackfillStep, usize, u64),
-        mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
-    ) -> Result<FileStats, SnapshotError<E>> {
-        let mut read = FileStats::default();
-        for (n, file) in export.files.iter().enumerate() {
-            let stats = file.verify(
-                |bytes| progress(BackfillStep::Checking, n, bytes),
-                |item| self.snapshot_keys(item).map(|_| ()),
-            )?;
-            read.items += stats.items;
-            read.json_bytes += stats.json_bytes;
-        }
-        for (n, file) in export.files.iter().enumerate() {
-            let stats = self.normalize_snapshot_file(
-                snapshot,
-                file,
-                part_bytes,
-                |bytes| progress(BackfillStep::Writing, n, bytes),
-                &mut write,
-            )?;
-            // Last: the views use a snapshot only when every data file has its row.
-            let marker = self.snapshot_marker(snapshot, file, stats.items);
-            write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
-                .map_err(SnapshotError::Write)?;
-        }
-        Ok(read)
-    }
-
-    /// The `snapshots` row of one data file of `snapshot` holding `items` items: write it
-    /// after the file's rows.
-    pub fn snapshot_marker(&self, snapshot: &Snapshot, file: &DataFile, items: u64) -> LakeObject {
-        let table = BuiltInTable::Snapshots.schema();
-        let mut row = Vec::with_capacity(256);
-        push_field(&mut row, &snapshot.id);
-        push_delimiter(&mut row);
-        push_timestamp(&mut row, snapshot.time_millis);
-        push_delimiter(&mut row);
-        push_timestamp(&mut row, snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000);
-        push_delimiter(&mut row);
-        push_field(&mut row, &snapshot.margin_seconds.to_string());
-        push_delimiter(&mut row);
-        push_field(&mut row, &snapshot.source);
-        push_delimiter(&mut row);
-        push_field(&mut row, &file.name);
-        push_delimiter(&mut row);
-        push_field(&mut row, &snapshot.data_files.to_string());
-        push_delimiter(&mut row);
-        push_field(&mut row, &items.to_string());
-        end_row(&mut row);
-        let mut gz = table_object(&table, Compression::new(self.gzip_level));
-        let _ = gz.write_all(&row);
-        LakeObject {
-            key: ObjectKey::snapshot_marker(&snapshot.day(), &snapshot.id, &file.name),
-            body: gz.finish().unwrap_or_default(),
-            table: Some(table.name),
-            rows: 1,
-            first_record: 0,
-        }
-    }
+/// [`Normalizer::snapshot_marker`].
+pub(crate) fn marker(snapshot: &Snapshot, file: &DataFile, items: u64, level: Compression) -> LakeObject {
+    let table = BuiltInTable::Snapshots.schema();
+    let mut row = Vec::with_capacity(256);
+    push_field(&mut row, &snapshot.id);
+    push_delimiter(&mut row);
+    push_timestamp(&mut row, snapshot.time_millis);
+    push_delimiter(&mut row);
+    push_timestamp(&mut row, snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000);
+    push_delimiter(&mut row);
+    push_field(&mut row, &snapshot.margin_seconds.to_string());
+    push_delimiter(&mut row);
+    push_field(&mut row, &snapshot.source);
+    push_delimiter(&mut row);
+    push_field(&mut row, &file.name);
+    push_delimiter(&mut row);
+    push_field(&mut row, &snapshot.data_files.to_string());
+    push_delimiter(&mut row);
+    push_field(&mut row, &items.to_string());
+    end_row(&mut row);
+    let key = ObjectKey::snapshot_marker(&snapshot.day(), &snapshot.id, &file.name);
+    LakeObject::of_rows(&table, key, &row, 1, level)
 }
 
 #[cfg(test)]
@@ -438,7 +387,9 @@ mod tests {
         let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
         let normalizer = Normalizer::new(&spec, None).unwrap();
         let export = export();
-        let e = export.files[0].verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ())).unwrap_err();
+        let e = export.files[0]
+            .verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 1, .. }), "{e}");
         assert!(e.to_string().contains("no attribute `syncId`, the spec's source.sort_key"), "{e}");
     }

@@ -1,0 +1,288 @@
+//! Flattening: one decoded stream record → encoded rows for every table.
+//!
+//! Called by the [`crate::normalizer::Normalizer`]'s assembler once per record (a stream
+//! record of a batch or an item of a snapshot). Rows are encoded straight into per-table
+//! buffers (no intermediate row structs); the caller appends them to the table's object only
+//! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
+//! The columns written are exactly those of [`ddb_lake_core::spec::LakeSpec::item_table_schemas`]:
+//! the common columns and the `changes` row here, the `attributes` walk in [`attributes`],
+//! declared tables and their `_rejects` in [`declared`], values as text and JSON in [`json`].
+//! What is dropped or hashed on the way is the [`Redactor`]'s to say.
+
+mod attributes;
+mod declared;
+mod json;
+#[cfg(test)]
+mod tests;
+
+use crate::record::{EventName, StreamRecord, Text};
+use crate::redaction::{RedactionKeyError, Redactor};
+use ddb_lake_core::path::Segment;
+use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
+use ddb_lake_core::schema::BuiltInTable;
+use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
+
+use attributes::AttributeRows;
+use declared::Rejects;
+pub use json::{item_key_json, value_text, write_json};
+pub(crate) use json::{json_number, json_string};
+
+/// Position of the `changes` table in [`RecordRows`].
+const CHANGES: usize = BuiltInTable::Changes.index();
+/// Position of the `attributes` table in [`RecordRows`].
+const ATTRIBUTES: usize = BuiltInTable::Attributes.index();
+
+/// Why a record cannot be flattened under the spec (the record goes to quarantine).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FlattenError {
+    /// A value does not fit the type its declared column asks for.
+    #[error(transparent)]
+    TypeConflict(Box<TypeConflict>),
+    /// The explode path holds something other than a list or set.
+    #[error("table `{table}` explodes `{path}`, but the item has a {found} there, not a list or set")]
+    NotAList {
+        /// Table name.
+        table: String,
+        /// Explode path.
+        path: String,
+        /// DynamoDB type found.
+        found: &'static str,
+    },
+}
+
+/// A value that does not fit its declared column.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("table `{table}` column `{column}`: value at `{path}` is {found}, which {reason} for type {expected}")]
+pub struct TypeConflict {
+    /// Table name.
+    pub table: String,
+    /// Column name.
+    pub column: String,
+    /// Path of the value.
+    pub path: String,
+    /// Declared type.
+    pub expected: String,
+    /// DynamoDB type found.
+    pub found: &'static str,
+    /// Why it does not fit.
+    pub reason: String,
+}
+
+/// Encoded rows of one record, per table (index = position in `LakeSpec::item_table_schemas`).
+#[derive(Debug, Default)]
+pub struct RecordRows {
+    /// Encoded rows (each ends with LF), per table.
+    pub bufs: Vec<Vec<u8>>,
+    /// Row count, per table.
+    pub rows: Vec<u64>,
+}
+
+impl RecordRows {
+    fn reset(&mut self, tables: usize) {
+        self.bufs.resize_with(tables, Vec::new);
+        self.rows.resize(tables, 0);
+        for b in &mut self.bufs {
+            b.clear();
+        }
+        for r in &mut self.rows {
+            *r = 0;
+        }
+    }
+}
+
+/// Turns records into rows under one spec. Built once, used for every record.
+pub struct Flattener<'s> {
+    spec: &'s LakeSpec,
+    redactor: Redactor<'s>,
+    table_count: usize,
+    /// What the redaction rules do to the tenant attribute (`[tenant] attribute`).
+    tenant_action: Option<RedactAction>,
+    /// Per declared table, per column: whether redaction can reach the column's path at all
+    /// ([`Redactor::reaches`]). The others skip the per-row walk of their path.
+    redacted_columns: Vec<Vec<bool>>,
+}
+
+impl<'s> Flattener<'s> {
+    /// Prepares a flattener. `redaction_key` is required when the spec hashes values.
+    /// Outside this crate, build a [`crate::normalizer::Normalizer`], which holds one.
+    pub(crate) fn new(
+        spec: &'s LakeSpec,
+        redaction_key: Option<&[u8]>,
+        key_source: &str,
+    ) -> Result<Self, RedactionKeyError> {
+        let redactor = Redactor::new(spec, redaction_key, key_source)?;
+        let redacted_columns =
+            spec.tables.iter().map(|t| t.columns.iter().map(|c| redactor.reaches(&c.path)).collect()).collect();
+        let tenant_action = match &spec.tenant {
+            Some(TenantRule::Attribute(name)) => redactor.along(&[Segment::Name(name.clone())], None).1,
+            _ => None,
+        };
+        Ok(Flattener {
+            spec,
+            redactor,
+            // The item tables, the declared ones, then `_rejects`.
+            table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len() + 1,
+            tenant_action,
+            redacted_columns,
+        })
+    }
+
+    /// What drops and hashes values (the quarantine's images are redacted by it too).
+    pub fn redactor(&self) -> &Redactor<'s> {
+        &self.redactor
+    }
+
+    /// Number of tables (built-in and declared).
+    pub fn table_count(&self) -> usize {
+        self.table_count
+    }
+
+    /// Flattens one record into `out` (cleared first).
+    pub fn flatten(&self, rec: &StreamRecord<'_>, out: &mut RecordRows) -> Result<(), FlattenError> {
+        out.reset(self.table_count);
+        let mut prefix = Vec::with_capacity(256);
+        self.common_prefix(rec, &mut prefix);
+
+        // changes
+        {
+            let b = &mut out.bufs[CHANGES];
+            b.extend_from_slice(&prefix);
+            push_delimiter(b);
+            push_opt(b, rec.event_id.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            push_opt(b, rec.stream_view_type.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            match rec.size_bytes {
+                Some(n) => push_field(b, n.to_string().as_str()),
+                None => push_null(b),
+            }
+            push_delimiter(b);
+            push_field(b, if rec.ttl_delete { "true" } else { "false" });
+            push_delimiter(b);
+            push_opt(b, rec.principal.as_ref().map(Text::as_str));
+            push_delimiter(b);
+            push_opt(b, changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name)).as_deref());
+            end_row(b);
+            out.rows[CHANGES] = 1;
+        }
+
+        let Some(image) = rec.new_image.as_ref() else {
+            return Ok(());
+        };
+
+        // attributes
+        {
+            let old = match rec.event_name {
+                EventName::Modify => rec.old_image.as_ref(),
+                _ => None,
+            };
+            let changed_known = rec.event_name == EventName::Insert || old.is_some();
+            let mut walk = AttributeRows {
+                prefix: &prefix,
+                out: &mut out.bufs[ATTRIBUTES],
+                rows: 0,
+                path: String::with_capacity(64),
+                changed_known,
+            };
+            self.walk_map(image, old, 0, self.redactor.all_rules(), &mut walk);
+            out.rows[ATTRIBUTES] = walk.rows;
+        }
+
+        // declared tables, and the cells they reject
+        let rejects_at = self.table_count - 1;
+        let mut rejects = Rejects { prefix: &prefix, buf: std::mem::take(&mut out.bufs[rejects_at]), rows: 0 };
+        for (k, table) in self.spec.tables.iter().enumerate() {
+            let idx = BuiltInTable::ITEM_TABLES.len() + k;
+            let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
+            self.declared_rows(table, &self.redacted_columns[k], image, &prefix, buf, rows, &mut rejects);
+        }
+        out.rows[rejects_at] = rejects.rows;
+        out.bufs[rejects_at] = rejects.buf;
+        Ok(())
+    }
+
+    fn common_prefix(&self, rec: &StreamRecord<'_>, b: &mut Vec<u8>) {
+        push_field(b, rec.event_name.as_str());
+        push_delimiter(b);
+        if rec.event_name == EventName::Snapshot {
+            push_null(b);
+        } else {
+            push_field(b, rec.sequence_number.as_str());
+        }
+        push_delimiter(b);
+        push_timestamp(b, rec.event_time_millis);
+        push_delimiter(b);
+        push_opt(b, self.tenant(rec).as_deref());
+        push_delimiter(b);
+        push_field(b, &item_key_json(&rec.keys));
+        push_delimiter(b);
+        push_opt(b, rec.keys.get(&self.spec.partition_key).map(value_text).as_deref());
+        push_delimiter(b);
+        push_opt(b, self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(value_text).as_deref());
+    }
+
+    fn tenant(&self, rec: &StreamRecord<'_>) -> Option<String> {
+        match self.spec.tenant.as_ref()? {
+            TenantRule::Attribute(name) => {
+                let v = rec
+                    .new_image
+                    .as_ref()
+                    .and_then(|i| i.get(name))
+                    .or_else(|| rec.old_image.as_ref().and_then(|i| i.get(name)))
+                    .or_else(|| rec.keys.get(name))?;
+                let text = v.scalar_text()?;
+                match self.tenant_action {
+                    None => Some(text.to_owned()),
+                    Some(RedactAction::Hash) => Some(self.redactor.hash(text)),
+                    // The spec refuses a dropped tenant attribute; never write it all the same.
+                    Some(RedactAction::Drop) => None,
+                }
+            }
+            TenantRule::KeyPrefix { prefix, separator } => {
+                let pk = rec.keys.get(&self.spec.partition_key)?.scalar_text()?;
+                let rest = pk.strip_prefix(prefix.as_str())?;
+                let end =
+                    if separator.is_empty() { rest.len() } else { rest.find(separator.as_str()).unwrap_or(rest.len()) };
+                Some(rest[..end].to_owned())
+            }
+        }
+    }
+}
+
+fn encode_name(name: &str, out: &mut String) {
+    for c in name.chars() {
+        match c {
+            ',' => out.push_str("%2C"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Sorted, comma-separated top-level attribute names that the change touched, leaving out
+/// those `dropped` says are never written (a dropped attribute's name is not shown either).
+fn changed_attributes(rec: &StreamRecord<'_>, dropped: impl Fn(&str) -> bool) -> Option<String> {
+    let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image) {
+        (EventName::Insert, Some(new), _) => new.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Modify, Some(new), Some(old)) => {
+            let (new_by_name, old_by_name) = (new.by_name(), old.by_name());
+            let mut n: Vec<&str> =
+                new.iter().filter(|(k, v)| old_by_name.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
+            n.extend(old.iter().filter(|(k, _)| new_by_name.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
+            n
+        }
+        _ => return None,
+    };
+    names.retain(|n| !dropped(n));
+    names.sort_unstable();
+    names.dedup();
+    let mut s = String::new();
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        encode_name(n, &mut s);
+    }
+    Some(s)
+}

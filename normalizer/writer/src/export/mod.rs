@@ -5,21 +5,22 @@
 //! JSON line per data file: its key, item count and the base64 MD5 of its bytes), and the
 //! data files `data/<name>.json.gz`, gzip'd JSON lines `{"Item": {…}}`.
 //!
-//! [`Export::open`] reads and checks the manifests; [`DataFile::verify`] reads one data file
+//! [`Export::open`] reads and checks the manifests; [`DataFile::verify`] (in `data_file.rs`) reads one data file
 //! through (its MD5, its gzip, every item, its item count), and [`DataFile::for_each_item`]
 //! hands its items over one line at a time, so memory does not grow with the file. The data
 //! files are always those the manifest names, never a listing of the folder. Every error
 //! names the file and what to do about it.
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use crate::record::{without_quoted_text, Item};
+mod data_file;
+
+pub use data_file::{DataFile, FileStats};
 
 /// The `version` of a full export's summary.
 pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
@@ -114,23 +115,6 @@ pub enum ExportError {
     },
 }
 
-/// One data file of an export, as the manifest describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataFile {
-    /// `dataFileS3Key` in the manifest.
-    pub manifest_key: String,
-    /// Where it is on this machine.
-    pub path: PathBuf,
-    /// The file's name without `.json.gz` (26 characters `a-z2-7`): names its objects.
-    pub name: String,
-    /// `itemCount` in the manifest.
-    pub item_count: u64,
-    /// `md5Checksum` in the manifest: base64 of the MD5 of the gzip'd bytes.
-    pub md5: String,
-    /// Size of the gzip'd file.
-    pub size_bytes: u64,
-}
-
 /// A full export, its manifests read and checked (the data files are checked by
 /// [`DataFile::verify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,15 +137,6 @@ pub struct Export {
     pub files: Vec<DataFile>,
 }
 
-/// What reading a data file through found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FileStats {
-    /// Items read.
-    pub items: u64,
-    /// Bytes of JSON after gunzip.
-    pub json_bytes: u64,
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct SummaryWire {
@@ -180,12 +155,6 @@ struct FileWire {
     item_count: u64,
     md5_checksum: String,
     data_file_s3_key: String,
-}
-
-#[derive(Deserialize)]
-struct LineWire<'a> {
-    #[serde(rename = "Item", borrow)]
-    item: Item<'a>,
 }
 
 fn read_text(path: &Path) -> Result<String, ExportError> {
@@ -363,122 +332,6 @@ fn data_file(
         md5: wire.md5_checksum,
         size_bytes,
     })
-}
-
-/// Passes bytes through, keeping their MD5 and count.
-struct Md5Reader<R> {
-    inner: R,
-    md5: Md5,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Md5Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.md5.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
-impl DataFile {
-    /// Reads the file through: checks its MD5, its gzip, that every line is an item that
-    /// passes `check` (whose message names the problem; the error adds the line), and its
-    /// item count. Calls `progress` with the gzip'd bytes read so far, now and then.
-    pub fn verify(
-        &self,
-        progress: impl FnMut(u64),
-        mut check: impl FnMut(&Item<'_>) -> Result<(), String>,
-    ) -> Result<FileStats, ExportError> {
-        let (stats, md5) = match self.read_items(progress, |item, _| check(&item)) {
-            Ok(read) => read,
-            // A damaged file usually breaks its gzip stream too: say that it is damaged.
-            Err(e @ ExportError::Data { .. }) => match self.file_md5() {
-                Ok(found) if found != self.md5 => {
-                    return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found })
-                }
-                _ => return Err(e),
-            },
-            Err(e) => return Err(e),
-        };
-        if md5 != self.md5 {
-            return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found: md5 });
-        }
-        if stats.items != self.item_count {
-            return Err(ExportError::ItemCount {
-                path: self.path.clone(),
-                expected: self.item_count,
-                found: stats.items,
-            });
-        }
-        Ok(stats)
-    }
-
-    /// Hands every item of the file to `f` with its line's text, one line at a time. Fails on
-    /// the first line that is not an item, or with what `f` returns (as the message of a
-    /// [`ExportError::Data`] naming the line).
-    pub fn for_each_item(
-        &self,
-        progress: impl FnMut(u64),
-        f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
-    ) -> Result<FileStats, ExportError> {
-        self.read_items(progress, f).map(|(stats, _)| stats)
-    }
-
-    fn file_md5(&self) -> Result<String, ExportError> {
-        let io_error = |source| ExportError::Io { path: self.path.clone(), source };
-        let file = File::open(&self.path).map_err(io_error)?;
-        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
-        io::copy(&mut hashed, &mut io::sink()).map_err(io_error)?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize()))
-    }
-
-    fn read_items(
-        &self,
-        mut progress: impl FnMut(u64),
-        mut f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
-    ) -> Result<(FileStats, String), ExportError> {
-        let file = File::open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
-        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
-        let data_error = |line: u64, message: String| ExportError::Data { path: self.path.clone(), line, message };
-        let mut stats = FileStats::default();
-        {
-            let mut lines = BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(&mut hashed));
-            let mut line = String::new();
-            let mut reported = 0u64;
-            loop {
-                line.clear();
-                let n = lines.read_line(&mut line).map_err(|e| {
-                    let what = if e.kind() == io::ErrorKind::InvalidData { "not UTF-8 text, or" } else { "" };
-                    data_error(stats.items + 1, format!("cannot be read ({what} a broken gzip stream): {e}"))
-                })?;
-                if n == 0 {
-                    break;
-                }
-                stats.json_bytes += n as u64;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let number = stats.items + 1;
-                let wire: LineWire<'_> = serde_json::from_str(&line).map_err(|e| {
-                    let e = without_quoted_text(&e.to_string());
-                    data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}"))
-                })?;
-                f(wire.item, line.trim_end()).map_err(|m| data_error(number, m))?;
-                stats.items = number;
-                let read = lines.get_ref().get_ref().bytes;
-                if read - reported >= 1 << 20 {
-                    progress(read);
-                    reported = read;
-                }
-            }
-        }
-        // Whatever follows the gzip data is part of the file's checksum too.
-        io::copy(&mut hashed, &mut io::sink()).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
-        progress(hashed.bytes);
-        let md5 = base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize());
-        Ok((stats, md5))
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,162 @@
+//! One data file of an export: its manifest entry ([`DataFile`]) and reading it, checked
+//! (its MD5 as the bytes go by, its gzip, every line an item, the item count), one item at a
+//! time so that memory does not grow with the file.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use super::ExportError;
+use crate::record::{without_quoted_text, Item};
+
+/// One data file of an export, as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// `dataFileS3Key` in the manifest.
+    pub manifest_key: String,
+    /// Where it is on this machine.
+    pub path: PathBuf,
+    /// The file's name without `.json.gz` (26 characters `a-z2-7`): names its objects.
+    pub name: String,
+    /// `itemCount` in the manifest.
+    pub item_count: u64,
+    /// `md5Checksum` in the manifest: base64 of the MD5 of the gzip'd bytes.
+    pub md5: String,
+    /// Size of the gzip'd file.
+    pub size_bytes: u64,
+}
+
+/// What reading a data file through found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStats {
+    /// Items read.
+    pub items: u64,
+    /// Bytes of JSON after gunzip.
+    pub json_bytes: u64,
+}
+
+#[derive(Deserialize)]
+struct LineWire<'a> {
+    #[serde(rename = "Item", borrow)]
+    item: Item<'a>,
+}
+
+/// Passes bytes through, keeping their MD5 and count.
+struct Md5Reader<R> {
+    inner: R,
+    md5: Md5,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Md5Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.md5.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl DataFile {
+    /// Reads the file through: checks its MD5, its gzip, that every line is an item that
+    /// passes `check` (whose message names the problem; the error adds the line), and its
+    /// item count. Calls `progress` with the gzip'd bytes read so far, now and then.
+    pub fn verify(
+        &self,
+        progress: impl FnMut(u64),
+        mut check: impl FnMut(&Item<'_>) -> Result<(), String>,
+    ) -> Result<FileStats, ExportError> {
+        let (stats, md5) = match self.read_items(progress, |item, _| check(&item)) {
+            Ok(read) => read,
+            // A damaged file usually breaks its gzip stream too: say that it is damaged.
+            Err(e @ ExportError::Data { .. }) => match self.file_md5() {
+                Ok(found) if found != self.md5 => {
+                    return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found })
+                }
+                _ => return Err(e),
+            },
+            Err(e) => return Err(e),
+        };
+        if md5 != self.md5 {
+            return Err(ExportError::Checksum { path: self.path.clone(), expected: self.md5.clone(), found: md5 });
+        }
+        if stats.items != self.item_count {
+            return Err(ExportError::ItemCount {
+                path: self.path.clone(),
+                expected: self.item_count,
+                found: stats.items,
+            });
+        }
+        Ok(stats)
+    }
+
+    /// Hands every item of the file to `f` with its line's text, one line at a time. Fails on
+    /// the first line that is not an item, or with what `f` returns (as the message of a
+    /// [`ExportError::Data`] naming the line).
+    pub fn for_each_item(
+        &self,
+        progress: impl FnMut(u64),
+        f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
+    ) -> Result<FileStats, ExportError> {
+        self.read_items(progress, f).map(|(stats, _)| stats)
+    }
+
+    fn file_md5(&self) -> Result<String, ExportError> {
+        let io_error = |source| ExportError::Io { path: self.path.clone(), source };
+        let file = File::open(&self.path).map_err(io_error)?;
+        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
+        io::copy(&mut hashed, &mut io::sink()).map_err(io_error)?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize()))
+    }
+
+    fn read_items(
+        &self,
+        mut progress: impl FnMut(u64),
+        mut f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
+    ) -> Result<(FileStats, String), ExportError> {
+        let file = File::open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
+        let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
+        let data_error = |line: u64, message: String| ExportError::Data { path: self.path.clone(), line, message };
+        let mut stats = FileStats::default();
+        {
+            let mut lines = BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(&mut hashed));
+            let mut line = String::new();
+            let mut reported = 0u64;
+            loop {
+                line.clear();
+                let n = lines.read_line(&mut line).map_err(|e| {
+                    let what = if e.kind() == io::ErrorKind::InvalidData { "not UTF-8 text, or" } else { "" };
+                    data_error(stats.items + 1, format!("cannot be read ({what} a broken gzip stream): {e}"))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                stats.json_bytes += n as u64;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let number = stats.items + 1;
+                let wire: LineWire<'_> = serde_json::from_str(&line).map_err(|e| {
+                    let e = without_quoted_text(&e.to_string());
+                    data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}"))
+                })?;
+                f(wire.item, line.trim_end()).map_err(|m| data_error(number, m))?;
+                stats.items = number;
+                let read = lines.get_ref().get_ref().bytes;
+                if read - reported >= 1 << 20 {
+                    progress(read);
+                    reported = read;
+                }
+            }
+        }
+        // Whatever follows the gzip data is part of the file's checksum too.
+        io::copy(&mut hashed, &mut io::sink()).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
+        progress(hashed.bytes);
+        let md5 = base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize());
+        Ok((stats, md5))
+    }
+}

@@ -10,11 +10,14 @@
 //! - [`local`]: the embedded engine (DataFusion) reading a local lake through the same
 //!   table definitions glue-schema gives Glue;
 //! - [`scan`]: a lake table as a DataFusion table that streams its objects and prunes days;
+//! - [`columns`]: lake columns as Arrow types and arrays; [`error`]: the engine's error;
 //! - [`athena`]: running a question in Athena;
 //! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
 #![deny(missing_docs)]
 
 pub mod athena;
+pub mod columns;
+pub mod error;
 pub mod files;
 pub mod local;
 pub mod named_queries;

@@ -16,7 +16,7 @@
 //!
 //! The rows are decoded exactly as before the table streamed: by the row format's decoder
 //! ([`ddb_lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
-//! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::local`].
+//! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::columns`].
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -43,7 +43,8 @@ use ddb_lake_core::rowfmt::decode_line_as_serde;
 use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
 
-use crate::local::{column_array, table_schema, LocalError};
+use crate::columns::{column_array, table_schema};
+use crate::error::LocalError;
 
 /// The partition column every lake table has.
 const DT: &str = "dt";

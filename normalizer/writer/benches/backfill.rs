@@ -44,7 +44,7 @@ fn child(export_dir: &Path) {
     let lake = export_dir.parent().expect("export folder").join("lake");
     let sink = LocalDirSink::new(&lake);
     let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let write = |objects: &[ddb_lake_writer::normalizer::LakeObject]| {
+    let write = |objects: &[ddb_lake_writer::assembler::LakeObject]| {
         rt.block_on(async {
             for o in objects {
                 sink.put(&o.key, &o.body).await?;

@@ -1,15 +1,16 @@
-//! One batch (one Lambda event) → the lake objects it produces ([`Normalizer::normalize_event`]).
+//! One batch (one Lambda event) → the lake objects it produces
+//! ([`crate::normalizer::Normalizer::normalize_event`]).
 //!
 //! The event is split into records, each decoded and flattened on its own; the rows of every
-//! record that succeeded go to one gzip'd object per table × day (the normalizer's
-//! [`ObjectAssembler`]), named after the batch. A record that fails is quarantined with its
+//! record that succeeded go to one gzip'd object per table × day (an [`ObjectAssembler`]),
+//! named after the batch. A record that fails is quarantined with its
 //! reason ([`crate::quarantine`]) and the batch goes on. Nothing here does I/O; writing the
 //! objects is the sink's job.
 
 use serde_json::value::RawValue;
 
-use crate::flatten::RecordRows;
-use crate::normalizer::{LakeObject, Normalizer, ObjectAssembler};
+use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
+use crate::flatten::{Flattener, RecordRows};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
 use ddb_lake_core::object_key::{day_of, BatchId, ObjectKey};
@@ -61,21 +62,23 @@ impl BatchOutput {
     }
 }
 
-/// [`Normalizer::normalize_event`].
+/// [`crate::normalizer::Normalizer::normalize_event`]: `event_json`'s records flattened by
+/// `flattener` into objects laid out as `layout` says.
 pub(crate) fn normalize_event(
-    normalizer: &Normalizer<'_>,
+    flattener: &Flattener<'_>,
+    layout: &ObjectLayout,
     event_json: &str,
     options: &BatchOptions,
 ) -> Result<BatchOutput, EventError> {
     // Common case: one pass over the event, each record flattened as soon as it is decoded
     // (one decoded record in memory at a time). When a record does not decode, start again
     // record by record, so that only the bad ones are quarantined.
-    let mut assembler = BatchAssembler::new(normalizer);
+    let mut assembler = BatchAssembler::new(flattener, layout);
     let streamed = for_each_record(event_json, |index, rec| assembler.add(index, &rec));
     let mut raws: Vec<&RawValue> = Vec::new();
     if streamed.is_err() {
         raws = split_event(event_json)?;
-        assembler = BatchAssembler::new(normalizer);
+        assembler = BatchAssembler::new(flattener, layout);
         for (index, raw) in raws.iter().enumerate() {
             match decode_record(raw.get()) {
                 Ok(rec) => assembler.add(index, &rec),
@@ -100,7 +103,7 @@ pub(crate) fn normalize_event(
 
 /// Builds the objects of one batch, record by record.
 struct BatchAssembler<'n, 's> {
-    normalizer: &'n Normalizer<'s>,
+    flattener: &'n Flattener<'s>,
     objects: ObjectAssembler<'n>,
     rows: RecordRows,
     sequence_numbers: Vec<Option<String>>,
@@ -110,10 +113,10 @@ struct BatchAssembler<'n, 's> {
 }
 
 impl<'n, 's> BatchAssembler<'n, 's> {
-    fn new(normalizer: &'n Normalizer<'s>) -> Self {
+    fn new(flattener: &'n Flattener<'s>, layout: &'n ObjectLayout) -> Self {
         BatchAssembler {
-            normalizer,
-            objects: ObjectAssembler::new(normalizer),
+            flattener,
+            objects: ObjectAssembler::new(layout),
             rows: RecordRows::default(),
             sequence_numbers: Vec::new(),
             event_times: Vec::new(),
@@ -128,7 +131,7 @@ impl<'n, 's> BatchAssembler<'n, 's> {
         if self.arn.is_none() {
             self.arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
         }
-        if let Err(e) = self.normalizer.flattener.flatten(rec, &mut self.rows) {
+        if let Err(e) = self.flattener.flatten(rec, &mut self.rows) {
             self.quarantine.push(QuarantinedRecord {
                 index,
                 event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
@@ -145,17 +148,13 @@ impl<'n, 's> BatchAssembler<'n, 's> {
     fn finish(self, raws: &[&RawValue], options: &BatchOptions, event_json: &str) -> BatchOutput {
         let batch =
             BatchId::of_batch(&self.sequence_numbers, options.source.as_deref(), self.arn.as_deref(), event_json);
+        let level = self.objects.level();
         let (mut objects, rows_per_table) = self.objects.finish(|table, day| ObjectKey::rows(table, day, &batch));
         let mut quarantine = self.quarantine;
         if !quarantine.is_empty() {
             quarantine.sort_by_key(|q| q.index);
             let lines = quarantine.iter().filter_map(|q| raws.get(q.index).map(|raw| (q, raw.get())));
-            objects.push(quarantine_object(
-                self.normalizer.flattener.redactor(),
-                ObjectKey::quarantine(&batch),
-                self.normalizer.level,
-                lines,
-            ));
+            objects.push(quarantine_object(self.flattener.redactor(), ObjectKey::quarantine(&batch), level, lines));
         }
         BatchOutput {
             batch: Some(batch),
@@ -189,6 +188,7 @@ fn salvage_ids(raw: &str) -> (Option<String>, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalizer::Normalizer;
     use ddb_lake_core::spec::LakeSpec;
 
     use crate::test_events::{event_of, record, with_sequence};

@@ -32,6 +32,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod assembler;
 pub mod batch;
 pub mod delivery;
 pub mod events_file;

@@ -13,9 +13,8 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use serde::Serialize;
 
-use crate::flatten::value_text;
-use crate::normalizer::LakeObject;
-use crate::record::AttributeValue;
+use crate::assembler::LakeObject;
+use crate::record::{value_text, AttributeValue};
 use crate::redaction::{OpenRules, PathStep, Redactor};
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::path::{push_index, push_name};

@@ -11,8 +11,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::flatten::{json_number, json_string, value_text, write_json};
-use crate::record::AttributeValue;
+use crate::record::{json_number, json_string, value_text, write_json, AttributeValue};
 use ddb_lake_core::path::{AttributePath, Segment};
 use ddb_lake_core::secret_names::SecretNames;
 use ddb_lake_core::spec::{LakeSpec, RedactAction, Redaction};
@@ -227,7 +226,7 @@ impl<'s> Redactor<'s> {
             || path.0.iter().any(|s| matches!(s, Segment::Name(n) if self.secrets.matches(n)))
     }
 
-    /// [`crate::flatten::write_json`] of a value at `depth` with the rules `active` on its path applied below
+    /// [`crate::record::write_json`] of a value at `depth` with the rules `active` on its path applied below
     /// it: a dropped map member is left out, a dropped list element is `null` (positions
     /// stay), a dropped set element is left out; a hashed value is its hash as a string.
     pub(crate) fn write_json_redacted(

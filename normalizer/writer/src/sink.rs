@@ -118,7 +118,7 @@ pub struct DeadlinePassed;
 /// Writes one object, unless `deadline` passes first.
 async fn put_by<S: LakeSink + Sync>(
     sink: &S,
-    o: &crate::normalizer::LakeObject,
+    o: &crate::assembler::LakeObject,
     deadline: Option<std::time::Instant>,
 ) -> Result<(), SinkError> {
     let Some(deadline) = deadline else { return sink.put(&o.key, &o.body).await };
@@ -134,7 +134,7 @@ async fn put_by<S: LakeSink + Sync>(
 /// ([`DeadlinePassed`]), as is one not started by then.
 pub async fn write_all<S: LakeSink + Sync>(
     sink: &S,
-    objects: &[crate::normalizer::LakeObject],
+    objects: &[crate::assembler::LakeObject],
     concurrency: usize,
     deadline: Option<std::time::Instant>,
 ) -> Vec<Result<(), SinkError>> {

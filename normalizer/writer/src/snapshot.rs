@@ -7,13 +7,13 @@
 //! parts of a bounded size (always at the same items), each part's objects named after the
 //! snapshot, the data file and the part ([`SnapshotPart`]), so writing a data file again
 //! overwrites its own objects. After a data file's rows, its row of the `snapshots` table
-//! ([`Normalizer::snapshot_marker`]) says that the file is in; the views use a snapshot
+//! ([`crate::normalizer::Normalizer::snapshot_marker`]) says that the file is in; the views use a snapshot
 //! once every data file of it has its row. The rule the views follow is in
 //! `docs/snapshots.md`.
 
+use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
 use crate::export::{DataFile, Export, ExportError, FileStats};
-use crate::flatten::RecordRows;
-use crate::normalizer::{LakeObject, Normalizer, ObjectAssembler};
+use crate::flatten::{Flattener, RecordRows};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{Item, StreamRecord};
 use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
@@ -106,7 +106,7 @@ pub struct KeyAttributeMissing {
     pub role: &'static str,
 }
 
-/// [`Normalizer::snapshot_keys`].
+/// [`crate::normalizer::Normalizer::snapshot_keys`].
 pub(crate) fn key_attributes<'a>(spec: &LakeSpec, item: &Item<'a>) -> Result<Item<'a>, KeyAttributeMissing> {
     let mut keys = Vec::with_capacity(2);
     for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
@@ -121,20 +121,20 @@ pub(crate) fn key_attributes<'a>(spec: &LakeSpec, item: &Item<'a>) -> Result<Ite
 
 /// Builds the objects of one part.
 struct PartAssembler<'n, 's> {
-    normalizer: &'n Normalizer<'s>,
+    flattener: &'n Flattener<'s>,
     objects: ObjectAssembler<'n>,
     quarantine: Vec<(QuarantinedRecord, String)>,
     items: u64,
 }
 
 impl<'n, 's> PartAssembler<'n, 's> {
-    fn new(normalizer: &'n Normalizer<'s>) -> Self {
-        PartAssembler { normalizer, objects: ObjectAssembler::new(normalizer), quarantine: Vec::new(), items: 0 }
+    fn new(flattener: &'n Flattener<'s>, layout: &'n ObjectLayout) -> Self {
+        PartAssembler { flattener, objects: ObjectAssembler::new(layout), quarantine: Vec::new(), items: 0 }
     }
 
     fn add(&mut self, line_number: u64, day: &str, rec: &StreamRecord<'_>, line: &str, rows: &mut RecordRows) {
         self.items += 1;
-        if let Err(e) = self.normalizer.flattener.flatten(rec, rows) {
+        if let Err(e) = self.flattener.flatten(rec, rows) {
             let q = QuarantinedRecord {
                 index: line_number as usize,
                 event_id: None,
@@ -148,13 +148,14 @@ impl<'n, 's> PartAssembler<'n, 's> {
     }
 
     fn finish(self, part: &SnapshotPart) -> SnapshotPartOutput {
+        let level = self.objects.level();
         let (mut objects, rows_per_table) =
             self.objects.finish(|table, day| ObjectKey::snapshot_rows(table, day, part));
         if !self.quarantine.is_empty() {
             objects.push(quarantine_object(
-                self.normalizer.flattener.redactor(),
+                self.flattener.redactor(),
                 ObjectKey::snapshot_quarantine(part),
-                self.normalizer.level,
+                level,
                 self.quarantine.iter().map(|(q, line)| (q, line.as_str())),
             ));
         }
@@ -163,9 +164,13 @@ impl<'n, 's> PartAssembler<'n, 's> {
     }
 }
 
-/// [`Normalizer::normalize_snapshot_file`].
+/// [`crate::normalizer::Normalizer::normalize_snapshot_file`]: the items of `file`, whose key
+/// attributes `spec` names, flattened by `flattener` into objects laid out as `layout` says.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn normalize_file<E>(
-    normalizer: &Normalizer<'_>,
+    spec: &LakeSpec,
+    flattener: &Flattener<'_>,
+    layout: &ObjectLayout,
     snapshot: &Snapshot,
     file: &DataFile,
     part_bytes: usize,
@@ -175,17 +180,17 @@ pub(crate) fn normalize_file<E>(
     let day = snapshot.day();
     let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
     let mut part = 0u32;
-    let mut assembler = PartAssembler::new(normalizer);
+    let mut assembler = PartAssembler::new(flattener, layout);
     let mut rows = RecordRows::default();
     let mut line_number = 0u64;
     let mut failed: Option<E> = None;
     let read = file.for_each_item(progress, |item, line| {
         line_number += 1;
-        let keys = key_attributes(normalizer.spec, &item).map_err(|e| e.to_string())?;
+        let keys = key_attributes(spec, &item).map_err(|e| e.to_string())?;
         let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
         assembler.add(line_number, &day, &rec, line, &mut rows);
         if assembler.objects.row_bytes() >= part_bytes {
-            let done = std::mem::replace(&mut assembler, PartAssembler::new(normalizer));
+            let done = std::mem::replace(&mut assembler, PartAssembler::new(flattener, layout));
             if let Err(e) = emit(done.finish(&part_id(part))) {
                 failed = Some(e);
                 return Err("stopped: a part could not be written".into());
@@ -204,9 +209,12 @@ pub(crate) fn normalize_file<E>(
     Ok(stats)
 }
 
-/// [`Normalizer::backfill`].
+/// [`crate::normalizer::Normalizer::backfill`].
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn backfill<E>(
-    normalizer: &Normalizer<'_>,
+    spec: &LakeSpec,
+    flattener: &Flattener<'_>,
+    layout: &ObjectLayout,
     snapshot: &Snapshot,
     export: &Export,
     part_bytes: usize,
@@ -217,14 +225,16 @@ pub(crate) fn backfill<E>(
     for (n, file) in export.files.iter().enumerate() {
         let stats = file.verify(
             |bytes| progress(BackfillStep::Checking, n, bytes),
-            |item| key_attributes(normalizer.spec, item).map(|_| ()).map_err(|e| e.to_string()),
+            |item| key_attributes(spec, item).map(|_| ()).map_err(|e| e.to_string()),
         )?;
         read.items += stats.items;
         read.json_bytes += stats.json_bytes;
     }
     for (n, file) in export.files.iter().enumerate() {
         let stats = normalize_file(
-            normalizer,
+            spec,
+            flattener,
+            layout,
             snapshot,
             file,
             part_bytes,
@@ -232,14 +242,14 @@ pub(crate) fn backfill<E>(
             &mut write,
         )?;
         // Last: the views use a snapshot only when every data file has its row.
-        let marker = marker(snapshot, file, stats.items, normalizer.level);
+        let marker = marker(snapshot, file, stats.items, layout.level);
         write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
             .map_err(SnapshotError::Write)?;
     }
     Ok(read)
 }
 
-/// [`Normalizer::snapshot_marker`].
+/// [`crate::normalizer::Normalizer::snapshot_marker`].
 pub(crate) fn marker(snapshot: &Snapshot, file: &DataFile, items: u64, level: Compression) -> LakeObject {
     let table = BuiltInTable::Snapshots.schema();
     let mut row = Vec::with_capacity(256);
@@ -266,6 +276,7 @@ pub(crate) fn marker(snapshot: &Snapshot, file: &DataFile, items: u64, level: Co
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::normalizer::Normalizer;
     use ddb_lake_core::spec::LakeSpec;
     use std::path::Path;
 

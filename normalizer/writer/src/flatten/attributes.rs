@@ -4,8 +4,8 @@
 //!
 //! [`Redactor`]: crate::redaction::Redactor
 
-use super::{value_text, Flattener};
-use crate::record::{AttributeValue, Item};
+use super::Flattener;
+use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::{OpenRules, PathStep};
 use ddb_lake_core::path::{push_index, push_name};
 use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};

@@ -4,8 +4,8 @@
 
 use std::borrow::Cow;
 
-use super::{value_text, FlattenError, Flattener, TypeConflict};
-use crate::record::{AttributeValue, Item};
+use super::{FlattenError, Flattener, TypeConflict};
+use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::OpenRules;
 use ddb_lake_core::number::{self, NumberFitError};
 use ddb_lake_core::path::Segment;

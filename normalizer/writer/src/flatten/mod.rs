@@ -6,16 +6,15 @@
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
 //! The columns written are exactly those of [`ddb_lake_core::spec::LakeSpec::item_table_schemas`]:
 //! the common columns and the `changes` row here, the `attributes` walk in [`attributes`],
-//! declared tables and their `_rejects` in [`declared`], values as text and JSON in [`json`].
+//! declared tables and their `_rejects` in [`declared`] (values as text and JSON: [`crate::record`]).
 //! What is dropped or hashed on the way is the [`Redactor`]'s to say.
 
 mod attributes;
 mod declared;
-mod json;
 #[cfg(test)]
 mod tests;
 
-use crate::record::{EventName, StreamRecord, Text};
+use crate::record::{item_key_json, value_text, EventName, StreamRecord, Text};
 use crate::redaction::{RedactionKeyError, Redactor};
 use ddb_lake_core::path::Segment;
 use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
@@ -24,8 +23,6 @@ use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
 
 use attributes::AttributeRows;
 use declared::Rejects;
-pub use json::{item_key_json, value_text, write_json};
-pub(crate) use json::{json_number, json_string};
 
 /// Position of the `changes` table in [`RecordRows`].
 const CHANGES: usize = BuiltInTable::Changes.index();

@@ -10,6 +10,7 @@
 //! The types mirror `aws_lambda_events::event::dynamodb` (the reference decoding, used by
 //! the tests as an oracle) but are leaner: no owned map per attribute.
 
+mod json;
 mod value;
 
 use std::borrow::Cow;
@@ -19,6 +20,8 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+pub use json::{item_key_json, value_text, write_json};
+pub(crate) use json::{json_number, json_string};
 pub(crate) use value::clip;
 pub use value::{AttributeValue, ByName, Item, Text};
 

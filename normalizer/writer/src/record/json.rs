@@ -1,7 +1,7 @@
 //! Attribute values as text: a scalar as it is, everything else as plain JSON (numbers exact,
 //! binary as its base64 text), and an item's key as canonical JSON.
 
-use crate::record::{AttributeValue, Item, Text};
+use super::{AttributeValue, Item, Text};
 
 /// A value as text: scalars as they are, BOOL as true/false, everything else as JSON.
 pub fn value_text(v: &AttributeValue<'_>) -> String {

@@ -1,0 +1,186 @@
+//! The objects of one unit of work, assembled as its rows arrive.
+//!
+//! A stream batch ([`crate::batch`]) and a part of a snapshot's data file ([`crate::snapshot`])
+//! both hand each record's rows to an [`ObjectAssembler`], which keeps one gzip'd body per
+//! table × day (the table's header row first), then names and closes them ([`LakeObject`]).
+//!
+//! Memory does not grow with the number of partitions a unit touches: the first
+//! [`MAX_OPEN_ENCODERS`] objects are compressed as their rows arrive; the rows of any
+//! further object are kept as text and compressed, one object at a time, when the unit is
+//! finished. (An encoder holds a few hundred KB of state: a batch of 1,000 records on 1,000
+//! days would otherwise hold 2,000 of them.) The rows and the keys are the same either way.
+
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::flatten::RecordRows;
+use ddb_lake_core::object_key::ObjectKey;
+use ddb_lake_core::schema::TableSchema;
+
+/// Objects of one unit of work compressed as their rows arrive; further objects are
+/// compressed when the unit is finished (see the module's documentation).
+pub const MAX_OPEN_ENCODERS: usize = 32;
+
+/// How a spec's objects are laid out: its tables (in file order), the gzip level, and how
+/// many objects of a unit are compressed as their rows arrive.
+#[derive(Debug, Clone)]
+pub(crate) struct ObjectLayout {
+    pub(crate) tables: Vec<TableSchema>,
+    pub(crate) level: Compression,
+    pub(crate) max_open_encoders: usize,
+}
+
+/// One object to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LakeObject {
+    /// Key relative to the lake prefix.
+    pub key: ObjectKey,
+    /// Gzip'd body.
+    pub body: Vec<u8>,
+    /// The table, or `None` for the quarantine object.
+    pub table: Option<String>,
+    /// Rows (or quarantined records) in the object.
+    pub rows: u64,
+    /// Lowest index (in the event) of a record that has rows in this object: if this
+    /// object cannot be written, that record and all after it must be retried.
+    pub first_record: usize,
+}
+
+impl LakeObject {
+    /// The object of `table` at `key` holding `rows` (encoded rows, each ending with LF), at
+    /// gzip level `level`.
+    pub(crate) fn of_rows(table: &TableSchema, key: ObjectKey, rows: &[u8], count: u64, level: Compression) -> Self {
+        let mut body = Body::open(table, level);
+        body.write(rows);
+        LakeObject { key, body: body.finish(level), table: Some(table.name.clone()), rows: count, first_record: 0 }
+    }
+}
+
+/// The objects of one unit of work (a batch, a snapshot part) while its rows arrive: one body
+/// per table × day, opened with the table's header row when its first row comes.
+pub(crate) struct ObjectAssembler<'n> {
+    tables: &'n [TableSchema],
+    level: Compression,
+    max_open_encoders: usize,
+    open_encoders: usize,
+    objects: BTreeMap<(usize, String), OpenObject>,
+    totals: Vec<u64>,
+    row_bytes: usize,
+}
+
+struct OpenObject {
+    body: Body,
+    rows: u64,
+    first_record: usize,
+}
+
+/// An object's body while its unit is assembled.
+enum Body {
+    /// Compressed as rows arrive.
+    Gzip(Box<GzEncoder<Vec<u8>>>),
+    /// Rows as text (header included), compressed when the unit is finished.
+    Text(Vec<u8>),
+}
+
+impl Body {
+    /// A body compressed as rows arrive, holding `table`'s header row.
+    fn open(table: &TableSchema, level: Compression) -> Self {
+        let mut body = Body::Gzip(Box::new(GzEncoder::new(Vec::with_capacity(64 * 1024), level)));
+        body.write(&table.header_row());
+        body
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Writing to a Vec cannot fail.
+        let _ = match self {
+            Body::Gzip(gz) => gz.write_all(bytes),
+            Body::Text(text) => {
+                text.extend_from_slice(bytes);
+                Ok(())
+            }
+        };
+    }
+
+    fn finish(self, level: Compression) -> Vec<u8> {
+        match self {
+            Body::Gzip(gz) => (*gz).finish().unwrap_or_default(),
+            Body::Text(text) => {
+                let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 4 + 64), level);
+                let _ = gz.write_all(&text);
+                drop(text);
+                gz.finish().unwrap_or_default()
+            }
+        }
+    }
+}
+
+impl<'n> ObjectAssembler<'n> {
+    pub(crate) fn new(layout: &'n ObjectLayout) -> Self {
+        ObjectAssembler {
+            tables: &layout.tables,
+            level: layout.level,
+            max_open_encoders: layout.max_open_encoders,
+            open_encoders: 0,
+            objects: BTreeMap::new(),
+            totals: vec![0; layout.tables.len()],
+            row_bytes: 0,
+        }
+    }
+
+    /// Appends the rows of record `index` (its position in the unit) to its day's objects.
+    pub(crate) fn add(&mut self, index: usize, day: &str, rows: &RecordRows) {
+        for (t, buf) in rows.bufs.iter().enumerate() {
+            if buf.is_empty() {
+                continue;
+            }
+            let o = match self.objects.entry((t, day.to_owned())) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let body = if self.open_encoders < self.max_open_encoders {
+                        self.open_encoders += 1;
+                        Body::open(&self.tables[t], self.level)
+                    } else {
+                        Body::Text(self.tables[t].header_row())
+                    };
+                    e.insert(OpenObject { body, rows: 0, first_record: index })
+                }
+            };
+            o.body.write(buf);
+            o.rows += rows.rows[t];
+            self.totals[t] += rows.rows[t];
+            self.row_bytes += buf.len();
+        }
+    }
+
+    /// The gzip level of its objects (a unit's quarantine object is written at the same).
+    pub(crate) fn level(&self) -> Compression {
+        self.level
+    }
+
+    /// Bytes of rows added so far (before gzip).
+    pub(crate) fn row_bytes(&self) -> usize {
+        self.row_bytes
+    }
+
+    /// Closes the objects, in table order and then by day, each named by `key(table, day)`;
+    /// and the rows written per table, in table order.
+    pub(crate) fn finish(self, key: impl Fn(&str, &str) -> ObjectKey) -> (Vec<LakeObject>, Vec<(String, u64)>) {
+        let mut objects = Vec::with_capacity(self.objects.len());
+        for ((t, day), o) in self.objects {
+            let table = &self.tables[t];
+            objects.push(LakeObject {
+                key: key(&table.name, &day),
+                body: o.body.finish(self.level),
+                table: Some(table.name.clone()),
+                rows: o.rows,
+                first_record: o.first_record,
+            });
+        }
+        let rows_per_table = self.tables.iter().zip(self.totals).map(|(t, n)| (t.name.clone(), n)).collect();
+        (objects, rows_per_table)
+    }
+}

@@ -9,6 +9,7 @@ pub mod number;
 pub mod object_key;
 pub mod path;
 pub mod rowfmt;
+pub mod rows;
 pub mod schema;
 pub mod secret_names;
 pub mod spec;

@@ -1,7 +1,8 @@
 //! The row format: tab-delimited text for Athena's LazySimpleSerDe, written and read back.
 //!
-//! Called by the flattener (encoding every field of every row), by `ddb-lake cat` and by the
-//! tests (decoding). The rules, also written down in `docs/row-format.md`:
+//! Called by the typed rows of the built-in tables ([`crate::rows`]), by the writer for the
+//! cells of declared tables (encoding), by `ddb-lake cat`, the embedded engine and the tests
+//! (decoding). The rules, also written down in `docs/row-format.md`:
 //!
 //! 1. A row is its fields joined by TAB (0x09) and ended by LF (0x0A). Each object starts
 //!    with a header row of column names (`skip.header.line.count=1`).

@@ -1,6 +1,7 @@
 //! The columns of every table the normalizer writes, in the order they are written.
 //!
-//! The one source of truth for the writer (its flattener writes exactly these columns), for
+//! The one source of truth for the writer (the typed rows of [`crate::rows`] write exactly
+//! these columns, in this order), for
 //! `ddb-lake spec check`, and for the catalog (glue-schema turns these into Glue tables and
 //! Athena DDL). The built-in tables and the column names every table shares live here; a
 //! spec's declared tables add theirs through [`crate::spec::LakeSpec::table_schemas`].

@@ -24,7 +24,7 @@ pub(crate) const ZIPF_EXPONENT: f64 = 1.1;
 pub(crate) const FIRST_SEQUENCE_NUMBER: u128 = 100_000_000_000_000_000_001;
 pub(crate) const MAX_MODIFIES_PER_ITEM: u64 = 40;
 
-/// Options for [`generate`].
+/// Options for [`crate::generate`].
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
     /// Number of distinct sync-configuration items created (each gets one
@@ -77,7 +77,7 @@ pub(crate) fn default_start() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(DEFAULT_START).map(|t| t.with_timezone(&Utc)).unwrap_or(DateTime::UNIX_EPOCH)
 }
 
-/// Why [`generate`] refused its options. Each message names the option and
+/// Why [`crate::generate`] refused its options. Each message names the option and
 /// says what is valid.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {

@@ -1,7 +1,7 @@
 //! The objects of one unit of work, assembled as its rows arrive.
 //!
 //! A stream batch ([`crate::batch`]) and a part of a snapshot's data file ([`crate::snapshot`])
-//! both hand each record's rows to an [`ObjectAssembler`], which keeps one gzip'd body per
+//! both hand each record's rows to an `ObjectAssembler`, which keeps one gzip'd body per
 //! table × day (the table's header row first), then names and closes them ([`LakeObject`]).
 //!
 //! Memory does not grow with the number of partitions a unit touches: the first

@@ -2,7 +2,7 @@
 //! ([`crate::normalizer::Normalizer::normalize_event`]).
 //!
 //! The event is split into records, each decoded and flattened on its own; the rows of every
-//! record that succeeded go to one gzip'd object per table × day (an [`ObjectAssembler`]),
+//! record that succeeded go to one gzip'd object per table × day (an `ObjectAssembler`, [`crate::assembler`]),
 //! named after the batch. A record that fails is quarantined with its
 //! reason ([`crate::quarantine`]) and the batch goes on. Nothing here does I/O; writing the
 //! objects is the sink's job.

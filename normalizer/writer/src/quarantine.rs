@@ -2,9 +2,9 @@
 //!
 //! A record that fails to decode or to flatten never blocks its batch: it becomes a
 //! [`QuarantinedRecord`], and the batch's (or snapshot part's) quarantine object holds one
-//! JSON line per such record ([`QuarantineLine`]): the reason, the record's JSON with its
+//! JSON line per such record (`QuarantineLine`): the reason, the record's JSON with its
 //! images redacted exactly as its rows would have been, and which paths were redacted.
-//! [`quarantine_object`] builds that object for stream batches and snapshots alike; the sinks
+//! `quarantine_object` builds that object for stream batches and snapshots alike; the sinks
 //! (`sink.rs`, `s3.rs`) list, read and delete quarantine objects for `ddb-lake quarantine`.
 
 use std::io::Write;

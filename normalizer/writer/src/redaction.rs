@@ -5,8 +5,8 @@
 //! item: the `attributes` rows and `changes.changed_attributes` ([`crate::flatten`]), declared
 //! columns and the JSON of their containers, and the images of quarantined records
 //! ([`crate::quarantine`]). A walk carries the rules still open on its path as an
-//! [`OpenRules`] set and steps it down with [`Redactor::step_onto`] (map members: rules and
-//! the default drop) or [`Redactor::step_down`] (list and set elements: rules only).
+//! `OpenRules` set and steps it down with `Redactor::step_onto` (map members: rules and
+//! the default drop) or `Redactor::step_down` (list and set elements: rules only).
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;

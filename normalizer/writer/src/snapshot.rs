@@ -17,7 +17,7 @@ use crate::flatten::{Flattener, RecordRows};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{Item, StreamRecord};
 use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
-use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_timestamp};
+use ddb_lake_core::rows::SnapshotsRow;
 use ddb_lake_core::schema::BuiltInTable;
 use ddb_lake_core::spec::LakeSpec;
 use flate2::Compression;
@@ -69,7 +69,7 @@ pub struct SnapshotPartOutput {
     pub items: u64,
     /// Items that went to quarantine (their lines and reasons are in the quarantine object).
     pub quarantined: Vec<QuarantinedRecord>,
-    /// Rows per table, in the order of [`Normalizer::tables`].
+    /// Rows per table, in the order of [`crate::normalizer::Normalizer::tables`].
     pub rows_per_table: Vec<(String, u64)>,
 }
 
@@ -253,22 +253,16 @@ pub(crate) fn backfill<E>(
 pub(crate) fn marker(snapshot: &Snapshot, file: &DataFile, items: u64, level: Compression) -> LakeObject {
     let table = BuiltInTable::Snapshots.schema();
     let mut row = Vec::with_capacity(256);
-    push_field(&mut row, &snapshot.id);
-    push_delimiter(&mut row);
-    push_timestamp(&mut row, snapshot.time_millis);
-    push_delimiter(&mut row);
-    push_timestamp(&mut row, snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000);
-    push_delimiter(&mut row);
-    push_field(&mut row, &snapshot.margin_seconds.to_string());
-    push_delimiter(&mut row);
-    push_field(&mut row, &snapshot.source);
-    push_delimiter(&mut row);
-    push_field(&mut row, &file.name);
-    push_delimiter(&mut row);
-    push_field(&mut row, &snapshot.data_files.to_string());
-    push_delimiter(&mut row);
-    push_field(&mut row, &items.to_string());
-    end_row(&mut row);
+    SnapshotsRow {
+        snapshot_id: &snapshot.id,
+        snapshot_time_millis: snapshot.time_millis,
+        margin_seconds: snapshot.margin_seconds,
+        source: &snapshot.source,
+        data_file: &file.name,
+        data_files: snapshot.data_files,
+        items,
+    }
+    .write(&mut row);
     let key = ObjectKey::snapshot_marker(&snapshot.day(), &snapshot.id, &file.name);
     LakeObject::of_rows(&table, key, &row, 1, level)
 }

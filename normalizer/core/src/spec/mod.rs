@@ -232,7 +232,7 @@ pub struct LakeSpec {
     pub tables: Vec<DeclaredTable>,
     /// Margin W of a backfilled snapshot, in seconds (`[backfill] margin_seconds`).
     pub snapshot_margin_seconds: u32,
-    /// Whether attributes whose names look like secrets ([`DEFAULT_SECRET_NAMES`], the rule
+    /// Whether attributes whose names look like secrets ([`crate::secret_names::DEFAULT_SECRET_NAMES`], the rule
     /// [`LakeSpec::secret_names`]) are dropped
     /// (`[redaction] default_drop`, default true).
     pub default_drop: bool,

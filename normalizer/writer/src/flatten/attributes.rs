@@ -8,7 +8,7 @@ use super::Flattener;
 use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::{OpenRules, PathStep};
 use ddb_lake_core::path::{push_index, push_name};
-use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use ddb_lake_core::rows::AttributeRow;
 use ddb_lake_core::spec::RedactAction;
 
 /// The `attributes` rows of one record, written while its new image is walked: the
@@ -132,20 +132,6 @@ impl Flattener<'_> {
 static EMPTY_ITEM: Item<'static> = Item::EMPTY;
 
 fn emit(w: &mut AttributeRows<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
-    let b = &mut *w.out;
-    b.extend_from_slice(w.prefix);
-    push_delimiter(b);
-    push_field(b, &w.path);
-    push_delimiter(b);
-    b.extend_from_slice(type_name.as_bytes());
-    push_delimiter(b);
-    push_opt(b, value);
-    push_delimiter(b);
-    match changed {
-        Some(true) => b.extend_from_slice(b"true"),
-        Some(false) => b.extend_from_slice(b"false"),
-        None => push_null(b),
-    }
-    end_row(b);
+    AttributeRow { path: &w.path, type_name, value, changed }.write(w.prefix, w.out);
     w.rows += 1;
 }

@@ -9,7 +9,8 @@ use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::OpenRules;
 use ddb_lake_core::number::{self, NumberFitError};
 use ddb_lake_core::path::Segment;
-use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt};
+use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null};
+use ddb_lake_core::rows::RejectRow;
 use ddb_lake_core::spec::{ColumnType, DeclaredTable, RedactAction};
 
 impl Flattener<'_> {
@@ -139,22 +140,8 @@ pub(super) struct Rejects<'p> {
 
 impl Rejects<'_> {
     fn push(&mut self, table: &str, column: Option<&str>, path: &str, element: Option<usize>, reason: &str) {
-        let b = &mut self.buf;
-        b.extend_from_slice(self.prefix);
-        push_delimiter(b);
-        push_field(b, table);
-        push_delimiter(b);
-        push_opt(b, column);
-        push_delimiter(b);
-        push_field(b, path);
-        push_delimiter(b);
-        match element {
-            Some(i) => push_field(b, i.to_string().as_str()),
-            None => push_null(b),
-        }
-        push_delimiter(b);
-        push_field(b, reason);
-        end_row(b);
+        let row = RejectRow { table_name: table, column_name: column, path, element_index: element, reason };
+        row.write(self.prefix, &mut self.buf);
         self.rows += 1;
     }
 }

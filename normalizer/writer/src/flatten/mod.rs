@@ -5,8 +5,8 @@
 //! buffers (no intermediate row structs); the caller appends them to the table's object only
 //! when the whole record succeeded, so a record that fails half-way leaves nothing behind.
 //! The columns written are exactly those of [`ddb_lake_core::spec::LakeSpec::item_table_schemas`]:
-//! the common columns and the `changes` row here, the `attributes` walk in [`attributes`],
-//! declared tables and their `_rejects` in [`declared`] (values as text and JSON: [`crate::record`]).
+//! the common columns and the `changes` row here, the `attributes` walk in `attributes.rs`,
+//! declared tables and their `_rejects` in `declared.rs` (values as text and JSON: [`crate::record`]).
 //! What is dropped or hashed on the way is the [`Redactor`]'s to say.
 
 mod attributes;
@@ -17,7 +17,7 @@ mod tests;
 use crate::record::{item_key_json, value_text, EventName, StreamRecord, Text};
 use crate::redaction::{RedactionKeyError, Redactor};
 use ddb_lake_core::path::Segment;
-use ddb_lake_core::rowfmt::{end_row, push_delimiter, push_field, push_null, push_opt, push_timestamp};
+use ddb_lake_core::rows::{ChangesRow, CommonColumns};
 use ddb_lake_core::schema::BuiltInTable;
 use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
 
@@ -141,27 +141,17 @@ impl<'s> Flattener<'s> {
         self.common_prefix(rec, &mut prefix);
 
         // changes
-        {
-            let b = &mut out.bufs[CHANGES];
-            b.extend_from_slice(&prefix);
-            push_delimiter(b);
-            push_opt(b, rec.event_id.as_ref().map(Text::as_str));
-            push_delimiter(b);
-            push_opt(b, rec.stream_view_type.as_ref().map(Text::as_str));
-            push_delimiter(b);
-            match rec.size_bytes {
-                Some(n) => push_field(b, n.to_string().as_str()),
-                None => push_null(b),
-            }
-            push_delimiter(b);
-            push_field(b, if rec.ttl_delete { "true" } else { "false" });
-            push_delimiter(b);
-            push_opt(b, rec.principal.as_ref().map(Text::as_str));
-            push_delimiter(b);
-            push_opt(b, changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name)).as_deref());
-            end_row(b);
-            out.rows[CHANGES] = 1;
+        let changed = changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name));
+        ChangesRow {
+            event_id: rec.event_id.as_ref().map(Text::as_str),
+            stream_view_type: rec.stream_view_type.as_ref().map(Text::as_str),
+            size_bytes: rec.size_bytes,
+            ttl_delete: rec.ttl_delete,
+            principal: rec.principal.as_ref().map(Text::as_str),
+            changed_attributes: changed.as_deref(),
         }
+        .write(&prefix, &mut out.bufs[CHANGES]);
+        out.rows[CHANGES] = 1;
 
         let Some(image) = rec.new_image.as_ref() else {
             return Ok(());
@@ -198,24 +188,22 @@ impl<'s> Flattener<'s> {
         Ok(())
     }
 
+    /// The record's common columns, encoded: every row of it starts with them.
     fn common_prefix(&self, rec: &StreamRecord<'_>, b: &mut Vec<u8>) {
-        push_field(b, rec.event_name.as_str());
-        push_delimiter(b);
-        if rec.event_name == EventName::Snapshot {
-            push_null(b);
-        } else {
-            push_field(b, rec.sequence_number.as_str());
+        let tenant = self.tenant(rec);
+        let item_key = item_key_json(&rec.keys);
+        let pk = rec.keys.get(&self.spec.partition_key).map(value_text);
+        let sk = self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(value_text);
+        CommonColumns {
+            event_name: rec.event_name.as_str(),
+            sequence_number: (rec.event_name != EventName::Snapshot).then(|| rec.sequence_number.as_str()),
+            event_time_millis: rec.event_time_millis,
+            tenant: tenant.as_deref(),
+            item_key: &item_key,
+            pk: pk.as_deref(),
+            sk: sk.as_deref(),
         }
-        push_delimiter(b);
-        push_timestamp(b, rec.event_time_millis);
-        push_delimiter(b);
-        push_opt(b, self.tenant(rec).as_deref());
-        push_delimiter(b);
-        push_field(b, &item_key_json(&rec.keys));
-        push_delimiter(b);
-        push_opt(b, rec.keys.get(&self.spec.partition_key).map(value_text).as_deref());
-        push_delimiter(b);
-        push_opt(b, self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(value_text).as_deref());
+        .write(b);
     }
 
     fn tenant(&self, rec: &StreamRecord<'_>) -> Option<String> {

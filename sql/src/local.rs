@@ -63,6 +63,15 @@ fn register_day_of_week(ctx: &SessionContext) {
     ));
 }
 
+/// How ORDER BY places NULLs when a query does not say: last, ascending or descending, as
+/// Trino (Athena engine 3) does (DataFusion's own default, `nulls_max`, puts them first under
+/// DESC).
+const TRINO_NULL_ORDERING: &str = "nulls_last";
+
+/// How answers print timestamps: as Athena prints a `timestamp(3)`, `2019-09-11 12:13:30.000`
+/// (Arrow's default is `2019-09-11T12:13:30`).
+const TRINO_TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.3f";
+
 /// Default of [`LocalOptions::memory_limit`]: 256 MiB.
 pub const DEFAULT_MEMORY_LIMIT: usize = 256 << 20;
 
@@ -121,7 +130,10 @@ impl LocalLake {
         // Joins hash their smaller side, which the scans' size estimates tell the planner
         // ([`crate::scan`]): for a current view that is current_items (one row per item that
         // exists), not the history of `attributes` or a declared table, which streams past it.
-        let config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
+        let mut config = SessionConfig::new().with_batch_size(options.batch_size.max(1));
+        // Trino's (Athena's) order: NULLs last whether ascending or descending, where
+        // DataFusion's default treats NULL as the largest value (first under DESC).
+        config.options_mut().sql_parser.default_null_ordering = TRINO_NULL_ORDERING.into();
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         register_day_of_week(&ctx);
         let mut relations = Vec::new();
@@ -173,7 +185,7 @@ impl LocalLake {
         let batches = df.collect().await.map_err(sql_err)?;
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let mut rows = Vec::new();
-        let options = FormatOptions::default();
+        let options = FormatOptions::default().with_timestamp_format(Some(TRINO_TIMESTAMP_FORMAT));
         for batch in &batches {
             let formatters: Vec<ArrayFormatter> = batch
                 .columns()
@@ -193,5 +205,35 @@ impl LocalLake {
             }
         }
         Ok(Answer { columns, rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The answer's single column to `sql` on an empty lake.
+    async fn column(sql: &str) -> Vec<Option<String>> {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = LocalLake::open(dir.path(), &LakeSpec::default()).await.unwrap();
+        lake.query(sql).await.unwrap().rows.into_iter().map(|mut r| r.remove(0)).collect()
+    }
+
+    #[tokio::test]
+    async fn nulls_sort_last_both_ways_as_in_trino() {
+        let values = "SELECT x FROM (VALUES (1), (NULL), (2)) AS t(x)";
+        let (two, one) = (Some("2".to_owned()), Some("1".to_owned()));
+        assert_eq!(column(&format!("{values} ORDER BY x DESC")).await, [two.clone(), one.clone(), None]);
+        assert_eq!(column(&format!("{values} ORDER BY x")).await, [one.clone(), two.clone(), None]);
+        // Said outright, the query still decides.
+        assert_eq!(column(&format!("{values} ORDER BY x DESC NULLS FIRST")).await, [None, two, one]);
+    }
+
+    #[tokio::test]
+    async fn timestamps_print_as_athena_prints_them() {
+        let answer = column("SELECT CAST('2019-09-11 12:13:30' AS TIMESTAMP)").await;
+        assert_eq!(answer, [Some("2019-09-11 12:13:30.000".to_owned())]);
+        let answer = column("SELECT CAST('2019-09-11 12:13:30.25' AS TIMESTAMP)").await;
+        assert_eq!(answer, [Some("2019-09-11 12:13:30.250".to_owned())]);
     }
 }

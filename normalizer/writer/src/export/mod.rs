@@ -186,10 +186,30 @@ fn is_export_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase() || b == b'-')
 }
 
-/// A data file's name: `[a-z2-7]+` (base32), as S3 export writes it. Checked because it names
-/// lake objects and a path on this machine.
-fn is_data_file_name(name: &str) -> bool {
-    !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+/// Longest data file name accepted (S3 export writes 26 characters).
+const MAX_DATA_FILE_NAME: usize = 128;
+
+/// What makes `name` unusable as a data file's name, if anything. The name becomes a file
+/// on this machine (under the export's `data/` folder) and, escaped, part of lake object
+/// names, so it must be one plain path component: ASCII letters, digits, `_`, `-` and `.`,
+/// not starting with `.`. (S3 export writes 26 characters of `a-z` and `2-7`; a copy made
+/// by another tool may use others, and that is fine.)
+fn data_file_name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("its name is empty".into());
+    }
+    if name.len() > MAX_DATA_FILE_NAME {
+        return Some(format!("its name is {} bytes long, more than {MAX_DATA_FILE_NAME}", name.len()));
+    }
+    if name.starts_with('.') {
+        return Some("its name starts with `.`, which could name a folder above data/ or a hidden file".into());
+    }
+    name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))).map(|c| {
+        format!(
+            "its name holds {c:?}, which is not an ASCII letter, digit, `_`, `-` or `.` (a name must stay one \
+             file inside data/)"
+        )
+    })
 }
 
 impl Export {
@@ -313,12 +333,15 @@ fn data_file(
     let marker = format!("AWSDynamoDB/{export_id}/");
     let rest = key.find(&marker).map(|at| &key[at + marker.len()..]);
     let name = rest.and_then(|r| r.strip_prefix("data/")).and_then(|r| r.strip_suffix(".json.gz"));
-    let Some(name) = name.filter(|n| is_data_file_name(n)) else {
+    let Some(name) = name else {
         return Err(manifest_error(
             manifest,
             format!("line {line}: dataFileS3Key {key:?} is not AWSDynamoDB/{export_id}/data/<name>.json.gz"),
         ));
     };
+    if let Some(problem) = data_file_name_problem(name) {
+        return Err(manifest_error(manifest, format!("line {line}: dataFileS3Key {key:?}: {problem}")));
+    }
     let path = dir.join("data").join(format!("{name}.json.gz"));
     let size_bytes = match std::fs::metadata(&path) {
         Ok(m) if m.is_file() => m.len(),
@@ -582,14 +605,40 @@ mod tests {
             t.replacen("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz", "data/../../../etc/passwd.json.gz", 1)
         });
         let e = Export::open(&dir).unwrap_err();
-        assert!(e.to_string().contains("is not AWSDynamoDB/"), "{e}");
+        assert!(e.to_string().contains("its name starts with `.`"), "{e}");
+    }
+
+    #[test]
+    fn a_name_outside_base32_is_read_and_an_unsafe_one_names_its_character() {
+        // A 0 and a 1 (not base32, as S3 export writes it), and a `.`: one plain file name.
+        let (_tmp, dir) = editable_copy();
+        let name = "kq3z0abcdefghij1.part";
+        std::fs::rename(dir.join("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz"), dir.join(format!("data/{name}.json.gz")))
+            .unwrap();
+        edit(&dir.join("manifest-files.json"), |t| {
+            t.replacen("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz", &format!("data/{name}.json.gz"), 1)
+        });
+        let export = Export::open(&dir).unwrap();
+        let file = export.files.iter().find(|f| f.name == name).expect("the renamed data file");
+        assert_eq!(keys_of(file).len(), 2, "its two items are read");
+
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| {
+            t.replacen("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz", "data/k7q3 x.json.gz", 1)
+        });
+        let e = Export::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("line 1: dataFileS3Key") && e.contains("its name holds ' ', which is not"), "{e}");
     }
 
     #[test]
     fn names_that_reach_paths_and_keys_are_strict() {
         assert!(is_export_id("01768385930622-efd1a093"));
         assert!(!is_export_id("../x") && !is_export_id("a/b") && !is_export_id(""));
-        assert!(is_data_file_name("5mrfg3b44e3vhnfickkozoym6a"));
-        assert!(!is_data_file_name("..") && !is_data_file_name("a.b") && !is_data_file_name("x1"));
+        for ok in ["5mrfg3b44e3vhnfickkozoym6a", "x1", "a.b", "A_b-9"] {
+            assert_eq!(data_file_name_problem(ok), None, "{ok}");
+        }
+        for bad in ["", "..", ".x", "a/b", "a\\b", "a\u{0}", "é", &"a".repeat(129)] {
+            assert!(data_file_name_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

@@ -33,7 +33,7 @@ use flate2::read::MultiGzDecoder;
 use helpers::fault_proxy::{Fault, FaultProxy, FaultRule};
 use helpers::fixtures::{event_of, record, with_sequence};
 use helpers::lambda_api::{LambdaApi, Outcome};
-use helpers::{normalizer_binary, peak_rss_kb, Moto};
+use helpers::{normalizer_binary, peak_rss_kb, source_newer_than, Moto};
 
 const BUCKET: &str = "lake-bucket";
 const PREFIX: &str = "ddb/sync";
@@ -947,4 +947,29 @@ async fn replay_writes_to_a_bucket_and_resumes_after_a_sequence_number() {
         stderr.contains(&format!("records from sequence number {} of shard ", seqs[0])) && stderr.contains("run again"),
         "{stderr}"
     );
+}
+
+/// `cargo test --test lambda` does not rebuild the function binary: a binary older than a
+/// source it is built from is refused instead of tested.
+#[test]
+fn a_function_binary_older_than_its_sources_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("nested")).unwrap();
+    let (old, new, notes) = (src.join("lib.rs"), src.join("nested/flatten.rs"), src.join("README.md"));
+    for path in [&old, &new, &notes] {
+        std::fs::write(path, "text").unwrap();
+    }
+    let at = |secs: u64| std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let touch = |p: &std::path::Path, t| std::fs::File::options().write(true).open(p).unwrap().set_modified(t).unwrap();
+    touch(&old, at(1_000));
+    touch(&new, at(3_000));
+    // Not a source: cargo would not build again for it.
+    touch(&notes, at(5_000));
+    // Built between the two edits: the later one is named.
+    assert_eq!(source_newer_than(at(2_000), std::slice::from_ref(&src)), Some(new.clone()));
+    // Built after both: nothing is newer.
+    assert_eq!(source_newer_than(at(4_000), &[src.clone(), dir.path().join("missing")]), None);
+    // And the real binary passes the check on a fresh build (./scripts/test builds it first).
+    assert!(normalizer_binary().exists());
 }

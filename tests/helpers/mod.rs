@@ -160,16 +160,57 @@ impl Moto {
 
 /// The Lambda function binary, built next to the test executables
 /// (`./scripts/test` builds it first: `cargo build --workspace --all-targets`).
+///
+/// `cargo test --test lambda` does not build it (it belongs to another package), so after
+/// an edit the one in the target folder may be the code as it was: the binary must be newer
+/// than every source it is built from ([`FUNCTION_SOURCES`]), or the test fails saying so.
 pub fn normalizer_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps/..");
     let bin = dir.join("ddb-lake-normalizer");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build --workspace --all-targets` (./scripts/test does this)",
-        bin.display()
-    );
+    let build = "build it with `cargo build --workspace --all-targets` (./scripts/test does this)";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {build}", bin.display()));
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources: Vec<std::path::PathBuf> = FUNCTION_SOURCES.iter().map(|s| root.join(s)).collect();
+    if let Some(newer) = source_newer_than(built, &sources) {
+        panic!(
+            "{} is older than {}: it would test the code as it was before that change; {build}",
+            bin.display(),
+            newer.display()
+        );
+    }
     bin
+}
+
+/// What the function binary is built from: its crate, the crates it links, the lock file.
+pub const FUNCTION_SOURCES: [&str; 8] = [
+    "normalizer/function/src",
+    "normalizer/function/Cargo.toml",
+    "normalizer/writer/src",
+    "normalizer/writer/Cargo.toml",
+    "normalizer/core/src",
+    "normalizer/core/Cargo.toml",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// A file among `sources` changed after `built`, if there is one: the files named, and the
+/// `.rs` files in the folders named (other files there, a README, do not make cargo build
+/// again, so they do not count).
+pub fn source_newer_than(built: std::time::SystemTime, sources: &[std::path::PathBuf]) -> Option<std::path::PathBuf> {
+    let mut stack: Vec<std::path::PathBuf> = sources.to_vec();
+    while let Some(path) = stack.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(&path).into_iter().flatten().flatten().map(|e| e.path());
+            stack.extend(entries.filter(|p| p.is_dir() || p.extension().is_some_and(|e| e == "rs")));
+        } else if meta.modified().is_ok_and(|m| m > built) {
+            return Some(path);
+        }
+    }
+    None
 }
 
 /// Peak resident memory (VmHWM, kB) of a running process.

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
 
@@ -84,6 +84,12 @@ enum Command {
     /// export).
     #[command(subcommand)]
     Schema(cmd::schema::SchemaCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell), made from these
+    /// very definitions; `--help` of this command says where each shell looks for it.
+    Completions(cmd::docs::CompletionsArgs),
+    /// Print the man page, or write one per command with --out DIR (e.g.
+    /// ~/.local/share/man/man1), made from these very definitions.
+    Man(cmd::docs::ManArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -109,16 +115,37 @@ fn main() -> ExitCode {
         Command::Quarantine(c) => cmd::quarantine::run(c),
         Command::Schema(c) => cmd::schema::run(c),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Completions(args) => cmd::docs::completions(args, Cli::command()),
+        Command::Man(args) => cmd::docs::man(args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // `ddb-lake cat ... | head` closes the pipe early: that is not an error.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once. The library's error messages read whole on
+/// their own (a log line or a quarantine reason holds just one), so many already end with
+/// their cause's text; `{:#}` would print it again. A cause whose text the message already
+/// holds is left out.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let said = cause.to_string();
+        if text.contains(said.as_str()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&said);
+    }
+    text
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

@@ -813,3 +813,132 @@ fn replay_reads_past_empty_pages_to_each_shards_end_or_the_present() {
         "{stderr}"
     );
 }
+
+/// Runs `ddb-lake args` with its stdout a pipe whose reader is already gone (as after
+/// `| head -1` has read its line): every write to it fails with a broken pipe.
+fn ddb_lake_into_a_closed_pipe(args: &[&str]) -> std::process::Output {
+    use std::os::fd::OwnedFd;
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(args)
+        .stdout(std::process::Stdio::from(OwnedFd::from(writer)))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+/// A reader that goes away is not an error: every command that prints to stdout stops
+/// quietly with status 0 (no panic, no message), as README.md says.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let events = dir.path().join("events.jsonl");
+    let (l, e, spec) = (lake.to_str().unwrap(), events.to_str().unwrap(), example_spec());
+    let spec = spec.to_str().unwrap();
+    ok(&["generate", "--items", "40", "--days", "3", "--out", e]);
+    ok(&["normalize", "--events", e, "--out", l, "--spec", spec]);
+    let object = walkdir_first(&lake.join("attributes"));
+    let object = object.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["sql", "list"],
+        vec!["sql", "show", "popular_settings"],
+        vec!["sql", "run", "popular_settings", "--local", l, "--spec", spec],
+        vec!["sql", "query", "SELECT * FROM attributes", "--local", l, "--spec", spec],
+        vec!["spec", "check", spec],
+        vec!["schema", "ddl", "--spec", spec],
+        vec!["generate", "--items", "5", "--out", "-"],
+        vec!["cat", object],
+        vec!["normalize", "--events", e, "--out", l, "--spec", spec],
+        vec!["quarantine", "list", "--lake", l],
+    ];
+    for args in cases {
+        let out = ddb_lake_into_a_closed_pipe(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "ddb-lake {args:?}: {stderr}");
+        assert!(stderr.is_empty() || !stderr.contains("panicked") && !stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+/// The first `.tsv.gz` file under `dir`.
+fn walkdir_first(dir: &Path) -> PathBuf {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".tsv.gz") {
+                return path;
+            }
+        }
+    }
+    panic!("no object under {}", dir.display())
+}
+
+/// An error names each cause once: `error: what: why`, never `what: why: why` (a library
+/// error's message often ends with its cause already).
+#[test]
+fn errors_name_each_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let (m, out) = (missing.to_str().unwrap(), dir.path().join("out"));
+    let out = out.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["sql", "run", "popular_settings", "--local", m],
+        vec!["sql", "query", "SELECT 1", "--local", m],
+        vec!["normalize", "--events", m, "--out", out],
+        vec!["backfill", "--export", m, "--out", out],
+        vec!["cat", m],
+        vec!["spec", "check", m],
+        vec!["quarantine", "list", "--lake", m],
+    ];
+    for args in cases {
+        let result = run(&args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "ddb-lake {args:?}: {stderr}");
+        let line = stderr.lines().find_map(|l| l.strip_prefix("error: ")).unwrap_or_else(|| panic!("{stderr}"));
+        for part in line.split(": ").filter(|p| p.len() >= 8) {
+            assert_eq!(line.matches(part).count(), 1, "ddb-lake {args:?} says {part:?} twice: {line}");
+        }
+    }
+}
+
+/// `replay` never writes to a default place: without --out, --bucket or --spec it stops
+/// before reading the stream, naming the three.
+#[test]
+fn replay_without_a_destination_is_refused() {
+    let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-02T00:00:00.000";
+    // An endpoint nothing listens on: had replay started, it would fail to connect instead.
+    let out = run(&["replay", "--stream-arn", arn, "--endpoint-url", "http://127.0.0.1:9"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for flag in ["--out", "--bucket", "--spec"] {
+        assert!(stderr.contains(flag), "{flag} not named: {stderr}");
+    }
+}
+
+/// Completions and man pages are made from the same definitions as `--help`: every command
+/// and flag is in them, and `man --out` writes a page per command.
+#[test]
+fn completions_and_man_pages_come_from_the_commands_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = ok(&["completions", shell]);
+        for word in ["backfill", "replay", "quarantine", "stream-arn", "memory-limit"] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let page = ok(&["man"]);
+    assert!(page.contains(".TH ddb-lake 1"), "{page}");
+    assert!(page.contains("backfill") && page.contains("completions"), "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let printed = ok(&["man", "--out", dir.path().to_str().unwrap()]);
+    let backfill = std::fs::read_to_string(dir.path().join("ddb-lake-backfill.1")).unwrap();
+    assert!(backfill.contains(".TH ddb-lake-backfill 1") && backfill.contains("export"), "{backfill}");
+    assert!(dir.path().join("ddb-lake-sql-run.1").exists());
+    let pages = std::fs::read_dir(dir.path()).unwrap().count();
+    assert!(printed.starts_with(&format!("wrote {pages} man pages into ")), "{printed}");
+    assert!(pages > 20, "{pages} pages");
+}

@@ -188,49 +188,50 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let b = backfill(&normalizer, spec.snapshot_margin_seconds, &args.export, &args.out, args.quiet)?;
     if !args.quiet {
-        print_summary(&b, &args.out);
+        print_summary(&b, &args.out)?;
     }
     Ok(())
 }
 
 /// Prints what a backfill wrote, like `normalize` does.
-pub fn print_summary(b: &Backfilled, out: &Path) {
-    println!(
+pub fn print_summary(b: &Backfilled, out: &Path) -> std::io::Result<()> {
+    outln!(
         "read {} items in {} data files of export {} ({} gzip), a snapshot as of {}",
         b.items,
         b.export.files.len(),
         b.export.export_id,
         human_bytes(b.export.size_bytes() as usize),
         b.export.export_time
-    );
-    println!("rows written:");
+    )?;
+    outln!("rows written:")?;
     for (t, n) in &b.rows {
-        println!("  {t:<20} {n:>10}");
+        outln!("  {t:<20} {n:>10}")?;
     }
-    println!(
+    outln!(
         "wrote {} objects ({} gzip) under {}/<table>/dt={}/ in {:.2}s",
         b.objects,
         human_bytes(b.out_bytes),
         out.display(),
         b.snapshot.day(),
         b.took.as_secs_f64()
-    );
-    println!(
+    )?;
+    outln!(
         "stream records after {} (exportTime minus the {} s margin) win over this snapshot; older ones lose to it",
         chrono::DateTime::from_timestamp_millis(b.snapshot.time_millis - i64::from(b.snapshot.margin_seconds) * 1000)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default(),
         b.snapshot.margin_seconds
-    );
+    )?;
     if b.quarantined.is_empty() {
-        println!("quarantined 0 items");
+        outln!("quarantined 0 items")?;
     } else {
-        println!("quarantined {} items (the rest was written):", b.quarantined.len());
+        outln!("quarantined {} items (the rest was written):", b.quarantined.len())?;
         for q in b.quarantined.iter().take(10) {
-            println!("  {q}");
+            outln!("  {q}")?;
         }
         if b.quarantined.len() > 10 {
-            println!("  ... and {} more under {}/_quarantine/", b.quarantined.len() - 10, out.display());
+            outln!("  ... and {} more under {}/_quarantine/", b.quarantined.len() - 10, out.display())?;
         }
     }
+    Ok(())
 }

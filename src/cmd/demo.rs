@@ -187,24 +187,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for q in &questions {
         let sql = q.render(&[])?;
         let answer = rt.block_on(lake.query(&sql)).with_context(|| format!("question {}", q.name))?;
-        println!("\n== {} (v{})\n   {}\n", q.name, q.version, q.question);
-        print!("{}", render(&answer, Format::Table, q.chart.as_deref()));
+        outln!("\n== {} (v{})\n   {}\n", q.name, q.version, q.question)?;
+        out!("{}", render(&answer, Format::Table, q.chart.as_deref()))?;
     }
-    println!(
+    outln!(
         "\ndone in {:.1}s. The lake is in {}/ (laid out like s3://{}/{}/).",
         started.elapsed().as_secs_f64(),
         args.out.display(),
         spec.location.bucket,
         spec.location.prefix
-    );
-    println!("next:");
-    println!("  ddb-lake sql list");
-    println!(
+    )?;
+    outln!("next:")?;
+    outln!("  ddb-lake sql list")?;
+    outln!(
         "  ddb-lake sql run popular_settings --local {} --spec docs/examples/sync-configurations.toml --param top=5",
         args.out.display()
-    );
-    println!("  ddb-lake sql query 'SELECT * FROM current_field_mappings LIMIT 5' --local {} --spec docs/examples/sync-configurations.toml", args.out.display());
-    println!("  ddb-lake schema ddl --spec docs/examples/sync-configurations.toml   (the same tables for Athena)");
+    )?;
+    outln!("  ddb-lake sql query 'SELECT * FROM current_field_mappings LIMIT 5' --local {} --spec docs/examples/sync-configurations.toml", args.out.display())?;
+    outln!("  ddb-lake schema ddl --spec docs/examples/sync-configurations.toml   (the same tables for Athena)")?;
     Ok(())
 }
 

@@ -56,14 +56,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         n
     };
     if !to_stdout {
-        println!(
+        outln!(
             "wrote {records} stream records for {} items of {} customers in {} events to {}",
             args.items,
             args.customers,
             events.len(),
             args.out.display()
-        );
-        println!("next: ddb-lake normalize --events {} --out lake", args.out.display());
+        )?;
+        outln!("next: ddb-lake normalize --events {} --out lake", args.out.display())?;
     }
     Ok(())
 }

@@ -1,8 +1,27 @@
 //! The subcommands of `ddb-lake`, one module each.
 
+/// `println!` that hands back the write's error instead of panicking: a reader that goes away
+/// (`ddb-lake sql run … | head -1`) ends the command through `?`, and `main` exits quietly
+/// with status 0 on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` that hands back the write's error (see [`outln`]).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 pub mod backfill;
 pub mod cat;
 pub mod demo;
+pub mod docs;
 pub mod generate;
 pub mod normalize;
 pub mod quarantine;

@@ -117,33 +117,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if tty && started.elapsed() > Duration::from_secs(1) {
             eprintln!();
         }
-        print_summary(&summary, &name, &args.out, started.elapsed(), text.len());
+        print_summary(&summary, &name, &args.out, started.elapsed(), text.len())?;
     }
     Ok(())
 }
 
-fn print_summary(s: &Summary, name: &str, out: &std::path::Path, took: Duration, input_bytes: usize) {
-    println!("read {} records in {} events from {name} ({})", s.records, s.events, human_bytes(input_bytes));
-    println!("rows written:");
+fn print_summary(
+    s: &Summary,
+    name: &str,
+    out: &std::path::Path,
+    took: Duration,
+    input_bytes: usize,
+) -> std::io::Result<()> {
+    outln!("read {} records in {} events from {name} ({})", s.records, s.events, human_bytes(input_bytes))?;
+    outln!("rows written:")?;
     for (t, n) in &s.rows {
-        println!("  {t:<20} {n:>10}");
+        outln!("  {t:<20} {n:>10}")?;
     }
-    println!(
+    outln!(
         "wrote {} objects ({} gzip) under {}/ in {:.2}s",
         s.objects,
         human_bytes(s.bytes),
         out.display(),
         took.as_secs_f64()
-    );
+    )?;
     if s.quarantined.is_empty() {
-        println!("quarantined 0 records");
+        outln!("quarantined 0 records")?;
     } else {
-        println!("quarantined {} records (the rest of their batches was written):", s.quarantined.len());
+        outln!("quarantined {} records (the rest of their batches was written):", s.quarantined.len())?;
         for (at, reason) in s.quarantined.iter().take(10) {
-            println!("  {}/{at}: {reason}", out.display());
+            outln!("  {}/{at}: {reason}", out.display())?;
         }
         if s.quarantined.len() > 10 {
-            println!("  ... and {} more under {}/_quarantine/", s.quarantined.len() - 10, out.display());
+            outln!("  ... and {} more under {}/_quarantine/", s.quarantined.len() - 10, out.display())?;
         }
     }
+    Ok(())
 }

@@ -123,17 +123,17 @@ async fn list<S: QuarantineStore + Sync>(store: &S, lake: &str) -> anyhow::Resul
     let objects = quarantine_objects(store).await?;
     let mut total = 0;
     for (key, _, lines) in &objects {
-        println!("{key} ({} records)", lines.len());
+        outln!("{key} ({} records)", lines.len())?;
         for l in lines {
-            println!(
+            outln!(
                 "  {}  {}",
                 l["sequenceNumber"].as_str().unwrap_or("(no sequence number)"),
                 l["reason"].as_str().unwrap_or("(no reason)")
-            );
+            )?;
         }
         total += lines.len();
     }
-    println!("{total} quarantined records in {} objects in {lake}", objects.len());
+    outln!("{total} quarantined records in {} objects in {lake}", objects.len())?;
     Ok(())
 }
 
@@ -143,7 +143,7 @@ async fn requeue<S: QuarantineStore + Sync>(store: &S, spec: &LakeSpec) -> anyho
     let (mut written, mut still, mut kept, mut objects) = (0usize, 0usize, 0usize, 0usize);
     for (qkey, stem, lines) in quarantine_objects(store).await? {
         if stem.starts_with("snapshot_") {
-            println!("{qkey}: items of a snapshot: run the backfill of that export again instead");
+            outln!("{qkey}: items of a snapshot: run the backfill of that export again instead")?;
             kept += lines.len();
             continue;
         }
@@ -188,17 +188,17 @@ async fn requeue<S: QuarantineStore + Sync>(store: &S, spec: &LakeSpec) -> anyho
         }
         if rest.is_empty() {
             store.delete(&qkey).await?;
-            println!("removed {qkey} (every record written)");
+            outln!("removed {qkey} (every record written)")?;
         } else {
             let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(spec.gzip_level));
             gz.write_all(&rest)?;
             store.put(&qkey, &gz.finish()?).await?;
-            println!("kept {qkey} with the records that still fail");
+            outln!("kept {qkey} with the records that still fail")?;
         }
     }
-    println!(
+    outln!(
         "requeued {written} records into {objects} objects; {still} still fail and stay quarantined; \
          {kept} not requeued (hashed values, or snapshot items)"
-    );
+    )?;
     Ok(())
 }

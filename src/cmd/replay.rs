@@ -16,11 +16,14 @@ use super::{load_spec, redaction_key};
 
 /// Arguments of `ddb-lake replay`.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("destination").args(["out", "bucket", "spec"]).required(true).multiple(true)))]
 pub struct Args {
     /// ARN of the table's stream (DescribeTable's LatestStreamArn).
     #[arg(long, value_name = "ARN")]
     stream_arn: String,
-    /// Lake spec (TOML); its [lake] location is the default destination.
+    /// Lake spec (TOML); its [lake] location is the destination unless --out or --bucket
+    /// names another. One of --out, --bucket and --spec is required: replay never writes to
+    /// a default place.
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
     /// Start after this sequence number instead of at the oldest record (TRIM_HORIZON).
@@ -77,6 +80,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let s3 = super::s3_client(&aws, args.endpoint_url.is_some());
                 let bucket = args.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone());
                 let prefix = args.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone());
+                eprintln!("replaying into s3://{bucket}/{prefix}");
                 let sink = S3Sink::new(s3, &bucket, &prefix, None, Encryption::BucketDefault);
                 replay(&streams, &args, &start, &pipeline, &sink, &format!("s3://{bucket}/{prefix}")).await
             }
@@ -125,9 +129,9 @@ async fn replay<S: LakeSink + Sync>(
     let records: usize = shards.iter().map(|s| s.records).sum();
     let (batches, objects, quarantined, last_seq) =
         (batches.get(), objects.get(), quarantined.get(), last_seq.into_inner());
-    println!("replayed {records} records in {batches} batches into {destination}: {objects} objects, {quarantined} quarantined");
+    outln!("replayed {records} records in {batches} batches into {destination}: {objects} objects, {quarantined} quarantined")?;
     if let Some(seq) = last_seq {
-        println!("to continue later: ddb-lake replay --stream-arn {} --after {seq} ...", args.stream_arn);
+        outln!("to continue later: ddb-lake replay --stream-arn {} --after {seq} ...", args.stream_arn)?;
     }
     Ok(())
 }

@@ -130,9 +130,9 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
             runtime()?.block_on(async {
                 let client = glue_client(&aws).await;
                 let p = plan(&client, &catalog).await?;
-                print!("{}", p.describe());
+                out!("{}", p.describe())?;
                 if !p.breaking().is_empty() {
-                    println!("apply would refuse the breaking changes above unless given --force");
+                    outln!("apply would refuse the breaking changes above unless given --force")?;
                 }
                 Ok(())
             })
@@ -142,12 +142,12 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
             runtime()?.block_on(async {
                 let client = glue_client(&aws).await;
                 let p = plan(&client, &catalog).await?;
-                print!("{}", p.describe());
+                out!("{}", p.describe())?;
                 if p.is_empty() {
                     return Ok(());
                 }
                 apply(&client, &p, force).await?;
-                println!("applied: database `{}` matches the spec", p.database);
+                outln!("applied: database `{}` matches the spec", p.database)?;
                 Ok(())
             })
         }
@@ -172,7 +172,7 @@ pub fn run(cmd: SchemaCommand) -> anyhow::Result<()> {
                 std::io::stdout().lock().write_all(json.as_bytes())?;
             } else {
                 std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
-                println!("wrote {} table definitions to {}", catalog.tables.len(), out.display());
+                outln!("wrote {} table definitions to {}", catalog.tables.len(), out.display())?;
             }
             Ok(())
         }

@@ -7,6 +7,6 @@ use ddb_lake_core::spec::LakeSpec;
 /// Validates `file` and prints what it describes.
 pub fn check(file: &Path) -> anyhow::Result<()> {
     let spec = LakeSpec::from_file(file)?;
-    print!("{}", spec.explain());
+    out!("{}", spec.explain())?;
     Ok(())
 }

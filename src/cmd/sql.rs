@@ -204,22 +204,22 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
     match cmd {
         SqlCommand::List => {
             let all = files::all()?;
-            println!("{:<30} {:>7}  question", "name", "version");
+            outln!("{:<30} {:>7}  question", "name", "version")?;
             for f in &all {
                 let kind = if f.kind == Kind::View { " (view)" } else { "" };
-                println!("{:<30} {:>7}  {}{kind}", f.name, format!("v{}", f.version), f.question);
+                outln!("{:<30} {:>7}  {}{kind}", f.name, format!("v{}", f.version), f.question)?;
             }
             Ok(())
         }
         SqlCommand::Show { name, params } => {
             let f = find(&name)?;
-            println!("-- {} v{} ({})", f.name, f.version, f.path);
-            println!("-- {}", f.question);
-            println!("-- reads: {}", f.reads.join(", "));
+            outln!("-- {} v{} ({})", f.name, f.version, f.path)?;
+            outln!("-- {}", f.question)?;
+            outln!("-- reads: {}", f.reads.join(", "))?;
             for p in &f.params {
-                println!("-- param {} ({:?}, default {}): {}", p.name, p.kind, p.default, p.help);
+                outln!("-- param {} ({:?}, default {}): {}", p.name, p.kind, p.default, p.help)?;
             }
-            println!("{};", f.render(&params)?);
+            outln!("{};", f.render(&params)?)?;
             Ok(())
         }
         SqlCommand::Run { name, params, engine, format } => {
@@ -237,7 +237,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                     query_local(&lake, &sql).await
                 }
             })?;
-            print!("{}", render(&answer, format.into(), f.chart.as_deref()));
+            out!("{}", render(&answer, format.into(), f.chart.as_deref()))?;
             Ok(())
         }
         SqlCommand::Export { spec, out } => {
@@ -247,12 +247,12 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                 std::io::stdout().lock().write_all(json.as_bytes())?;
             } else {
                 std::fs::write(&out, json).with_context(|| format!("cannot write {}", out.display()))?;
-                println!(
+                outln!(
                     "wrote {} views and {} questions to {}",
                     queries.views().count(),
                     queries.queries.len() - queries.views().count(),
                     out.display()
-                );
+                )?;
             }
             Ok(())
         }
@@ -265,7 +265,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                     .run(&view.sql)
                     .await
                     .with_context(|| format!("cannot create view {} (v{}) in {database}", view.name, view.version))?;
-                println!("created view {} (v{}) in {database}", view.name, view.version);
+                outln!("created view {} (v{}) in {database}", view.name, view.version)?;
             }
             Ok(())
         }),
@@ -274,7 +274,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                 let lake = open_local(&local, spec.as_deref(), &memory.options()).await?;
                 query_local(&lake, &sql).await
             })?;
-            print!("{}", render(&answer, format.into(), None));
+            out!("{}", render(&answer, format.into(), None))?;
             Ok(())
         }
     }

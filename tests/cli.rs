@@ -942,3 +942,64 @@ fn completions_and_man_pages_come_from_the_commands_definitions() {
     assert!(printed.starts_with(&format!("wrote {pages} man pages into ")), "{printed}");
     assert!(pages > 20, "{pages} pages");
 }
+
+/// On a terminal a long command draws a bar with its rate and the time left (indicatif);
+/// with stderr in a file it prints plain lines, no terminal codes; `--quiet` prints nothing.
+/// The terminal is a real one: a tmux pane, read with capture-pane while the command runs.
+#[test]
+fn progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere() {
+    let tmux_works = std::process::Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success());
+    assert!(tmux_works, "this test draws on a real terminal: install tmux (apt-get install tmux)");
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.jsonl");
+    ok(&["generate", "--items", "4000", "--days", "5", "--out", events.to_str().unwrap()]);
+
+    // A terminal: the bar, while it runs.
+    let script = dir.path().join("run.sh");
+    let lake = dir.path().join("lake-tty");
+    std::fs::write(
+        &script,
+        format!(
+            "'{}' normalize --events '{}' --out '{}' > /dev/null\nsleep 20\n",
+            env!("CARGO_BIN_EXE_ddb-lake"),
+            events.display(),
+            lake.display()
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("tmux.sock");
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux").arg("-S").arg(&socket).args(["-f", "/dev/null"]).args(args).output().unwrap()
+    };
+    let started = tmux(&["new-session", "-d", "-s", "bar", "-x", "160", "-y", "20", "sh", script.to_str().unwrap()]);
+    assert!(started.status.success(), "{}", String::from_utf8_lossy(&started.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut seen = String::new();
+    while std::time::Instant::now() < deadline {
+        let pane = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "bar"]).stdout).into_owned();
+        if let Some(line) = pane.lines().find(|l| l.starts_with("normalizing [") && l.contains("events")) {
+            seen = line.to_owned();
+            if line.contains("ETA") && line.contains("/s") {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    tmux(&["kill-server"]);
+    assert!(seen.contains("ETA") && seen.contains("/s"), "no progress bar seen on the terminal (last: {seen:?})");
+
+    // Not a terminal: no bar, no terminal codes; --quiet: nothing at all.
+    let plain =
+        run(&["normalize", "--events", events.to_str().unwrap(), "--out", dir.path().join("lake-2").to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(plain.status.success() && !stderr.contains('\u{1b}') && !stderr.contains("ETA"), "{stderr}");
+    let quiet = run(&[
+        "normalize",
+        "-q",
+        "--events",
+        events.to_str().unwrap(),
+        "--out",
+        dir.path().join("lake-3").to_str().unwrap(),
+    ]);
+    assert!(quiet.status.success() && quiet.stderr.is_empty() && quiet.stdout.is_empty());
+}

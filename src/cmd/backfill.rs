@@ -1,7 +1,6 @@
 //! `ddb-lake backfill`: a DynamoDB export to S3 (in a local folder) → snapshot rows in a
 //! local lake folder, through the same flattening as the stream.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
 use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
 
+use super::progress::Progress;
 use super::{human_bytes, load_spec, redaction_key};
 
 /// Arguments of `ddb-lake backfill`.
@@ -31,44 +31,6 @@ pub struct Args {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
-}
-
-/// Progress on stderr: a line rewritten in place on a terminal, a line a second otherwise.
-struct Progress {
-    quiet: bool,
-    tty: bool,
-    started: Instant,
-    last: Instant,
-    shown: bool,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Self {
-        let now = Instant::now();
-        Progress { quiet, tty: std::io::stderr().is_terminal(), started: now, last: now, shown: false }
-    }
-
-    fn show(&mut self, line: impl FnOnce(f64) -> String) {
-        if self.quiet || self.last.elapsed() < Duration::from_secs(1) {
-            return;
-        }
-        self.last = Instant::now();
-        let line = line(self.started.elapsed().as_secs_f64());
-        if self.tty {
-            eprint!("\r{line}\x1b[K");
-        } else {
-            eprintln!("{line}");
-        }
-        self.shown = true;
-    }
-
-    fn done(&mut self) {
-        if self.tty && self.shown {
-            eprintln!();
-        }
-        self.started = Instant::now();
-        self.shown = false;
-    }
 }
 
 /// `3/10 data files: 12.0 MB of 40.0 MB (80.0 MB/s)`, at data file `n` (from 0).
@@ -117,6 +79,7 @@ pub fn backfill(
     let sink = LocalDirSink::new(out);
     let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
     let mut progress = Progress::new(quiet);
+    progress.start_bytes(total_bytes, "checking");
     let mut rows: Vec<(String, u64)> = normalizer.tables().iter().map(|t| (t.name.clone(), 0)).collect();
     let (mut objects, mut out_bytes) = (0usize, 0usize);
     let items = std::cell::Cell::new(0u64);
@@ -129,12 +92,15 @@ pub fn backfill(
             DEFAULT_PART_BYTES,
             |now, n, read| {
                 if now != step {
-                    progress.done();
+                    progress.start_bytes(total_bytes, "writing");
                     step = now;
                 }
                 // Gzip'd bytes of the data files before this one, and of this one so far.
                 let at = export.files[..n].iter().map(|f| f.size_bytes).sum::<u64>() + read;
-                progress.show(|secs| {
+                if now == BackfillStep::Writing {
+                    progress.set_message(format!("writing data file {}/{files}, {} items", n + 1, items.get()));
+                }
+                progress.set(at, |secs| {
                     let done = files_done(n, files, at, total_bytes, secs);
                     match now {
                         BackfillStep::Checking => format!("checking {done}"),
@@ -175,7 +141,7 @@ pub fn backfill(
                 out.display()
             )),
         })?;
-    progress.done();
+    progress.finish();
     let items = items.get();
     debug_assert_eq!(items, read.items);
     Ok(Backfilled { export, snapshot, items, rows, objects, out_bytes, quarantined, took: started.elapsed() })

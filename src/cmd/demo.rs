@@ -22,6 +22,8 @@ use ddb_lake_writer::delivery::{process_event, Pipeline};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::LocalDirSink;
 
+use super::progress::Progress;
+
 /// The folder (in the demo lake's folder) the demo writes its DynamoDB export to. Athena
 /// and the embedded engine read only the tables' folders.
 const EXPORT_DIR: &str = "_export";
@@ -47,10 +49,17 @@ pub struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Print no progress (the steps and their times, a bar over the batches on a terminal);
+    /// the answers still go to stdout.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
-fn step(started: Instant, text: &str) {
-    eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+/// A step of the demo on stderr, with the time since it started (nothing with `--quiet`).
+fn step(quiet: bool, started: Instant, text: &str) {
+    if !quiet {
+        eprintln!("[{:>5.1}s] {text}", started.elapsed().as_secs_f64());
+    }
 }
 
 /// Runs the demo.
@@ -61,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let key = b"demo-redaction-key-not-secret".to_vec();
 
     step(
+        args.quiet,
         started,
         &format!(
             "generating {} sync-configuration items of {} customers over {} days…",
@@ -90,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .unwrap_or_default()
     };
     step(
+        args.quiet,
         started,
         &format!(
             "exporting the table as of {} UTC ({} items) to {}/, as a DynamoDB export to S3 writes it…",
@@ -105,10 +116,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         data_files: 4,
     };
     let export_dir = write_export(&export_root, &export_opts, items.values())?;
-    step(started, &format!("backfilling {}/ from the export…", args.out.display()));
+    step(args.quiet, started, &format!("backfilling {}/ from the export…", args.out.display()));
     let b =
         super::backfill::backfill(&pipeline.normalizer, spec.snapshot_margin_seconds, &export_dir, &args.out, true)?;
     step(
+        args.quiet,
         started,
         &format!(
             "wrote {} snapshot rows in {} objects; stream records after {} UTC win over them",
@@ -128,6 +140,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     step(
+        args.quiet,
         started,
         &format!(
             "normalizing the {records} stream records from {} UTC on, in {} batches, into {}/…",
@@ -140,7 +153,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rt =
         tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")?;
     let (mut objects, mut bytes, mut rows) = (0usize, 0usize, 0u64);
-    let mut last = Instant::now();
+    let mut progress = Progress::new(args.quiet);
+    progress.start_count(events.len() as u64, "batches", "normalizing");
     for (i, ev) in events.iter().enumerate() {
         let report =
             rt.block_on(process_event(&pipeline, &sink, ev, &BatchOptions { source: Some("shardId-demo".into()) }))?;
@@ -150,11 +164,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         objects += report.objects_written;
         bytes += report.bytes_written;
         rows += report.output.rows_per_table.iter().map(|(_, n)| n).sum::<u64>();
-        if last.elapsed().as_secs_f64() > 1.0 {
-            last = Instant::now();
-            step(started, &format!("  {}/{} batches", i + 1, events.len()));
-        }
+        progress.set(i as u64 + 1, |_| {
+            format!("[{:>5.1}s]   {}/{} batches", started.elapsed().as_secs_f64(), i + 1, events.len())
+        });
     }
+    progress.finish();
     // Lambda re-delivers a batch after a failure: do it for every tenth batch, from its middle
     // record on, which writes those records a second time under new object names.
     let mut redelivered = 0;
@@ -173,6 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         redelivered += report.output.records;
     }
     step(
+        args.quiet,
         started,
         &format!(
             "wrote {rows} rows in {objects} objects ({:.1} MB gzip); re-delivered {redelivered} records as duplicates",
@@ -180,10 +195,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
 
-    step(started, "registering the tables on the embedded SQL engine…");
+    step(args.quiet, started, "registering the tables on the embedded SQL engine…");
     let lake = rt.block_on(LocalLake::open(&args.out, &spec))?;
     let questions: Vec<_> = files::all()?.into_iter().filter(|f| f.kind == Kind::Question).collect();
-    step(started, &format!("answering {} canned questions:", questions.len()));
+    step(args.quiet, started, &format!("answering {} canned questions:", questions.len()));
     for q in &questions {
         let sql = q.render(&[])?;
         let answer = rt.block_on(lake.query(&sql)).with_context(|| format!("question {}", q.name))?;

@@ -24,6 +24,7 @@ pub mod demo;
 pub mod docs;
 pub mod generate;
 pub mod normalize;
+pub mod progress;
 pub mod quarantine;
 pub mod replay;
 pub mod schema;

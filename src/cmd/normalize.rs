@@ -1,6 +1,5 @@
 //! `ddb-lake normalize`: stream events from a file → a local lake folder.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::split_event;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
+use super::progress::Progress;
 use super::{human_bytes, load_spec, read_input, redaction_key};
 
 /// Arguments of `ddb-lake normalize`.
@@ -91,8 +91,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
     let options = BatchOptions { source: args.source.clone() };
     let started = Instant::now();
-    let mut last_progress = Instant::now();
-    let tty = std::io::stderr().is_terminal();
+    let mut progress = Progress::new(args.quiet);
+    progress.start_count(events.len() as u64, "events", "normalizing");
     let mut summary = Summary::default();
     for ev in &events {
         let out = normalizer.normalize_event(ev.get(), &options)?;
@@ -103,20 +103,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok::<_, ddb_lake_writer::sink::SinkError>(())
         })?;
         summary.add(&out);
-        if !args.quiet && last_progress.elapsed() > Duration::from_secs(1) {
-            last_progress = Instant::now();
-            let line = format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records);
-            if tty {
-                eprint!("\r{line}");
-            } else {
-                eprintln!("{line}");
-            }
-        }
+        progress.set(summary.events as u64, |_| {
+            format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)
+        });
     }
+    progress.finish();
     if !args.quiet {
-        if tty && started.elapsed() > Duration::from_secs(1) {
-            eprintln!();
-        }
         print_summary(&summary, &name, &args.out, started.elapsed(), text.len())?;
     }
     Ok(())

@@ -12,6 +12,7 @@ use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
+use super::progress::Progress;
 use super::{load_spec, redaction_key};
 
 /// Arguments of `ddb-lake replay`.
@@ -55,6 +56,10 @@ pub struct Args {
     /// AWS region (default: AWS_REGION / the profile, else us-east-1).
     #[arg(long)]
     region: Option<String>,
+    /// Print no progress (a counter with the rate on a terminal, a line per batch and per
+    /// shard otherwise); the summary still goes to stdout.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// Runs the command.
@@ -80,7 +85,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 let s3 = super::s3_client(&aws, args.endpoint_url.is_some());
                 let bucket = args.bucket.clone().unwrap_or_else(|| spec.location.bucket.clone());
                 let prefix = args.prefix.clone().unwrap_or_else(|| spec.location.prefix.clone());
-                eprintln!("replaying into s3://{bucket}/{prefix}");
+                if !args.quiet {
+                    eprintln!("replaying into s3://{bucket}/{prefix}");
+                }
                 let sink = S3Sink::new(s3, &bucket, &prefix, None, Encryption::BucketDefault);
                 replay(&streams, &args, &start, &pipeline, &sink, &format!("s3://{bucket}/{prefix}")).await
             }
@@ -99,10 +106,13 @@ async fn replay<S: LakeSink + Sync>(
     // Shared by the page futures (they run one at a time).
     let (batches, objects, quarantined) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
     let last_seq: RefCell<Option<String>> = RefCell::new(None);
+    let progress = RefCell::new(Progress::new(args.quiet));
+    progress.borrow_mut().start_open("records", &format!("replaying into {destination}"));
     let catch_up = CatchUp { max_empty_pages: args.max_empty_pages, ..CatchUp::default() };
     let shards = read_stream(streams, &args.stream_arn, start, args.batch_size, catch_up, |page| {
         let options = BatchOptions { source: Some(page.shard_id.clone()) };
-        let (batches, objects, quarantined, last_seq) = (&batches, &objects, &quarantined, &last_seq);
+        let (batches, objects, quarantined, last_seq, progress) =
+            (&batches, &objects, &quarantined, &last_seq, &progress);
         async move {
             let report = process_event(pipeline, sink, &page.event_json, &options).await?;
             if let Some(failed) = report.failed_objects.first() {
@@ -118,13 +128,20 @@ async fn replay<S: LakeSink + Sync>(
             objects.set(objects.get() + report.objects_written);
             quarantined.set(quarantined.get() + report.output.quarantined.len());
             *last_seq.borrow_mut() = report.output.batch.as_ref().map(|b| b.last_sequence.clone());
-            eprintln!("shard {}: {} records → {} objects", page.shard_id, page.records, report.objects_written);
+            let progress = progress.borrow();
+            progress.inc(page.records as u64);
+            progress.line(&format!(
+                "shard {}: {} records → {} objects",
+                page.shard_id, page.records, report.objects_written
+            ));
             Ok(())
         }
     })
     .await?;
+    let mut progress = progress.into_inner();
+    progress.finish();
     for shard in &shards {
-        eprintln!("{shard}");
+        progress.println(&shard.to_string());
     }
     let records: usize = shards.iter().map(|s| s.records).sum();
     let (batches, objects, quarantined, last_seq) =

@@ -614,16 +614,39 @@ async fn big_batch_and_big_item_fit_128_mb() {
     let big_item = event_of(vec![record(20_000, &"\u{1F980}x\n".repeat(400_000 / 6))]).to_string();
     assert!(big_item.len() > 400_000);
 
+    // Hostile input 3: the largest keys DynamoDB allows (a 2 KB partition key, a 1 KB sort
+    // key) and a list of 30,000 numbers (a 310 KB item): every one of its 30,002 attribute
+    // rows repeats the keys, 186 MB of rows, which must never be in memory at once.
+    let (pk, sk) = ("P".repeat(2048), "S".repeat(1024));
+    let numbers: Vec<serde_json::Value> =
+        (0..30_000u64).map(|i| serde_json::json!({"N": format!("{}", 1_000_000_000_000_000 + i)})).collect();
+    let mut wide = with_sequence(insert.clone(), "200000000000000000000000");
+    let keys = serde_json::json!({"pk": {"S": pk}, "sk": {"S": sk}});
+    let mut image = keys.clone();
+    image["numbers"] = serde_json::json!({"L": numbers});
+    wide["dynamodb"]["Keys"] = keys;
+    wide["dynamodb"]["NewImage"] = image;
+    wide["dynamodb"]["ApproximateCreationDateTime"] = 1_794_500_000.into(); // 2026-11-12, its own day
+    let wide = event_of(vec![wide]).to_string();
+
     let api = LambdaApi::start();
     let function = Function::start(&api, &moto, &moto.endpoint, &[]);
     assert_eq!(response(api.invoke(&big_batch, INVOKE_TIMEOUT))["batchItemFailures"], serde_json::json!([]));
     assert_eq!(response(api.invoke(&big_item, INVOKE_TIMEOUT))["batchItemFailures"], serde_json::json!([]));
-    let peak_mb = peak_rss_kb(function.child.id()) as f64 / 1024.0;
-    eprintln!("peak RSS of the function: {peak_mb:.1} MB");
-    assert!(peak_mb < 128.0, "peak RSS {peak_mb:.1} MB exceeds the 128 MB budget");
     let objects = bucket_objects(&s3).await;
     let (_, changes) = rows_of(&objects, "changes");
     assert_eq!(changes.len(), 10_001);
+    drop(objects);
+    assert_eq!(response(api.invoke(&wide, INVOKE_TIMEOUT))["batchItemFailures"], serde_json::json!([]));
+    let peak_mb = peak_rss_kb(function.child.id()) as f64 / 1024.0;
+    eprintln!("peak RSS of the function: {peak_mb:.1} MB");
+    assert!(peak_mb < 128.0, "peak RSS {peak_mb:.1} MB exceeds the 128 MB budget");
+    let listed =
+        s3.list_objects_v2().bucket(BUCKET).prefix(format!("{PREFIX}/attributes/dt=2026-11-12/")).send().await.unwrap();
+    let [object] = listed.contents() else { panic!("one attributes object for the wide item: {listed:?}") };
+    let rows = get_gunzipped(&s3, object.key().unwrap()).await;
+    let lines = rows.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count();
+    assert_eq!(lines, 1 + 30_002, "the header, then a row per number and one per key attribute");
 }
 
 /// A spec that hashes the `owner` attribute and writes it to a declared column.

@@ -7,8 +7,10 @@
 //! Memory does not grow with the number of partitions a unit touches: the first
 //! [`MAX_OPEN_ENCODERS`] objects are compressed as their rows arrive; the rows of any
 //! further object are kept as text and compressed, one object at a time, when the unit is
-//! finished. (An encoder holds a few hundred KB of state: a batch of 1,000 records on 1,000
-//! days would otherwise hold 2,000 of them.) The rows and the keys are the same either way.
+//! finished, unless they outgrow what an encoder takes. (An encoder holds a few hundred KB of
+//! state: a batch of 1,000 records on 1,000 days would otherwise hold 2,000 of them.) The
+//! rows and the keys are the same either way. Nor does memory grow with the rows of one
+//! record: the flattener hands them over in pieces ([`crate::flatten::SPILL_BYTES`]).
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-use crate::flatten::RecordRows;
+use crate::flatten::RowSink;
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::schema::TableSchema;
 
@@ -55,7 +57,7 @@ impl LakeObject {
     /// gzip level `level`.
     pub(crate) fn of_rows(table: &TableSchema, key: ObjectKey, rows: &[u8], count: u64, level: Compression) -> Self {
         let mut body = Body::open(table, level);
-        body.write(rows);
+        body.write(rows, level);
         LakeObject { key, body: body.finish(level), table: Some(table.name.clone()), rows: count, first_record: 0 }
     }
 }
@@ -78,31 +80,59 @@ struct OpenObject {
     first_record: usize,
 }
 
+/// The objects of one record: a [`RowSink`] that appends to its unit's objects of its day.
+pub(crate) struct RecordTarget<'a, 'n> {
+    assembler: &'a mut ObjectAssembler<'n>,
+    index: usize,
+    day: &'a str,
+}
+
+impl RowSink for RecordTarget<'_, '_> {
+    fn take(&mut self, table: usize, rows: &[u8], count: u64) {
+        self.assembler.take(self.index, self.day, table, rows, count);
+    }
+}
+
+/// Rows an object beyond [`MAX_OPEN_ENCODERS`] keeps as text before it is compressed as its
+/// rows arrive all the same: past this, the text takes more memory than an encoder would.
+const MAX_TEXT_BYTES: usize = 1 << 20;
+
 /// An object's body while its unit is assembled.
 enum Body {
     /// Compressed as rows arrive.
     Gzip(Box<GzEncoder<Vec<u8>>>),
-    /// Rows as text (header included), compressed when the unit is finished.
+    /// Rows as text (header included), compressed when the unit is finished or when it
+    /// outgrows [`MAX_TEXT_BYTES`].
     Text(Vec<u8>),
 }
 
 impl Body {
     /// A body compressed as rows arrive, holding `table`'s header row.
     fn open(table: &TableSchema, level: Compression) -> Self {
-        let mut body = Body::Gzip(Box::new(GzEncoder::new(Vec::with_capacity(64 * 1024), level)));
-        body.write(&table.header_row());
-        body
+        Self::gzip(&table.header_row(), level)
     }
 
-    fn write(&mut self, bytes: &[u8]) {
+    /// A body compressed as rows arrive, starting with `text`.
+    fn gzip(text: &[u8], level: Compression) -> Self {
+        let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
         // Writing to a Vec cannot fail.
-        let _ = match self {
-            Body::Gzip(gz) => gz.write_all(bytes),
+        let _ = gz.write_all(text);
+        Body::Gzip(Box::new(gz))
+    }
+
+    fn write(&mut self, bytes: &[u8], level: Compression) {
+        match self {
+            // Writing to a Vec cannot fail.
+            Body::Gzip(gz) => {
+                let _ = gz.write_all(bytes);
+            }
             Body::Text(text) => {
                 text.extend_from_slice(bytes);
-                Ok(())
+                if text.len() > MAX_TEXT_BYTES {
+                    *self = Self::gzip(text, level);
+                }
             }
-        };
+        }
     }
 
     fn finish(self, level: Compression) -> Vec<u8> {
@@ -131,29 +161,29 @@ impl<'n> ObjectAssembler<'n> {
         }
     }
 
-    /// Appends the rows of record `index` (its position in the unit) to its day's objects.
-    pub(crate) fn add(&mut self, index: usize, day: &str, rows: &RecordRows) {
-        for (t, buf) in rows.bufs.iter().enumerate() {
-            if buf.is_empty() {
-                continue;
+    /// Where the rows of record `index` (its position in the unit), on `day`, go: its day's
+    /// objects, each row appended as the flattener hands it over.
+    pub(crate) fn record<'a>(&'a mut self, index: usize, day: &'a str) -> RecordTarget<'a, 'n> {
+        RecordTarget { assembler: self, index, day }
+    }
+
+    fn take(&mut self, index: usize, day: &str, t: usize, rows: &[u8], count: u64) {
+        let o = match self.objects.entry((t, day.to_owned())) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                let body = if self.open_encoders < self.max_open_encoders {
+                    self.open_encoders += 1;
+                    Body::open(&self.tables[t], self.level)
+                } else {
+                    Body::Text(self.tables[t].header_row())
+                };
+                e.insert(OpenObject { body, rows: 0, first_record: index })
             }
-            let o = match self.objects.entry((t, day.to_owned())) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    let body = if self.open_encoders < self.max_open_encoders {
-                        self.open_encoders += 1;
-                        Body::open(&self.tables[t], self.level)
-                    } else {
-                        Body::Text(self.tables[t].header_row())
-                    };
-                    e.insert(OpenObject { body, rows: 0, first_record: index })
-                }
-            };
-            o.body.write(buf);
-            o.rows += rows.rows[t];
-            self.totals[t] += rows.rows[t];
-            self.row_bytes += buf.len();
-        }
+        };
+        o.body.write(rows, self.level);
+        o.rows += count;
+        self.totals[t] += count;
+        self.row_bytes += rows.len();
     }
 
     /// The gzip level of its objects (a unit's quarantine object is written at the same).

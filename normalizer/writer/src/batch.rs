@@ -10,9 +10,9 @@
 use serde_json::value::RawValue;
 
 use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
-use crate::flatten::{Flattener, RecordRows};
+use crate::flatten::{Flattener, Scratch};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
-use crate::record::{decode_record, for_each_record, split_event, StreamRecord};
+use crate::record::{decode_record, for_each_record, is_canonical_sequence_number, split_event, StreamRecord};
 use ddb_lake_core::object_key::{day_of, BatchId, ObjectKey};
 
 /// An event that is not a Lambda DynamoDB event at all (not one of its records).
@@ -83,7 +83,12 @@ pub(crate) fn normalize_event(
             match decode_record(raw.get()) {
                 Ok(rec) => assembler.add(index, &rec),
                 Err(e) => {
-                    let (event_id, sequence_number) = salvage_ids(raw.get());
+                    let Salvaged { event_id, sequence_number, stream_arn } = salvage_ids(raw.get());
+                    if assembler.arn.is_none() {
+                        // The batch is named after its stream even when no record decodes, so
+                        // that batches of two streams never share a quarantine object's name.
+                        assembler.arn = stream_arn;
+                    }
                     assembler.sequence_numbers.push(sequence_number.clone());
                     assembler.quarantine.push(QuarantinedRecord {
                         index,
@@ -105,7 +110,7 @@ pub(crate) fn normalize_event(
 struct BatchAssembler<'n, 's> {
     flattener: &'n Flattener<'s>,
     objects: ObjectAssembler<'n>,
-    rows: RecordRows,
+    scratch: Scratch,
     sequence_numbers: Vec<Option<String>>,
     event_times: Vec<i64>,
     arn: Option<String>,
@@ -117,7 +122,7 @@ impl<'n, 's> BatchAssembler<'n, 's> {
         BatchAssembler {
             flattener,
             objects: ObjectAssembler::new(layout),
-            rows: RecordRows::default(),
+            scratch: Scratch::default(),
             sequence_numbers: Vec::new(),
             event_times: Vec::new(),
             arn: None,
@@ -131,7 +136,8 @@ impl<'n, 's> BatchAssembler<'n, 's> {
         if self.arn.is_none() {
             self.arn = rec.event_source_arn.as_ref().map(|a| a.as_str().to_owned());
         }
-        if let Err(e) = self.flattener.flatten(rec, &mut self.rows) {
+        let day = day_of(rec.event_time_millis);
+        if let Err(e) = self.flattener.flatten(rec, &mut self.scratch, &mut self.objects.record(index, &day)) {
             self.quarantine.push(QuarantinedRecord {
                 index,
                 event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
@@ -141,7 +147,6 @@ impl<'n, 's> BatchAssembler<'n, 's> {
             return;
         }
         self.event_times.push(rec.event_time_millis);
-        self.objects.add(index, &day_of(rec.event_time_millis), &self.rows);
     }
 
     /// Names and closes the objects. `raws` holds the records' raw JSON when any was quarantined.
@@ -169,20 +174,27 @@ impl<'n, 's> BatchAssembler<'n, 's> {
     }
 }
 
-/// Best effort: the eventID and sequence number of a record that did not decode.
-fn salvage_ids(raw: &str) -> (Option<String>, Option<String>) {
-    let v: serde_json::Value = match serde_json::from_str(raw) {
-        Ok(v) => v,
-        Err(_) => return (None, None),
+/// What can be read of a record that did not decode.
+#[derive(Default)]
+struct Salvaged {
+    event_id: Option<String>,
+    /// Only a canonical one (it names the batch's objects and orders the views).
+    sequence_number: Option<String>,
+    stream_arn: Option<String>,
+}
+
+/// Best effort: the eventID, sequence number and stream of a record that did not decode.
+fn salvage_ids(raw: &str) -> Salvaged {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return Salvaged::default();
     };
-    let id = v.get("eventID").and_then(|x| x.as_str()).map(str::to_owned);
-    let seq = v
-        .get("dynamodb")
-        .and_then(|d| d.get("SequenceNumber"))
-        .and_then(|x| x.as_str())
-        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-        .map(str::to_owned);
-    (id, seq)
+    let text = |v: Option<&serde_json::Value>| v.and_then(|x| x.as_str()).map(str::to_owned);
+    Salvaged {
+        event_id: text(v.get("eventID")),
+        sequence_number: text(v.get("dynamodb").and_then(|d| d.get("SequenceNumber")))
+            .filter(|s| is_canonical_sequence_number(s)),
+        stream_arn: text(v.get("eventSourceARN")),
+    }
 }
 
 #[cfg(test)]
@@ -369,6 +381,181 @@ mod tests {
         for bound in [0, 1, 5] {
             assert_eq!(run(bound), streamed, "bound {bound}");
         }
+    }
+
+    /// `out`'s rows of `table`, as lines (header first).
+    fn lines_of(out: &BatchOutput, table: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        for o in out.objects.iter().filter(|o| o.table.as_deref() == Some(table)) {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(o.body.as_slice()), &mut text).unwrap();
+            lines.extend(text.lines().map(str::to_owned));
+        }
+        lines
+    }
+
+    /// Record `i` of the insert fixture as sequence number 100 + i with `change` applied.
+    fn variant(i: usize, change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+        let mut r = rec(&(100 + i).to_string(), "INSERT");
+        change(&mut r);
+        r
+    }
+
+    /// Hostile input 1: a time a `dt` partition cannot name, or before the day the projection
+    /// starts, is quarantined with the reason; the bounds themselves are kept.
+    #[test]
+    fn times_outside_what_the_projection_reads_are_quarantined() {
+        let spec = LakeSpec::default();
+        assert_eq!(spec.projection_start, "2020-01-01");
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let first_second = 1_577_836_800; // 2020-01-01T00:00:00Z
+        let cases: [(serde_json::Value, Option<&str>); 7] = [
+            (json!(1_793_887_200_000u64), Some("milliseconds")), // ms, as Kinesis Data Streams sends
+            (json!(253_402_300_800u64), Some("9999-12-31")),     // 10000-01-01
+            (json!(1e13), Some("9999-12-31")),
+            (json!(-1), Some("1970-01-01")),
+            (json!(first_second - 1), Some("before partitioning.projection_start 2020-01-01")),
+            (json!(first_second), None),
+            (json!(253_402_300_799u64), None), // 9999-12-31T23:59:59Z
+        ];
+        let records = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (t, _))| variant(i, |r| r["dynamodb"]["ApproximateCreationDateTime"] = t.clone()))
+            .collect();
+        let out = normalizer.normalize_event(&event_of(records), &BatchOptions::default()).unwrap();
+        let quarantined: Vec<(usize, &str)> = out.quarantined.iter().map(|q| (q.index, q.reason.as_str())).collect();
+        let expected: Vec<usize> = (0..cases.len()).filter(|&i| cases[i].1.is_some()).collect();
+        assert_eq!(quarantined.iter().map(|q| q.0).collect::<Vec<_>>(), expected, "{quarantined:?}");
+        for (i, reason) in quarantined {
+            assert!(reason.contains(cases[i].1.unwrap()), "case {i}: {reason}");
+        }
+        let days: Vec<&str> =
+            out.objects.iter().filter_map(|o| o.key.as_str().split("dt=").nth(1)?.split('/').next()).collect();
+        assert_eq!(days, ["2020-01-01", "9999-12-31"].repeat(2));
+        assert_eq!(out.rows_per_table[0].1, 2);
+        // A later projection start moves the bound with it.
+        let later = LakeSpec::from_toml(
+            "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[partitioning]\nprojection_start = \"2026-11-06\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let normalizer = Normalizer::new(&later, None).unwrap();
+        let out = normalizer.normalize_event(&event_of(vec![rec("100", "INSERT")]), &BatchOptions::default()).unwrap();
+        assert_eq!(out.quarantined.len(), 1, "the fixture is from 2026-11-05");
+        assert!(out.quarantined[0].reason.contains("2026-11-05 12:00:00.000"), "{}", out.quarantined[0].reason);
+    }
+
+    /// Hostile input 2: a batch whose every record is quarantined is still named after its
+    /// stream, so two streams' batches never overwrite each other's quarantine object.
+    #[test]
+    fn quarantine_objects_of_two_streams_have_two_names() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let key_of = |arn: &str| {
+            let r = variant(0, |r| {
+                r["eventSourceARN"] = arn.into();
+                r["dynamodb"]["NewImage"]["version"] = json!({"X": "1"});
+            });
+            let out = normalizer.normalize_event(&event_of(vec![r]), &BatchOptions::default()).unwrap();
+            assert_eq!((out.records, out.quarantined.len(), out.objects.len()), (1, 1, 1));
+            out.objects[0].key.to_string()
+        };
+        let a = key_of("arn:aws:dynamodb:us-east-1:123456789012:table/a/stream/2026-01-01T00:00:00.000");
+        let b = key_of("arn:aws:dynamodb:us-east-1:123456789012:table/b/stream/2026-01-01T00:00:00.000");
+        assert_ne!(a, b);
+        assert!(a.starts_with("_quarantine/") && !a.contains("local"), "{a}");
+    }
+
+    /// Hostile input 5: records that show no new image (a REMOVE, a KEYS_ONLY or OLD_IMAGE
+    /// stream) appear in `changes` only, whatever images they carry.
+    #[test]
+    fn records_without_a_new_image_by_their_kind_are_in_changes_only() {
+        let spec = LakeSpec::from_toml(
+            "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n[[tables]]\nname = \"x\"\n\
+             [[tables.columns]]\nname = \"v\"\npath = \"version\"\ntype = \"bigint\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let image = record("insert.json")["dynamodb"]["NewImage"].clone();
+        let records = vec![
+            variant(0, |r| {
+                r["eventName"] = "REMOVE".into();
+                r["dynamodb"]["OldImage"] = image.clone();
+            }),
+            variant(1, |r| {
+                r["eventName"] = "MODIFY".into();
+                r["dynamodb"]["StreamViewType"] = "KEYS_ONLY".into();
+                r["dynamodb"]["OldImage"] = image.clone();
+            }),
+            variant(2, |r| {
+                r["eventName"] = "MODIFY".into();
+                r["dynamodb"]["StreamViewType"] = "OLD_IMAGE".into();
+                r["dynamodb"]["OldImage"] = image.clone();
+            }),
+            variant(3, |r| r["dynamodb"]["StreamViewType"] = "NEW_IMAGE".into()),
+        ];
+        let out = normalizer.normalize_event(&event_of(records), &BatchOptions::default()).unwrap();
+        assert!(out.quarantined.is_empty(), "{:?}", out.quarantined);
+        let counts: Vec<u64> = out.rows_per_table.iter().map(|(_, n)| *n).collect();
+        // changes: all four; attributes (16 leaves) and `x`: only the NEW_IMAGE insert.
+        assert_eq!(counts, [4, 16, 1, 0]);
+        let changes = lines_of(&out, "changes");
+        let removed = changes.iter().find(|l| l.starts_with("REMOVE\t100\t")).unwrap();
+        assert!(removed.ends_with(",version"), "a REMOVE lists what it deletes: {removed}");
+    }
+
+    /// Hostile input 6: keys, sequence numbers and the view type must be what DynamoDB
+    /// writes; anything else is quarantined with the reason, and the rest of the batch lands.
+    #[test]
+    fn keys_sequence_numbers_and_view_types_are_checked() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let keys = |k: serde_json::Value| move |r: &mut serde_json::Value| r["dynamodb"]["Keys"] = k;
+        let seq = |s: &str| {
+            let s = s.to_owned();
+            move |r: &mut serde_json::Value| r["dynamodb"]["SequenceNumber"] = s.into()
+        };
+        type Change = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let bad: Vec<(Change, &str)> = vec![
+            (
+                Box::new(|r: &mut serde_json::Value| drop(r["dynamodb"].as_object_mut().unwrap().remove("Keys"))),
+                "missing or empty",
+            ),
+            (Box::new(keys(json!({}))), "missing or empty"),
+            (Box::new(keys(json!({"pk": {"NULL": true}}))), "`pk` is a NULL"),
+            (Box::new(keys(json!({"pk": {"M": {"a": {"S": "x"}}}}))), "`pk` is a M"),
+            (Box::new(keys(json!({"pk": {"S": ""}}))), "`pk` is an empty S"),
+            (Box::new(keys(json!({"pk": {"S": "a"}, "sk": {"S": "b"}, "x": {"N": "1"}}))), "has 3 attributes"),
+            (Box::new(keys(json!({"pk": {"SS": ["a"]}}))), "`pk` is a SS"),
+            (
+                Box::new(|r: &mut serde_json::Value| r["dynamodb"]["StreamViewType"] = "BOGUS".into()),
+                "StreamViewType `BOGUS`",
+            ),
+            (Box::new(seq("0100")), "without leading zeros"),
+            (Box::new(seq(&"9".repeat(41))), "1 to 40 digits"),
+            (Box::new(seq("")), "SequenceNumber ``"),
+        ];
+        let n = bad.len();
+        let mut records: Vec<serde_json::Value> = Vec::new();
+        let mut reasons = Vec::new();
+        for (i, (change, reason)) in bad.into_iter().enumerate() {
+            records.push(variant(i, change));
+            reasons.push(reason);
+        }
+        records.push(variant(n, |r| r["dynamodb"]["Keys"] = json!({"pk": {"N": "7"}, "sk": {"B": "AA=="}})));
+        records.push(variant(n + 1, seq("0")));
+        let out = normalizer.normalize_event(&event_of(records), &BatchOptions::default()).unwrap();
+        let got: Vec<(usize, &str)> = out.quarantined.iter().map(|q| (q.index, q.reason.as_str())).collect();
+        assert_eq!(got.len(), n, "{got:?}");
+        for (i, reason) in got {
+            assert!(reason.contains(reasons[i]), "record {i}: `{reason}` does not say `{}`", reasons[i]);
+        }
+        let changes = lines_of(&out, "changes");
+        assert_eq!(changes.len(), 3, "header and the two good records: {changes:?}");
+        assert!(changes[1].starts_with(&format!("INSERT\t{}\t", 100 + n)), "{}", changes[1]);
+        assert!(changes[2].starts_with("INSERT\t0\t"), "{}", changes[2]);
     }
 
     #[test]

@@ -13,9 +13,9 @@
 
 use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
 use crate::export::{DataFile, Export, ExportError, FileStats};
-use crate::flatten::{Flattener, RecordRows};
+use crate::flatten::{Flattener, Scratch};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
-use crate::record::{Item, StreamRecord};
+use crate::record::{Item, StreamRecord, LAST_EVENT_MILLIS};
 use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
 use ddb_lake_core::rows::SnapshotsRow;
 use ddb_lake_core::schema::BuiltInTable;
@@ -132,9 +132,10 @@ impl<'n, 's> PartAssembler<'n, 's> {
         PartAssembler { flattener, objects: ObjectAssembler::new(layout), quarantine: Vec::new(), items: 0 }
     }
 
-    fn add(&mut self, line_number: u64, day: &str, rec: &StreamRecord<'_>, line: &str, rows: &mut RecordRows) {
+    fn add(&mut self, line_number: u64, day: &str, rec: &StreamRecord<'_>, line: &str, scratch: &mut Scratch) {
         self.items += 1;
-        if let Err(e) = self.flattener.flatten(rec, rows) {
+        let mut target = self.objects.record(line_number as usize, day);
+        if let Err(e) = self.flattener.flatten(rec, scratch, &mut target) {
             let q = QuarantinedRecord {
                 index: line_number as usize,
                 event_id: None,
@@ -142,9 +143,7 @@ impl<'n, 's> PartAssembler<'n, 's> {
                 reason: e.to_string(),
             };
             self.quarantine.push((q, line.to_owned()));
-            return;
         }
-        self.objects.add(line_number as usize, day, rows);
     }
 
     fn finish(self, part: &SnapshotPart) -> SnapshotPartOutput {
@@ -181,14 +180,14 @@ pub(crate) fn normalize_file<E>(
     let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
     let mut part = 0u32;
     let mut assembler = PartAssembler::new(flattener, layout);
-    let mut rows = RecordRows::default();
+    let mut scratch = Scratch::default();
     let mut line_number = 0u64;
     let mut failed: Option<E> = None;
     let read = file.for_each_item(progress, |item, line| {
         line_number += 1;
         let keys = key_attributes(spec, &item).map_err(|e| e.to_string())?;
         let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
-        assembler.add(line_number, &day, &rec, line, &mut rows);
+        assembler.add(line_number, &day, &rec, line, &mut scratch);
         if assembler.objects.row_bytes() >= part_bytes {
             let done = std::mem::replace(&mut assembler, PartAssembler::new(flattener, layout));
             if let Err(e) = emit(done.finish(&part_id(part))) {
@@ -221,6 +220,19 @@ pub(crate) fn backfill<E>(
     mut progress: impl FnMut(BackfillStep, usize, u64),
     mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
 ) -> Result<FileStats, SnapshotError<E>> {
+    if snapshot.time_millis < spec.projection_start_millis() || snapshot.time_millis > LAST_EVENT_MILLIS {
+        // Every row would sit where no query reads: refuse before anything is written.
+        return Err(SnapshotError::Export(ExportError::Manifest {
+            path: export.dir.join("manifest-summary.json"),
+            message: format!(
+                "exportTime {} is outside the days the lake's partitions are read, from \
+                 partitioning.projection_start {} through 9999-12-31; set projection_start to {} or earlier",
+                export.export_time,
+                spec.projection_start,
+                snapshot.day()
+            ),
+        }));
+    }
     let mut read = FileStats::default();
     for (n, file) in export.files.iter().enumerate() {
         let stats = file.verify(
@@ -423,6 +435,34 @@ mod tests {
         );
         assert!(row.contains("\tx\tenabled\tname\t\\N\t"), "{row}");
         assert!(!row.contains("中文"), "never the value: {row}");
+    }
+
+    /// Hostile input 1, for snapshots: an export from before the projection's first day is
+    /// refused before anything is written, saying which setting keeps it.
+    #[test]
+    fn an_export_before_the_projection_start_is_refused() {
+        let text = "[source]\ntable = \"t\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n\
+                    [partitioning]\nprojection_start = \"2026-11-06\"\n";
+        let spec = LakeSpec::from_toml(text, "t.toml").unwrap();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = export();
+        let mut written = 0;
+        let e = normalizer
+            .backfill(
+                &Snapshot::of_export(&export, 300),
+                &export,
+                DEFAULT_PART_BYTES,
+                |_, _, _| {},
+                |_| {
+                    written += 1;
+                    Ok::<_, std::io::Error>(())
+                },
+            )
+            .unwrap_err()
+            .to_string();
+        assert_eq!(written, 0);
+        assert!(e.contains("manifest-summary.json: exportTime 2026-11-05T12:00:00"), "{e}");
+        assert!(e.contains("set projection_start to 2026-11-05 or earlier"), "{e}");
     }
 
     #[test]

@@ -313,6 +313,15 @@ impl LakeSpec {
         None
     }
 
+    /// The first millisecond of `projection_start` (UTC): rows of an earlier day sit in a
+    /// partition Athena's projection never reads.
+    pub fn projection_start_millis(&self) -> i64 {
+        chrono::NaiveDate::parse_from_str(&self.projection_start, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map_or(0, |t| t.and_utc().timestamp_millis())
+    }
+
     /// Whether any redaction rule hashes (and so needs the key).
     pub fn needs_redaction_key(&self) -> bool {
         self.redactions.iter().any(|r| r.action == RedactAction::Hash)

@@ -269,17 +269,36 @@ impl Export {
 
         let files_path = dir.join("manifest-files.json");
         let text = read_manifest(&files_path)?;
-        let mut files = Vec::new();
+        let mut files: Vec<DataFile> = Vec::new();
+        let mut lines = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let wire: FileWire = serde_json::from_str(line)
                 .map_err(|e| manifest_error(&files_path, format!("line {}: not a data file entry: {e}", n + 1)))?;
-            files.push(data_file(dir, &export_id, &files_path, n + 1, wire)?);
+            let file = data_file(dir, &export_id, &files_path, n + 1, wire)?;
+            // A file listed twice would count twice in the snapshot's `data_files`, and a
+            // snapshot whose count never matches is one every view ignores.
+            if let Some(first) = files.iter().position(|f| f.name == file.name).map(|k| lines[k]) {
+                return Err(manifest_error(
+                    &files_path,
+                    format!(
+                        "line {}: lists data file {} a second time (first on line {first}): the manifest is damaged; export again",
+                        n + 1,
+                        file.manifest_key
+                    ),
+                ));
+            }
+            lines.push(n + 1);
+            files.push(file);
         }
         let listed: u64 = files.iter().map(|f| f.item_count).sum();
         if listed != item_count {
             return Err(manifest_error(
                 &files_path,
-                format!("its data files hold {listed} items, manifest-summary.json says {item_count}: export again"),
+                format!(
+                    "the itemCount of its {} data files adds up to {listed}, manifest-summary.json says \
+                     {item_count}: the manifests disagree; export again",
+                    files.len()
+                ),
             ));
         }
         Ok(Export {
@@ -572,11 +591,28 @@ mod tests {
         let (_tmp, dir) = editable_copy();
         edit(&dir.join("manifest-files.json"), |t| t.replacen("\"itemCount\":2", "\"itemCount\":3", 1));
         let e = Export::open(&dir).unwrap_err();
-        assert!(e.to_string().contains("hold 4 items, manifest-summary.json says 3"), "{e}");
+        assert!(
+            e.to_string().contains("the itemCount of its 3 data files adds up to 4, manifest-summary.json says 3"),
+            "{e}"
+        );
         edit(&dir.join("manifest-summary.json"), |t| t.replace("\"itemCount\":3", "\"itemCount\":4"));
         let export = Export::open(&dir).unwrap();
         let e = export.files[0].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::ItemCount { expected: 3, found: 2, .. }), "{e}");
+    }
+
+    /// Hostile input 4: a data file listed twice would make a snapshot no view ever uses.
+    #[test]
+    fn a_data_file_listed_twice_is_refused_naming_it() {
+        let (_tmp, dir) = editable_copy();
+        let path = dir.join("manifest-files.json");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let second = text.lines().nth(1).unwrap().to_owned();
+        let name =
+            serde_json::from_str::<serde_json::Value>(&second).unwrap()["dataFileS3Key"].as_str().unwrap().to_owned();
+        std::fs::write(&path, format!("{text}{second}\n")).unwrap();
+        let e = Export::open(&dir).unwrap_err().to_string();
+        assert!(e.contains(&format!("line 4: lists data file {name} a second time (first on line 2)")), "{e}");
     }
 
     #[test]

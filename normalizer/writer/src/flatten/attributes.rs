@@ -4,7 +4,7 @@
 //!
 //! [`Redactor`]: crate::redaction::Redactor
 
-use super::Flattener;
+use super::{Flattener, RowSink, TableRows};
 use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::{OpenRules, PathStep};
 use ddb_lake_core::path::{push_index, push_name};
@@ -15,8 +15,8 @@ use ddb_lake_core::spec::RedactAction;
 /// common columns' prefix, the output, the row count, and the path of the value at hand.
 pub(super) struct AttributeRows<'r> {
     pub(super) prefix: &'r [u8],
-    pub(super) out: &'r mut Vec<u8>,
-    pub(super) rows: u64,
+    pub(super) rows: TableRows<'r>,
+    pub(super) sink: &'r mut dyn RowSink,
     pub(super) path: String,
     pub(super) changed_known: bool,
 }
@@ -132,6 +132,6 @@ impl Flattener<'_> {
 static EMPTY_ITEM: Item<'static> = Item::EMPTY;
 
 fn emit(w: &mut AttributeRows<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
-    AttributeRow { path: &w.path, type_name, value, changed }.write(w.prefix, w.out);
-    w.rows += 1;
+    AttributeRow { path: &w.path, type_name, value, changed }.write(w.prefix, w.rows.buf());
+    w.rows.row_done(w.sink);
 }

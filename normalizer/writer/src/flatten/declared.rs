@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{FlattenError, Flattener, TypeConflict};
+use super::{FlattenError, Flattener, RowSink, TableRows, TypeConflict};
 use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::OpenRules;
 use ddb_lake_core::number::{self, NumberFitError};
@@ -21,15 +21,14 @@ impl Flattener<'_> {
         redacted: &[bool],
         image: &Item<'_>,
         prefix: &[u8],
-        buf: &mut Vec<u8>,
-        rows: &mut u64,
+        out: &mut TableRows<'_>,
         rejects: &mut Rejects<'_>,
     ) {
         let Some(explode) = &table.explode else {
-            buf.extend_from_slice(prefix);
-            self.declared_columns(table, redacted, image, None, buf, rejects);
-            end_row(buf);
-            *rows += 1;
+            out.buf().extend_from_slice(prefix);
+            self.declared_columns(table, redacted, image, None, out.buf(), rejects);
+            end_row(out.buf());
+            out.row_done(rejects.sink);
             return;
         };
         // Set elements become scalar values; list elements are borrowed as they are.
@@ -51,12 +50,13 @@ impl Flattener<'_> {
             }
         };
         for (i, e) in elements.iter().enumerate() {
+            let buf = out.buf();
             buf.extend_from_slice(prefix);
             push_delimiter(buf);
             push_field(buf, i.to_string().as_str());
-            self.declared_columns(table, redacted, image, Some((explode.0.len(), i, e)), buf, rejects);
-            end_row(buf);
-            *rows += 1;
+            self.declared_columns(table, redacted, image, Some((explode.0.len(), i, e)), out.buf(), rejects);
+            end_row(out.buf());
+            out.row_done(rejects.sink);
         }
     }
 
@@ -117,7 +117,8 @@ impl Flattener<'_> {
                             found: v.type_name(),
                             reason,
                         };
-                        rejects.push(&table.name, Some(&c.name), &e.path, element.map(|(_, i, _)| i), &e.to_string());
+                        let at = element.map(|(_, i, _)| i);
+                        rejects.push(&table.name, Some(&c.name), &e.path, at, &e.to_string());
                         push_null(buf);
                         continue;
                     }
@@ -131,18 +132,19 @@ impl Flattener<'_> {
     }
 }
 
-/// The `_rejects` rows of one record: the common columns' prefix, the output, the count.
+/// The `_rejects` rows of one record: the common columns' prefix, the rows, and where the
+/// record's rows go (the declared tables' rows go there too).
 pub(super) struct Rejects<'p> {
     pub(super) prefix: &'p [u8],
-    pub(super) buf: Vec<u8>,
-    pub(super) rows: u64,
+    pub(super) rows: TableRows<'p>,
+    pub(super) sink: &'p mut dyn RowSink,
 }
 
 impl Rejects<'_> {
     fn push(&mut self, table: &str, column: Option<&str>, path: &str, element: Option<usize>, reason: &str) {
         let row = RejectRow { table_name: table, column_name: column, path, element_index: element, reason };
-        row.write(self.prefix, &mut self.buf);
-        self.rows += 1;
+        row.write(self.prefix, self.rows.buf());
+        self.rows.row_done(self.sink);
     }
 }
 

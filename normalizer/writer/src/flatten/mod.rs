@@ -24,9 +24,9 @@ use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
 use attributes::AttributeRows;
 use declared::Rejects;
 
-/// Position of the `changes` table in [`RecordRows`].
+/// Position of the `changes` table among a spec's item tables.
 const CHANGES: usize = BuiltInTable::Changes.index();
-/// Position of the `attributes` table in [`RecordRows`].
+/// Position of the `attributes` table among a spec's item tables.
 const ATTRIBUTES: usize = BuiltInTable::Attributes.index();
 
 /// Why a record cannot be flattened under the spec (the record goes to quarantine).
@@ -44,6 +44,17 @@ pub enum FlattenError {
         path: String,
         /// DynamoDB type found.
         found: &'static str,
+    },
+    /// The record's day is before the first day the partition projection reads.
+    #[error(
+        "event time {time} is before partitioning.projection_start {start}, the first day Athena's \
+         partition projection reads, so no query would see its rows (set projection_start earlier to keep it)"
+    )]
+    BeforeProjectionStart {
+        /// The record's time (`YYYY-MM-DD HH:MM:SS.mmm`).
+        time: String,
+        /// The spec's `partitioning.projection_start`.
+        start: String,
     },
 }
 
@@ -65,7 +76,19 @@ pub struct TypeConflict {
     pub reason: String,
 }
 
-/// Encoded rows of one record, per table (index = position in `LakeSpec::item_table_schemas`).
+/// Bytes of one table's rows a record holds before handing them on ([`RowSink::take`]): one
+/// record's rows are never all in memory, however many leaves its item has (a 400 KB item
+/// can have 100,000, each row repeating keys of up to 3 KB).
+pub const SPILL_BYTES: usize = 256 * 1024;
+
+/// Where a record's rows go as they are encoded: whole rows, in order, per table.
+pub trait RowSink {
+    /// Takes `count` encoded rows of table `table` (index in `LakeSpec::item_table_schemas`),
+    /// each ending with LF.
+    fn take(&mut self, table: usize, rows: &[u8], count: u64);
+}
+
+/// A sink that keeps every row, per table (the tests read a record's rows from it).
 #[derive(Debug, Default)]
 pub struct RecordRows {
     /// Encoded rows (each ends with LF), per table.
@@ -75,16 +98,66 @@ pub struct RecordRows {
 }
 
 impl RecordRows {
-    fn reset(&mut self, tables: usize) {
-        self.bufs.resize_with(tables, Vec::new);
-        self.rows.resize(tables, 0);
-        for b in &mut self.bufs {
-            b.clear();
+    /// No rows yet of `tables` tables.
+    pub fn for_tables(tables: usize) -> Self {
+        RecordRows { bufs: vec![Vec::new(); tables], rows: vec![0; tables] }
+    }
+}
+
+impl RowSink for RecordRows {
+    fn take(&mut self, table: usize, rows: &[u8], count: u64) {
+        if self.bufs.len() <= table {
+            self.bufs.resize_with(table + 1, Vec::new);
+            self.rows.resize(table + 1, 0);
         }
-        for r in &mut self.rows {
-            *r = 0;
+        self.bufs[table].extend_from_slice(rows);
+        self.rows[table] += count;
+    }
+}
+
+/// One table's rows of the record being flattened, handed to the sink every
+/// [`SPILL_BYTES`] and when the record is done.
+pub(super) struct TableRows<'k> {
+    table: usize,
+    buf: &'k mut Vec<u8>,
+    rows: u64,
+}
+
+impl<'k> TableRows<'k> {
+    fn new(table: usize, buf: &'k mut Vec<u8>) -> Self {
+        buf.clear();
+        TableRows { table, buf, rows: 0 }
+    }
+
+    /// The buffer to encode the next row into; call [`TableRows::row_done`] after it.
+    pub(super) fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
+
+    /// One more row is in the buffer; hands the buffer on when it is full.
+    pub(super) fn row_done(&mut self, sink: &mut dyn RowSink) {
+        self.rows += 1;
+        if self.buf.len() >= SPILL_BYTES {
+            self.flush(sink);
         }
     }
+
+    /// Hands the rows in the buffer on.
+    pub(super) fn flush(&mut self, sink: &mut dyn RowSink) {
+        if self.rows > 0 {
+            sink.take(self.table, self.buf, self.rows);
+        }
+        self.buf.clear();
+        self.rows = 0;
+    }
+}
+
+/// The flattener's reusable buffers (one per kind of table; kept between records so that
+/// their memory is allocated once).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    prefix: Vec<u8>,
+    bufs: [Vec<u8>; 3],
 }
 
 /// Turns records into rows under one spec. Built once, used for every record.
@@ -97,6 +170,8 @@ pub struct Flattener<'s> {
     /// Per declared table, per column: whether redaction can reach the column's path at all
     /// ([`Redactor::reaches`]). The others skip the per-row walk of their path.
     redacted_columns: Vec<Vec<bool>>,
+    /// [`LakeSpec::projection_start_millis`].
+    first_millis: i64,
 }
 
 impl<'s> Flattener<'s> {
@@ -121,6 +196,7 @@ impl<'s> Flattener<'s> {
             table_count: BuiltInTable::ITEM_TABLES.len() + spec.tables.len() + 1,
             tenant_action,
             redacted_columns,
+            first_millis: spec.projection_start_millis(),
         })
     }
 
@@ -134,14 +210,31 @@ impl<'s> Flattener<'s> {
         self.table_count
     }
 
-    /// Flattens one record into `out` (cleared first).
-    pub fn flatten(&self, rec: &StreamRecord<'_>, out: &mut RecordRows) -> Result<(), FlattenError> {
-        out.reset(self.table_count);
-        let mut prefix = Vec::with_capacity(256);
-        self.common_prefix(rec, &mut prefix);
+    /// Flattens one record, handing its rows to `sink` as they are encoded (see
+    /// [`SPILL_BYTES`]); `scratch` holds the buffers between records. A record before the
+    /// spec's `projection_start` is refused (its rows would sit where no query reads) before
+    /// any row is handed over; after that, flattening cannot fail.
+    pub fn flatten(
+        &self,
+        rec: &StreamRecord<'_>,
+        scratch: &mut Scratch,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), FlattenError> {
+        if rec.event_time_millis < self.first_millis {
+            let mut time = Vec::new();
+            ddb_lake_core::rowfmt::push_timestamp(&mut time, rec.event_time_millis);
+            return Err(FlattenError::BeforeProjectionStart {
+                time: String::from_utf8_lossy(&time).into_owned(),
+                start: self.spec.projection_start.clone(),
+            });
+        }
+        let Scratch { prefix, bufs: [main, leaves, rejected] } = scratch;
+        prefix.clear();
+        self.common_prefix(rec, prefix);
 
         // changes
         let changed = changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name));
+        let mut changes = TableRows::new(CHANGES, main);
         ChangesRow {
             event_id: rec.event_id.as_ref().map(Text::as_str),
             stream_view_type: rec.stream_view_type.as_ref().map(Text::as_str),
@@ -150,8 +243,9 @@ impl<'s> Flattener<'s> {
             principal: rec.principal.as_ref().map(Text::as_str),
             changed_attributes: changed.as_deref(),
         }
-        .write(&prefix, &mut out.bufs[CHANGES]);
-        out.rows[CHANGES] = 1;
+        .write(prefix, changes.buf());
+        changes.row_done(sink);
+        changes.flush(sink);
 
         let Some(image) = rec.new_image.as_ref() else {
             return Ok(());
@@ -165,26 +259,24 @@ impl<'s> Flattener<'s> {
             };
             let changed_known = rec.event_name == EventName::Insert || old.is_some();
             let mut walk = AttributeRows {
-                prefix: &prefix,
-                out: &mut out.bufs[ATTRIBUTES],
-                rows: 0,
+                prefix,
+                rows: TableRows::new(ATTRIBUTES, leaves),
+                sink: &mut *sink,
                 path: String::with_capacity(64),
                 changed_known,
             };
             self.walk_map(image, old, 0, self.redactor.all_rules(), &mut walk);
-            out.rows[ATTRIBUTES] = walk.rows;
+            walk.rows.flush(walk.sink);
         }
 
         // declared tables, and the cells they reject
-        let rejects_at = self.table_count - 1;
-        let mut rejects = Rejects { prefix: &prefix, buf: std::mem::take(&mut out.bufs[rejects_at]), rows: 0 };
+        let mut rejects = Rejects { prefix, rows: TableRows::new(self.table_count - 1, rejected), sink };
         for (k, table) in self.spec.tables.iter().enumerate() {
-            let idx = BuiltInTable::ITEM_TABLES.len() + k;
-            let (buf, rows) = (&mut out.bufs[idx], &mut out.rows[idx]);
-            self.declared_rows(table, &self.redacted_columns[k], image, &prefix, buf, rows, &mut rejects);
+            let mut rows = TableRows::new(BuiltInTable::ITEM_TABLES.len() + k, main);
+            self.declared_rows(table, &self.redacted_columns[k], image, prefix, &mut rows, &mut rejects);
+            rows.flush(rejects.sink);
         }
-        out.rows[rejects_at] = rejects.rows;
-        out.bufs[rejects_at] = rejects.buf;
+        rejects.rows.flush(rejects.sink);
         Ok(())
     }
 

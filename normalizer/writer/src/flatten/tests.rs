@@ -13,8 +13,8 @@ fn rows_of(spec: &LakeSpec, rec: &str) -> Vec<(Vec<String>, Vec<ddb_lake_core::r
 /// The rows of each table for `rec` as text (no header line).
 fn texts_of(spec: &LakeSpec, rec: &str) -> Vec<String> {
     let f = Flattener::new(spec, Some(b"0123456789abcdef"), "the test").unwrap();
-    let mut out = RecordRows::default();
-    f.flatten(&decode_record(rec).unwrap(), &mut out).unwrap();
+    let mut out = RecordRows::for_tables(f.table_count());
+    f.flatten(&decode_record(rec).unwrap(), &mut Scratch::default(), &mut out).unwrap();
     out.bufs.iter().map(|b| String::from_utf8(b.clone()).unwrap()).collect()
 }
 

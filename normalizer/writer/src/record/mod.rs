@@ -55,6 +55,7 @@ impl EventName {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a userIdentity object {\"type\": …, \"principalId\": …}")]
 struct UserIdentityWire<'a> {
     #[serde(rename = "type", default, borrow)]
     kind: Option<Text<'a>>,
@@ -63,6 +64,7 @@ struct UserIdentityWire<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "the record's dynamodb object {\"Keys\": …, \"SequenceNumber\": …, …}")]
 struct ChangeWire<'a> {
     #[serde(rename = "ApproximateCreationDateTime", default)]
     approximate_creation_date_time: Option<f64>,
@@ -81,6 +83,7 @@ struct ChangeWire<'a> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a stream record {\"eventName\": …, \"dynamodb\": {…}, …}")]
 struct RecordWire<'a> {
     #[serde(rename = "eventID", default, borrow)]
     event_id: Option<Text<'a>>,
@@ -132,12 +135,135 @@ pub enum RecordError {
     /// `eventName` is not INSERT, MODIFY or REMOVE.
     #[error("eventName `{0}` is not INSERT, MODIFY or REMOVE")]
     EventName(String),
-    /// The sequence number is not a decimal integer.
-    #[error("SequenceNumber `{0}` is not a decimal integer")]
+    /// The sequence number is not a canonical decimal integer (the views order by length,
+    /// then text, which only works without leading zeros).
+    #[error(
+        "SequenceNumber `{0}` is not a decimal integer of 1 to {MAX_SEQUENCE_DIGITS} digits without leading zeros"
+    )]
     SequenceNumber(String),
     /// The record carries no ApproximateCreationDateTime, so it has no partition.
-    #[error("record has no usable dynamodb.ApproximateCreationDateTime (needed for its dt partition)")]
+    #[error("record has no dynamodb.ApproximateCreationDateTime (needed for its dt partition)")]
     NoTime,
+    /// ApproximateCreationDateTime is not a time a `dt` partition can name.
+    #[error(
+        "dynamodb.ApproximateCreationDateTime {0} is not a time in seconds from 1970-01-01 through 9999-12-31, \
+         the days a dt partition can name (DynamoDB Streams sends seconds; a value in milliseconds, as \
+         Kinesis Data Streams records carry, is 1000 times too large)"
+    )]
+    TimeOutOfRange(f64),
+    /// `Keys` is not one or two key attributes of a key type.
+    #[error("dynamodb.Keys {0}")]
+    Keys(String),
+    /// `StreamViewType` is not one DynamoDB has.
+    #[error("StreamViewType `{0}` is not NEW_AND_OLD_IMAGES, NEW_IMAGE, OLD_IMAGE or KEYS_ONLY")]
+    StreamViewType(String),
+}
+
+/// Most digits a sequence number has (DynamoDB: 21 to 40).
+pub const MAX_SEQUENCE_DIGITS: usize = 40;
+
+/// The last millisecond a `dt=YYYY-MM-DD` partition can name: 9999-12-31T23:59:59.999Z.
+pub const LAST_EVENT_MILLIS: i64 = 253_402_300_799_999;
+
+/// Whether `s` is a sequence number as DynamoDB writes it: 1 to [`MAX_SEQUENCE_DIGITS`]
+/// decimal digits, no leading zero (so that ordering by length, then text, is numeric order).
+pub fn is_canonical_sequence_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_SEQUENCE_DIGITS
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || b.len() == 1)
+}
+
+/// `ApproximateCreationDateTime` (seconds since the epoch, maybe fractional) in milliseconds,
+/// when it is a time from 1970-01-01 through 9999-12-31 ([`LAST_EVENT_MILLIS`]).
+pub fn event_time_millis(secs: f64) -> Option<i64> {
+    let millis = (secs * 1000.0).round();
+    (millis.is_finite() && (0.0..=LAST_EVENT_MILLIS as f64).contains(&millis)).then_some(millis as i64)
+}
+
+/// The key attributes must be what a DynamoDB key is: one or two attributes (partition key,
+/// sort key) of type S, N or B, strings and binaries not empty.
+fn check_keys(keys: &Item<'_>) -> Result<(), RecordError> {
+    let bad = |why: String| Err(RecordError::Keys(why));
+    if keys.is_empty() {
+        return bad("is missing or empty; a stream record names its item's key attributes".into());
+    }
+    if keys.len() > 2 {
+        return bad(format!("has {} attributes; a table's key has one or two (partition key, sort key)", keys.len()));
+    }
+    let mut names = keys.iter().map(|(n, _)| n.as_str());
+    if let (Some(a), Some(b)) = (names.next(), names.next()) {
+        if a == b {
+            return bad(format!("names `{}` twice", clip(a)));
+        }
+    }
+    for (name, value) in keys {
+        match value {
+            AttributeValue::S(t) | AttributeValue::B(t) if t.as_str().is_empty() => {
+                return bad(format!(
+                    "attribute `{}` is an empty {}; DynamoDB never allows an empty key",
+                    clip(name.as_str()),
+                    value.type_name()
+                ))
+            }
+            AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_) => {}
+            other => {
+                return bad(format!(
+                    "attribute `{}` is a {}; key attributes are S, N or B",
+                    clip(name.as_str()),
+                    other.type_name()
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a stream shows of each changed item (`StreamViewType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamViewType {
+    /// The item before and after the change.
+    NewAndOldImages,
+    /// The item after the change.
+    NewImage,
+    /// The item before the change.
+    OldImage,
+    /// The key attributes only.
+    KeysOnly,
+}
+
+impl StreamViewType {
+    /// The view type DynamoDB calls `name`.
+    pub fn of(name: &str) -> Option<Self> {
+        Some(match name {
+            "NEW_AND_OLD_IMAGES" => StreamViewType::NewAndOldImages,
+            "NEW_IMAGE" => StreamViewType::NewImage,
+            "OLD_IMAGE" => StreamViewType::OldImage,
+            "KEYS_ONLY" => StreamViewType::KeysOnly,
+            _ => return None,
+        })
+    }
+
+    /// The name as DynamoDB writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamViewType::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+            StreamViewType::NewImage => "NEW_IMAGE",
+            StreamViewType::OldImage => "OLD_IMAGE",
+            StreamViewType::KeysOnly => "KEYS_ONLY",
+        }
+    }
+
+    /// Whether records of this view carry the new image.
+    pub fn shows_new_image(self) -> bool {
+        matches!(self, StreamViewType::NewAndOldImages | StreamViewType::NewImage)
+    }
+
+    /// Whether records of this view carry the old image.
+    pub fn shows_old_image(self) -> bool {
+        matches!(self, StreamViewType::NewAndOldImages | StreamViewType::OldImage)
+    }
 }
 
 impl RecordError {
@@ -176,18 +302,56 @@ pub fn without_quoted_text(text: &str) -> String {
     out
 }
 
+/// What an event is: the words of every error about one that is not.
+const EVENT_SHAPE: &str = "a DynamoDB stream event {\"Records\": [...]}";
+
+/// Reads the event object `{"Records": [...]}` and hands its `Records` value to `records`.
+/// Anything else is refused with words the user knows: a JSON array (a list of events, or of
+/// records) is named as such, and `Records` must appear once.
+fn read_event<'de, S: de::DeserializeSeed<'de>>(
+    event_json: &'de str,
+    records: S,
+) -> Result<S::Value, serde_json::Error> {
+    struct EventVisitor<S>(S);
+    impl<'de, S: de::DeserializeSeed<'de>> Visitor<'de> for EventVisitor<S> {
+        type Value = S::Value;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(EVENT_SHAPE)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<S::Value, A::Error> {
+            Err(de::Error::custom(format_args!(
+                "the input is a JSON array, not {EVENT_SHAPE}: write each event as its own object \
+                 (one per line), with its records in its `Records` list"
+            )))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<S::Value, A::Error> {
+            let mut seed = Some(self.0);
+            let mut value = None;
+            while let Some(key) = map.next_key::<Text<'de>>()? {
+                if key.as_str() != "Records" {
+                    map.next_value::<de::IgnoredAny>()?;
+                    continue;
+                }
+                match seed.take() {
+                    Some(s) => value = Some(map.next_value_seed(s)?),
+                    None => return Err(de::Error::custom("the event has `Records` twice")),
+                }
+            }
+            value.ok_or_else(|| de::Error::custom(format_args!("no `Records` list: expected {EVENT_SHAPE}")))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(event_json);
+    let value = de.deserialize_any(EventVisitor(records))?;
+    de.end()?;
+    Ok(value)
+}
+
 /// Splits one Lambda event (`{"Records": [...]}`) into the raw JSON of its records.
 ///
 /// Fails only when the event itself is not an event; a record that is valid JSON but not a
 /// valid stream record is returned here and fails later, in [`decode_record`], on its own.
 pub fn split_event(event_json: &str) -> Result<Vec<&RawValue>, serde_json::Error> {
-    #[derive(Deserialize)]
-    struct EventWire<'a> {
-        #[serde(rename = "Records", borrow)]
-        records: Vec<&'a RawValue>,
-    }
-    let event: EventWire<'_> = serde_json::from_str(event_json)?;
-    Ok(event.records)
+    read_event(event_json, std::marker::PhantomData::<Vec<&RawValue>>)
 }
 
 /// Decodes the raw JSON of one stream record.
@@ -203,37 +367,19 @@ pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
 /// the caller then starts again with [`split_event`] and [`decode_record`], record by
 /// record, so that only the bad ones are quarantined.
 pub fn for_each_record<'a>(event_json: &'a str, f: impl FnMut(usize, StreamRecord<'a>)) -> Result<usize, RecordError> {
-    struct EventVisitor<F>(F);
-    impl<'de, F: FnMut(usize, StreamRecord<'de>)> Visitor<'de> for EventVisitor<F> {
-        type Value = usize;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a DynamoDB stream event {\"Records\": [...]}")
-        }
-        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<usize, A::Error> {
-            let mut count = None;
-            while let Some(key) = map.next_key::<Text<'de>>()? {
-                if key.as_str() == "Records" && count.is_none() {
-                    count = Some(map.next_value_seed(RecordsSeed(&mut self.0))?);
-                } else {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-            }
-            count.ok_or_else(|| de::Error::missing_field("Records"))
-        }
-    }
-    struct RecordsSeed<'f, F>(&'f mut F);
-    impl<'de, F: FnMut(usize, StreamRecord<'de>)> de::DeserializeSeed<'de> for RecordsSeed<'_, F> {
+    struct RecordsSeed<F>(F);
+    impl<'de, F: FnMut(usize, StreamRecord<'de>)> de::DeserializeSeed<'de> for RecordsSeed<F> {
         type Value = usize;
         fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
             deserializer.deserialize_seq(self)
         }
     }
-    impl<'de, F: FnMut(usize, StreamRecord<'de>)> Visitor<'de> for RecordsSeed<'_, F> {
+    impl<'de, F: FnMut(usize, StreamRecord<'de>)> Visitor<'de> for RecordsSeed<F> {
         type Value = usize;
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str("a list of stream records")
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<usize, A::Error> {
             let mut index = 0;
             while let Some(wire) = seq.next_element::<RecordWire<'de>>()? {
                 let rec = wire.check().map_err(de::Error::custom)?;
@@ -243,10 +389,7 @@ pub fn for_each_record<'a>(event_json: &'a str, f: impl FnMut(usize, StreamRecor
             Ok(index)
         }
     }
-    let mut de = serde_json::Deserializer::from_str(event_json);
-    let n = de.deserialize_map(EventVisitor(f)).map_err(RecordError::Shape)?;
-    de.end().map_err(RecordError::Shape)?;
-    Ok(n)
+    read_event(event_json, RecordsSeed(f)).map_err(RecordError::Shape)
 }
 
 impl<'a> RecordWire<'a> {
@@ -259,14 +402,29 @@ impl<'a> RecordWire<'a> {
             "REMOVE" => EventName::Remove,
             other => return Err(RecordError::EventName(clip(other))),
         };
-        let seq = wire.change.sequence_number;
-        if seq.as_str().is_empty() || !seq.as_str().bytes().all(|b| b.is_ascii_digit()) {
+        let change = wire.change;
+        let seq = change.sequence_number;
+        if !is_canonical_sequence_number(seq.as_str()) {
             return Err(RecordError::SequenceNumber(clip(seq.as_str())));
         }
-        let event_time_millis = match wire.change.approximate_creation_date_time {
-            Some(secs) if secs.is_finite() && (0.0..1e13).contains(&secs) => (secs * 1000.0).round() as i64,
-            _ => return Err(RecordError::NoTime),
+        let event_time_millis = match change.approximate_creation_date_time {
+            None => return Err(RecordError::NoTime),
+            Some(secs) => event_time_millis(secs).ok_or(RecordError::TimeOutOfRange(secs))?,
         };
+        let keys = change.keys.unwrap_or_default();
+        check_keys(&keys)?;
+        let view = match change.stream_view_type {
+            None => None,
+            Some(v) => {
+                Some(StreamViewType::of(v.as_str()).ok_or_else(|| RecordError::StreamViewType(clip(v.as_str())))?)
+            }
+        };
+        // The images a record of its kind carries: a REMOVE has no new image, and a stream
+        // view shows only its own (docs/lake-spec.md: such records appear in `changes` only).
+        let shows_new = event_name != EventName::Remove && view.is_none_or(StreamViewType::shows_new_image);
+        let shows_old = view.is_none_or(StreamViewType::shows_old_image);
+        let new_image = change.new_image.filter(|i| shows_new && !i.is_empty());
+        let old_image = change.old_image.filter(|i| shows_old && !i.is_empty());
         let (principal, kind) = match wire.user_identity {
             Some(u) => (u.principal_id, u.kind),
             None => (None, None),
@@ -279,12 +437,12 @@ impl<'a> RecordWire<'a> {
             event_name,
             event_source_arn: wire.event_source_arn,
             event_time_millis,
-            keys: wire.change.keys.unwrap_or_default(),
-            new_image: wire.change.new_image.filter(|i| !i.is_empty()),
-            old_image: wire.change.old_image.filter(|i| !i.is_empty()),
+            keys,
+            new_image,
+            old_image,
             sequence_number: seq,
-            size_bytes: wire.change.size_bytes,
-            stream_view_type: wire.change.stream_view_type,
+            size_bytes: change.size_bytes,
+            stream_view_type: view.map(|v| Text(Cow::Borrowed(v.as_str()))),
             principal,
             ttl_delete,
         })

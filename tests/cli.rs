@@ -234,7 +234,66 @@ fn broken_json_is_refused_before_anything_is_written() {
     let out = run(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("event 2 (starting at line 2)"), "{err}");
+    assert!(
+        err.contains("e.jsonl: line 2, column 13: event 2 is not a DynamoDB stream event: no `Records` list"),
+        "{err}"
+    );
+}
+
+/// Hostile input 7: messages about unusable input name the line and column in the file and
+/// speak of events and records, never of the program's own types.
+#[test]
+fn unusable_input_is_named_in_the_users_terms() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("e.json");
+    let lake = dir.path().join("lake");
+    let good = serde_json::to_string(&helpers::fixtures::event("insert.json")).unwrap();
+    let record = serde_json::to_string(&helpers::fixtures::event("insert.json")["Records"][0]).unwrap();
+    let refused = |bytes: &[u8]| {
+        std::fs::write(&events, bytes).unwrap();
+        let out = run(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+        assert!(!lake.exists(), "nothing written for unusable input");
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        for internal in ["Wire", "struct", "does it exist"] {
+            assert!(!err.contains(internal), "`{internal}` in: {err}");
+        }
+        err
+    };
+    // Invalid UTF-8 on line 2, after three characters (one of them two bytes long).
+    let mut bytes = format!("{good}\n\"é").into_bytes();
+    bytes.extend_from_slice(b"\xFF\"\n");
+    let err2 = refused(&bytes);
+    assert!(err2.contains("e.json: line 2, column 3: byte 0xFF is not UTF-8"), "{err2}");
+    // A list of records, or a list of events, is not an event.
+    let err = refused(format!("[[{record}]]").as_bytes());
+    assert!(
+        err.contains("line 1, column 1: event 1 is not a DynamoDB stream event: the input is a JSON array"),
+        "{err}"
+    );
+    let err = refused(format!("[{good}]").as_bytes());
+    assert!(err.contains("the input is a JSON array, not a DynamoDB stream event {\"Records\": [...]}"), "{err}");
+    assert!(!err.contains("expected a sequence"), "{err}");
+    // A record whose dynamodb part is a list: the message names the part, not a type.
+    let bad = good.replacen("\"dynamodb\":{", "\"dynamodb\":[],\"x\":{", 1);
+    std::fs::write(&events, &bad).unwrap();
+    let out = run(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "a bad record is quarantined: {text}");
+    assert!(text.contains("quarantined 1 records"), "{text}");
+    assert!(text.contains("expected the record's dynamodb object"), "{text}");
+    assert!(!text.contains("Wire"), "{text}");
+    std::fs::remove_dir_all(&lake).unwrap();
+    // A byte order mark is not part of the JSON: the file reads as without it.
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend_from_slice(good.as_bytes());
+    std::fs::write(&events, &bytes).unwrap();
+    let out = run(&["normalize", "--events", events.to_str().unwrap(), "--out", lake.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("read 1 records in 1 events"));
+    std::fs::remove_dir_all(&lake).unwrap();
+    let err = refused(b"\xFF\xFE{\x00}\x00");
+    assert!(err.contains("UTF-16 byte order mark"), "{err}");
 }
 
 #[test]

@@ -39,16 +39,42 @@ use ddb_lake_core::spec::LakeSpec;
 
 /// Reads a whole file, or stdin for `-`.
 pub fn read_input(path: &Path) -> anyhow::Result<(String, String)> {
-    if path.as_os_str() == "-" {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s).context("cannot read events from stdin (is it UTF-8 JSON?)")?;
-        Ok((s, "<stdin>".into()))
+    let (bytes, name) = if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).context("cannot read events from stdin")?;
+        (bytes, "<stdin>".to_owned())
     } else {
-        let s = std::fs::read_to_string(path).with_context(|| {
-            format!("cannot read events from {} (does it exist, and is it UTF-8 JSON?)", path.display())
-        })?;
-        Ok((s, path.display().to_string()))
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read events from {}", path.display()))?;
+        (bytes, path.display().to_string())
+    };
+    Ok((utf8_text(bytes, &name)?, name))
+}
+
+/// The text of an input file: UTF-8, without the byte order mark some editors put first (it
+/// is not part of the JSON). Anything else is refused naming the line and column.
+fn utf8_text(mut bytes: Vec<u8>, name: &str) -> anyhow::Result<String> {
+    if bytes.starts_with(b"\xEF\xBB\xBF") {
+        bytes.drain(..3);
     }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        anyhow::bail!(
+            "{name}: starts with a UTF-16 byte order mark: events are UTF-8 JSON; convert the file \
+             (e.g. iconv -f UTF-16 -t UTF-8)"
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_begins = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        // Columns in characters: the text before the bad byte is valid UTF-8.
+        let column = std::str::from_utf8(&bytes[line_begins..at]).map_or(at - line_begins, |t| t.chars().count()) + 1;
+        anyhow::anyhow!(
+            "{name}: line {line}, column {column}: byte 0x{:02X} is not UTF-8; events are UTF-8 JSON \
+             (convert the file, e.g. iconv -f LATIN1 -t UTF-8)",
+            bytes[at]
+        )
+    })
 }
 
 /// The spec from `--spec`, or the default (changes + attributes only).

@@ -7,7 +7,7 @@ use anyhow::Context;
 use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
 use ddb_lake_writer::normalizer::Normalizer;
-use ddb_lake_writer::record::split_event;
+use ddb_lake_writer::record::{message_of, split_event};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
 use super::progress::Progress;
@@ -75,11 +75,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let events = events_file::events(&text, &name)?;
     for (n, ev) in events.iter().enumerate() {
         split_event(ev.get()).map_err(|e| {
-            let offset = ev.get().as_ptr() as usize - text.as_ptr() as usize;
+            let (line, column) = events_file::position(&text, ev, &e);
             anyhow::anyhow!(
-                "{name}: event {} (starting at line {}) is not a DynamoDB stream event: {e}; expected {{\"Records\": [...]}}",
+                "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",
                 n + 1,
-                events_file::line_of(&text, offset)
+                message_of(&e)
             )
         })?;
     }

@@ -44,6 +44,20 @@ pub fn events<'a>(text: &'a str, source_name: &str) -> Result<Vec<&'a RawValue>,
     Ok(out)
 }
 
+/// Line and column (both 1-based, the column in bytes as serde_json counts it) in `text` of
+/// the place where `e`, an error about `event` (a value inside `text`), stopped.
+pub fn position(text: &str, event: &RawValue, e: &serde_json::Error) -> (usize, usize) {
+    let start = (event.get().as_ptr() as usize).saturating_sub(text.as_ptr() as usize).min(text.len());
+    let inner = event.get();
+    // Byte offset inside the event of line e.line(), column e.column().
+    let line_start: usize =
+        inner.split_inclusive('\n').take(e.line().saturating_sub(1)).map(str::len).sum::<usize>().min(inner.len());
+    let at = (start + line_start + e.column().saturating_sub(1)).min(text.len());
+    let line = line_of(text, at);
+    let line_begins = text.as_bytes()[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    (line, at - line_begins + 1)
+}
+
 /// Line (1-based) of byte `offset` in `text`, for messages about event N.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
@@ -60,5 +74,19 @@ mod tests {
         let e = events("{\"Records\":[]}\n{\"Records\":[\n", "f.jsonl").unwrap_err();
         assert_eq!((e.line, e.events_before), (3, 1));
         assert!(e.to_string().starts_with("f.jsonl: line 3"));
+    }
+
+    #[test]
+    fn a_position_inside_an_event_is_a_position_in_the_file() {
+        let text = "{\"Records\":[]}\n  {\"Records\":\n [1, x]}\n";
+        let events = events(text, "f").unwrap_err();
+        assert_eq!((events.line, events.column), (3, 6));
+        let text = "{\"Records\":[]}\n  {\"Records\":\n {\"a\": 1}}\n";
+        let raws = super::events(text, "f").unwrap();
+        let e = serde_json::from_str::<Vec<u8>>(raws[1].get()).unwrap_err();
+        assert_eq!(position(text, raws[1], &e), (2, 3));
+        let e = serde_json::from_str::<std::collections::HashMap<String, Vec<u8>>>(raws[1].get()).unwrap_err();
+        assert_eq!(e.line(), 2);
+        assert_eq!(position(text, raws[1], &e), (3, e.column()));
     }
 }

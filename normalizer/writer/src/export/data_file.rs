@@ -11,7 +11,7 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 
 use super::ExportError;
-use crate::record::{without_quoted_text, Item};
+use crate::record::{message_of, without_quoted_text, Item};
 
 /// One data file of an export, as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,7 @@ pub struct FileStats {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "an export item {\"Item\": {…}}")]
 struct LineWire<'a> {
     #[serde(rename = "Item", borrow)]
     item: Item<'a>,
@@ -126,26 +127,33 @@ impl DataFile {
             let mut lines = BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(&mut hashed));
             let mut line = String::new();
             let mut reported = 0u64;
+            // The line of the decompressed text (blank lines count; they hold no item).
+            let mut line_number = 0u64;
             loop {
                 line.clear();
                 let n = lines.read_line(&mut line).map_err(|e| {
-                    let what = if e.kind() == io::ErrorKind::InvalidData { "not UTF-8 text, or" } else { "" };
-                    data_error(stats.items + 1, format!("cannot be read ({what} a broken gzip stream): {e}"))
+                    let message = if e.kind() == io::ErrorKind::InvalidData {
+                        format!("is not UTF-8 text ({e}); an export's data files are UTF-8 JSON lines")
+                    } else {
+                        format!("cannot be read: a broken gzip stream ({e})")
+                    };
+                    data_error(line_number + 1, message)
                 })?;
                 if n == 0 {
                     break;
                 }
+                line_number += 1;
                 stats.json_bytes += n as u64;
                 if line.trim().is_empty() {
                     continue;
                 }
-                let number = stats.items + 1;
                 let wire: LineWire<'_> = serde_json::from_str(&line).map_err(|e| {
-                    let e = without_quoted_text(&e.to_string());
-                    data_error(number, format!("not an export item {{\"Item\": {{…}}}}: {e}"))
+                    let message = without_quoted_text(&message_of(&e));
+                    let at = if e.column() > 0 { format!(" (column {})", e.column()) } else { String::new() };
+                    data_error(line_number, format!("not an export item {{\"Item\": {{…}}}}: {message}{at}"))
                 })?;
-                f(wire.item, line.trim_end()).map_err(|m| data_error(number, m))?;
-                stats.items = number;
+                f(wire.item, line.trim_end()).map_err(|m| data_error(line_number, m))?;
+                stats.items += 1;
                 let read = lines.get_ref().get_ref().bytes;
                 if read - reported >= 1 << 20 {
                     progress(read);

@@ -14,6 +14,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::record::{message_of, without_quoted_text};
 use base64::Engine as _;
 use md5::{Digest, Md5};
 use serde::Deserialize;
@@ -138,7 +139,7 @@ pub struct Export {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", expecting = "an export summary {\"exportArn\": …, \"exportTime\": …, …}")]
 struct SummaryWire {
     version: Option<String>,
     export_arn: Option<String>,
@@ -150,7 +151,10 @@ struct SummaryWire {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "a data file entry {\"itemCount\": …, \"md5Checksum\": …, \"dataFileS3Key\": …}"
+)]
 struct FileWire {
     item_count: u64,
     md5_checksum: String,
@@ -220,8 +224,13 @@ impl Export {
         if !summary_path.is_file() {
             return Err(ExportError::NotAnExport { dir: dir.to_owned(), found: exports_below(dir) });
         }
-        let summary: SummaryWire = serde_json::from_str(&read_manifest(&summary_path)?)
-            .map_err(|e| manifest_error(&summary_path, format!("not an export summary: {e}")))?;
+        let summary: SummaryWire = serde_json::from_str(&read_manifest(&summary_path)?).map_err(|e| {
+            let message = without_quoted_text(&message_of(&e));
+            manifest_error(
+                &summary_path,
+                format!("line {}, column {}: not an export summary: {message}", e.line(), e.column()),
+            )
+        })?;
         let incremental = summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT")
             || summary.version.as_deref().is_some_and(|v| v != FULL_EXPORT_VERSION);
         if incremental {
@@ -272,8 +281,11 @@ impl Export {
         let mut files: Vec<DataFile> = Vec::new();
         let mut lines = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let wire: FileWire = serde_json::from_str(line)
-                .map_err(|e| manifest_error(&files_path, format!("line {}: not a data file entry: {e}", n + 1)))?;
+            let wire: FileWire = serde_json::from_str(line).map_err(|e| {
+                let message = without_quoted_text(&message_of(&e));
+                let at = format!("line {}, column {}", n + 1, e.column());
+                manifest_error(&files_path, format!("{at}: not a data file entry: {message}"))
+            })?;
             let file = data_file(dir, &export_id, &files_path, n + 1, wire)?;
             // A file listed twice would count twice in the snapshot's `data_files`, and a
             // snapshot whose count never matches is one every view ignores.
@@ -584,6 +596,28 @@ mod tests {
         rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, "not json"]);
         let e = Export::open(&dir).unwrap().files[2].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 2, .. }), "{e}");
+
+        // Hostile input 7: one line number, the file's (a blank line counts), and the column.
+        rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good, "", r#"{"Item":{"pk":{"S":"a"},}}"#]);
+        let e = Export::open(&dir).unwrap().files[2].verify(|_| {}, |_| Ok(())).unwrap_err().to_string();
+        assert!(e.contains(".json.gz, line 3: not an export item"), "{e}");
+        assert!(e.ends_with("(column 25)") && !e.contains("at line"), "{e}");
+        assert!(!e.contains("Wire"), "{e}");
+
+        // A broken gzip stream, and text that is not UTF-8, each said once and plainly.
+        let path = dir.join("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz");
+        let mut body = std::fs::read(&path).unwrap();
+        let middle = body.len() / 2;
+        body[middle..].iter_mut().for_each(|b| *b = !*b);
+        std::fs::write(&path, &body).unwrap();
+        let e = Export::open(&dir).unwrap().files[2].for_each_item(|_| {}, |_, _| Ok(())).unwrap_err().to_string();
+        assert!(e.contains("cannot be read: a broken gzip stream ("), "{e}");
+        rewrite_data_file(&dir, "c5vjy4e6u7hwstqlmbaz23xrfo", &[good]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(b"{\"Item\":{\"pk\":{\"S\":\"\xFF\"}}}\n").unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let e = Export::open(&dir).unwrap().files[2].for_each_item(|_| {}, |_, _| Ok(())).unwrap_err().to_string();
+        assert!(e.contains(", line 1: is not UTF-8 text ("), "{e}");
     }
 
     #[test]

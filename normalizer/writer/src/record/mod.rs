@@ -346,6 +346,17 @@ fn read_event<'de, S: de::DeserializeSeed<'de>>(
     Ok(value)
 }
 
+/// A serde_json message without its ` at line L column C`: the caller says where, in the
+/// user's terms (the line of the file, not of the value that was parsed).
+pub fn message_of(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(message) => message.to_owned(),
+        None => text,
+    }
+}
+
 /// Splits one Lambda event (`{"Records": [...]}`) into the raw JSON of its records.
 ///
 /// Fails only when the event itself is not an event; a record that is valid JSON but not a

@@ -79,6 +79,25 @@ pub fn generate(opts: &SynthOptions) -> Result<Vec<Event>, SynthError> {
     Ok(synth.history(opts.items, opts.customers, opts.records_per_event))
 }
 
+/// The most leaves in a list that fit [`widest_legal_item`] within DynamoDB's 400 KB.
+pub const WIDEST_LEGAL_LIST: usize = 130_000;
+
+/// An item at DynamoDB's limits, as DynamoDB JSON (`{"pk": {"S": …}, …}`): the largest keys a
+/// table allows (a 2,048-byte partition key `pk`, a 1,024-byte sort key `sk`, which starts
+/// with `sk_start`) and a list `numbers` of `numbers` one-digit numbers, the most leaves per
+/// byte. By DynamoDB's size rules (names and values in UTF-8 bytes; a number 1 byte per two
+/// digits plus 1; a list 3 bytes plus 1 per element) it is 3,086 + 3 × `numbers` bytes:
+/// 393,086 bytes for [`WIDEST_LEGAL_LIST`], under the 409,600-byte limit. Every one of its
+/// leaves is a row of `attributes` that repeats the 3 KB of keys (three times: `item_key`,
+/// `pk`, `sk`) — the benchmarks' worst case for memory.
+pub fn widest_legal_item(sk_start: &str, numbers: usize) -> serde_json::Value {
+    let pk = "P".repeat(2048);
+    let mut sk: String = sk_start.chars().take(1024).collect();
+    sk.push_str(&"S".repeat(1024usize.saturating_sub(sk.len())));
+    let list: Vec<serde_json::Value> = (0..numbers).map(|i| serde_json::json!({"N": (i % 10).to_string()})).collect();
+    serde_json::json!({"pk": {"S": pk}, "sk": {"S": sk}, "numbers": {"L": list}})
+}
+
 /// Generates one event whose serialized JSON is as close to `target_bytes`
 /// as possible without exceeding it (for the benchmark: 6 MB = Lambda payload
 /// limit, ~2,000 records); returns the JSON text.
@@ -180,6 +199,32 @@ pub fn write_json_lines<W: Write>(events: &[Event], out: W) -> io::Result<usize>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DynamoDB's item size rules (developer guide, "Item sizes"): names and strings in UTF-8
+    /// bytes, a number 1 byte per two significant digits plus 1, a list or map 3 bytes plus 1
+    /// per element.
+    fn dynamodb_size(v: &serde_json::Value) -> usize {
+        let (kind, inner) = v.as_object().and_then(|m| m.iter().next()).unwrap();
+        match kind.as_str() {
+            "S" => inner.as_str().unwrap().len(),
+            "N" => inner.as_str().unwrap().trim_start_matches('0').len().max(1).div_ceil(2) + 1,
+            "L" => 3 + inner.as_array().unwrap().iter().map(|e| dynamodb_size(e) + 1).sum::<usize>(),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn the_widest_legal_item_is_within_dynamodbs_limits() {
+        let item = widest_legal_item("SYNC#7#", WIDEST_LEGAL_LIST);
+        let map = item.as_object().unwrap();
+        let size: usize = map.iter().map(|(name, v)| name.len() + dynamodb_size(v)).sum();
+        assert!(size <= 400 * 1024, "{size} bytes");
+        assert!(size > 390_000, "{size} bytes: the widest, not a small one");
+        assert_eq!(item["pk"]["S"].as_str().unwrap().len(), 2048);
+        assert_eq!(item["sk"]["S"].as_str().unwrap().len(), 1024);
+        assert!(item["sk"]["S"].as_str().unwrap().starts_with("SYNC#7#"));
+        assert_eq!(item["numbers"]["L"].as_array().unwrap().len(), WIDEST_LEGAL_LIST);
+    }
     use crate::catalogue::*;
     use aws_lambda_events::event::dynamodb::{EventRecord, StreamViewType};
     use chrono::{DateTime, Datelike, Timelike};

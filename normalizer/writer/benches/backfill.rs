@@ -83,10 +83,46 @@ fn items(target_bytes: usize) -> impl Iterator<Item = Item> {
     })
 }
 
+/// Backfills the export `write_export` makes in a fresh process and returns the child's
+/// `seconds items json_bytes gzip_bytes peak_kb`.
+fn run_child(dir: &Path) -> [f64; 5] {
+    let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+        .env(CHILD_ENV, dir)
+        .output()
+        .expect("child");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<f64> = text.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    f[..].try_into().unwrap_or_else(|_| panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr)))
+}
+
 fn main() {
     if let Ok(dir) = std::env::var(CHILD_ENV) {
         child(Path::new(&dir));
         return;
+    }
+    // Eight of the widest items DynamoDB can hold, one per data file: memory must not grow
+    // with one item's rows (2 KB + 1 KB keys on each of 130,002 rows).
+    {
+        let tmp = tempfile::tempdir().expect("temporary folder");
+        let opts = ExportOptions {
+            export_id: "01793880000000-0000wide".into(),
+            export_time_millis: 1_793_880_000_000,
+            table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations".into(),
+            data_files: 8,
+        };
+        let items = (0..8).map(|i| {
+            let json = ddb_lake_synth::widest_legal_item(&format!("SYNC#{i}#"), ddb_lake_synth::WIDEST_LEGAL_LIST);
+            serde_json::from_value::<Item>(json).expect("an item")
+        });
+        let dir = write_export(tmp.path(), &opts, items).expect("write export");
+        let [secs, items, json, _, peak_kb] = run_child(&dir);
+        println!(
+            "backfill of {items:.0} widest legal items ({:.1} MB of item JSON, {:.0} rows each): {secs:.2} s, \
+             peak RSS {:.1} MB",
+            json / 1e6,
+            ddb_lake_synth::WIDEST_LEGAL_LIST as f64 + 2.0,
+            peak_kb / 1024.0
+        );
     }
     let sizes: Vec<usize> = std::env::var(SIZES_ENV)
         .unwrap_or_else(|_| "100,600".into())
@@ -104,15 +140,7 @@ fn main() {
         let t = Instant::now();
         let dir = write_export(tmp.path(), &opts, items(mb * 1_000_000)).expect("write export");
         let wrote = t.elapsed().as_secs_f64();
-        let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
-            .env(CHILD_ENV, &dir)
-            .output()
-            .expect("child");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let f: Vec<f64> = text.split_whitespace().filter_map(|n| n.parse().ok()).collect();
-        let [secs, items, json, gzip, peak_kb] = f[..] else {
-            panic!("child failed: {text}{}", String::from_utf8_lossy(&out.stderr));
-        };
+        let [secs, items, json, gzip, peak_kb] = run_child(&dir);
         println!(
             "backfill {:>6.0} MB of item JSON ({:>7.0} items, {:>5.0} MB gzip, written in {wrote:.1} s): {secs:>6.2} s, \
              {:>6.1} MB/s JSON, {:>5.1} MB/s gzip, peak RSS {:.1} MB",

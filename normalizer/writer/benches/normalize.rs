@@ -10,7 +10,8 @@
 //!
 //! It also reports the peak resident memory (VmHWM) of a fresh process that reads an event
 //! and normalizes it once, as the Lambda function would: the 6 MB event, and 1,000 small
-//! records on 1,000 different days (every record its own table × day objects); and the time
+//! records on 1,000 different days (every record its own table × day objects), and the widest
+//! item DynamoDB can hold (2 KB + 1 KB keys repeated on each of its 130,002 rows); and the time
 //! one MODIFY of an item with 40,000 top-level attributes takes (half of them changed).
 
 use std::hint::black_box;
@@ -107,9 +108,9 @@ fn record(i: u64, event_secs: u64) -> serde_json::Value {
     })
 }
 
-/// 1,000 records, each on its own day.
+/// 1,000 records, each on its own day (from 2024-01-01, the example spec's projection start).
 fn thousand_days_event() -> String {
-    let records: Vec<_> = (0..1000u64).map(|i| record(i, 1_600_000_000 + i * 86_400)).collect();
+    let records: Vec<_> = (0..1000u64).map(|i| record(i, 1_704_067_200 + i * 86_400)).collect();
     serde_json::json!({ "Records": records }).to_string()
 }
 
@@ -125,10 +126,19 @@ fn wide_modify_event(n: usize) -> String {
         }
         serde_json::Value::Object(m)
     };
-    let mut rec = record(1, 1_700_000_000);
+    let mut rec = record(1, 1_793_887_200);
     rec["eventName"] = "MODIFY".into();
     rec["dynamodb"]["NewImage"] = image(true);
     rec["dynamodb"]["OldImage"] = image(false);
+    serde_json::json!({ "Records": [rec] }).to_string()
+}
+
+/// One INSERT of [`ddb_lake_synth::widest_legal_item`] with a list of `numbers` numbers.
+fn widest_item_event(numbers: usize) -> String {
+    let item = ddb_lake_synth::widest_legal_item("SYNC#1#", numbers);
+    let mut rec = record(1, 1_793_887_200);
+    rec["dynamodb"]["Keys"] = serde_json::json!({ "pk": item["pk"].clone(), "sk": item["sk"].clone() });
+    rec["dynamodb"]["NewImage"] = item;
     serde_json::json!({ "Records": [rec] }).to_string()
 }
 
@@ -158,6 +168,16 @@ fn main() {
     println!("event: {:.2} MB, {records} records", event.len() as f64 / 1e6);
     report_memory("the 6 MB event", &event);
     report_memory("1,000 records on 1,000 days", &thousand_days_event());
+    let widest = widest_item_event(ddb_lake_synth::WIDEST_LEGAL_LIST);
+    report_memory("the widest legal item (2 KB + 1 KB keys, 130,000 numbers)", &widest);
+    let normalizer = Normalizer::new(&example, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(1);
+    let mut rows = 0;
+    let t = median_time(|| {
+        let out = normalizer.normalize_event(&widest, &BatchOptions::default()).expect("normalize");
+        rows = out.rows_per_table.iter().map(|(_, n)| n).sum::<u64>();
+        black_box(out);
+    });
+    println!("the widest legal item ({rows} rows, 130,002 of them 6 KB): {:.0} ms", t.as_secs_f64() * 1e3);
 
     let wide = wide_modify_event(40_000);
     let normalizer = Normalizer::new(&example, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(1);
@@ -167,6 +187,7 @@ fn main() {
         rows = out.rows_per_table.iter().map(|(_, n)| n).sum::<u64>();
         black_box(out);
     });
+    assert!(rows > 40_000, "the MODIFY is written, not quarantined");
     println!(
         "one MODIFY of 40,000 top-level attributes ({:.2} MB, {rows} rows): {:.1} ms",
         wide.len() as f64 / 1e6,

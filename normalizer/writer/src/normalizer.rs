@@ -10,7 +10,7 @@ use flate2::Compression;
 
 use crate::assembler::{LakeObject, ObjectLayout, MAX_OPEN_ENCODERS};
 use crate::batch::{self, BatchOptions, BatchOutput, EventError};
-use crate::export::{DataFile, Export, FileStats};
+use crate::export::{DataFile, Export, ExportError, FileStats};
 use crate::flatten::Flattener;
 use crate::record::Item;
 use crate::redaction::RedactionKeyError;
@@ -115,6 +115,13 @@ impl<'s> Normalizer<'s> {
         write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
     ) -> Result<FileStats, SnapshotError<E>> {
         snapshot::backfill(self.spec, &self.flattener, &self.layout, snapshot, export, part_bytes, progress, write)
+    }
+
+    /// Refuses a snapshot whose rows would sit where no query reads: a time before the spec's
+    /// `partitioning.projection_start` or after 9999-12-31. [`Normalizer::backfill`] checks
+    /// it first; a caller that runs the data files itself must too.
+    pub fn check_snapshot_time(&self, snapshot: &Snapshot, export: &Export) -> Result<(), ExportError> {
+        snapshot::check_time(self.spec, snapshot, export)
     }
 
     /// The `snapshots` row of one data file of `snapshot` holding `items` items: write it

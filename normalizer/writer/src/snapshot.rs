@@ -208,6 +208,23 @@ pub(crate) fn normalize_file<E>(
     Ok(stats)
 }
 
+/// [`crate::normalizer::Normalizer::check_snapshot_time`].
+pub(crate) fn check_time(spec: &LakeSpec, snapshot: &Snapshot, export: &Export) -> Result<(), ExportError> {
+    if snapshot.time_millis < spec.projection_start_millis() || snapshot.time_millis > LAST_EVENT_MILLIS {
+        return Err(ExportError::Manifest {
+            path: export.dir.join("manifest-summary.json"),
+            message: format!(
+                "exportTime {} is outside the days the lake's partitions are read, from \
+                 partitioning.projection_start {} through 9999-12-31; set projection_start to {} or earlier",
+                export.export_time,
+                spec.projection_start,
+                snapshot.day()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// [`crate::normalizer::Normalizer::backfill`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backfill<E>(
@@ -220,19 +237,7 @@ pub(crate) fn backfill<E>(
     mut progress: impl FnMut(BackfillStep, usize, u64),
     mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
 ) -> Result<FileStats, SnapshotError<E>> {
-    if snapshot.time_millis < spec.projection_start_millis() || snapshot.time_millis > LAST_EVENT_MILLIS {
-        // Every row would sit where no query reads: refuse before anything is written.
-        return Err(SnapshotError::Export(ExportError::Manifest {
-            path: export.dir.join("manifest-summary.json"),
-            message: format!(
-                "exportTime {} is outside the days the lake's partitions are read, from \
-                 partitioning.projection_start {} through 9999-12-31; set projection_start to {} or earlier",
-                export.export_time,
-                spec.projection_start,
-                snapshot.day()
-            ),
-        }));
-    }
+    check_time(spec, snapshot, export)?;
     let mut read = FileStats::default();
     for (n, file) in export.files.iter().enumerate() {
         let stats = file.verify(

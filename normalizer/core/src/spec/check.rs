@@ -155,7 +155,7 @@ impl SpecText<'_> {
     /// `[lake]`: where the lake is and its Glue database.
     fn lake(&self, lake: &LakeSection, spec: &mut LakeSpec) -> Result<(), SpecError> {
         spec.location =
-            match parse_location(lake.location.get_ref()) {
+            match LakeLocation::parse(lake.location.get_ref()) {
                 Some(l) => l,
                 None => return self.err(
                     Some(lake.location.span()),
@@ -513,24 +513,6 @@ fn suggest_identifier(name: &str) -> String {
     } else {
         out
     }
-}
-
-fn parse_location(text: &str) -> Option<LakeLocation> {
-    let rest = text.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
-        && bucket.as_bytes()[0].is_ascii_alphanumeric()
-        && !bucket.contains("..");
-    let prefix = prefix.trim_end_matches('/');
-    let prefix_ok = prefix.is_empty()
-        || prefix.split('/').all(|seg| {
-            !seg.is_empty()
-                && seg != "."
-                && seg != ".."
-                && seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.=".contains(&c))
-        });
-    (bucket_ok && prefix_ok).then(|| LakeLocation { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
 }
 
 fn valid_day(text: &str) -> bool {

@@ -193,6 +193,27 @@ pub struct LakeLocation {
 }
 
 impl LakeLocation {
+    /// `s3://bucket/prefix` (the prefix may be empty; a trailing `/` is dropped), or `None` when
+    /// the bucket is not a valid bucket name or a prefix folder is empty, `.`, `..` or holds
+    /// anything but letters, digits and `_-.=`.
+    pub fn parse(text: &str) -> Option<LakeLocation> {
+        let rest = text.strip_prefix("s3://")?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && bucket.as_bytes()[0].is_ascii_alphanumeric()
+            && !bucket.contains("..");
+        let prefix = prefix.trim_end_matches('/');
+        let prefix_ok = prefix.is_empty()
+            || prefix.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg.bytes().all(|c| c.is_ascii_alphanumeric() || b"_-.=".contains(&c))
+            });
+        (bucket_ok && prefix_ok).then(|| LakeLocation { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+    }
+
     /// `s3://bucket/prefix/<relative>`.
     pub fn url(&self, relative: &str) -> String {
         if self.prefix.is_empty() {

@@ -48,8 +48,9 @@ enum Command {
     /// its declared column, ...) is written to <out>/_quarantine/ with the reason, and the
     /// rest goes on. Running the same events again rewrites the same objects, byte for byte.
     Normalize(cmd::normalize::Args),
-    /// Backfill the lake from a DynamoDB export to S3 (full export, DynamoDB JSON), copied to
-    /// a local folder: the table's items as of the export's time, as snapshot rows.
+    /// Backfill the lake (a local folder or S3) from a DynamoDB export to S3 (full export,
+    /// DynamoDB JSON), copied to a local folder: the table's items as of the export's time, as
+    /// snapshot rows.
     ///
     /// A stream only carries writes after it starts and keeps them 24 hours; an export gives
     /// every item. The items go through the same flattening into the same tables, as rows
@@ -57,7 +58,8 @@ enum Command {
     /// latest snapshot unless a stream record later than exportTime minus a margin (default 5
     /// minutes) supersedes it (docs/snapshots.md). Every data file is read through first
     /// (MD5, gzip, item counts, key attributes): a damaged or incomplete export stops the
-    /// command before anything is written. Running it again rewrites the same objects.
+    /// command before anything is written. --jobs data files are read and written at a time;
+    /// running it again rewrites the same objects.
     Backfill(cmd::backfill::Args),
     /// What a lake's quarantine holds (local or in S3), and writing it again after a fix (list, requeue).
     #[command(subcommand)]

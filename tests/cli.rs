@@ -1047,3 +1047,85 @@ fn progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere() {
     ]);
     assert!(quiet.status.success() && quiet.stderr.is_empty() && quiet.stdout.is_empty());
 }
+
+/// `--jobs`: data files read and written side by side give the same objects, byte for byte,
+/// as one at a time, and the same summary.
+#[test]
+fn backfill_jobs_write_the_same_bytes_as_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = export_fixture();
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml");
+    let run_with = |jobs: &str| {
+        let lake = dir.path().join(format!("lake-{jobs}"));
+        let say = ok(&[
+            "backfill",
+            "--export",
+            export.to_str().unwrap(),
+            "--out",
+            lake.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+            "--jobs",
+            jobs,
+        ]);
+        let say = say.replace(lake.to_str().unwrap(), "LAKE");
+        // The time taken is the one thing that differs.
+        let say: String = say.lines().map(|l| l.split(" in ").next().unwrap_or(l).to_owned() + "\n").collect();
+        (tree(&lake), say)
+    };
+    let (one, say_one) = run_with("1");
+    assert!(one.keys().filter(|k| k.starts_with("snapshots/")).count() == 3, "{:?}", one.keys());
+    for jobs in ["2", "3", "8"] {
+        let (many, say) = run_with(jobs);
+        assert_eq!(many, one, "--jobs {jobs}");
+        assert_eq!(say, say_one, "--jobs {jobs}");
+    }
+    let out = run(&["backfill", "--export", export.to_str().unwrap(), "--jobs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "--jobs 0 is refused");
+}
+
+/// `--out s3://BUCKET/PREFIX`: the lake in S3 (moto) holds the same objects, byte for byte,
+/// under the prefix, as the local backfill of the same export; a bad location is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_writes_to_s3_the_same_objects_as_to_a_folder() {
+    let moto = helpers::Moto::start();
+    let s3 = moto.s3();
+    s3.create_bucket().bucket("acme-lake").send().await.unwrap();
+    let export = export_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("lake");
+    ok(&["backfill", "--export", export.to_str().unwrap(), "--out", local.to_str().unwrap(), "--jobs", "2"]);
+    let backfill_s3 = |out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+            .envs(moto.env())
+            .args(["backfill", "--export", export.to_str().unwrap(), "--out", out, "--endpoint-url", &moto.endpoint])
+            .output()
+            .unwrap()
+    };
+    let out = backfill_s3("s3://acme-lake/ddb/sync");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let say = String::from_utf8(out.stdout).unwrap();
+    assert!(say.contains("objects") && say.contains("under s3://acme-lake/ddb/sync/<table>/dt=2026-11-05/"), "{say}");
+    let listed = s3.list_objects_v2().bucket("acme-lake").send().await.unwrap();
+    let mut in_s3 = BTreeMap::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap();
+        let body = s3.get_object().bucket("acme-lake").key(key).send().await.unwrap().body.collect().await.unwrap();
+        in_s3.insert(key.strip_prefix("ddb/sync/").unwrap_or(key).to_owned(), body.into_bytes().to_vec());
+    }
+    let on_disk = tree(&local);
+    assert_eq!(in_s3.keys().collect::<Vec<_>>(), on_disk.keys().collect::<Vec<_>>());
+    assert!(in_s3 == on_disk, "the same bytes");
+
+    for bad in ["s3://", "s3://A_B/x", "s3://acme-lake/../x"] {
+        let out = backfill_s3(bad);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
+        assert!(err.contains(&format!("--out {bad} is not an S3 location")), "{err}");
+    }
+    // A bucket that does not exist: the error names the object and says how to resume.
+    let out = backfill_s3("s3://no-such-bucket/p");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("not every object was written") && err.contains("s3://no-such-bucket/p is writable"), "{err}");
+}

@@ -1,14 +1,20 @@
 //! `ddb-lake backfill`: a DynamoDB export to S3 (in a local folder) → snapshot rows in a
-//! local lake folder, through the same flattening as the stream.
+//! lake, a local folder or an S3 prefix, through the same flattening as the stream. `--jobs`
+//! data files are read and written at a time.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use ddb_lake_core::object_key::ObjectKey;
+use ddb_lake_core::spec::LakeLocation;
 use ddb_lake_writer::export::Export;
 use ddb_lake_writer::normalizer::Normalizer;
+use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
-use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, DEFAULT_PART_BYTES};
+use ddb_lake_writer::snapshot::{Snapshot, SnapshotError, SnapshotPartOutput, DEFAULT_PART_BYTES};
 
 use super::progress::Progress;
 use super::{human_bytes, load_spec, redaction_key};
@@ -20,23 +26,85 @@ pub struct Args {
     /// data/), e.g. copied with `aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR`.
     #[arg(long, value_name = "DIR")]
     export: PathBuf,
-    /// Folder to write the lake into; it mirrors s3://bucket/prefix/.
-    #[arg(long, value_name = "DIR", default_value = "lake")]
-    out: PathBuf,
+    /// Where to write the lake: a local folder (it mirrors s3://bucket/prefix/) or an S3
+    /// location s3://BUCKET/PREFIX (the spec's lake.location, for the lake the stream writes).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", default_value = "lake")]
+    out: String,
     /// Lake spec (TOML), the same one the stream is normalized with. Its source.partition_key
     /// and sort_key must be the table's key schema (default pk and sk); backfill.margin_seconds
     /// sets the margin W (default 300).
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
+    /// Data files read and written at a time (default: the machine's cores). Each takes one
+    /// core and at most about 64 MB of rows.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
+    /// Endpoint URL for S3 when --out is s3://, e.g. http://127.0.0.1:5000 for moto_server
+    /// (also sets path-style addressing). Default: AWS_ENDPOINT_URL, else AWS.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// AWS region (default: AWS_REGION / the profile, else us-east-1).
+    #[arg(long)]
+    region: Option<String>,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
 }
 
-/// `3/10 data files: 12.0 MB of 40.0 MB (80.0 MB/s)`, at data file `n` (from 0).
-fn files_done(n: usize, files: usize, at: u64, total: u64, secs: f64) -> String {
-    let rate = human_bytes((at as f64 / secs.max(1e-3)) as usize);
-    format!("{}/{files} data files: {} of {} ({rate}/s)", n + 1, human_bytes(at as usize), human_bytes(total as usize))
+/// Where a backfill writes: a local folder, or a bucket and prefix.
+pub enum Lake {
+    /// A folder laid out like the S3 prefix.
+    Local(LocalDirSink),
+    /// `s3://bucket/prefix`.
+    S3 {
+        /// The sink.
+        sink: S3Sink,
+        /// `s3://bucket/prefix`, for messages.
+        url: String,
+    },
+}
+
+impl Lake {
+    /// The lake at `out`: `s3://BUCKET/PREFIX` (the client made from `endpoint_url` and
+    /// `region`), or a local folder. Must run inside the runtime the writes will use.
+    pub async fn open(out: &str, endpoint_url: Option<&str>, region: Option<&str>) -> anyhow::Result<Lake> {
+        if !out.starts_with("s3://") {
+            return Ok(Lake::Local(LocalDirSink::new(out)));
+        }
+        let Some(location) = LakeLocation::parse(out) else {
+            anyhow::bail!(
+                "--out {out} is not an S3 location: write s3://BUCKET/PREFIX (a bucket name of 3-63 lowercase \
+                 letters, digits, `-` and `.`; prefix folders of letters, digits and `_-.=`), or a local folder"
+            );
+        };
+        let aws = super::aws_config(endpoint_url, region).await;
+        let local_endpoint = endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        let client = super::s3_client(&aws, local_endpoint);
+        let sink = S3Sink::new(client, &location.bucket, &location.prefix, None, Encryption::BucketDefault);
+        let url = if location.prefix.is_empty() {
+            format!("s3://{}", location.bucket)
+        } else {
+            format!("s3://{}/{}", location.bucket, location.prefix)
+        };
+        Ok(Lake::S3 { sink, url })
+    }
+
+    /// The folder or `s3://bucket/prefix`, for messages.
+    pub fn shown(&self) -> String {
+        match self {
+            Lake::Local(sink) => sink.root().display().to_string(),
+            Lake::S3 { url, .. } => url.clone(),
+        }
+    }
+}
+
+impl LakeSink for Lake {
+    async fn put(&self, key: &ObjectKey, body: &[u8]) -> Result<(), SinkError> {
+        match self {
+            Lake::Local(sink) => sink.put(key, body).await,
+            Lake::S3 { sink, .. } => sink.put(key, body).await,
+        }
+    }
 }
 
 /// What a backfill wrote.
@@ -53,98 +121,235 @@ pub struct Backfilled {
     pub objects: usize,
     /// Their gzip'd bytes.
     pub out_bytes: usize,
-    /// Where each quarantined item went and why.
+    /// Where each quarantined item went and why, in data file order.
     pub quarantined: Vec<String>,
     /// How long it took.
     pub took: Duration,
 }
 
-/// Backfills the local lake `out` from the export in `export_dir`, with the margin
-/// `margin_seconds`: reads every data file through first (nothing is written if one fails a
-/// check), then writes each data file's rows part by part and its `snapshots` row. Progress
-/// on stderr unless `quiet`. Used by the command and by the demo.
-pub fn backfill(
+/// Runs `work(n)` for every `n` in `0..count` on `jobs` threads, in order of `n` as threads
+/// come free. After a failure no new `n` is started (those running finish); the error of
+/// the lowest `n` that failed is returned, so the message does not depend on timing.
+fn run_jobs(count: usize, jobs: usize, work: impl Fn(usize) -> anyhow::Result<()> + Sync) -> anyhow::Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
+    let lock = || failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, count.max(1)) {
+            scope.spawn(|| loop {
+                if lock().is_some() {
+                    break;
+                }
+                let n = next.fetch_add(1, Ordering::SeqCst);
+                if n >= count {
+                    break;
+                }
+                if let Err(e) = work(n) {
+                    let mut f = lock();
+                    if f.as_ref().is_none_or(|(k, _)| n < *k) {
+                        *f = Some((n, e));
+                    }
+                }
+            });
+        }
+    });
+    match failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Totals of the write pass, added to by every job.
+#[derive(Default)]
+struct Totals {
+    rows: Vec<(String, u64)>,
+    objects: usize,
+    out_bytes: usize,
+    /// (data file, line, text), sorted at the end.
+    quarantined: Vec<(usize, usize, String)>,
+}
+
+/// Gzip'd bytes read so far of each data file, and the bar over all of them.
+struct Reading<'a> {
+    export: &'a Export,
+    read: Vec<AtomicU64>,
+    files_done: AtomicUsize,
+    items: AtomicU64,
+    progress: Mutex<Progress>,
+    step: &'static str,
+}
+
+impl<'a> Reading<'a> {
+    fn new(export: &'a Export, progress: Progress, step: &'static str) -> Self {
+        let mut r = Reading {
+            export,
+            read: export.files.iter().map(|_| AtomicU64::new(0)).collect(),
+            files_done: AtomicUsize::new(0),
+            items: AtomicU64::new(0),
+            progress: Mutex::new(progress),
+            step,
+        };
+        r.progress.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).start_bytes(export.size_bytes(), step);
+        r
+    }
+
+    /// Data file `n` has been read up to `bytes` (gzip'd).
+    fn at(&self, n: usize, bytes: u64) {
+        self.read[n].store(bytes, Ordering::Relaxed);
+        let at: u64 = self.read.iter().map(|r| r.load(Ordering::Relaxed)).sum();
+        let (files, done, items) =
+            (self.export.files.len(), self.files_done.load(Ordering::Relaxed), self.items.load(Ordering::Relaxed));
+        let total = self.export.size_bytes();
+        let mut progress = self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.step == "writing" {
+            progress.set_message(format!("writing: {done}/{files} data files done, {items} items"));
+        }
+        progress.set(at, |secs| {
+            let rate = human_bytes((at as f64 / secs.max(1e-3)) as usize);
+            let what = format!(
+                "{done}/{files} data files done, {} of {} ({rate}/s)",
+                human_bytes(at as usize),
+                human_bytes(total as usize)
+            );
+            match self.step {
+                "writing" => format!("writing: {what}, {items} items"),
+                _ => format!("checking: {what}"),
+            }
+        });
+    }
+
+    /// Data file `n` is done.
+    fn done(&self, n: usize) {
+        self.files_done.fetch_add(1, Ordering::Relaxed);
+        self.at(n, self.export.files[n].size_bytes);
+    }
+
+    fn finish(self) -> Progress {
+        let mut progress = self.progress.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        progress.finish();
+        progress
+    }
+}
+
+/// Where a backfill writes, and the runtime its writes run on.
+pub struct Destination<'a, S> {
+    /// The lake.
+    pub lake: &'a S,
+    /// The folder or `s3://bucket/prefix`, for messages.
+    pub shown: &'a str,
+    /// The runtime the writes run on (from every job's thread, with `Handle::block_on`).
+    pub runtime: &'a tokio::runtime::Handle,
+}
+
+/// Backfills `to.lake` from the export in `export_dir`, with the margin `margin_seconds`, `jobs`
+/// data files at a time: reads every data file through first (nothing is written if one fails
+/// a check), then writes each data file's rows part by part and, after them, its `snapshots`
+/// row. Progress on stderr unless `quiet`. Used by the command and
+/// by the demo.
+pub fn backfill<S: LakeSink + Sync>(
     normalizer: &Normalizer<'_>,
     margin_seconds: u32,
     export_dir: &Path,
-    out: &Path,
+    to: Destination<'_, S>,
+    jobs: usize,
     quiet: bool,
 ) -> anyhow::Result<Backfilled> {
+    let Destination { lake, shown, runtime } = to;
     let export = Export::open(export_dir)?;
     let snapshot = Snapshot::of_export(&export, margin_seconds);
-    let total_bytes = export.size_bytes();
-    let files = export.files.len();
+    normalizer.check_snapshot_time(&snapshot, &export)?;
     let started = Instant::now();
+    let files = &export.files;
 
-    let sink = LocalDirSink::new(out);
-    let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
-    let mut progress = Progress::new(quiet);
-    progress.start_bytes(total_bytes, "checking");
-    let mut rows: Vec<(String, u64)> = normalizer.tables().iter().map(|t| (t.name.clone(), 0)).collect();
-    let (mut objects, mut out_bytes) = (0usize, 0usize);
-    let items = std::cell::Cell::new(0u64);
-    let mut quarantined: Vec<String> = Vec::new();
-    let mut step = BackfillStep::Checking;
-    let read = normalizer
-        .backfill(
-            &snapshot,
-            &export,
-            DEFAULT_PART_BYTES,
-            |now, n, read| {
-                if now != step {
-                    progress.start_bytes(total_bytes, "writing");
-                    step = now;
-                }
-                // Gzip'd bytes of the data files before this one, and of this one so far.
-                let at = export.files[..n].iter().map(|f| f.size_bytes).sum::<u64>() + read;
-                if now == BackfillStep::Writing {
-                    progress.set_message(format!("writing data file {}/{files}, {} items", n + 1, items.get()));
-                }
-                progress.set(at, |secs| {
-                    let done = files_done(n, files, at, total_bytes, secs);
-                    match now {
-                        BackfillStep::Checking => format!("checking {done}"),
-                        BackfillStep::Writing => format!("writing {done}, {} items", items.get()),
-                    }
-                })
-            },
-            |part| {
-                rt.block_on(async {
-                    for o in &part.objects {
-                        sink.put(&o.key, &o.body).await?;
-                    }
-                    Ok::<_, SinkError>(())
-                })?;
-                for (acc, (_, r)) in rows.iter_mut().zip(&part.rows_per_table) {
-                    acc.1 += r;
-                }
-                objects += part.objects.len();
-                out_bytes += part.objects.iter().map(|o| o.body.len()).sum::<usize>();
-                items.set(items.get() + part.items);
-                let qkey = part.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string());
-                for q in &part.quarantined {
-                    quarantined.push(format!(
-                        "{}/{} (line {}): {}",
-                        out.display(),
-                        qkey.as_deref().unwrap_or_default(),
-                        q.index,
-                        q.reason
-                    ));
-                }
-                Ok(())
-            },
-        )
-        .map_err(|e: SnapshotError<SinkError>| match e {
-            SnapshotError::Export(e) => anyhow::Error::new(e),
-            SnapshotError::Write(e) => anyhow::Error::new(e).context(format!(
-                "not every object was written; run the same backfill again once {} is writable",
-                out.display()
-            )),
-        })?;
-    progress.finish();
-    let items = items.get();
-    debug_assert_eq!(items, read.items);
-    Ok(Backfilled { export, snapshot, items, rows, objects, out_bytes, quarantined, took: started.elapsed() })
+    // First every data file read through: MD5, gzip, items, key attributes.
+    let reading = Reading::new(&export, Progress::new(quiet), "checking");
+    let items_checked = AtomicU64::new(0);
+    run_jobs(files.len(), jobs, |n| {
+        let stats = files[n].verify(
+            |bytes| reading.at(n, bytes),
+            |item| normalizer.snapshot_keys(item).map(|_| ()).map_err(|e| e.to_string()),
+        )?;
+        items_checked.fetch_add(stats.items, Ordering::Relaxed);
+        reading.done(n);
+        Ok(())
+    })?;
+    let progress = reading.finish();
+
+    // Then each data file's rows, and its `snapshots` row after them.
+    let totals = Mutex::new(Totals {
+        rows: normalizer.tables().iter().map(|t| (t.name.clone(), 0)).collect(),
+        ..Totals::default()
+    });
+    let lock = || totals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let writing = Reading::new(&export, progress, "writing");
+    let put_all = |objects: &[ddb_lake_writer::assembler::LakeObject]| {
+        runtime.block_on(async {
+            for o in objects {
+                lake.put(&o.key, &o.body).await?;
+            }
+            Ok::<_, SinkError>(())
+        })
+    };
+    let resume = |name: &str, e: anyhow::Error| {
+        e.context(format!(
+            "data file {name}: not every object was written, and the snapshot does not count until it is; \
+             run the same backfill again once {shown} is writable (it rewrites the same objects)"
+        ))
+    };
+    run_jobs(files.len(), jobs, |n| {
+        let file = &files[n];
+        let emit = |part: SnapshotPartOutput| {
+            put_all(&part.objects)?;
+            let mut t = lock();
+            for (acc, (_, r)) in t.rows.iter_mut().zip(&part.rows_per_table) {
+                acc.1 += r;
+            }
+            t.objects += part.objects.len();
+            t.out_bytes += part.objects.iter().map(|o| o.body.len()).sum::<usize>();
+            let qkey = part.objects.iter().find(|o| o.table.is_none()).map(|o| o.key.to_string());
+            for q in &part.quarantined {
+                let text = format!("{shown}/{} (line {}): {}", qkey.as_deref().unwrap_or_default(), q.index, q.reason);
+                t.quarantined.push((n, q.index, text));
+            }
+            drop(t);
+            writing.items.fetch_add(part.items, Ordering::Relaxed);
+            Ok(())
+        };
+        let stats = normalizer
+            .normalize_snapshot_file(&snapshot, file, DEFAULT_PART_BYTES, |bytes| writing.at(n, bytes), emit)
+            .map_err(|e: SnapshotError<SinkError>| match e {
+                SnapshotError::Export(e) => anyhow::Error::new(e),
+                SnapshotError::Write(e) => resume(&file.name, anyhow::Error::new(e)),
+            })?;
+        // Last: the views use a snapshot only when every data file has its row.
+        let marker = normalizer.snapshot_marker(&snapshot, file, stats.items);
+        put_all(std::slice::from_ref(&marker)).map_err(|e| resume(&file.name, anyhow::Error::new(e)))?;
+        let mut t = lock();
+        t.objects += 1;
+        t.out_bytes += marker.body.len();
+        drop(t);
+        writing.done(n);
+        Ok(())
+    })?;
+    writing.finish();
+    let items = items_checked.into_inner();
+    let mut t = totals.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    t.quarantined.sort_by_key(|(n, line, _)| (*n, *line));
+    Ok(Backfilled {
+        export,
+        snapshot,
+        items,
+        rows: t.rows,
+        objects: t.objects,
+        out_bytes: t.out_bytes,
+        quarantined: t.quarantined.into_iter().map(|(_, _, text)| text).collect(),
+        took: started.elapsed(),
+    })
+}
+
+/// The machine's cores (the default of `--jobs`).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Runs the command.
@@ -152,15 +357,24 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
-    let b = backfill(&normalizer, spec.snapshot_margin_seconds, &args.export, &args.out, args.quiet)?;
+    let jobs = args.jobs.map_or_else(default_jobs, usize::from);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let lake = rt.block_on(Lake::open(&args.out, args.endpoint_url.as_deref(), args.region.as_deref()))?;
+    let shown = lake.shown();
+    let to = Destination { lake: &lake, shown: &shown, runtime: rt.handle() };
+    let b = backfill(&normalizer, spec.snapshot_margin_seconds, &args.export, to, jobs, args.quiet)?;
     if !args.quiet {
-        print_summary(&b, &args.out)?;
+        print_summary(&b, &shown)?;
     }
     Ok(())
 }
 
 /// Prints what a backfill wrote, like `normalize` does.
-pub fn print_summary(b: &Backfilled, out: &Path) -> std::io::Result<()> {
+pub fn print_summary(b: &Backfilled, out: &str) -> std::io::Result<()> {
     outln!(
         "read {} items in {} data files of export {} ({} gzip), a snapshot as of {}",
         b.items,
@@ -177,7 +391,7 @@ pub fn print_summary(b: &Backfilled, out: &Path) -> std::io::Result<()> {
         "wrote {} objects ({} gzip) under {}/<table>/dt={}/ in {:.2}s",
         b.objects,
         human_bytes(b.out_bytes),
-        out.display(),
+        out,
         b.snapshot.day(),
         b.took.as_secs_f64()
     )?;
@@ -196,7 +410,7 @@ pub fn print_summary(b: &Backfilled, out: &Path) -> std::io::Result<()> {
             outln!("  {q}")?;
         }
         if b.quarantined.len() > 10 {
-            outln!("  ... and {} more under {}/_quarantine/", b.quarantined.len() - 10, out.display())?;
+            outln!("  ... and {} more under {out}/_quarantine/", b.quarantined.len() - 10)?;
         }
     }
     Ok(())

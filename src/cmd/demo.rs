@@ -117,8 +117,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let export_dir = write_export(&export_root, &export_opts, items.values())?;
     step(args.quiet, started, &format!("backfilling {}/ from the export…", args.out.display()));
-    let b =
-        super::backfill::backfill(&pipeline.normalizer, spec.snapshot_margin_seconds, &export_dir, &args.out, true)?;
+    // The writes of the backfill's jobs run on a runtime of their own (Handle::block_on).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .context("cannot start the I/O runtime")?;
+    let lake = ddb_lake_writer::sink::LocalDirSink::new(&args.out);
+    let shown = args.out.display().to_string();
+    let jobs = super::backfill::default_jobs();
+    let b = super::backfill::backfill(
+        &pipeline.normalizer,
+        spec.snapshot_margin_seconds,
+        &export_dir,
+        super::backfill::Destination { lake: &lake, shown: &shown, runtime: rt.handle() },
+        jobs,
+        true,
+    )?;
     step(
         args.quiet,
         started,

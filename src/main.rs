@@ -49,8 +49,8 @@ enum Command {
     /// rest goes on. Running the same events again rewrites the same objects, byte for byte.
     Normalize(cmd::normalize::Args),
     /// Backfill the lake (a local folder or S3) from a DynamoDB export to S3 (full export,
-    /// DynamoDB JSON), copied to a local folder: the table's items as of the export's time, as
-    /// snapshot rows.
+    /// DynamoDB JSON), read in place or from a local copy: the table's items as of the export's
+    /// time, as snapshot rows.
     ///
     /// A stream only carries writes after it starts and keeps them 24 hours; an export gives
     /// every item. The items go through the same flattening into the same tables, as rows

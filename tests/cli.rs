@@ -1117,6 +1117,67 @@ async fn backfill_writes_to_s3_the_same_objects_as_to_a_folder() {
     assert_eq!(in_s3.keys().collect::<Vec<_>>(), on_disk.keys().collect::<Vec<_>>());
     assert!(in_s3 == on_disk, "the same bytes");
 
+    // The export read in place from S3 (its files uploaded as the export wrote them), into
+    // S3 and into a folder: the same objects again.
+    s3.create_bucket().bucket("acme-exports").send().await.unwrap();
+    let prefix = format!("exports/AWSDynamoDB/{EXPORT_ID}");
+    for (name, body) in tree(&export) {
+        let key = format!("{prefix}/{name}");
+        s3.put_object().bucket("acme-exports").key(key).body(body.into()).send().await.unwrap();
+    }
+    let from_s3 = |out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+            .envs(moto.env())
+            .args(["backfill", "--export", &format!("s3://acme-exports/{prefix}/"), "--out", out])
+            .args(["--endpoint-url", &moto.endpoint, "--jobs", "2"])
+            .output()
+            .unwrap()
+    };
+    let from_s3_local = dir.path().join("from-s3");
+    let out = from_s3(from_s3_local.to_str().unwrap());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let say = String::from_utf8(out.stdout).unwrap();
+    assert!(say.starts_with(&format!("read 3 items in 3 data files of export {EXPORT_ID}")), "{say}");
+    assert!(tree(&from_s3_local) == on_disk, "S3 export → folder: the same bytes");
+    let out = from_s3("s3://acme-lake/from-s3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = s3.list_objects_v2().bucket("acme-lake").prefix("from-s3/").send().await.unwrap();
+    let mut s3_to_s3 = BTreeMap::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap();
+        let body = s3.get_object().bucket("acme-lake").key(key).send().await.unwrap().body.collect().await.unwrap();
+        s3_to_s3.insert(key.strip_prefix("from-s3/").unwrap().to_owned(), body.into_bytes().to_vec());
+    }
+    assert!(s3_to_s3 == on_disk, "S3 export → S3 lake: the same bytes");
+    // A prefix that holds no export, and a data file missing from it: named, nothing written.
+    let missing = |export: &str| {
+        let lake = dir.path().join("nothing");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+            .envs(moto.env())
+            .args(["backfill", "--export", export, "--out", lake.to_str().unwrap(), "--endpoint-url", &moto.endpoint])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(!lake.exists(), "nothing written");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = missing("s3://acme-exports/exports/AWSDynamoDB/01793880000000-00000000");
+    assert!(
+        err.contains("s3://acme-exports/exports/AWSDynamoDB/01793880000000-00000000 holds no manifest-summary.json"),
+        "{err}"
+    );
+    let cut = format!("{prefix}/data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz");
+    let whole = tree(&export).remove("data/c5vjy4e6u7hwstqlmbaz23xrfo.json.gz").unwrap();
+    let half = whole[..whole.len() / 2].to_vec();
+    s3.put_object().bucket("acme-exports").key(&cut).body(half.into()).send().await.unwrap();
+    let err = missing(&format!("s3://acme-exports/{prefix}"));
+    assert!(err.contains(&format!("s3://acme-exports/{cut}: MD5 is")) && err.contains("copy it again"), "{err}");
+    s3.put_object().bucket("acme-exports").key(&cut).body(whole.into()).send().await.unwrap();
+    let gone = format!("{prefix}/data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz");
+    s3.delete_object().bucket("acme-exports").key(&gone).send().await.unwrap();
+    let err = missing(&format!("s3://acme-exports/{prefix}"));
+    assert!(err.contains(&format!("which is not at s3://acme-exports/{gone}")), "{err}");
+
     for bad in ["s3://", "s3://A_B/x", "s3://acme-lake/../x"] {
         let out = backfill_s3(bad);
         let err = String::from_utf8_lossy(&out.stderr);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::spec::LakeLocation;
-use ddb_lake_writer::export::Export;
+use ddb_lake_writer::export::{Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
@@ -23,9 +23,10 @@ use super::{human_bytes, load_spec, redaction_key};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The export's folder, AWSDynamoDB/<export id>/, as S3 export wrote it (manifests and
-    /// data/), e.g. copied with `aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR`.
-    #[arg(long, value_name = "DIR")]
-    export: PathBuf,
+    /// data/): in S3, s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ (read in place), or a local
+    /// copy (`aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR`).
+    #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX/AWSDynamoDB/ID")]
+    export: String,
     /// Where to write the lake: a local folder (it mirrors s3://bucket/prefix/) or an S3
     /// location s3://BUCKET/PREFIX (the spec's lake.location, for the lake the stream writes).
     #[arg(long, value_name = "DIR|s3://BUCKET/PREFIX", default_value = "lake")]
@@ -39,7 +40,7 @@ pub struct Args {
     /// core and at most about 64 MB of rows.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     jobs: Option<u16>,
-    /// Endpoint URL for S3 when --out is s3://, e.g. http://127.0.0.1:5000 for moto_server
+    /// Endpoint URL for S3 when --export or --out is s3://, e.g. http://127.0.0.1:5000 for moto_server
     /// (also sets path-style addressing). Default: AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
@@ -65,9 +66,9 @@ pub enum Lake {
 }
 
 impl Lake {
-    /// The lake at `out`: `s3://BUCKET/PREFIX` (the client made from `endpoint_url` and
-    /// `region`), or a local folder. Must run inside the runtime the writes will use.
-    pub async fn open(out: &str, endpoint_url: Option<&str>, region: Option<&str>) -> anyhow::Result<Lake> {
+    /// The lake at `out`: `s3://BUCKET/PREFIX` (written with the client `s3` makes), or a
+    /// local folder. Must run inside the runtime the writes will use.
+    pub async fn open(out: &str, s3: impl AsyncFnOnce() -> aws_sdk_s3::Client) -> anyhow::Result<Lake> {
         if !out.starts_with("s3://") {
             return Ok(Lake::Local(LocalDirSink::new(out)));
         }
@@ -77,10 +78,7 @@ impl Lake {
                  letters, digits, `-` and `.`; prefix folders of letters, digits and `_-.=`), or a local folder"
             );
         };
-        let aws = super::aws_config(endpoint_url, region).await;
-        let local_endpoint = endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
-        let client = super::s3_client(&aws, local_endpoint);
-        let sink = S3Sink::new(client, &location.bucket, &location.prefix, None, Encryption::BucketDefault);
+        let sink = S3Sink::new(s3().await, &location.bucket, &location.prefix, None, Encryption::BucketDefault);
         let url = if location.prefix.is_empty() {
             format!("s3://{}", location.bucket)
         } else {
@@ -241,7 +239,7 @@ pub struct Destination<'a, S> {
     pub runtime: &'a tokio::runtime::Handle,
 }
 
-/// Backfills `to.lake` from the export in `export_dir`, with the margin `margin_seconds`, `jobs`
+/// Backfills `to.lake` from the export in `export_dir` (in `source`), with the margin `margin_seconds`, `jobs`
 /// data files at a time: reads every data file through first (nothing is written if one fails
 /// a check), then writes each data file's rows part by part and, after them, its `snapshots`
 /// row. Progress on stderr unless `quiet`. Used by the command and
@@ -250,12 +248,13 @@ pub fn backfill<S: LakeSink + Sync>(
     normalizer: &Normalizer<'_>,
     margin_seconds: u32,
     export_dir: &Path,
+    source: Source,
     to: Destination<'_, S>,
     jobs: usize,
     quiet: bool,
 ) -> anyhow::Result<Backfilled> {
     let Destination { lake, shown, runtime } = to;
-    let export = Export::open(export_dir)?;
+    let export = Export::open_from(export_dir, source)?;
     let snapshot = Snapshot::of_export(&export, margin_seconds);
     normalizer.check_snapshot_time(&snapshot, &export)?;
     let started = Instant::now();
@@ -363,10 +362,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the I/O runtime")?;
-    let lake = rt.block_on(Lake::open(&args.out, args.endpoint_url.as_deref(), args.region.as_deref()))?;
+    let s3 = async || {
+        let aws = super::aws_config(args.endpoint_url.as_deref(), args.region.as_deref()).await;
+        let local_endpoint = args.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        super::s3_client(&aws, local_endpoint)
+    };
+    let lake = rt.block_on(Lake::open(&args.out, s3))?;
+    let (export_dir, source) = match args.export.strip_prefix("s3://") {
+        None => (PathBuf::from(&args.export), Source::Local),
+        Some(rest) => {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            let prefix = prefix.trim_matches('/');
+            if bucket.is_empty() || prefix.is_empty() {
+                anyhow::bail!(
+                    "--export {} does not name an export: write s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/, \
+                     the folder holding manifest-summary.json",
+                    args.export
+                );
+            }
+            let files = S3Files::new(rt.block_on(s3()), bucket, rt.handle().clone());
+            (PathBuf::from(format!("s3://{bucket}/{prefix}")), Source::S3(std::sync::Arc::new(files)))
+        }
+    };
     let shown = lake.shown();
     let to = Destination { lake: &lake, shown: &shown, runtime: rt.handle() };
-    let b = backfill(&normalizer, spec.snapshot_margin_seconds, &args.export, to, jobs, args.quiet)?;
+    let b = backfill(&normalizer, spec.snapshot_margin_seconds, &export_dir, source, to, jobs, args.quiet)?;
     if !args.quiet {
         print_summary(&b, &shown)?;
     }

@@ -129,6 +129,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &pipeline.normalizer,
         spec.snapshot_margin_seconds,
         &export_dir,
+        ddb_lake_writer::export::Source::Local,
         super::backfill::Destination { lake: &lake, shown: &shown, runtime: rt.handle() },
         jobs,
         true,

@@ -2,7 +2,6 @@
 //! (its MD5 as the bytes go by, its gzip, every line an item, the item count), one item at a
 //! time so that memory does not grow with the file.
 
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
 
@@ -16,9 +15,11 @@ use crate::record::{message_of, without_quoted_text, Item};
 /// One data file of an export, as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFile {
+    /// Where the file is read from.
+    pub source: super::Source,
     /// `dataFileS3Key` in the manifest.
     pub manifest_key: String,
-    /// Where it is on this machine.
+    /// Where it is: a local path, or `s3://bucket/key`.
     pub path: PathBuf,
     /// The file's name without `.json.gz` (26 characters `a-z2-7`): names its objects.
     pub name: String,
@@ -108,7 +109,7 @@ impl DataFile {
 
     fn file_md5(&self) -> Result<String, ExportError> {
         let io_error = |source| ExportError::Io { path: self.path.clone(), source };
-        let file = File::open(&self.path).map_err(io_error)?;
+        let file = self.source.open(&self.path).map_err(io_error)?;
         let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
         io::copy(&mut hashed, &mut io::sink()).map_err(io_error)?;
         Ok(base64::engine::general_purpose::STANDARD.encode(hashed.md5.finalize()))
@@ -119,7 +120,8 @@ impl DataFile {
         mut progress: impl FnMut(u64),
         mut f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
     ) -> Result<(FileStats, String), ExportError> {
-        let file = File::open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
+        let file =
+            self.source.open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
         let mut hashed = Md5Reader { inner: file, md5: Md5::new(), bytes: 0 };
         let data_error = |line: u64, message: String| ExportError::Data { path: self.path.clone(), line, message };
         let mut stats = FileStats::default();

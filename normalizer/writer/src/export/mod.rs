@@ -9,7 +9,7 @@
 //! through (its MD5, its gzip, every item, its item count), and [`DataFile::for_each_item`]
 //! hands its items over one line at a time, so memory does not grow with the file. The data
 //! files are always those the manifest names, never a listing of the folder. Every error
-//! names the file and what to do about it.
+//! names the file and what to do about it. The folder may be local or in S3 ([`Source`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,8 +20,10 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 
 mod data_file;
+mod source;
 
 pub use data_file::{DataFile, FileStats};
+pub use source::{S3Files, Source};
 
 /// The `version` of a full export's summary.
 pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
@@ -161,17 +163,19 @@ struct FileWire {
     data_file_s3_key: String,
 }
 
-fn read_text(path: &Path) -> Result<String, ExportError> {
-    std::fs::read_to_string(path).map_err(|source| ExportError::Io { path: path.to_owned(), source })
+fn read_text(source: &Source, path: &Path) -> Result<Option<String>, ExportError> {
+    source.read_text(path).map_err(|e| ExportError::Io { path: path.to_owned(), source: e })
 }
 
 /// Reads a manifest and, when its `.md5` file is there (the export writes one beside each
 /// manifest), checks it against the base64 MD5 it holds.
-fn read_manifest(path: &Path) -> Result<String, ExportError> {
-    let text = read_text(path)?;
-    let md5_path = path.with_extension("md5");
-    if md5_path.is_file() {
-        let expected = read_text(&md5_path)?.trim().to_owned();
+fn read_manifest(source: &Source, path: &Path) -> Result<String, ExportError> {
+    let Some(text) = read_text(source, path)? else {
+        let missing = io::Error::new(io::ErrorKind::NotFound, "it is not there");
+        return Err(ExportError::Io { path: path.to_owned(), source: missing });
+    };
+    if let Some(expected) = read_text(source, &path.with_extension("md5"))? {
+        let expected = expected.trim().to_owned();
         let found = base64::engine::general_purpose::STANDARD.encode(Md5::digest(text.as_bytes()));
         if expected != found {
             return Err(ExportError::Checksum { path: path.to_owned(), expected, found });
@@ -220,11 +224,18 @@ impl Export {
     /// Reads and checks the manifests of the export in `dir` (`AWSDynamoDB/<export id>/`): a
     /// full `DYNAMODB_JSON` export whose every data file is present. Reads no data file.
     pub fn open(dir: &Path) -> Result<Export, ExportError> {
+        Self::open_from(dir, Source::Local)
+    }
+
+    /// [`Export::open`] for the export at `dir` in `source`: a local folder, or in S3
+    /// (`dir` is then `s3://bucket/prefix/AWSDynamoDB/<export id>`).
+    pub fn open_from(dir: &Path, source: Source) -> Result<Export, ExportError> {
         let summary_path = dir.join("manifest-summary.json");
-        if !summary_path.is_file() {
-            return Err(ExportError::NotAnExport { dir: dir.to_owned(), found: exports_below(dir) });
+        if read_text(&source, &summary_path)?.is_none() {
+            let found = if source == Source::Local { exports_below(dir) } else { Vec::new() };
+            return Err(ExportError::NotAnExport { dir: dir.to_owned(), found });
         }
-        let summary: SummaryWire = serde_json::from_str(&read_manifest(&summary_path)?).map_err(|e| {
+        let summary: SummaryWire = serde_json::from_str(&read_manifest(&source, &summary_path)?).map_err(|e| {
             let message = without_quoted_text(&message_of(&e));
             manifest_error(
                 &summary_path,
@@ -277,7 +288,7 @@ impl Export {
             .ok_or_else(|| manifest_error(&summary_path, "has no itemCount: not a DynamoDB export summary"))?;
 
         let files_path = dir.join("manifest-files.json");
-        let text = read_manifest(&files_path)?;
+        let text = read_manifest(&source, &files_path)?;
         let mut files: Vec<DataFile> = Vec::new();
         let mut lines = Vec::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -286,7 +297,7 @@ impl Export {
                 let at = format!("line {}, column {}", n + 1, e.column());
                 manifest_error(&files_path, format!("{at}: not a data file entry: {message}"))
             })?;
-            let file = data_file(dir, &export_id, &files_path, n + 1, wire)?;
+            let file = data_file(&source, dir, &export_id, &files_path, n + 1, wire)?;
             // A file listed twice would count twice in the snapshot's `data_files`, and a
             // snapshot whose count never matches is one every view ignores.
             if let Some(first) = files.iter().position(|f| f.name == file.name).map(|k| lines[k]) {
@@ -354,6 +365,7 @@ fn exports_below(dir: &Path) -> Vec<PathBuf> {
 /// The local file of one manifest entry. The key may or may not start with the export's S3
 /// prefix; what follows `<export id>/` must be `data/<name>.json.gz`.
 fn data_file(
+    source: &Source,
     dir: &Path,
     export_id: &str,
     manifest: &Path,
@@ -374,11 +386,13 @@ fn data_file(
         return Err(manifest_error(manifest, format!("line {line}: dataFileS3Key {key:?}: {problem}")));
     }
     let path = dir.join("data").join(format!("{name}.json.gz"));
-    let size_bytes = match std::fs::metadata(&path) {
-        Ok(m) if m.is_file() => m.len(),
-        _ => return Err(ExportError::MissingFile { key, path }),
+    let size_bytes = match source.size_of(&path) {
+        Ok(Some(size)) => size,
+        Ok(None) => return Err(ExportError::MissingFile { key, path }),
+        Err(e) => return Err(ExportError::Io { path, source: e }),
     };
     Ok(DataFile {
+        source: source.clone(),
         manifest_key: key.clone(),
         path,
         name: name.to_owned(),

@@ -15,7 +15,7 @@ use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
 use crate::export::{DataFile, Export, ExportError, FileStats};
 use crate::flatten::{Flattener, Scratch};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
-use crate::record::{Item, StreamRecord, LAST_EVENT_MILLIS};
+use crate::record::{AttributeValue, Item, StreamRecord, LAST_EVENT_MILLIS};
 use ddb_lake_core::object_key::{day_of, ObjectKey, SnapshotPart};
 use ddb_lake_core::rows::SnapshotsRow;
 use ddb_lake_core::schema::BuiltInTable;
@@ -93,17 +93,35 @@ pub enum SnapshotError<E> {
     Write(E),
 }
 
-/// A snapshot's item lacks one of the spec's key attributes.
+/// A snapshot's item lacks one of the spec's key attributes, or holds one that no DynamoDB
+/// key can be.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "the item has no attribute `{name}`, the spec's source.{role}; set [source] partition_key \
-     and sort_key to the table's key schema (a table without a sort key: sort_key = \"\")"
-)]
-pub struct KeyAttributeMissing {
-    /// The attribute the spec names.
-    pub name: String,
-    /// Which key it is: `partition_key` or `sort_key`.
-    pub role: &'static str,
+pub enum KeyAttributeMissing {
+    /// The attribute is not in the item.
+    #[error(
+        "the item has no attribute `{name}`, the spec's source.{role}; set [source] partition_key \
+         and sort_key to the table's key schema (a table without a sort key: sort_key = \"\")"
+    )]
+    Missing {
+        /// The attribute the spec names.
+        name: String,
+        /// Which key it is: `partition_key` or `sort_key`.
+        role: &'static str,
+    },
+    /// The attribute is there but is not a key value (S, N or B, strings and binaries not
+    /// empty): the spec names another attribute than the table's key, or the export is damaged.
+    #[error(
+        "the item's `{name}`, the spec's source.{role}, is {found}; a key is a non-empty S or B, or an N: \
+         set [source] partition_key and sort_key to the table's key schema"
+    )]
+    NotAKey {
+        /// The attribute the spec names.
+        name: String,
+        /// Which key it is: `partition_key` or `sort_key`.
+        role: &'static str,
+        /// What it holds, e.g. `a NULL` or `an empty S`.
+        found: String,
+    },
 }
 
 /// [`crate::normalizer::Normalizer::snapshot_keys`].
@@ -111,10 +129,20 @@ pub(crate) fn key_attributes<'a>(spec: &LakeSpec, item: &Item<'a>) -> Result<Ite
     let mut keys = Vec::with_capacity(2);
     for (role, name) in [("partition_key", Some(&spec.partition_key)), ("sort_key", spec.sort_key.as_ref())] {
         let Some(name) = name else { continue };
-        match item.iter().find(|(k, _)| k.as_str() == name.as_str()) {
-            Some((k, v)) => keys.push((k.clone(), v.clone())),
-            None => return Err(KeyAttributeMissing { name: name.clone(), role }),
+        let Some((k, v)) = item.iter().find(|(k, _)| k.as_str() == name.as_str()) else {
+            return Err(KeyAttributeMissing::Missing { name: name.clone(), role });
+        };
+        let found = match v {
+            AttributeValue::S(t) | AttributeValue::B(t) if t.as_str().is_empty() => {
+                format!("an empty {}", v.type_name())
+            }
+            AttributeValue::S(_) | AttributeValue::N(_) | AttributeValue::B(_) => String::new(),
+            other => format!("a {}", other.type_name()),
+        };
+        if !found.is_empty() {
+            return Err(KeyAttributeMissing::NotAKey { name: name.clone(), role, found });
         }
+        keys.push((k.clone(), v.clone()));
     }
     Ok(Item::new(keys))
 }
@@ -414,6 +442,34 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 1, .. }), "{e}");
         assert!(e.to_string().contains("no attribute `syncId`, the spec's source.sort_key"), "{e}");
+    }
+
+    /// Hostile input 6, for exports: a key attribute that no DynamoDB key can be stops the
+    /// check pass, naming the line, as a missing one does.
+    #[test]
+    fn a_key_attribute_of_another_type_is_refused() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        for (value, found) in [
+            (r#"{"NULL":true}"#, "is a NULL"),
+            (r#"{"M":{}}"#, "is a M"),
+            (r#"{"S":""}"#, "is an empty S"),
+            (r#"{"SS":["a"]}"#, "is a SS"),
+        ] {
+            let line = format!(r#"{{"Item":{{"pk":{value},"sk":{{"S":"x"}}}}}}"#);
+            let item = serde_json::from_str::<LineOfItem<'_>>(&line).unwrap().item;
+            let e = normalizer.snapshot_keys(&item).unwrap_err().to_string();
+            assert!(e.contains(&format!("the item's `pk`, the spec's source.partition_key, {found}")), "{e}");
+        }
+        let ok: Item<'_> =
+            serde_json::from_str::<LineOfItem<'_>>(r#"{"Item":{"pk":{"N":"7"},"sk":{"B":"AA=="}}}"#).unwrap().item;
+        assert_eq!(normalizer.snapshot_keys(&ok).unwrap().len(), 2);
+    }
+
+    #[derive(serde::Deserialize)]
+    struct LineOfItem<'a> {
+        #[serde(rename = "Item", borrow)]
+        item: Item<'a>,
     }
 
     #[test]

@@ -996,3 +996,142 @@ fn a_function_binary_older_than_its_sources_is_refused() {
     // And the real binary passes the check on a fresh build (./scripts/test builds it first).
     assert!(normalizer_binary().exists());
 }
+
+/// The raw objects under the lake prefix: key (relative to it) → bytes as stored.
+async fn raw_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
+    let listed = s3.list_objects_v2().bucket(BUCKET).prefix(format!("{PREFIX}/")).send().await.unwrap();
+    assert!(!listed.is_truncated().unwrap_or(false));
+    let mut out = BTreeMap::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap();
+        let body = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap();
+        out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), body.into_bytes().to_vec());
+    }
+    out
+}
+
+/// The backfill worker (issue 38): the function given one line of an export's
+/// manifest-files.json, as a Distributed Map child gets it, backfills that data file from the
+/// export in S3; all of them together write the objects `ddb-lake backfill` writes, byte for
+/// byte; a redelivered line rewrites the same objects; a damaged file fails its child only,
+/// naming the file, with nothing of its own written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backfill_worker_writes_one_data_file_as_the_command_does() {
+    const EXPORT_ID: &str = "01793880000000-5a1c0e42";
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    s3.create_bucket().bucket("exports-bucket").send().await.unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+        .join(EXPORT_ID);
+    let prefix = format!("exports/AWSDynamoDB/{EXPORT_ID}");
+    let mut lines = Vec::new();
+    for name in ["manifest-summary.json", "manifest-summary.md5", "manifest-files.json", "manifest-files.md5"] {
+        let body = std::fs::read(fixture.join(name)).unwrap();
+        if name == "manifest-files.json" {
+            lines = String::from_utf8(body.clone()).unwrap().lines().map(str::to_owned).collect();
+        }
+        s3.put_object()
+            .bucket("exports-bucket")
+            .key(format!("{prefix}/{name}"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let data = |name: &str| std::fs::read(fixture.join("data").join(name)).unwrap();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(fixture.join("data")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let key = format!("{prefix}/data/{name}");
+        s3.put_object().bucket("exports-bucket").key(key).body(data(&name).into()).send().await.unwrap();
+        names.push(name);
+    }
+    assert_eq!(lines.len(), 3);
+    let job = |line: &str| {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+        serde_json::json!({"export": format!("s3://exports-bucket/{prefix}"), "dataFile": entry}).to_string()
+    };
+
+    let api = LambdaApi::start();
+    let _function = Function::start(&api, &moto, &moto.endpoint, &[]);
+    let mut items = 0;
+    for line in &lines {
+        let r = response(api.invoke(&job(line), INVOKE_TIMEOUT));
+        assert_eq!(r["exportId"], EXPORT_ID, "{r}");
+        items += r["items"].as_u64().unwrap();
+    }
+    assert_eq!(items, 3, "the fixture export's items");
+    let lake = raw_objects(&s3).await;
+
+    // What the command writes from the same export.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("lake");
+    helpers::ddb_lake_ok(&["backfill", "--export", fixture.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let mut expected = BTreeMap::new();
+    let mut stack = vec![out.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                expected
+                    .insert(p.strip_prefix(&out).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    assert_eq!(lake.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
+    assert!(lake == expected, "the worker's objects are the command's, byte for byte");
+
+    // Redelivered: the same objects again.
+    response(api.invoke(&job(&lines[0]), INVOKE_TIMEOUT));
+    assert!(raw_objects(&s3).await == expected);
+
+    // A damaged data file fails its child, naming the file; nothing of its own is written.
+    s3.delete_objects()
+        .bucket(BUCKET)
+        .delete(
+            aws_sdk_s3::types::Delete::builder()
+                .set_objects(Some(
+                    lake.keys()
+                        .map(|k| {
+                            aws_sdk_s3::types::ObjectIdentifier::builder().key(format!("{PREFIX}/{k}")).build().unwrap()
+                        })
+                        .collect(),
+                ))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let entry: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let key = entry["dataFileS3Key"].as_str().unwrap().to_owned();
+    let name = key.rsplit('/').next().unwrap().to_owned();
+    let whole = data(&name);
+    let cut = whole[..whole.len() / 2].to_vec();
+    s3.put_object()
+        .bucket("exports-bucket")
+        .key(format!("{prefix}/data/{name}"))
+        .body(cut.into())
+        .send()
+        .await
+        .unwrap();
+    match api.invoke(&job(&lines[0]), INVOKE_TIMEOUT) {
+        Outcome::Error { message, .. } => {
+            assert!(message.contains(&format!("s3://exports-bucket/{prefix}/data/{name}: MD5 is")), "{message}");
+        }
+        other => panic!("a damaged file must fail its child: {other:?}"),
+    }
+    assert!(raw_objects(&s3).await.is_empty(), "nothing written for the damaged file");
+    // Not an export: the message says what the event should hold.
+    let bad = serde_json::json!({"export": "s3://exports-bucket", "dataFile": entry}).to_string();
+    match api.invoke(&bad, INVOKE_TIMEOUT) {
+        Outcome::Error { message, .. } => {
+            assert!(message.contains("is not s3://BUCKET/PREFIX/AWSDynamoDB/"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

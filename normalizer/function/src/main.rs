@@ -4,7 +4,8 @@
 //! load the spec, read the redaction key from Secrets Manager when the spec hashes, build the
 //! S3 client, then serve events through the Lambda Runtime API.
 //! Each event goes through `ddb_lake_writer::delivery::process_event`, the same code path as
-//! `ddb-lake replay`. A bad configuration fails the init (Lambda reports it) with a message
+//! `ddb-lake replay`; an event of the backfill state machine (one data file of an export) goes
+//! to `backfill.rs`, the same library calls as `ddb-lake backfill`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -17,6 +18,7 @@ use ddb_lake_writer::s3::S3Sink;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
+mod backfill;
 mod config;
 mod metrics;
 
@@ -31,6 +33,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct State<'s> {
     pipeline: Pipeline<'s>,
     sink: S3Sink,
+    /// The S3 client (the backfill worker reads exports with it).
+    s3: aws_sdk_s3::Client,
+    /// The spec's `backfill.margin_seconds`.
+    margin_seconds: u32,
     metrics: Metrics,
     config: FunctionConfig,
 }
@@ -40,6 +46,10 @@ fn epoch_millis() -> u64 {
 }
 
 async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
+    // A child of the backfill state machine: one data file of an export.
+    if let Some(job) = backfill::BackfillEvent::of(event.payload.get()) {
+        return backfill::run(&state.pipeline.normalizer, state.margin_seconds, &state.s3, &state.sink, &job);
+    }
     // Writes still running at the invocation's deadline less the margin are abandoned and
     // reported, so that Lambda gets an answer (and retries from the right record) rather
     // than a timeout of the whole batch.
@@ -99,7 +109,8 @@ async fn redaction_key(aws: &aws_config::SdkConfig, secret: &str) -> Result<Vec<
     }
 }
 
-#[tokio::main(flavor = "current_thread")]
+// Two threads: the backfill worker blocks one (block_in_place) while the other drives I/O.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> std::process::ExitCode {
     lambda_runtime::tracing::init_default_subscriber();
     match run().await {
@@ -134,6 +145,8 @@ async fn run() -> Result<(), Error> {
     );
     let state = State {
         pipeline: Pipeline::new(normalizer).with_max_concurrent_uploads(config.max_concurrent_uploads),
+        s3: s3.clone(),
+        margin_seconds: spec.snapshot_margin_seconds,
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         metrics: Metrics::new(&config.metrics_namespace, &config.function_name),
         config,

@@ -152,7 +152,7 @@ struct SummaryWire {
     export_type: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, PartialEq, Eq)]
 #[serde(
     rename_all = "camelCase",
     expecting = "a data file entry {\"itemCount\": …, \"md5Checksum\": …, \"dataFileS3Key\": …}"
@@ -230,6 +230,25 @@ impl Export {
     /// [`Export::open`] for the export at `dir` in `source`: a local folder, or in S3
     /// (`dir` is then `s3://bucket/prefix/AWSDynamoDB/<export id>`).
     pub fn open_from(dir: &Path, source: Source) -> Result<Export, ExportError> {
+        Self::read(dir, source, None).map(|(export, _)| export)
+    }
+
+    /// The export at `dir` in `source` for the one data file whose manifest entry is `entry`
+    /// (a line of `manifest-files.json`, as a Step Functions Distributed Map hands it to a
+    /// child): the manifests are read and checked as [`Export::open`] does, `entry` must be
+    /// one of them, and only its data file is looked up (a child does not look up every file
+    /// of the export). Returns the export, whose `files` is that one file, and the number of
+    /// data files of the whole export (the snapshot's `data_files`).
+    pub fn open_one(dir: &Path, source: Source, entry: &str) -> Result<(Export, usize), ExportError> {
+        let files_path = dir.join("manifest-files.json");
+        let wire: FileWire = serde_json::from_str(entry).map_err(|e| {
+            let message = without_quoted_text(&message_of(&e));
+            manifest_error(&files_path, format!("the data file entry given is not one of its lines: {message}"))
+        })?;
+        Self::read(dir, source, Some(wire))
+    }
+
+    fn read(dir: &Path, source: Source, only: Option<FileWire>) -> Result<(Export, usize), ExportError> {
         let summary_path = dir.join("manifest-summary.json");
         if read_text(&source, &summary_path)?.is_none() {
             let found = if source == Source::Local { exports_below(dir) } else { Vec::new() };
@@ -291,40 +310,57 @@ impl Export {
         let text = read_manifest(&source, &files_path)?;
         let mut files: Vec<DataFile> = Vec::new();
         let mut lines = Vec::new();
+        let mut keys: Vec<String> = Vec::new();
+        let mut listed = 0u64;
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let wire: FileWire = serde_json::from_str(line).map_err(|e| {
                 let message = without_quoted_text(&message_of(&e));
                 let at = format!("line {}, column {}", n + 1, e.column());
                 manifest_error(&files_path, format!("{at}: not a data file entry: {message}"))
             })?;
-            let file = data_file(&source, dir, &export_id, &files_path, n + 1, wire)?;
+            listed += wire.item_count;
+            let chosen = only.as_ref().is_some_and(|o| *o == wire);
+            // Only the data file asked for is looked up (every one when none is).
+            let file = if only.is_none() || chosen {
+                Some(data_file(&source, dir, &export_id, &files_path, n + 1, wire.clone())?)
+            } else {
+                None
+            };
             // A file listed twice would count twice in the snapshot's `data_files`, and a
             // snapshot whose count never matches is one every view ignores.
-            if let Some(first) = files.iter().position(|f| f.name == file.name).map(|k| lines[k]) {
+            if let Some(first) = keys.iter().position(|k| *k == wire.data_file_s3_key).map(|k| lines[k]) {
                 return Err(manifest_error(
                     &files_path,
                     format!(
                         "line {}: lists data file {} a second time (first on line {first}): the manifest is damaged; export again",
                         n + 1,
-                        file.manifest_key
+                        wire.data_file_s3_key
                     ),
                 ));
             }
             lines.push(n + 1);
-            files.push(file);
+            keys.push(wire.data_file_s3_key);
+            files.extend(file);
         }
-        let listed: u64 = files.iter().map(|f| f.item_count).sum();
+        if let Some(o) = &only {
+            if files.is_empty() {
+                return Err(manifest_error(
+                    &files_path,
+                    format!("lists no data file {} with the itemCount and md5Checksum given", o.data_file_s3_key),
+                ));
+            }
+        }
         if listed != item_count {
             return Err(manifest_error(
                 &files_path,
                 format!(
                     "the itemCount of its {} data files adds up to {listed}, manifest-summary.json says \
                      {item_count}: the manifests disagree; export again",
-                    files.len()
+                    keys.len()
                 ),
             ));
         }
-        Ok(Export {
+        let export = Export {
             dir: dir.to_owned(),
             export_id,
             export_arn,
@@ -333,7 +369,8 @@ impl Export {
             export_time_millis,
             item_count,
             files,
-        })
+        };
+        Ok((export, keys.len()))
     }
 
     /// Gzip'd bytes of all data files.
@@ -647,6 +684,27 @@ mod tests {
         let export = Export::open(&dir).unwrap();
         let e = export.files[0].verify(|_| {}, |_| Ok(())).unwrap_err();
         assert!(matches!(e, ExportError::ItemCount { expected: 3, found: 2, .. }), "{e}");
+    }
+
+    #[test]
+    fn one_data_file_of_an_export_as_a_map_child_gets_it() {
+        let dir = fixture();
+        let manifest = std::fs::read_to_string(dir.join("manifest-files.json")).unwrap();
+        let whole = Export::open(&dir).unwrap();
+        for (n, line) in manifest.lines().enumerate() {
+            // The Map hands the entry over as a JSON object, with its fields in any order.
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+            let (one, count) = Export::open_one(&dir, Source::Local, &entry.to_string()).unwrap();
+            assert_eq!(count, 3);
+            assert_eq!(one.files, [whole.files[n].clone()]);
+            assert_eq!((one.export_id.as_str(), one.export_time_millis), (EXPORT_ID, whole.export_time_millis));
+        }
+        let mut other: serde_json::Value = serde_json::from_str(manifest.lines().next().unwrap()).unwrap();
+        other["itemCount"] = 99.into();
+        let e = Export::open_one(&dir, Source::Local, &other.to_string()).unwrap_err().to_string();
+        assert!(e.contains("manifest-files.json: lists no data file") && e.contains("with the itemCount"), "{e}");
+        let e = Export::open_one(&dir, Source::Local, "{\"x\": 1}").unwrap_err().to_string();
+        assert!(e.contains("the data file entry given is not one of its lines"), "{e}");
     }
 
     /// Hostile input 4: a data file listed twice would make a snapshot no view ever uses.

@@ -15,29 +15,11 @@ use base64::Engine;
 use ddb_lake_core::rowfmt::{decode_object, Row};
 use flate2::read::MultiGzDecoder;
 use helpers::fixtures::{event_of, event_path, record, with_sequence};
-use helpers::{ddb_lake as run, ddb_lake_ok as ok};
+use helpers::{ddb_lake as run, ddb_lake_ok as ok, tree};
 use serde_dynamo::AttributeValue;
 
 fn example_spec() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml")
-}
-
-/// Every file under `dir`, relative path → bytes.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 /// Rows of every object of one table: (header, rows).

@@ -222,27 +222,9 @@ fn mutate_bytes(bytes: &mut Vec<u8>, rng: &mut Rng) {
     }
 }
 
-fn gunzip(path: &Path) -> Vec<u8> {
+fn gunzip(gzipped: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut out).unwrap();
-    out
-}
-
-/// Every file under `dir`, by path relative to it.
-fn files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let p = entry.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out.sort();
+    flate2::read::MultiGzDecoder::new(gzipped).read_to_end(&mut out).unwrap();
     out
 }
 
@@ -278,7 +260,7 @@ fn check_case(input: &[u8], spec: Option<&str>, work: &Path) -> Result<(), Strin
     match (out.status.code(), usable) {
         (Some(1), None) => {
             if lake.exists() {
-                return Err(format!("exit 1, but wrote {:?}", files(&lake)));
+                return Err(format!("exit 1, but wrote {:?}", helpers::tree(&lake).keys()));
             }
             if !stderr.starts_with("error: ") || stderr.contains("panicked") {
                 return Err(format!("exit 1 without a plain error: {stderr}"));
@@ -289,8 +271,8 @@ fn check_case(input: &[u8], spec: Option<&str>, work: &Path) -> Result<(), Strin
             let mut changes = 0u64;
             let mut quarantined = 0u64;
             let first_day = if spec.is_some() { "2024-01-01" } else { "2020-01-01" };
-            for f in files(&lake) {
-                let body = gunzip(&lake.join(&f));
+            for (f, gzipped) in helpers::tree(&lake) {
+                let body = gunzip(&gzipped);
                 if let Some(rest) = f.strip_prefix("_quarantine/") {
                     if rest.contains('/') || !rest.ends_with(".jsonl.gz") {
                         return Err(format!("quarantine object {f}"));

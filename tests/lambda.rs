@@ -1069,19 +1069,7 @@ async fn the_backfill_worker_writes_one_data_file_as_the_command_does() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("lake");
     helpers::ddb_lake_ok(&["backfill", "--export", fixture.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-    let mut expected = BTreeMap::new();
-    let mut stack = vec![out.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                expected
-                    .insert(p.strip_prefix(&out).unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
+    let expected = helpers::tree(&out);
     assert_eq!(lake.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
     assert!(lake == expected, "the worker's objects are the command's, byte for byte");
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::spec::LakeLocation;
-use ddb_lake_writer::export::{Export, S3Files, Source};
+use ddb_lake_writer::export::{s3_export_folder, Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
@@ -264,10 +264,7 @@ pub fn backfill<S: LakeSink + Sync>(
     let reading = Reading::new(&export, Progress::new(quiet), "checking");
     let items_checked = AtomicU64::new(0);
     run_jobs(files.len(), jobs, |n| {
-        let stats = files[n].verify(
-            |bytes| reading.at(n, bytes),
-            |item| normalizer.snapshot_keys(item).map(|_| ()).map_err(|e| e.to_string()),
-        )?;
+        let stats = normalizer.check_snapshot_file(&files[n], |bytes| reading.at(n, bytes))?;
         items_checked.fetch_add(stats.items, Ordering::Relaxed);
         reading.done(n);
         Ok(())
@@ -281,14 +278,6 @@ pub fn backfill<S: LakeSink + Sync>(
     });
     let lock = || totals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let writing = Reading::new(&export, progress, "writing");
-    let put_all = |objects: &[ddb_lake_writer::assembler::LakeObject]| {
-        runtime.block_on(async {
-            for o in objects {
-                lake.put(&o.key, &o.body).await?;
-            }
-            Ok::<_, SinkError>(())
-        })
-    };
     let resume = |name: &str, e: anyhow::Error| {
         e.context(format!(
             "data file {name}: not every object was written, and the snapshot does not count until it is; \
@@ -298,7 +287,12 @@ pub fn backfill<S: LakeSink + Sync>(
     run_jobs(files.len(), jobs, |n| {
         let file = &files[n];
         let emit = |part: SnapshotPartOutput| {
-            put_all(&part.objects)?;
+            runtime.block_on(async {
+                for o in &part.objects {
+                    lake.put(&o.key, &o.body).await?;
+                }
+                Ok::<_, SinkError>(())
+            })?;
             let mut t = lock();
             for (acc, (_, r)) in t.rows.iter_mut().zip(&part.rows_per_table) {
                 acc.1 += r;
@@ -314,19 +308,13 @@ pub fn backfill<S: LakeSink + Sync>(
             writing.items.fetch_add(part.items, Ordering::Relaxed);
             Ok(())
         };
-        let stats = normalizer
-            .normalize_snapshot_file(&snapshot, file, DEFAULT_PART_BYTES, |bytes| writing.at(n, bytes), emit)
+        // Its rows, then its `snapshots` row (a part of its own, counted as the others).
+        normalizer
+            .write_snapshot_file(&snapshot, file, DEFAULT_PART_BYTES, |bytes| writing.at(n, bytes), emit)
             .map_err(|e: SnapshotError<SinkError>| match e {
                 SnapshotError::Export(e) => anyhow::Error::new(e),
                 SnapshotError::Write(e) => resume(&file.name, anyhow::Error::new(e)),
             })?;
-        // Last: the views use a snapshot only when every data file has its row.
-        let marker = normalizer.snapshot_marker(&snapshot, file, stats.items);
-        put_all(std::slice::from_ref(&marker)).map_err(|e| resume(&file.name, anyhow::Error::new(e)))?;
-        let mut t = lock();
-        t.objects += 1;
-        t.out_bytes += marker.body.len();
-        drop(t);
         writing.done(n);
         Ok(())
     })?;
@@ -368,21 +356,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         super::s3_client(&aws, local_endpoint)
     };
     let lake = rt.block_on(Lake::open(&args.out, s3))?;
-    let (export_dir, source) = match args.export.strip_prefix("s3://") {
-        None => (PathBuf::from(&args.export), Source::Local),
-        Some(rest) => {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            let prefix = prefix.trim_matches('/');
-            if bucket.is_empty() || prefix.is_empty() {
-                anyhow::bail!(
-                    "--export {} does not name an export: write s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/, \
-                     the folder holding manifest-summary.json",
-                    args.export
-                );
-            }
-            let files = S3Files::new(rt.block_on(s3()), bucket, rt.handle().clone());
-            (PathBuf::from(format!("s3://{bucket}/{prefix}")), Source::S3(std::sync::Arc::new(files)))
-        }
+    let (export_dir, source) = if !args.export.starts_with("s3://") {
+        (PathBuf::from(&args.export), Source::Local)
+    } else {
+        let Some((bucket, prefix)) = s3_export_folder(&args.export) else {
+            anyhow::bail!(
+                "--export {} does not name an export: write s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/, \
+                 the folder holding manifest-summary.json",
+                args.export
+            );
+        };
+        let files = S3Files::new(rt.block_on(s3()), bucket, rt.handle().clone());
+        (PathBuf::from(format!("s3://{bucket}/{prefix}")), Source::S3(std::sync::Arc::new(files)))
     };
     let shown = lake.shown();
     let to = Destination { lake: &lake, shown: &shown, runtime: rt.handle() };

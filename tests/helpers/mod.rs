@@ -27,6 +27,25 @@ pub const LOCAL_AWS_ENV: [(&str, &str); 6] = [
     ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
 ];
 
+/// Every file under `dir` (a local lake, an export folder): its path relative to `dir`, with
+/// `/` between folders → its bytes.
+pub fn tree(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().replace('\\', "/");
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
 /// Runs the `ddb-lake` binary built for these tests with `args` and returns what it did.
 pub fn ddb_lake(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ddb-lake")).args(args).output().expect("the ddb-lake binary runs")

@@ -13,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ddb_lake_writer::export::{Export, S3Files, Source};
+use ddb_lake_writer::export::{s3_export_folder, Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::S3Sink;
 use ddb_lake_writer::sink::{LakeSink, SinkError};
@@ -61,16 +61,13 @@ fn one_file(
     sink: &S3Sink,
     event: &BackfillEvent,
 ) -> Result<serde_json::Value, Error> {
-    let rest = event.export.strip_prefix("s3://").unwrap_or_default();
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let prefix = prefix.trim_matches('/');
-    if bucket.is_empty() || prefix.is_empty() {
+    let Some((bucket, prefix)) = s3_export_folder(&event.export) else {
         return Err(format!(
             "export {:?} is not s3://BUCKET/PREFIX/AWSDynamoDB/<export id>, the folder holding manifest-summary.json",
             event.export
         )
         .into());
-    }
+    };
     let rt = tokio::runtime::Handle::current();
     let source = Source::S3(Arc::new(S3Files::new(s3.clone(), bucket, rt.clone())));
     let dir = PathBuf::from(format!("s3://{bucket}/{prefix}"));
@@ -79,24 +76,23 @@ fn one_file(
     normalizer.check_snapshot_time(&snapshot, &export)?;
     let file = &export.files[0];
     // First the whole file read through: nothing is written for a file that fails a check.
-    let checked = file.verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ()).map_err(|e| e.to_string()))?;
+    let checked = normalizer.check_snapshot_file(file, |_| {})?;
     let (mut objects, mut quarantined) = (0usize, 0usize);
-    let put_all = |objects: &[ddb_lake_writer::assembler::LakeObject]| {
-        rt.block_on(async {
-            for o in objects {
-                sink.put(&o.key, &o.body).await?;
-            }
-            Ok::<_, SinkError>(())
-        })
-    };
+    // Its rows, then its `snapshots` row last (the views use a snapshot only when every data
+    // file has its row).
     let stats = normalizer
-        .normalize_snapshot_file(
+        .write_snapshot_file(
             &snapshot,
             file,
             DEFAULT_PART_BYTES,
             |_| {},
             |part| {
-                put_all(&part.objects)?;
+                rt.block_on(async {
+                    for o in &part.objects {
+                        sink.put(&o.key, &o.body).await?;
+                    }
+                    Ok::<_, SinkError>(())
+                })?;
                 objects += part.objects.len();
                 quarantined += part.quarantined.len();
                 Ok(())
@@ -105,22 +101,12 @@ fn one_file(
         .map_err(|e: SnapshotError<SinkError>| -> Error {
             format!("data file {}: {e}; not every object was written: run this child again", file.path.display()).into()
         })?;
-    // Last: the views use a snapshot only when every data file has its row.
-    let marker = normalizer.snapshot_marker(&snapshot, file, stats.items);
-    put_all(std::slice::from_ref(&marker))
-        .map_err(|e| format!("data file {}: {e}: run this child again", file.path.display()))?;
-    tracing::info!(
-        data_file = file.name.as_str(),
-        items = stats.items,
-        objects = objects + 1,
-        quarantined,
-        "data file backfilled"
-    );
+    tracing::info!(data_file = file.name.as_str(), items = stats.items, objects, quarantined, "data file backfilled");
     Ok(serde_json::json!({
         "exportId": export.export_id,
         "dataFile": file.name,
         "items": checked.items,
-        "objects": objects + 1,
+        "objects": objects,
         "quarantined": quarantined,
     }))
 }

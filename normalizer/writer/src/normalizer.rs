@@ -124,6 +124,28 @@ impl<'s> Normalizer<'s> {
         snapshot::check_time(self.spec, snapshot, export)
     }
 
+    /// Reads one data file of a snapshot through, as [`Normalizer::backfill`] does before it
+    /// writes anything: its MD5, gzip, items, item count and every item's key attributes
+    /// ([`Normalizer::snapshot_keys`]). `progress` hears the gzip'd bytes read so far.
+    pub fn check_snapshot_file(&self, file: &DataFile, progress: impl FnMut(u64)) -> Result<FileStats, ExportError> {
+        snapshot::check_file(self.spec, file, progress)
+    }
+
+    /// Writes one data file of `snapshot` as [`Normalizer::backfill`] does: its rows part by
+    /// part ([`Normalizer::normalize_snapshot_file`]), then its `snapshots` row, handed to
+    /// `write` last as a part holding that one object (the views use a snapshot only when
+    /// every data file has its row). Check the file first ([`Normalizer::check_snapshot_file`]).
+    pub fn write_snapshot_file<E>(
+        &self,
+        snapshot: &Snapshot,
+        file: &DataFile,
+        part_bytes: usize,
+        progress: impl FnMut(u64),
+        write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+    ) -> Result<FileStats, SnapshotError<E>> {
+        snapshot::write_file(self.spec, &self.flattener, &self.layout, snapshot, file, part_bytes, progress, write)
+    }
+
     /// The `snapshots` row of one data file of `snapshot` holding `items` items: write it
     /// after the file's rows.
     pub fn snapshot_marker(&self, snapshot: &Snapshot, file: &DataFile, items: u64) -> LakeObject {

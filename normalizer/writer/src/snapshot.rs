@@ -268,30 +268,44 @@ pub(crate) fn backfill<E>(
     check_time(spec, snapshot, export)?;
     let mut read = FileStats::default();
     for (n, file) in export.files.iter().enumerate() {
-        let stats = file.verify(
-            |bytes| progress(BackfillStep::Checking, n, bytes),
-            |item| key_attributes(spec, item).map(|_| ()).map_err(|e| e.to_string()),
-        )?;
+        let stats = check_file(spec, file, |bytes| progress(BackfillStep::Checking, n, bytes))?;
         read.items += stats.items;
         read.json_bytes += stats.json_bytes;
     }
     for (n, file) in export.files.iter().enumerate() {
-        let stats = normalize_file(
-            spec,
-            flattener,
-            layout,
-            snapshot,
-            file,
-            part_bytes,
-            |bytes| progress(BackfillStep::Writing, n, bytes),
-            &mut write,
-        )?;
-        // Last: the views use a snapshot only when every data file has its row.
-        let marker = marker(snapshot, file, stats.items, layout.level);
-        write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
-            .map_err(SnapshotError::Write)?;
+        let progress = |bytes| progress(BackfillStep::Writing, n, bytes);
+        write_file(spec, flattener, layout, snapshot, file, part_bytes, progress, &mut write)?;
     }
     Ok(read)
+}
+
+/// [`crate::normalizer::Normalizer::check_snapshot_file`].
+pub(crate) fn check_file(
+    spec: &LakeSpec,
+    file: &DataFile,
+    progress: impl FnMut(u64),
+) -> Result<FileStats, ExportError> {
+    file.verify(progress, |item| key_attributes(spec, item).map(|_| ()).map_err(|e| e.to_string()))
+}
+
+/// [`crate::normalizer::Normalizer::write_snapshot_file`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_file<E>(
+    spec: &LakeSpec,
+    flattener: &Flattener<'_>,
+    layout: &ObjectLayout,
+    snapshot: &Snapshot,
+    file: &DataFile,
+    part_bytes: usize,
+    progress: impl FnMut(u64),
+    mut write: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
+) -> Result<FileStats, SnapshotError<E>> {
+    let stats = normalize_file(spec, flattener, layout, snapshot, file, part_bytes, progress, &mut write)?;
+    // Last: the views use a snapshot only when every data file has its row.
+    let marker = marker(snapshot, file, stats.items, layout.level);
+    write(SnapshotPartOutput { objects: vec![marker], ..SnapshotPartOutput::default() })
+        .map_err(SnapshotError::Write)?;
+    Ok(stats)
 }
 
 /// [`crate::normalizer::Normalizer::snapshot_marker`].

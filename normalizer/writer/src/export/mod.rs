@@ -23,7 +23,7 @@ mod data_file;
 mod source;
 
 pub use data_file::{DataFile, FileStats};
-pub use source::{S3Files, Source};
+pub use source::{s3_export_folder, S3Files, Source};
 
 /// The `version` of a full export's summary.
 pub const FULL_EXPORT_VERSION: &str = "2020-06-30";

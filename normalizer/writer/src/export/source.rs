@@ -48,6 +48,15 @@ impl PartialEq for S3Files {
 
 impl Eq for S3Files {}
 
+/// The bucket and prefix of an export's folder in S3, `s3://BUCKET/PREFIX/AWSDynamoDB/<export
+/// id>/` (a trailing `/` or none), or `None` when `url` names no bucket or no folder in it.
+pub fn s3_export_folder(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/')?;
+    let prefix = prefix.trim_matches('/');
+    (!bucket.is_empty() && !prefix.is_empty()).then_some((bucket, prefix))
+}
+
 impl S3Files {
     /// The objects of `bucket`, read with `client`, whose calls run on `runtime`.
     pub fn new(client: aws_sdk_s3::Client, bucket: &str, runtime: tokio::runtime::Handle) -> Self {

@@ -14,7 +14,7 @@ use ddb_lake_writer::export::{s3_export_folder, Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
-use ddb_lake_writer::snapshot::{Snapshot, SnapshotError, SnapshotPartOutput, DEFAULT_PART_BYTES};
+use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, SnapshotPartOutput, DEFAULT_PART_BYTES};
 
 use super::progress::Progress;
 use super::{human_bytes, load_spec, redaction_key};
@@ -167,6 +167,14 @@ struct Totals {
     quarantined: Vec<(usize, usize, String)>,
 }
 
+/// The bar's label for a step.
+fn step_name(step: BackfillStep) -> &'static str {
+    match step {
+        BackfillStep::Checking => "checking",
+        BackfillStep::Writing => "writing",
+    }
+}
+
 /// Gzip'd bytes read so far of each data file, and the bar over all of them.
 struct Reading<'a> {
     export: &'a Export,
@@ -174,11 +182,11 @@ struct Reading<'a> {
     files_done: AtomicUsize,
     items: AtomicU64,
     progress: Mutex<Progress>,
-    step: &'static str,
+    step: BackfillStep,
 }
 
 impl<'a> Reading<'a> {
-    fn new(export: &'a Export, progress: Progress, step: &'static str) -> Self {
+    fn new(export: &'a Export, progress: Progress, step: BackfillStep) -> Self {
         let mut r = Reading {
             export,
             read: export.files.iter().map(|_| AtomicU64::new(0)).collect(),
@@ -187,7 +195,10 @@ impl<'a> Reading<'a> {
             progress: Mutex::new(progress),
             step,
         };
-        r.progress.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).start_bytes(export.size_bytes(), step);
+        r.progress
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .start_bytes(export.size_bytes(), step_name(step));
         r
     }
 
@@ -199,7 +210,7 @@ impl<'a> Reading<'a> {
             (self.export.files.len(), self.files_done.load(Ordering::Relaxed), self.items.load(Ordering::Relaxed));
         let total = self.export.size_bytes();
         let mut progress = self.progress.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if self.step == "writing" {
+        if self.step == BackfillStep::Writing {
             progress.set_message(format!("writing: {done}/{files} data files done, {items} items"));
         }
         progress.set(at, |secs| {
@@ -210,8 +221,8 @@ impl<'a> Reading<'a> {
                 human_bytes(total as usize)
             );
             match self.step {
-                "writing" => format!("writing: {what}, {items} items"),
-                _ => format!("checking: {what}"),
+                BackfillStep::Writing => format!("writing: {what}, {items} items"),
+                BackfillStep::Checking => format!("checking: {what}"),
             }
         });
     }
@@ -261,7 +272,7 @@ pub fn backfill<S: LakeSink + Sync>(
     let files = &export.files;
 
     // First every data file read through: MD5, gzip, items, key attributes.
-    let reading = Reading::new(&export, Progress::new(quiet), "checking");
+    let reading = Reading::new(&export, Progress::new(quiet), BackfillStep::Checking);
     let items_checked = AtomicU64::new(0);
     run_jobs(files.len(), jobs, |n| {
         let stats = normalizer.check_snapshot_file(&files[n], |bytes| reading.at(n, bytes))?;
@@ -277,7 +288,7 @@ pub fn backfill<S: LakeSink + Sync>(
         ..Totals::default()
     });
     let lock = || totals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let writing = Reading::new(&export, progress, "writing");
+    let writing = Reading::new(&export, progress, BackfillStep::Writing);
     let resume = |name: &str, e: anyhow::Error| {
         e.context(format!(
             "data file {name}: not every object was written, and the snapshot does not count until it is; \

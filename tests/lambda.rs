@@ -1010,6 +1010,36 @@ async fn raw_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
+/// The fixture export (tests/fixtures/exports/sync-configurations), uploaded where DynamoDB
+/// would write it: bucket `exports-bucket`, prefix `exports`. Returns its folder there (the
+/// key prefix), the local folder, and the lines of its manifest-files.json.
+async fn upload_fixture_export(s3: &aws_sdk_s3::Client) -> (String, std::path::PathBuf, Vec<String>) {
+    s3.create_bucket().bucket("exports-bucket").send().await.unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exports/sync-configurations/AWSDynamoDB")
+        .join(FIXTURE_EXPORT_ID);
+    let prefix = format!("exports/AWSDynamoDB/{FIXTURE_EXPORT_ID}");
+    let mut lines = Vec::new();
+    for name in ["manifest-summary.json", "manifest-summary.md5", "manifest-files.json", "manifest-files.md5"] {
+        let body = std::fs::read(fixture.join(name)).unwrap();
+        if name == "manifest-files.json" {
+            lines = String::from_utf8(body.clone()).unwrap().lines().map(str::to_owned).collect();
+        }
+        let key = format!("{prefix}/{name}");
+        s3.put_object().bucket("exports-bucket").key(key).body(body.into()).send().await.unwrap();
+    }
+    for entry in std::fs::read_dir(fixture.join("data")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let key = format!("{prefix}/data/{name}");
+        let body = std::fs::read(fixture.join("data").join(&name)).unwrap();
+        s3.put_object().bucket("exports-bucket").key(key).body(body.into()).send().await.unwrap();
+    }
+    assert_eq!(lines.len(), 3);
+    (prefix, fixture, lines)
+}
+
+const FIXTURE_EXPORT_ID: &str = "01793880000000-5a1c0e42";
+
 /// The backfill worker (issue 38): the function given one line of an export's
 /// manifest-files.json, as a Distributed Map child gets it, backfills that data file from the
 /// export in S3; all of them together write the objects `ddb-lake backfill` writes, byte for
@@ -1017,38 +1047,12 @@ async fn raw_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
 /// naming the file, with nothing of its own written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backfill_worker_writes_one_data_file_as_the_command_does() {
-    const EXPORT_ID: &str = "01793880000000-5a1c0e42";
+    const EXPORT_ID: &str = FIXTURE_EXPORT_ID;
     let moto = Moto::start();
     let s3 = moto.s3();
     create_bucket(&s3).await;
-    s3.create_bucket().bucket("exports-bucket").send().await.unwrap();
-    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/exports/sync-configurations/AWSDynamoDB")
-        .join(EXPORT_ID);
-    let prefix = format!("exports/AWSDynamoDB/{EXPORT_ID}");
-    let mut lines = Vec::new();
-    for name in ["manifest-summary.json", "manifest-summary.md5", "manifest-files.json", "manifest-files.md5"] {
-        let body = std::fs::read(fixture.join(name)).unwrap();
-        if name == "manifest-files.json" {
-            lines = String::from_utf8(body.clone()).unwrap().lines().map(str::to_owned).collect();
-        }
-        s3.put_object()
-            .bucket("exports-bucket")
-            .key(format!("{prefix}/{name}"))
-            .body(body.into())
-            .send()
-            .await
-            .unwrap();
-    }
+    let (prefix, fixture, lines) = upload_fixture_export(&s3).await;
     let data = |name: &str| std::fs::read(fixture.join("data").join(name)).unwrap();
-    let mut names = Vec::new();
-    for entry in std::fs::read_dir(fixture.join("data")).unwrap() {
-        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-        let key = format!("{prefix}/data/{name}");
-        s3.put_object().bucket("exports-bucket").key(key).body(data(&name).into()).send().await.unwrap();
-        names.push(name);
-    }
-    assert_eq!(lines.len(), 3);
     let job = |line: &str| {
         let entry: serde_json::Value = serde_json::from_str(line).unwrap();
         serde_json::json!({"export": format!("s3://exports-bucket/{prefix}"), "dataFile": entry}).to_string()
@@ -1122,4 +1126,111 @@ async fn the_backfill_worker_writes_one_data_file_as_the_command_does() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The backfill state machine's steps (issue 38), run in the order its definition runs them
+/// (cdk/lib/backfill.ts, whose shape cdk/test/pipeline.test.ts asserts): `plan` checks the
+/// export and says where the Map's ItemReader finds manifest-files.json; one child per line
+/// of that object, as the ItemSelector builds it; `finish` fails while any data file has no
+/// `snapshots` row, naming it, and succeeds once every one has. An export outside the
+/// deployment's export location, a folder that holds no export and an event that is neither
+/// step are refused, each with a message that says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let (prefix, _fixture, _) = upload_fixture_export(&s3).await;
+    let summary: serde_json::Value = serde_json::from_slice(
+        &s3.get_object()
+            .bucket("exports-bucket")
+            .key(format!("{prefix}/manifest-summary.json"))
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes(),
+    )
+    .unwrap();
+    let api = LambdaApi::start();
+    let _function =
+        Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_EXPORT_LOCATION", "s3://exports-bucket/exports")]);
+    let error_of = |event: serde_json::Value| match api.invoke(&event.to_string(), INVOKE_TIMEOUT) {
+        Outcome::Error { message, .. } => message,
+        other => panic!("{event} must fail: {other:?}"),
+    };
+
+    // Plan: given the folder as `aws dynamodb describe-export` shows it (a trailing `/`).
+    let plan = response(api.invoke(
+        &serde_json::json!({"step": "plan", "export": format!("s3://exports-bucket/{prefix}/")}).to_string(),
+        INVOKE_TIMEOUT,
+    ));
+    assert_eq!(plan["export"], format!("s3://exports-bucket/{prefix}"), "{plan}");
+    assert_eq!(plan["bucket"], "exports-bucket");
+    assert_eq!(plan["manifestFilesKey"], format!("{prefix}/manifest-files.json"));
+    assert_eq!(plan["exportTime"], summary["exportTime"]);
+    assert_eq!(plan["items"], summary["itemCount"]);
+    assert!(summary["exportArn"].as_str().unwrap().ends_with(plan["exportId"].as_str().unwrap()));
+
+    // The Map's ItemReader: the JSON lines of the object the plan names.
+    let manifest = s3
+        .get_object()
+        .bucket(plan["bucket"].as_str().unwrap())
+        .key(plan["manifestFilesKey"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let items: Vec<serde_json::Value> =
+        std::str::from_utf8(&manifest).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(plan["dataFiles"], items.len());
+    let names: Vec<String> = items
+        .iter()
+        .map(|i| {
+            i["dataFileS3Key"].as_str().unwrap().rsplit('/').next().unwrap().trim_end_matches(".json.gz").to_owned()
+        })
+        .collect();
+    // The ItemSelector: {"export.$": "$.plan.export", "dataFile.$": "$$.Map.Item.Value"}.
+    let child = |item: &serde_json::Value| serde_json::json!({"export": plan["export"], "dataFile": item}).to_string();
+    let finish = serde_json::json!({"step": "finish", "export": plan["export"]});
+
+    // One child done: finish names the other two, and says what to do.
+    assert_eq!(response(api.invoke(&child(&items[0]), INVOKE_TIMEOUT))["dataFile"], names[0]);
+    let message = error_of(finish.clone());
+    assert!(message.contains(&format!("2 of its {} data files have no `snapshots` row", names.len())), "{message}");
+    assert!(message.contains(&format!("({}, {})", names[1], names[2])), "{message}");
+    assert!(message.contains("start the state machine again with the same input"), "{message}");
+
+    // Every child done: the snapshot counts, and the lake holds one `snapshots` row per file.
+    for item in &items[1..] {
+        response(api.invoke(&child(item), INVOKE_TIMEOUT));
+    }
+    let done = response(api.invoke(&finish.to_string(), INVOKE_TIMEOUT));
+    assert_eq!(done["dataFiles"], names.len(), "{done}");
+    assert_eq!(done["snapshotTime"], summary["exportTime"]);
+    assert_eq!(done["lake"], format!("s3://{BUCKET}/{PREFIX}"));
+    let markers: Vec<String> = raw_objects(&s3).await.into_keys().filter(|k| k.starts_with("snapshots/")).collect();
+    assert_eq!(markers.len(), names.len(), "{markers:?}");
+    for name in &names {
+        assert!(markers.iter().any(|k| k.ends_with(&format!("_{name}.tsv.gz"))), "{name}: {markers:?}");
+    }
+
+    // Refused: an export this deployment does not read, a folder holding none, a bad event.
+    let elsewhere = format!("s3://other-bucket/{prefix}");
+    let message = error_of(serde_json::json!({"step": "plan", "export": elsewhere}));
+    assert!(message.contains("is not under s3://exports-bucket/exports, the only exports"), "{message}");
+    let message = error_of(serde_json::json!({"step": "plan", "export": "s3://exports-bucket/exportsX/AWSDynamoDB/1"}));
+    assert!(message.contains("is not under s3://exports-bucket/exports"), "{message}");
+    let absent = "s3://exports-bucket/exports/AWSDynamoDB/01793880000000-00000000";
+    let message = error_of(serde_json::json!({"step": "plan", "export": absent}));
+    assert!(message.contains(&format!("{absent} holds no manifest-summary.json")), "{message}");
+    let message = error_of(serde_json::json!({"step": "go", "export": plan["export"]}));
+    assert!(message.contains("a backfill event is") && message.contains("step \"go\""), "{message}");
 }

@@ -94,6 +94,10 @@ pub struct FunctionConfig {
     /// Time kept back from the invocation's deadline to answer Lambda
     /// (`DDB_LAKE_DEADLINE_MARGIN_MS`; see [`FunctionConfig::write_time`]).
     pub deadline_margin: Duration,
+    /// The only exports the backfill steps read (`DDB_LAKE_EXPORT_LOCATION`,
+    /// `s3://BUCKET/PREFIX`): bucket and prefix (without `/` at either end; may be empty).
+    /// `None`: any export the role can read.
+    pub export_location: Option<(String, String)>,
 }
 
 /// Default of `DDB_LAKE_DEADLINE_MARGIN_MS`.
@@ -158,7 +162,27 @@ impl FunctionConfig {
             attempt: millis("DDB_LAKE_S3_ATTEMPT_TIMEOUT_MS", defaults.attempt)?,
         };
         let deadline_margin = millis("DDB_LAKE_DEADLINE_MARGIN_MS", DEFAULT_DEADLINE_MARGIN)?;
+        let export_location = match get("DDB_LAKE_EXPORT_LOCATION").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => {
+                let parsed = v.strip_prefix("s3://").map(|rest| match rest.split_once('/') {
+                    Some((bucket, prefix)) => (bucket.to_owned(), prefix.trim_matches('/').to_owned()),
+                    None => (rest.to_owned(), String::new()),
+                });
+                match parsed.filter(|(bucket, _)| !bucket.is_empty()) {
+                    Some(location) => Some(location),
+                    None => {
+                        return Err(ConfigError::Invalid {
+                            name: "DDB_LAKE_EXPORT_LOCATION",
+                            value: v,
+                            fix: "s3://BUCKET/PREFIX, the folder the table's exports are written under",
+                        })
+                    }
+                }
+            }
+        };
         Ok(FunctionConfig {
+            export_location,
             s3_timeouts,
             deadline_margin,
             spec,
@@ -224,6 +248,11 @@ mod tests {
         assert_eq!(c.encryption, Encryption::Kms(Some("k1".into())));
         assert_eq!(c.max_concurrent_uploads, DEFAULT_MAX_CONCURRENT_UPLOADS);
         assert_eq!(c.location(&c.load_spec().unwrap()), ("b".into(), "lake".into()));
+        assert_eq!(c.export_location, None);
+        let c = FunctionConfig::from_vars(vars(&[("DDB_LAKE_EXPORT_LOCATION", "s3://exp/tables/a/")])).unwrap();
+        assert_eq!(c.export_location, Some(("exp".into(), "tables/a".into())));
+        let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_EXPORT_LOCATION", "exp/tables")])).unwrap_err();
+        assert!(e.to_string().contains("DDB_LAKE_EXPORT_LOCATION=\"exp/tables\""), "{e}");
         let e = FunctionConfig::from_vars(vars(&[("DDB_LAKE_MAX_CONCURRENT_UPLOADS", "0")])).unwrap_err();
         assert!(e.to_string().contains("DDB_LAKE_MAX_CONCURRENT_UPLOADS"));
         let e = FunctionConfig::from_vars(vars(&[])).unwrap().load_spec().unwrap_err();

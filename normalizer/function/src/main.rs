@@ -4,8 +4,8 @@
 //! load the spec, read the redaction key from Secrets Manager when the spec hashes, build the
 //! S3 client, then serve events through the Lambda Runtime API.
 //! Each event goes through `ddb_lake_writer::delivery::process_event`, the same code path as
-//! `ddb-lake replay`; an event of the backfill state machine (one data file of an export) goes
-//! to `backfill.rs`, the same library calls as `ddb-lake backfill`. A bad configuration fails the init (Lambda reports it) with a message
+//! `ddb-lake replay`; an event of the backfill state machine (plan, one data file of an
+//! export, finish) goes to `backfill.rs`, the same library calls as `ddb-lake backfill`. A bad configuration fails the init (Lambda reports it) with a message
 //! that names the variable and the fix.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -46,9 +46,16 @@ fn epoch_millis() -> u64 {
 }
 
 async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<serde_json::Value, Error> {
-    // A child of the backfill state machine: one data file of an export.
+    // A step of the backfill state machine (plan, one data file of an export, finish).
     if let Some(job) = backfill::BackfillEvent::of(event.payload.get()) {
-        return backfill::run(&state.pipeline.normalizer, state.margin_seconds, &state.s3, &state.sink, &job);
+        let backfill = backfill::Backfill {
+            normalizer: &state.pipeline.normalizer,
+            margin_seconds: state.margin_seconds,
+            s3: &state.s3,
+            sink: &state.sink,
+            export_location: state.config.export_location.as_ref(),
+        };
+        return backfill.run(&job?);
     }
     // Writes still running at the invocation's deadline less the margin are abandoned and
     // reported, so that Lambda gets an answer (and retries from the right record) rather

@@ -129,6 +129,24 @@ impl S3Sink {
     pub fn bucket(&self) -> &str {
         &self.bucket
     }
+
+    /// `s3://bucket/prefix`: where the lake is, for messages.
+    pub fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// The lake objects whose key (relative to the lake, as [`ObjectKey::as_str`]) starts
+    /// with `start`, as S3 keys, listed (ListObjectsV2, s3:ListBucket on that prefix).
+    pub async fn s3_keys_starting_with(&self, start: &str) -> Result<Vec<String>, SinkError> {
+        let prefix = join(&self.prefix, start);
+        let mut keys = Vec::new();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error(&prefix, e))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_owned)));
+        }
+        Ok(keys)
+    }
 }
 
 impl LakeSink for S3Sink {

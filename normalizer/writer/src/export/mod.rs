@@ -33,9 +33,9 @@ pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
 pub enum ExportError {
     /// The folder is not an export's folder.
     #[error(
-        "{dir} holds no manifest-summary.json: --export names the export's own folder, \
+        "{dir} holds no manifest-summary.json: an export is named by its own folder, \
          AWSDynamoDB/<export id>/, with its manifests and data/ as the export wrote them \
-         (e.g. aws s3 sync s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ DIR){}",
+         (s3://BUCKET/PREFIX/AWSDynamoDB/<export id>/ where DynamoDB wrote it, or a copy of that folder){}",
         match found.as_slice() {
             [] => String::new(),
             [one] => format!("; did you mean {}?", one.display()),
@@ -230,7 +230,7 @@ impl Export {
     /// [`Export::open`] for the export at `dir` in `source`: a local folder, or in S3
     /// (`dir` is then `s3://bucket/prefix/AWSDynamoDB/<export id>`).
     pub fn open_from(dir: &Path, source: Source) -> Result<Export, ExportError> {
-        Self::read(dir, source, None).map(|(export, _)| export)
+        Self::read(dir, source, Lookup::All).map(|(export, _)| export)
     }
 
     /// The export at `dir` in `source` for the one data file whose manifest entry is `entry`
@@ -245,10 +245,18 @@ impl Export {
             let message = without_quoted_text(&message_of(&e));
             manifest_error(&files_path, format!("the data file entry given is not one of its lines: {message}"))
         })?;
-        Self::read(dir, source, Some(wire))
+        Self::read(dir, source, Lookup::One(wire)).map(|(export, names)| (export, names.len()))
     }
 
-    fn read(dir: &Path, source: Source, only: Option<FileWire>) -> Result<(Export, usize), ExportError> {
+    /// The manifests of the export at `dir` in `source`, read and checked as [`Export::open`]
+    /// does, but no data file looked up (`files` is empty): what a plan of the whole export
+    /// needs without one request per data file. Returns the export and the names of all its
+    /// data files ([`DataFile::name`]), in manifest order.
+    pub fn open_manifests(dir: &Path, source: Source) -> Result<(Export, Vec<String>), ExportError> {
+        Self::read(dir, source, Lookup::Nothing)
+    }
+
+    fn read(dir: &Path, source: Source, lookup: Lookup) -> Result<(Export, Vec<String>), ExportError> {
         let summary_path = dir.join("manifest-summary.json");
         if read_text(&source, &summary_path)?.is_none() {
             let found = if source == Source::Local { exports_below(dir) } else { Vec::new() };
@@ -311,6 +319,7 @@ impl Export {
         let mut files: Vec<DataFile> = Vec::new();
         let mut lines = Vec::new();
         let mut keys: Vec<String> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         let mut listed = 0u64;
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
             let wire: FileWire = serde_json::from_str(line).map_err(|e| {
@@ -319,12 +328,12 @@ impl Export {
                 manifest_error(&files_path, format!("{at}: not a data file entry: {message}"))
             })?;
             listed += wire.item_count;
-            let chosen = only.as_ref().is_some_and(|o| *o == wire);
-            // Only the data file asked for is looked up (every one when none is).
-            let file = if only.is_none() || chosen {
-                Some(data_file(&source, dir, &export_id, &files_path, n + 1, wire.clone())?)
-            } else {
-                None
+            let name = data_file_name(&export_id, &files_path, n + 1, &wire.data_file_s3_key)?;
+            // Only the data files asked for are looked up.
+            let file = match &lookup {
+                Lookup::All => Some(data_file(&source, dir, &name, wire.clone())?),
+                Lookup::One(only) if *only == wire => Some(data_file(&source, dir, &name, wire.clone())?),
+                Lookup::One(_) | Lookup::Nothing => None,
             };
             // A file listed twice would count twice in the snapshot's `data_files`, and a
             // snapshot whose count never matches is one every view ignores.
@@ -340,9 +349,10 @@ impl Export {
             }
             lines.push(n + 1);
             keys.push(wire.data_file_s3_key);
+            names.push(name);
             files.extend(file);
         }
-        if let Some(o) = &only {
+        if let Lookup::One(o) = &lookup {
             if files.is_empty() {
                 return Err(manifest_error(
                     &files_path,
@@ -370,7 +380,7 @@ impl Export {
             item_count,
             files,
         };
-        Ok((export, keys.len()))
+        Ok((export, names))
     }
 
     /// Gzip'd bytes of all data files.
@@ -401,15 +411,18 @@ fn exports_below(dir: &Path) -> Vec<PathBuf> {
 
 /// The local file of one manifest entry. The key may or may not start with the export's S3
 /// prefix; what follows `<export id>/` must be `data/<name>.json.gz`.
-fn data_file(
-    source: &Source,
-    dir: &Path,
-    export_id: &str,
-    manifest: &Path,
-    line: usize,
-    wire: FileWire,
-) -> Result<DataFile, ExportError> {
-    let key = wire.data_file_s3_key;
+/// Which data files [`Export::read`] looks up (a request each, in S3).
+enum Lookup {
+    /// Every one.
+    All,
+    /// The one of this manifest line.
+    One(FileWire),
+    /// None: the manifests only.
+    Nothing,
+}
+
+/// The name of the data file `key` names (line `line` of `manifest`), checked.
+fn data_file_name(export_id: &str, manifest: &Path, line: usize, key: &str) -> Result<String, ExportError> {
     let marker = format!("AWSDynamoDB/{export_id}/");
     let rest = key.find(&marker).map(|at| &key[at + marker.len()..]);
     let name = rest.and_then(|r| r.strip_prefix("data/")).and_then(|r| r.strip_suffix(".json.gz"));
@@ -422,6 +435,12 @@ fn data_file(
     if let Some(problem) = data_file_name_problem(name) {
         return Err(manifest_error(manifest, format!("line {line}: dataFileS3Key {key:?}: {problem}")));
     }
+    Ok(name.to_owned())
+}
+
+/// The data file `name` of the export at `dir`, looked up in `source`.
+fn data_file(source: &Source, dir: &Path, name: &str, wire: FileWire) -> Result<DataFile, ExportError> {
+    let key = wire.data_file_s3_key;
     let path = dir.join("data").join(format!("{name}.json.gz"));
     let size_bytes = match source.size_of(&path) {
         Ok(Some(size)) => size,
@@ -430,7 +449,7 @@ fn data_file(
     };
     Ok(DataFile {
         source: source.clone(),
-        manifest_key: key.clone(),
+        manifest_key: key,
         path,
         name: name.to_owned(),
         item_count: wire.item_count,
@@ -475,6 +494,32 @@ mod tests {
             std::fs::remove_file(dir.join(name)).unwrap();
         }
         (tmp, dir)
+    }
+
+    #[test]
+    fn the_manifests_alone_name_every_data_file_without_looking_one_up() {
+        let (_tmp, dir) = copy();
+        let listed: Vec<String> = std::fs::read_to_string(dir.join("manifest-files.json"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                let key = v["dataFileS3Key"].as_str().unwrap().to_owned();
+                key.rsplit('/').next().unwrap().trim_end_matches(".json.gz").to_owned()
+            })
+            .collect();
+        std::fs::remove_file(dir.join("data").join(format!("{}.json.gz", listed[1]))).unwrap();
+        let (export, names) = Export::open_manifests(&dir, Source::Local).unwrap();
+        assert_eq!(names, listed, "every data file, in manifest order");
+        assert!(export.files.is_empty());
+        assert_eq!(export.export_id, EXPORT_ID);
+        // Opening it for its data files finds the one missing.
+        assert!(matches!(Export::open(&dir).unwrap_err(), ExportError::MissingFile { .. }));
+        // A key that names no data file is still refused from the manifest alone.
+        let (_tmp, dir) = editable_copy();
+        edit(&dir.join("manifest-files.json"), |t| t.replacen("/data/", "/other/", 1));
+        let e = Export::open_manifests(&dir, Source::Local).unwrap_err().to_string();
+        assert!(e.contains("line 1: dataFileS3Key"), "{e}");
     }
 
     #[test]

@@ -113,8 +113,59 @@ function specLayerFolder(specToml: string): string {
   return dir;
 }
 
+/** What every function of the lake runs: the binary, its architecture, environment and spec layer. */
+export interface LakeFunctionCode {
+  architecture: lambda.Architecture;
+  environment: Record<string, string>;
+  layers: lambda.ILayerVersion[];
+  /** Prebuilt artifact; undefined = build with cargo-lambda. */
+  artifact?: string;
+}
+
+/** What differs between the lake's functions (the stream function, the backfill worker). */
+export interface LakeFunctionOptions {
+  description: string;
+  role: iam.IRole;
+  memorySize: number;
+  timeout: Duration;
+  logGroup: logs.ILogGroup;
+}
+
+/**
+ * A function running `ddb-lake-normalizer` on `provided.al2023`: the prebuilt artifact when
+ * one is given, else built by cargo-lambda during synth.
+ */
+export function lakeFunction(scope: Construct, id: string, code: LakeFunctionCode, options: LakeFunctionOptions): lambda.Function {
+  const common: lambda.FunctionOptions = {
+    ...options,
+    architecture: code.architecture,
+    environment: code.environment,
+    layers: code.layers,
+    loggingFormat: lambda.LoggingFormat.JSON,
+    tracing: lambda.Tracing.ACTIVE,
+  };
+  return code.artifact
+    ? new lambda.Function(scope, id, {
+        ...common,
+        runtime: lambda.Runtime.PROVIDED_AL2023,
+        handler: 'bootstrap',
+        code: prebuiltCode(code.artifact),
+      })
+    : new RustFunction(scope, id, {
+        ...common,
+        manifestPath: path.join(REPO_ROOT, 'Cargo.toml'),
+        binaryName: NORMALIZER_BINARY,
+        bundling: {
+          architecture: code.architecture,
+          cargoLambdaFlags: ['--package', 'ddb-lake-function'],
+        },
+      });
+}
+
 export class Normalizer extends Construct {
   readonly function: lambda.Function;
+  /** The function's code and configuration, for the backfill worker to run the same. */
+  readonly code: LakeFunctionCode;
   readonly role: iam.Role;
   readonly onFailureQueue: sqs.Queue;
   readonly eventSourceMapping: lambda.EventSourceMapping;
@@ -198,34 +249,14 @@ export class Normalizer extends Construct {
       );
     }
 
-    const common: lambda.FunctionOptions = {
+    this.code = { architecture, environment, layers, artifact: props.artifact };
+    this.function = lakeFunction(this, 'Function', this.code, {
       description: 'ddb-lake normalizer: DynamoDB stream records → gzip TSV rows in the S3 lake',
       role: this.role,
-      architecture,
       memorySize: props.memoryMb,
       timeout: Duration.seconds(props.timeoutSeconds),
-      environment,
-      layers,
       logGroup: this.logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: lambda.Tracing.ACTIVE,
-    };
-    this.function = props.artifact
-      ? new lambda.Function(this, 'Function', {
-          ...common,
-          runtime: lambda.Runtime.PROVIDED_AL2023,
-          handler: 'bootstrap',
-          code: prebuiltCode(props.artifact),
-        })
-      : new RustFunction(this, 'Function', {
-          ...common,
-          manifestPath: path.join(REPO_ROOT, 'Cargo.toml'),
-          binaryName: NORMALIZER_BINARY,
-          bundling: {
-            architecture,
-            cargoLambdaFlags: ['--package', 'ddb-lake-function'],
-          },
-        });
+    });
 
     this.onFailureQueue = new sqs.Queue(this, 'OnFailureQueue', {
       ...(props.key

@@ -28,6 +28,14 @@ export const DEFAULTS = {
   bytesScannedCutoffMb: 10240,
   iteratorAgeAlarmSeconds: 600,
   metricsNamespace: 'DdbLake',
+  // Where `aws dynamodb export-table-to-point-in-time --s3-prefix` puts exports; the bucket
+  // defaults to the lake's.
+  exportPrefix: 'exports',
+  // 1,769 MB is one full vCPU: a data file is CPU-bound work (docs/performance.md).
+  backfillMemoryMb: 1769,
+  backfillTimeoutSeconds: 900,
+  backfillMaxConcurrency: 100,
+  backfillToleratedFailurePercentage: 0,
 } as const;
 
 /** Log retention periods CloudWatch Logs accepts. */
@@ -71,6 +79,16 @@ export interface LakeConfig {
   /** Secrets Manager secret (name or ARN) holding the redaction key, when the spec hashes. */
   redactionKeySecret?: string;
   metricsNamespace: string;
+  /** The bucket the table's exports are written to; undefined = the lake bucket. */
+  exportBucket?: string;
+  /** The key prefix exports are written under (may be empty: the whole bucket). */
+  exportPrefix: string;
+  backfillMemoryMb: number;
+  backfillTimeoutSeconds: number;
+  /** Data files backfilled at a time (the Distributed Map's MaxConcurrency). */
+  backfillMaxConcurrency: number;
+  /** Share of data files that may fail before the Map stops (then Finish names them). */
+  backfillToleratedFailurePercentage: number;
 }
 
 /** Reads a context value: `node.tryGetContext`, or anything with that shape. */
@@ -129,6 +147,9 @@ export function tableNameOfStream(arn: string): string {
   return m[1];
 }
 
+/** An S3 bucket name. */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 /** Reads and validates every setting. */
 export function readConfig(read: ContextReader): LakeConfig {
   const spec = text(read, 'spec');
@@ -150,8 +171,20 @@ export function readConfig(read: ContextReader): LakeConfig {
   const alarmEmail = text(read, 'alarmEmail');
   if (alarmEmail && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) throw new ConfigError('alarmEmail', alarmEmail, 'an e-mail address');
   const lakeBucketName = text(read, 'lakeBucketName');
-  if (lakeBucketName && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(lakeBucketName)) {
+  if (lakeBucketName && !BUCKET_NAME.test(lakeBucketName)) {
     throw new ConfigError('lakeBucketName', lakeBucketName, 'an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)');
+  }
+  const exportBucket = text(read, 'exportBucket');
+  if (exportBucket && !BUCKET_NAME.test(exportBucket)) {
+    throw new ConfigError('exportBucket', exportBucket, 'an S3 bucket name (3-63 lower-case letters, digits, dots, hyphens)');
+  }
+  const exportPrefixRaw = read('exportPrefix');
+  if (exportPrefixRaw !== undefined && exportPrefixRaw !== null && typeof exportPrefixRaw !== 'string') {
+    throw new ConfigError('exportPrefix', exportPrefixRaw, 'a key prefix such as exports');
+  }
+  const exportPrefix = (exportPrefixRaw ?? DEFAULTS.exportPrefix).replace(/^\/+|\/+$/g, '');
+  if (/[*?]|\/\//.test(exportPrefix) || exportPrefix.length > 512) {
+    throw new ConfigError('exportPrefix', exportPrefixRaw, 'a key prefix such as exports (no wildcards, no empty folder names)');
   }
   const logRetentionDays = int(read, 'logRetentionDays', DEFAULTS.logRetentionDays, 1, 3653);
   if (!RETENTION_DAYS.includes(logRetentionDays)) {
@@ -185,5 +218,17 @@ export function readConfig(read: ContextReader): LakeConfig {
     alarmEmail,
     redactionKeySecret: text(read, 'redactionKeySecret'),
     metricsNamespace: text(read, 'metricsNamespace') ?? DEFAULTS.metricsNamespace,
+    exportBucket,
+    exportPrefix,
+    backfillMemoryMb: int(read, 'backfillMemoryMb', DEFAULTS.backfillMemoryMb, 128, 10240),
+    backfillTimeoutSeconds: int(read, 'backfillTimeoutSeconds', DEFAULTS.backfillTimeoutSeconds, 60, 900),
+    backfillMaxConcurrency: int(read, 'backfillMaxConcurrency', DEFAULTS.backfillMaxConcurrency, 1, 10000),
+    backfillToleratedFailurePercentage: int(
+      read,
+      'backfillToleratedFailurePercentage',
+      DEFAULTS.backfillToleratedFailurePercentage,
+      0,
+      100,
+    ),
   };
 }

@@ -5,9 +5,11 @@
 
 import { CfnOutput, RemovalPolicy, Stack, StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
+import { Backfill, exportLocation } from './backfill';
 import { LakeCatalog } from './catalog';
 import type { LakeConfig } from './config';
 import type { LakeInputs } from './inputs';
@@ -45,6 +47,7 @@ function redactionKeySecret(scope: Construct, config: LakeConfig, inputs: LakeIn
 export class DdbLakeStack extends Stack {
   readonly storage: LakeStorage;
   readonly normalizer: Normalizer;
+  readonly backfill: Backfill;
   readonly catalog: LakeCatalog;
   readonly monitoring: LakeMonitoring;
   /** The demo table, when no existing stream was given. */
@@ -95,6 +98,26 @@ export class DdbLakeStack extends Stack {
     // GetSecretValue (and DescribeSecret) on that one secret; with its own KMS key, Decrypt too.
     redactionKey?.grantRead(this.normalizer.function);
 
+    const exportBucket = config.exportBucket
+      ? s3.Bucket.fromBucketName(this, 'ExportBucket', config.exportBucket)
+      : this.storage.lakeBucket;
+    this.backfill = new Backfill(this, 'Backfill', {
+      code: this.normalizer.code,
+      lakeBucket: this.storage.lakeBucket,
+      prefix: lake.Prefix,
+      tables,
+      quarantinePrefix: lake.QuarantinePrefix,
+      exportBucket,
+      exportPrefix: config.exportPrefix,
+      memoryMb: config.backfillMemoryMb,
+      timeoutSeconds: config.backfillTimeoutSeconds,
+      maxConcurrency: config.backfillMaxConcurrency,
+      toleratedFailurePercentage: config.backfillToleratedFailurePercentage,
+      logRetentionDays: config.logRetentionDays,
+      key: this.storage.key,
+    });
+    redactionKey?.grantRead(this.backfill.worker);
+
     this.catalog = new LakeCatalog(this, 'Catalog', {
       schema: inputs.schema,
       sql: inputs.sql,
@@ -107,6 +130,7 @@ export class DdbLakeStack extends Stack {
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       function: this.normalizer.function,
       onFailureQueue: this.normalizer.onFailureQueue,
+      backfill: this.backfill.stateMachine,
       metricsNamespace: config.metricsNamespace,
       tables,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
@@ -122,6 +146,14 @@ export class DdbLakeStack extends Stack {
     if (this.demoTable) new CfnOutput(this, 'DemoTableName', { description: 'Write items here', value: this.demoTable.tableName });
     new CfnOutput(this, 'FunctionName', { value: this.normalizer.function.functionName });
     new CfnOutput(this, 'OnFailureQueueUrl', { value: this.normalizer.onFailureQueue.queueUrl });
+    new CfnOutput(this, 'ExportLocation', {
+      description: 'Export the table here (aws dynamodb export-table-to-point-in-time --s3-bucket … --s3-prefix …)',
+      value: exportLocation(exportBucket.bucketName, config.exportPrefix),
+    });
+    new CfnOutput(this, 'BackfillStateMachineArn', {
+      description: 'aws stepfunctions start-execution --state-machine-arn <this> --input \'{"export":"s3://…/AWSDynamoDB/<export id>"}\'',
+      value: this.backfill.stateMachine.stateMachineArn,
+    });
     new CfnOutput(this, 'GlueDatabase', { value: inputs.schema.DatabaseName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.catalog.workGroup.ref });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn });

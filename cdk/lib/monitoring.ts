@@ -1,6 +1,7 @@
 // What tells an engineer the pipeline is unwell before an analyst does: alarms on the
 // stream's iterator age, function errors and throttles, messages in the on-failure queue,
-// and the function's own EMF metrics (quarantined records, rejected cells, failed records), all sent to one
+// the function's own EMF metrics (quarantined records, rejected cells, failed records), and failed
+// backfill executions, all sent to one
 // encrypted SNS topic (optionally with an e-mail subscription); and a dashboard with
 // throughput, lag, errors and bytes written. Created by DdbLakeStack.
 
@@ -13,11 +14,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
 export interface LakeMonitoringProps {
   function: lambda.IFunction;
   onFailureQueue: sqs.IQueue;
+  /** The backfill state machine. */
+  backfill: sfn.IStateMachine;
   /** Namespace of the function's EMF metrics (dimension FunctionName). */
   metricsNamespace: string;
   /** Declared tables and the two built-in ones, for the rows-per-table graph. */
@@ -153,6 +157,13 @@ export class LakeMonitoring extends Construct {
         0,
         3,
         'Records could not be written to S3 for 15 minutes (the function reports them for redelivery); check the function log.',
+      ),
+      backfillFailed: alarm(
+        'BackfillFailedAlarm',
+        props.backfill.metricFailed({ period: PERIOD, statistic: 'Sum' }),
+        0,
+        1,
+        'A backfill execution failed: its error names the export or the data files without their snapshots row (the Map Run lists the failed children); the views do not use that snapshot until an execution with the same input succeeds.',
       ),
     };
 

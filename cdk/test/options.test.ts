@@ -132,6 +132,50 @@ describe('function and mapping settings', () => {
   it('passes cdk-nag', () => nagClean(s));
 });
 
+describe('backfill settings', () => {
+  const s = synth({
+    exportBucket: 'acme-exports',
+    exportPrefix: '/ddb/exports/',
+    backfillMaxConcurrency: '20',
+    backfillToleratedFailurePercentage: 5,
+    backfillMemoryMb: 3008,
+    backfillTimeoutSeconds: 600,
+    encryption: 'KMS',
+  });
+  const exportsArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-exports/ddb/exports/*']] };
+  it('reads exports from the given bucket and prefix only, and tells the worker where', () => {
+    const statements = resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    const reads = statements.filter((st: any) => st.Action === 's3:GetObject');
+    // The worker's role and the state machine's (its ItemReader).
+    assert.deepEqual(reads.map((st: any) => st.Resource), [exportsArn, exportsArn]);
+    const listing = statements.find((st: any) => st.Sid === 'ListExports');
+    assert.deepEqual(listing.Condition, { StringLike: { 's3:prefix': ['ddb/exports/*'] } });
+    const worker = s.template.findResources('AWS::Lambda::Function')[logicalId(s, s.stack.backfill.worker)].Properties;
+    assert.equal(worker.Environment.Variables.DDB_LAKE_EXPORT_LOCATION, 's3://acme-exports/ddb/exports');
+    assert.equal(worker.MemorySize, 3008);
+    assert.equal(worker.Timeout, 600);
+    s.template.hasOutput('ExportLocation', { Value: 's3://acme-exports/ddb/exports' });
+  });
+  it('sets the Map\'s concurrency and tolerated failures', () => {
+    const machine = Object.values(s.template.findResources('AWS::StepFunctions::StateMachine'))[0].Properties;
+    const text = JSON.stringify(machine.DefinitionString);
+    assert.match(text, /\\"MaxConcurrency\\":20[,}]/);
+    assert.match(text, /\\"ToleratedFailurePercentage\\":5[,}]/);
+  });
+  it('lets the worker use the lake key', () => {
+    const keyArn = { 'Fn::GetAtt': [logicalId(s, s.stack.storage.key!), 'Arn'] };
+    const roleId = logicalId(s, s.stack.backfill.role);
+    const statements = resourcesOf(s.template, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    assert.deepEqual(
+      statements.filter((st: any) => st.Sid === 'UseDataKey').map((st: any) => st.Resource),
+      [keyArn],
+    );
+  });
+  it('passes cdk-nag', () => nagClean(s));
+});
+
 describe('the default lake (spec=none)', () => {
   const s = synth({ spec: 'none' });
   it('writes the built-in tables under lake/ with no spec layer', () => {
@@ -151,7 +195,7 @@ describe('a spec that hashes values', () => {
   it('needs the redaction key secret, and says how to give it', () => {
     assert.throws(() => synth({ spec: hashing }), /HMAC key.*-c redactionKeySecret=/s);
   });
-  it('names the secret in the environment and grants reading that one secret; the key is nowhere', () => {
+  it('names the secret in the environment and grants reading that one secret to both functions; the key is nowhere', () => {
     const s = synth({ spec: hashing, redactionKeySecret: 'ddb-lake/redaction-key' });
     const fn = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties;
     const env = fn.Environment.Variables;
@@ -165,11 +209,19 @@ describe('a spec that hashes values', () => {
     const grants = resourcesOf(s.template, 'AWS::IAM::Policy')
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
       .filter((st: any) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
-    assert.equal(grants.length, 1, JSON.stringify(grants));
-    assert.equal(grants[0].Effect, 'Allow');
-    const resource = JSON.stringify(grants[0].Resource);
-    assert.match(resource, /secret:ddb-lake\/redaction-key-\?\?\?\?\?\?/, 'that one secret (any version suffix)');
-    assert.doesNotMatch(resource, /"\*"/);
+    // The stream function and the backfill worker, each in its own role.
+    assert.equal(grants.length, 2, JSON.stringify(grants));
+    const rolesGranted = resourcesOf(s.template, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.PolicyDocument).includes('secretsmanager:GetSecretValue'))
+      .flatMap(([, p]) => p.Properties.Roles.map((r: any) => r.Ref))
+      .sort();
+    assert.deepEqual(rolesGranted, [logicalId(s, s.stack.backfill.role), logicalId(s, s.stack.normalizer.role)].sort());
+    for (const grant of grants) {
+      assert.equal(grant.Effect, 'Allow');
+      const resource = JSON.stringify(grant.Resource);
+      assert.match(resource, /secret:ddb-lake\/redaction-key-\?\?\?\?\?\?/, 'that one secret (any version suffix)');
+      assert.doesNotMatch(resource, /"\*"/);
+    }
     nagClean(s);
   });
   it('takes a complete secret ARN as it is', () => {
@@ -180,7 +232,7 @@ describe('a spec that hashes values', () => {
     const grants = resourcesOf(s.template, 'AWS::IAM::Policy')
       .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
       .filter((st: any) => [st.Action].flat().includes('secretsmanager:GetSecretValue'));
-    assert.deepEqual(grants.map((g: any) => g.Resource), [arn]);
+    assert.deepEqual(grants.map((g: any) => g.Resource), [arn, arn]);
   });
 });
 
@@ -208,6 +260,11 @@ describe('bad context values', () => {
     [{ alarmEmail: 'oncall' }, /alarmEmail="oncall": expected an e-mail address/],
     [{ artifact: '/nonexistent/bootstrap.zip' }, /artifact: \/nonexistent\/bootstrap.zip does not exist\. Build it with `cargo lambda build/],
     [{ spec: '/nonexistent/spec.toml' }, /spec: \/nonexistent\/spec.toml does not exist/],
+    [{ exportBucket: 'Exports_Bucket' }, /exportBucket="Exports_Bucket": expected an S3 bucket name/],
+    [{ exportPrefix: 'exports/*' }, /exportPrefix="exports\/\*": expected a key prefix such as exports \(no wildcards/],
+    [{ backfillMaxConcurrency: 0 }, /backfillMaxConcurrency=0: expected a whole number from 1 to 10000/],
+    [{ backfillToleratedFailurePercentage: 101 }, /backfillToleratedFailurePercentage=101: expected a whole number from 0 to 100/],
+    [{ backfillTimeoutSeconds: 901 }, /backfillTimeoutSeconds=901: expected a whole number from 60 to 900/],
   ];
   for (const [context, message] of cases) {
     it(`${JSON.stringify(context)} is refused with a message naming the fix`, () => {

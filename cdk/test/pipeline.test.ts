@@ -296,6 +296,128 @@ describe('catalog and queries', () => {
   });
 });
 
+/** A `Fn::Join` of strings and references as one string, each reference as `<Ref>` or `<LogicalId.Attr>`. */
+function joined(value: any): string {
+  if (typeof value === 'string') return value;
+  if (value.Ref) return `<${value.Ref}>`;
+  if (value['Fn::GetAtt']) return `<${value['Fn::GetAtt'].join('.')}>`;
+  const [sep, parts] = value['Fn::Join'];
+  return parts.map(joined).join(sep);
+}
+
+describe('backfill state machine', () => {
+  const machine = template.findResources('AWS::StepFunctions::StateMachine')[logicalId(stack.backfill.stateMachine)];
+  const definition = JSON.parse(joined(machine.Properties.DefinitionString));
+  const workerId = logicalId(stack.backfill.worker);
+  const worker = `<${workerId}.Arn>`;
+
+  it('plans, fans out one child per line of manifest-files.json, then finishes', () => {
+    assert.equal(definition.StartAt, 'Plan');
+    assert.deepEqual(Object.keys(definition.States), ['Plan', 'DataFiles', 'Finish']);
+    const { Plan, DataFiles, Finish } = definition.States;
+    // The start input is {"export": "s3://…"}; the plan's answer goes to $.plan.
+    assert.equal(Plan.Type, 'Task');
+    assert.equal(Plan.Resource, worker);
+    assert.deepEqual(Plan.Parameters, { step: 'plan', 'export.$': '$.export' });
+    assert.equal(Plan.ResultPath, '$.plan');
+    assert.equal(Plan.Next, 'DataFiles');
+    // A Distributed Map whose ItemReader reads the JSON lines of the object the plan names.
+    assert.equal(DataFiles.Type, 'Map');
+    assert.deepEqual(DataFiles.ItemReader, {
+      Resource: 'arn:<AWS::Partition>:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSONL' },
+      Parameters: { 'Bucket.$': '$.plan.bucket', 'Key.$': '$.plan.manifestFilesKey' },
+    });
+    // Each child gets {export, dataFile: the line} (the event the worker takes).
+    assert.deepEqual(DataFiles.ItemSelector, { 'export.$': '$.plan.export', 'dataFile.$': '$$.Map.Item.Value' });
+    assert.deepEqual(DataFiles.ItemProcessor.ProcessorConfig, { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    assert.equal(DataFiles.MaxConcurrency, DEFAULTS.backfillMaxConcurrency);
+    // No tolerated failures by default: one failed child fails the execution.
+    assert.equal(DataFiles.ToleratedFailurePercentage, undefined);
+    assert.equal(DataFiles.ResultPath, null, "the children's answers are not kept (256 KiB)");
+    assert.equal(DataFiles.Next, 'Finish');
+    const child = DataFiles.ItemProcessor.States[DataFiles.ItemProcessor.StartAt];
+    assert.equal(child.Resource, worker);
+    assert.equal(child.Parameters, undefined, 'the child passes its input (the ItemSelector output) as it is');
+    assert.ok(child.End);
+    const throttled = child.Retry.find((r: any) => r.ErrorEquals.includes('Lambda.TooManyRequestsException'));
+    assert.ok(throttled && throttled.MaxAttempts >= 5, JSON.stringify(child.Retry));
+    assert.ok(!child.Retry.some((r: any) => r.ErrorEquals.includes('States.ALL') || r.ErrorEquals.includes('States.TaskFailed')));
+    assert.deepEqual(Finish.Parameters, { step: 'finish', 'export.$': '$.plan.export' });
+    assert.equal(Finish.Resource, worker);
+    assert.ok(Finish.End);
+  });
+
+  it('logs every event, traces, and is a standard workflow', () => {
+    assert.equal(machine.Properties.StateMachineType, 'STANDARD');
+    assert.equal(machine.Properties.LoggingConfiguration.Level, 'ALL');
+    assert.deepEqual(machine.Properties.TracingConfiguration, { Enabled: true });
+    template.hasOutput('BackfillStateMachineArn', { Value: { Ref: logicalId(stack.backfill.stateMachine) } });
+  });
+
+  it('runs the stream function\'s code and configuration, with the memory and time of a long job', () => {
+    const fns = template.findResources('AWS::Lambda::Function');
+    const stream = fns[logicalId(stack.normalizer.function)].Properties;
+    const w = fns[workerId].Properties;
+    assert.deepEqual(w.Code, stream.Code);
+    assert.deepEqual(w.Layers, stream.Layers);
+    assert.equal(w.MemorySize, DEFAULTS.backfillMemoryMb);
+    assert.equal(w.Timeout, DEFAULTS.backfillTimeoutSeconds);
+    assert.deepEqual(w.Role, { 'Fn::GetAtt': [logicalId(stack.backfill.role), 'Arn'] });
+    const { DDB_LAKE_EXPORT_LOCATION, ...rest } = w.Environment.Variables;
+    assert.deepEqual(rest, stream.Environment.Variables);
+    assert.equal(joined(DDB_LAKE_EXPORT_LOCATION), `s3://<${lakeBucketId}>/${DEFAULTS.exportPrefix}`);
+    template.hasOutput('ExportLocation', { Value: { 'Fn::Join': ['', ['s3://', { Ref: lakeBucketId }, `/${DEFAULTS.exportPrefix}`]] } });
+  });
+
+  const statementsOf = (roleId: string) =>
+    resourcesOf(template, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p.Properties.Roles).includes(roleId))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as any[]);
+  const exportsArn = `<${lakeBucketId}.Arn>/${DEFAULTS.exportPrefix}/*`;
+
+  it('lets only the worker read exports: the export prefix, and list what is there', () => {
+    const shown = (s: any) => ({
+      Sid: s.Sid,
+      Action: s.Action,
+      Resource: [s.Resource].flat().map(joined).sort(),
+      ...(s.Condition ? { Condition: s.Condition } : {}),
+    });
+    const byPurpose = Object.fromEntries(statementsOf(logicalId(stack.backfill.role)).map((s) => [s.Sid ?? s.Action.join(','), shown(s)]));
+    assert.deepEqual(byPurpose.ReadExports, { Sid: 'ReadExports', Action: 's3:GetObject', Resource: [exportsArn] });
+    assert.deepEqual(byPurpose.ListExports, {
+      Sid: 'ListExports',
+      Action: 's3:ListBucket',
+      Resource: [`<${lakeBucketId}.Arn>`],
+      Condition: { StringLike: { 's3:prefix': [`${DEFAULTS.exportPrefix}/*`] } },
+    });
+    assert.deepEqual(
+      byPurpose.WriteLakeObjects.Resource,
+      [...inputs.schema.Tables.map((t) => `<${lakeBucketId}.Arn>/${lake.Prefix}/${t.Name}/*`), `<${lakeBucketId}.Arn>/${lake.QuarantinePrefix}/*`].sort(),
+    );
+    assert.deepEqual(byPurpose.ListSnapshotRows.Condition, { StringLike: { 's3:prefix': [`${lake.Prefix}/snapshots/*`] } });
+    assert.deepEqual(Object.keys(byPurpose).sort(), [
+      'ListExports',
+      'ListSnapshotRows',
+      'ReadExports',
+      'WriteLakeObjects',
+      'WriteOwnLogs',
+      'xray:PutTelemetryRecords,xray:PutTraceSegments',
+    ]);
+    // The stream function reads no export.
+    const streamStatements = JSON.stringify(statementsOf(logicalId(stack.normalizer.role)));
+    assert.ok(!streamStatements.includes('s3:GetObject') && !streamStatements.includes(`/${DEFAULTS.exportPrefix}/`));
+  });
+
+  it('lets the state machine invoke the worker only, and read only the export prefix', () => {
+    const statements = statementsOf(logicalId(stack.backfill.stateMachine.role));
+    const invoke = statements.find((s) => s.Action === 'lambda:InvokeFunction');
+    assert.deepEqual([invoke.Resource].flat().map(joined), [worker, `${worker}:*`]);
+    const reads = statements.filter((s) => [s.Action].flat().some((a: string) => a.startsWith('s3:')));
+    assert.deepEqual(reads.map((s) => [s.Action, [s.Resource].flat().map(joined)]), [['s3:GetObject', [exportsArn]]]);
+  });
+});
+
 describe('alarms and dashboard', () => {
   const topicId = logicalId(stack.monitoring.topic);
   const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
@@ -305,8 +427,8 @@ describe('alarms and dashboard', () => {
     return a;
   };
 
-  it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells and failed records', () => {
-    assert.equal(alarms.length, 7);
+  it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells, failed records and backfills', () => {
+    assert.equal(alarms.length, 8);
     const expect = (metric: string, namespace: string, threshold: number, periods: number) => {
       const a = find(metric);
       assert.equal(a.Namespace, namespace, metric);
@@ -326,6 +448,9 @@ describe('alarms and dashboard', () => {
     assert.deepEqual(expect('RecordsQuarantined', 'DdbLake', 0, 1).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
     assert.deepEqual(expect('CellsRejected', 'DdbLake', 0, 1).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
     assert.deepEqual(expect('RecordsFailed', 'DdbLake', 0, 3).Dimensions, [{ Name: 'FunctionName', Value: fn }]);
+    assert.deepEqual(expect('ExecutionsFailed', 'AWS/States', 0, 1).Dimensions, [
+      { Name: 'StateMachineArn', Value: { Ref: logicalId(stack.backfill.stateMachine) } },
+    ]);
   });
 
   it('deliver to an encrypted topic that CloudWatch may use', () => {

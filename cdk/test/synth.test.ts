@@ -35,12 +35,14 @@ describe('cdk synth', () => {
     assert.equal(run.status, 0, `cdk synth failed:\n${run.stdout}\n${run.stderr}`);
     const template = JSON.parse(fs.readFileSync(path.join(run.out, 'DdbLake.template.json'), 'utf8'));
     const count = (type: string) => Object.values(template.Resources).filter((r: any) => r.Type === type).length;
-    assert.equal(count('AWS::Lambda::Function'), 1);
+    // The stream function and the backfill worker.
+    assert.equal(count('AWS::Lambda::Function'), 2);
     assert.equal(count('AWS::Lambda::EventSourceMapping'), 1);
     // changes, attributes, _rejects and snapshots, plus the example spec's sync_configs and field_mappings.
     assert.equal(count('AWS::Glue::Table'), 6);
     assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2);
-    assert.equal(count('AWS::CloudWatch::Alarm'), 7);
+    assert.equal(count('AWS::CloudWatch::Alarm'), 8);
+    assert.equal(count('AWS::StepFunctions::StateMachine'), 1);
     // The function's asset is staged next to the template.
     const fn: any = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function');
     const key: string = fn.Properties.Code.S3Key;

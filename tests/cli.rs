@@ -1159,6 +1159,40 @@ async fn backfill_writes_to_s3_the_same_objects_as_to_a_folder() {
     s3.delete_object().bucket("acme-exports").key(&gone).send().await.unwrap();
     let err = missing(&format!("s3://acme-exports/{prefix}"));
     assert!(err.contains(&format!("which is not at s3://acme-exports/{gone}")), "{err}");
+    s3.put_object()
+        .bucket("acme-exports")
+        .key(&gone)
+        .body(tree(&export).remove("data/k7q3mlx2vbd4ne5oyfc6hzta2u.json.gz").unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    // Credentials that may not read a data file (S3's 403, through the fault proxy): the
+    // file and the missing permission named, nothing written.
+    let proxy = helpers::fault_proxy::FaultProxy::start(&moto.endpoint);
+    proxy.set_rules(vec![helpers::fault_proxy::FaultRule {
+        method: "*".into(),
+        path_contains: "k7q3mlx2vbd4ne5oyfc6hzta2u".into(),
+        fault: helpers::fault_proxy::Fault::AccessDenied,
+        times: usize::MAX,
+    }]);
+    let lake = dir.path().join("denied");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .envs(moto.env())
+        .args(["backfill", "--export", &format!("s3://acme-exports/{prefix}"), "--out", lake.to_str().unwrap()])
+        .args(["--endpoint-url", &proxy.endpoint()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!lake.exists(), "nothing written");
+    assert!(
+        err.contains(&format!("s3://acme-exports/{gone}: access denied: the credentials in use need s3:GetObject")),
+        "{err}"
+    );
+    assert!(proxy
+        .log()
+        .iter()
+        .any(|(_, target, status)| target.contains("k7q3mlx2vbd4ne5oyfc6hzta2u") && *status == 403));
 
     for bad in ["s3://", "s3://A_B/x", "s3://acme-lake/../x"] {
         let out = backfill_s3(bad);

@@ -40,6 +40,9 @@ pub enum Fault {
     InternalError,
     /// Answer `503 Service Unavailable` with an S3 XML error body, code `SlowDown`.
     SlowDown,
+    /// Answer `403 Forbidden` with an S3 XML error body, code `AccessDenied` (what S3 says to
+    /// credentials without the permission).
+    AccessDenied,
     /// Read the request, then close the socket without answering.
     DropConnection,
     /// Read the request, then answer nothing and keep the connection open (a stalled
@@ -241,6 +244,7 @@ fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
             Some(fault) => {
                 let (status, reason, code, message) = match fault {
                     Fault::SlowDown => (503, "Service Unavailable", "SlowDown", "Please reduce your request rate."),
+                    Fault::AccessDenied => (403, "Forbidden", "AccessDenied", "Access Denied"),
                     _ => (
                         500,
                         "Internal Server Error",

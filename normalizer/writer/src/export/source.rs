@@ -82,8 +82,32 @@ impl S3Files {
         match sent {
             Ok(out) => Ok(Some(out.body)),
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => Ok(None),
-            Err(e) => Err(io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+            Err(e) => Err(s3_read_error(e, "s3:GetObject")),
         }
+    }
+}
+
+/// A failed read of an object: S3's own words, and for a 403 what the credentials lack
+/// (`action` on the object; without s3:ListBucket S3 also answers 403 for a missing one).
+fn s3_read_error<E>(
+    e: aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    action: &str,
+) -> io::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let denied = e.raw_response().is_some_and(|r| r.status().as_u16() == 403);
+    let said = aws_sdk_s3::error::DisplayErrorContext(e).to_string();
+    if denied {
+        io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "access denied: the credentials in use need {action} on it (and s3:ListBucket on the bucket, \
+                 or a missing object is denied too): {said}"
+            ),
+        )
+    } else {
+        io::Error::other(said)
     }
 }
 
@@ -120,7 +144,7 @@ impl Source {
                 match sent {
                     Ok(out) => Ok(Some(out.content_length().unwrap_or(0).max(0) as u64)),
                     Err(e) if matches!(e.as_service_error(), Some(HeadObjectError::NotFound(_))) => Ok(None),
-                    Err(e) => Err(io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())),
+                    Err(e) => Err(s3_read_error(e, "s3:GetObject")),
                 }
             }
         }

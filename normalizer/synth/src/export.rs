@@ -72,6 +72,26 @@ fn md5_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(bytes))
 }
 
+/// Items of about `target_bytes` of JSON in all, for an export of a chosen size: the current
+/// items of a generated table of 3,000 sync configurations, repeated under new sort keys
+/// (`<sk>#copy<round>`), made one at a time.
+pub fn sized_items(target_bytes: usize) -> impl Iterator<Item = Item> {
+    let events = crate::generate(&crate::SynthOptions { items: 3000, seed: 5, ..Default::default() })
+        .expect("the generator's own options are valid");
+    let base: Vec<Item> = state_at(&events, i64::MAX).into_values().collect();
+    let per_round: usize = base.iter().map(|i| serde_json::to_string(i).map_or(0, |s| s.len())).sum();
+    let rounds = target_bytes.div_ceil(per_round.max(1));
+    (0..rounds).flat_map(move |round| {
+        base.clone().into_iter().map(move |item| {
+            let mut map: std::collections::HashMap<String, AttributeValue> = item.into();
+            if let Some(AttributeValue::S(sk)) = map.get_mut("sk") {
+                sk.push_str(&format!("#copy{round}"));
+            }
+            Item::from(map)
+        })
+    })
+}
+
 /// Writes `items` as a full export under `root` and returns the export's folder
 /// (`root/AWSDynamoDB/<export id>/`). Item `i` goes to data file `i % data_files`; the
 /// output is a function of the arguments (gzip at level 6 without a timestamp). Items are

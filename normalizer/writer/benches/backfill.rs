@@ -10,17 +10,16 @@
 //! (VmHWM). The peak must not grow with the export's size. `DDB_LAKE_BENCH_EXPORT_MB`
 //! (default `100,600`) sets the sizes, in MB of item JSON.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
 use ddb_lake_core::spec::LakeSpec;
-use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
+use ddb_lake_synth::export::{sized_items, write_export, ExportOptions};
 use ddb_lake_writer::export::Export;
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 use ddb_lake_writer::snapshot::{Snapshot, DEFAULT_PART_BYTES};
-use serde_dynamo::{AttributeValue, Item};
+use serde_dynamo::Item;
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
 #[global_allocator]
@@ -61,26 +60,6 @@ fn child(export_dir: &Path) {
     let (items, json_bytes) = (read.items, read.json_bytes);
     let secs = started.elapsed().as_secs_f64();
     println!("{secs} {items} {json_bytes} {} {}", export.size_bytes(), vm_hwm_kb());
-}
-
-/// Items of about `target_bytes` of JSON in all: the current items of a generated table,
-/// repeated under new sort keys, made one at a time.
-fn items(target_bytes: usize) -> impl Iterator<Item = Item> {
-    let events = ddb_lake_synth::generate(&ddb_lake_synth::SynthOptions { items: 3000, seed: 5, ..Default::default() })
-        .expect("generate");
-    let base: BTreeMap<_, _> = state_at(&events, i64::MAX);
-    let base: Vec<Item> = base.into_values().collect();
-    let per_round: usize = base.iter().map(|i| serde_json::to_string(i).map_or(0, |s| s.len())).sum();
-    let rounds = target_bytes.div_ceil(per_round.max(1));
-    (0..rounds).flat_map(move |round| {
-        base.clone().into_iter().map(move |item| {
-            let mut map: std::collections::HashMap<String, AttributeValue> = item.into();
-            if let Some(AttributeValue::S(sk)) = map.get_mut("sk") {
-                sk.push_str(&format!("#copy{round}"));
-            }
-            Item::from(map)
-        })
-    })
 }
 
 /// Backfills the export `write_export` makes in a fresh process and returns the child's
@@ -138,7 +117,7 @@ fn main() {
             data_files: 8,
         };
         let t = Instant::now();
-        let dir = write_export(tmp.path(), &opts, items(mb * 1_000_000)).expect("write export");
+        let dir = write_export(tmp.path(), &opts, sized_items(mb * 1_000_000)).expect("write export");
         let wrote = t.elapsed().as_secs_f64();
         let [secs, items, json, gzip, peak_kb] = run_child(&dir);
         println!(

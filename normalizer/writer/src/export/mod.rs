@@ -644,7 +644,7 @@ mod tests {
         assert!(e.to_string().contains("AWSDynamoDB/<export id>/"), "{e}");
         assert!(e.to_string().ends_with(&format!("; did you mean {}?", dir.display())), "{e}");
         let e = Export::open(&dir.join("data")).unwrap_err();
-        assert!(e.to_string().ends_with("<export id>/ DIR)"), "{e}");
+        assert!(e.to_string().ends_with("where DynamoDB wrote it, or a copy of that folder)"), "{e}");
     }
 
     #[test]

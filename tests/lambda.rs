@@ -86,9 +86,14 @@ fn response(outcome: Outcome) -> serde_json::Value {
     }
 }
 
+/// The bytes of one object, as stored.
+async fn object_bytes(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    s3.get_object().bucket(bucket).key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes().to_vec()
+}
+
 /// One object, gunzipped.
 async fn get_gunzipped(s3: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
-    let body = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let body = object_bytes(s3, BUCKET, key).await;
     let mut plain = Vec::new();
     MultiGzDecoder::new(&body[..]).read_to_end(&mut plain).unwrap();
     plain
@@ -1004,8 +1009,8 @@ async fn raw_objects(s3: &aws_sdk_s3::Client) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for o in listed.contents() {
         let key = o.key().unwrap();
-        let body = s3.get_object().bucket(BUCKET).key(key).send().await.unwrap().body.collect().await.unwrap();
-        out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), body.into_bytes().to_vec());
+        let body = object_bytes(s3, BUCKET, key).await;
+        out.insert(key.strip_prefix(&format!("{PREFIX}/")).unwrap().to_owned(), body);
     }
     out
 }
@@ -1141,20 +1146,9 @@ async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
     let s3 = moto.s3();
     create_bucket(&s3).await;
     let (prefix, _fixture, _) = upload_fixture_export(&s3).await;
-    let summary: serde_json::Value = serde_json::from_slice(
-        &s3.get_object()
-            .bucket("exports-bucket")
-            .key(format!("{prefix}/manifest-summary.json"))
-            .send()
-            .await
-            .unwrap()
-            .body
-            .collect()
-            .await
-            .unwrap()
-            .into_bytes(),
-    )
-    .unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&object_bytes(&s3, "exports-bucket", &format!("{prefix}/manifest-summary.json")).await)
+            .unwrap();
     let api = LambdaApi::start();
     let _function =
         Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_EXPORT_LOCATION", "s3://exports-bucket/exports")]);
@@ -1176,18 +1170,8 @@ async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
     assert!(summary["exportArn"].as_str().unwrap().ends_with(plan["exportId"].as_str().unwrap()));
 
     // The Map's ItemReader: the JSON lines of the object the plan names.
-    let manifest = s3
-        .get_object()
-        .bucket(plan["bucket"].as_str().unwrap())
-        .key(plan["manifestFilesKey"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
+    let manifest =
+        object_bytes(&s3, plan["bucket"].as_str().unwrap(), plan["manifestFilesKey"].as_str().unwrap()).await;
     let items: Vec<serde_json::Value> =
         std::str::from_utf8(&manifest).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(plan["dataFiles"], items.len());

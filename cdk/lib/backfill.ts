@@ -20,17 +20,11 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 
-import { lakeFunction, LakeFunctionCode, underPrefix } from './normalizer';
+import { grantLakeWrites, lakeFunction, LakeFolders, LakeFunctionCode, underPrefix } from './normalizer';
 
-export interface BackfillProps {
+export interface BackfillProps extends LakeFolders {
   /** The stream function's code and configuration, run as it is. */
   code: LakeFunctionCode;
-  lakeBucket: s3.IBucket;
-  /** Key prefix of the lake (may be empty). */
-  prefix: string;
-  /** Table folders under the prefix (`changes`, `attributes`, declared tables, `snapshots`). */
-  tables: string[];
-  quarantinePrefix: string;
   /** The bucket the table's exports are written to. */
   exportBucket: s3.IBucket;
   /** The key prefix they are written under (`--s3-prefix` of the export; may be empty). */
@@ -78,16 +72,7 @@ export class Backfill extends Construct {
         conditions: { StringLike: { 's3:prefix': exportListing } },
       }),
     );
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteLakeObjects',
-        actions: ['s3:PutObject'],
-        resources: [
-          ...props.tables.map((t) => props.lakeBucket.arnForObjects(`${underPrefix(props.prefix, t)}/*`)),
-          props.lakeBucket.arnForObjects(`${props.quarantinePrefix}/*`),
-        ],
-      }),
-    );
+    grantLakeWrites(this.role, props, 'per-file names (dt=DAY/snapshot_<export id>_<data file>_<part>)');
     const snapshotsFolder = `${underPrefix(props.prefix, 'snapshots')}/*`;
     this.role.addToPolicy(
       new iam.PolicyStatement({
@@ -135,13 +120,16 @@ export class Backfill extends Construct {
       },
     );
 
-    const plan = new tasks.LambdaInvoke(this, 'Plan', {
-      comment: "Check the export's manifests; say where manifest-files.json is",
-      lambdaFunction: this.worker,
-      payload: sfn.TaskInput.fromObject({ step: 'plan', export: sfn.JsonPath.stringAt('$.export') }),
-      payloadResponseOnly: true,
-      resultPath: '$.plan',
-    });
+    // Plan and Finish: the worker given a step and the export, its answer kept at `resultPath`.
+    const step = (id: string, comment: string, name: string, exportPath: string, resultPath: string) =>
+      new tasks.LambdaInvoke(this, id, {
+        comment,
+        lambdaFunction: this.worker,
+        payload: sfn.TaskInput.fromObject({ step: name, export: sfn.JsonPath.stringAt(exportPath) }),
+        payloadResponseOnly: true,
+        resultPath,
+      });
+    const plan = step('Plan', "Check the export's manifests; say where manifest-files.json is", 'plan', '$.export', '$.plan');
     const dataFile = new tasks.LambdaInvoke(this, 'BackfillDataFile', {
       comment: 'One data file: its rows, then its snapshots row',
       lambdaFunction: this.worker,
@@ -177,13 +165,13 @@ export class Backfill extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     });
     map.itemProcessor(dataFile);
-    const finish = new tasks.LambdaInvoke(this, 'Finish', {
-      comment: 'Fail, naming them, unless every data file has its snapshots row',
-      lambdaFunction: this.worker,
-      payload: sfn.TaskInput.fromObject({ step: 'finish', export: sfn.JsonPath.stringAt('$.plan.export') }),
-      payloadResponseOnly: true,
-      resultPath: '$.snapshot',
-    });
+    const finish = step(
+      'Finish',
+      'Fail, naming them, unless every data file has its snapshots row',
+      'finish',
+      '$.plan.export',
+      '$.snapshot',
+    );
 
     const machineLogs = new logs.LogGroup(this, 'StateMachineLogGroup', {
       retention: props.logRetentionDays as logs.RetentionDays,
@@ -203,14 +191,7 @@ export class Backfill extends Construct {
 
     // Each wildcard, acknowledged with its reason.
     const stack = Stack.of(this);
-    const lakeBucketId = stack.getLogicalId(props.lakeBucket.node.defaultChild as CfnElement);
     const workerFindings = Validations.of(this.role);
-    for (const folder of [...props.tables.map((t) => underPrefix(props.prefix, t)), props.quarantinePrefix]) {
-      workerFindings.acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${lakeBucketId}.Arn>/${folder}/*]`,
-        reason: `Snapshot objects are written under ${folder}/ with per-file names (dt=DAY/snapshot_<export id>_<data file>_<part>), so the folder needs a trailing /*.`,
-      });
-    }
     const exportResource = this.resourceFinding(props.exportBucket, props.exportPrefix);
     for (const findings of [workerFindings, Validations.of(this.stateMachine.role)]) {
       findings.acknowledge({

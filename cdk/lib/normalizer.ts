@@ -45,14 +45,18 @@ type FunctionSettings = Pick<
   | 'parallelizationFactor'
 >;
 
-export interface NormalizerProps extends FunctionSettings {
-  streamArn: string;
+/** Where the lake's functions write. */
+export interface LakeFolders {
   lakeBucket: s3.IBucket;
   /** Key prefix of the lake (may be empty). */
   prefix: string;
-  /** Table folders under the prefix the function writes (`changes`, `attributes`, declared tables, `snapshots`). */
+  /** Table folders under the prefix (`changes`, `attributes`, declared tables, `snapshots`). */
   tables: string[];
   quarantinePrefix: string;
+}
+
+export interface NormalizerProps extends FunctionSettings, LakeFolders {
+  streamArn: string;
   /** The spec's text, or undefined for the default lake. */
   specToml?: string;
   key?: kms.IKey;
@@ -79,6 +83,29 @@ class OnFailureDestination implements lambda.IEventSourceDlq {
 /** `prefix/rest`, or `rest` when the prefix is empty. */
 export function underPrefix(prefix: string, rest: string): string {
   return prefix ? `${prefix}/${rest}` : rest;
+}
+
+/**
+ * Lets `role` put objects under the lake's table folders and its quarantine folder, nothing
+ * else in the bucket; each folder's trailing `/*` is acknowledged to cdk-nag, `names` saying
+ * how the objects there are named.
+ */
+export function grantLakeWrites(role: iam.Role, lake: LakeFolders, names: string): void {
+  const folders = [...lake.tables.map((t) => underPrefix(lake.prefix, t)), lake.quarantinePrefix];
+  role.addToPolicy(
+    new iam.PolicyStatement({
+      sid: 'WriteLakeObjects',
+      actions: ['s3:PutObject'],
+      resources: folders.map((folder) => lake.lakeBucket.arnForObjects(`${folder}/*`)),
+    }),
+  );
+  const bucketId = Stack.of(role).getLogicalId(lake.lakeBucket.node.defaultChild as CfnElement);
+  for (const folder of folders) {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${folder}/*]`,
+      reason: `Objects are written under ${folder}/ with ${names}, so the folder needs a trailing /*; nothing else in the bucket is writable.`,
+    });
+  }
 }
 
 /** The function's code: the prebuilt artifact (a zip, or a folder with `bootstrap`), checked. */
@@ -185,16 +212,7 @@ export class Normalizer extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'ddb-lake normalizer: read its stream, write under the lake and quarantine folders, log',
     });
-    this.role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteLakeObjects',
-        actions: ['s3:PutObject'],
-        resources: [
-          ...props.tables.map((t) => props.lakeBucket.arnForObjects(`${underPrefix(props.prefix, t)}/*`)),
-          props.lakeBucket.arnForObjects(`${props.quarantinePrefix}/*`),
-        ],
-      }),
-    );
+    grantLakeWrites(this.role, props, 'per-batch names (dt=DAY/<source>_<first>_<last>)');
     this.role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadTableStream',
@@ -286,15 +304,8 @@ export class Normalizer extends Construct {
       onFailure: new OnFailureDestination(this.onFailureQueue),
     });
 
-    // Each wildcard in the role, acknowledged one by one with its reason.
-    const bucketId = Stack.of(this).getLogicalId(props.lakeBucket.node.defaultChild as CfnElement);
+    // The other wildcard in the role (the folders' are acknowledged by grantLakeWrites).
     const roleFindings = Validations.of(this.role);
-    for (const folder of [...props.tables.map((t) => underPrefix(props.prefix, t)), props.quarantinePrefix]) {
-      roleFindings.acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${folder}/*]`,
-        reason: `Objects are written under ${folder}/ with per-batch names (dt=DAY/<source>_<first>_<last>), so the folder needs a trailing /*; nothing else in the bucket is writable.`,
-      });
-    }
     roleFindings.acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:

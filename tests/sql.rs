@@ -818,6 +818,262 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     assert_eq!(answers(&lake_b, &spec).await["count(current_items)"], alone["count(current_items)"]);
 }
 
+/// Runs `ddb-lake backfill` of `export` into `lake` with the spec at `spec`, and returns the
+/// output whatever the outcome.
+fn try_backfill(export: &std::path::Path, lake: &std::path::Path, spec: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["backfill", "--export"])
+        .arg(export)
+        .arg("--out")
+        .arg(lake)
+        .arg("--spec")
+        .arg(spec)
+        .env("DDB_LAKE_REDACTION_KEY", "test-redaction-key-16")
+        .output()
+        .unwrap()
+}
+
+/// Every file under `dir`, with its bytes.
+fn files_under(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Issue 39: a lake whose stream lapsed for longer than its retention, healed by a chain of
+/// incremental exports from a full export before the outage, answers every question as the
+/// table's true final state says; the incremental rows are not writes; re-running an export
+/// or running the chain's exports in another order changes no answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_exports_heal_a_lapsed_stream() {
+    use ddb_lake_synth::export::{
+        state_at, write_export, write_incremental_export, ExportOptions, ExportView, IncrementalOptions,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("lake.toml");
+    std::fs::write(&spec_path, SPEC).unwrap();
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let margin_ms = i64::from(spec.snapshot_margin_seconds) * 1000;
+    let opts = ddb_lake_synth::SynthOptions { items: 400, customers: 25, days: 10, seed: 29, ..Default::default() };
+    let mut events = ddb_lake_synth::generate(&opts).unwrap();
+    let time = |r: &EventRecord| r.change.approximate_creation_date_time.timestamp_millis();
+    const H: i64 = 3_600_000;
+    const DAY: i64 = 24 * H;
+    let t0 = (time(&events[0].records[0]) / 1000 + 2 * 86_400) * 1000;
+    // The generator's items live for days: add one created and deleted ten minutes later,
+    // inside the second window.
+    let mut born = events
+        .iter()
+        .flat_map(|e| e.records.iter())
+        .find(|r| r.event_name == "INSERT" && time(r) > t0 + DAY + H)
+        .unwrap()
+        .clone();
+    let sk = serde_dynamo::AttributeValue::S("SYNC#born-and-gone".into());
+    let mut keys: HashMap<String, serde_dynamo::AttributeValue> = born.change.keys.clone().into();
+    keys.insert("sk".into(), sk.clone());
+    born.change.keys = keys.into();
+    let mut image: HashMap<String, serde_dynamo::AttributeValue> = born.change.new_image.clone().into();
+    image.insert("sk".into(), sk);
+    born.change.new_image = image.into();
+    let mut gone = born.clone();
+    gone.event_name = "REMOVE".into();
+    gone.event_id = format!("{}-gone", born.event_id);
+    gone.change.approximate_creation_date_time += chrono::Duration::minutes(10);
+    gone.change.sequence_number = born.change.sequence_number.as_ref().map(|s| format!("{s}1"));
+    gone.change.old_image = std::mem::take(&mut gone.change.new_image);
+    let mut pair = Event::default();
+    pair.records = vec![born, gone];
+    events.push(pair);
+    let all: Vec<&EventRecord> = events.iter().flat_map(|e| e.records.iter()).collect();
+
+    // The full export at T0; the stream down from T0 + 6 h for almost three days; three
+    // incremental windows of a day from T0 (both views); the stream whole again 2 h before
+    // the chain's end, so it carries the updates around the end of the last window.
+    let outage = (t0 + 6 * H)..(t0 + 3 * DAY - 2 * H);
+    let chain_end = t0 + 3 * DAY;
+    assert!(outage.end < chain_end - margin_ms);
+    let seen: Vec<&EventRecord> = all.iter().copied().filter(|r| !outage.contains(&time(r))).collect();
+    let root = dir.path().join("exports");
+    let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations".to_owned();
+    let full = write_export(
+        &root,
+        &ExportOptions {
+            export_id: format!("{t0:014}-0f0f0f0f"),
+            export_time_millis: t0,
+            table_arn: arn.clone(),
+            data_files: 3,
+        },
+        state_at(&events, t0).values(),
+    )
+    .unwrap();
+    let views = [ExportView::NewAndOldImages, ExportView::NewImage, ExportView::NewAndOldImages];
+    let windows: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| {
+            let (from, to) = (t0 + i * DAY, t0 + (i + 1) * DAY);
+            let o = IncrementalOptions {
+                export_id: format!("{to:014}-1c1c1c{i:02}"),
+                from_millis: from,
+                to_millis: to,
+                view: views[i as usize],
+                table_arn: arn.clone(),
+                data_files: 2,
+            };
+            write_incremental_export(&root, &o, &events).unwrap()
+        })
+        .collect();
+
+    // The scenario has what it claims: deletes before T0, inside the windows while the stream
+    // was down, and after the chain; an item created and deleted inside one window; items
+    // changed both in the last window and by the stream after it.
+    let key_of = |r: &EventRecord| format!("{:?}{:?}", r.change.keys.get("pk"), r.change.keys.get("sk"));
+    let removes = |f: &dyn Fn(&EventRecord) -> bool| all.iter().filter(|r| r.event_name == "REMOVE" && f(r)).count();
+    assert!(removes(&|r| time(r) < t0) > 0);
+    assert!(removes(&|r| outage.contains(&time(r))) > 0);
+    assert!(removes(&|r| time(r) > chain_end) > 0);
+    let born_and_gone = all.iter().any(|r| {
+        r.event_name == "INSERT"
+            && outage.contains(&time(r))
+            && all.iter().any(|d| {
+                d.event_name == "REMOVE"
+                    && key_of(d) == key_of(r)
+                    && outage.contains(&time(d))
+                    && (time(d) - t0) / DAY == (time(r) - t0) / DAY
+            })
+    });
+    assert!(born_and_gone, "an item created and deleted inside one window");
+    let last_window = (chain_end - DAY)..chain_end;
+    let in_last: BTreeSet<String> =
+        all.iter().filter(|r| last_window.contains(&time(r)) && time(r) < outage.end).map(|r| key_of(r)).collect();
+    assert!(all.iter().any(|r| time(r) > chain_end - margin_ms && in_last.contains(&key_of(r))));
+
+    let true_records: Vec<Rec> = all.iter().map(|r| to_rec(r)).collect();
+    let seen_records: Vec<Rec> = seen.iter().map(|r| to_rec(r)).collect();
+    let truth = current_items(&true_records);
+    let mut want = BTreeMap::new();
+    for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
+        want.insert(q.name.clone(), expected_from(&q.name, &truth, &seen_records));
+    }
+    want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
+
+    // Stream, the full export, then the windows in order; one run again: right.
+    let lake_a = dir.path().join("lake-a");
+    stream(&seen, &lake_a, &spec).await;
+    backfill(&full, &lake_a, &spec_path);
+    let only_full = answers(&lake_a, &spec).await;
+    assert_ne!(only_full["count(current_items)"], want["count(current_items)"], "the outage shows");
+    for w in &windows {
+        backfill(w, &lake_a, &spec_path);
+    }
+    assert_eq!(answers(&lake_a, &spec).await, want);
+    let before = files_under(&lake_a);
+    backfill(&windows[1], &lake_a, &spec_path);
+    assert_eq!(files_under(&lake_a), before, "a run again writes the same bytes");
+
+    // Another order: the last window first (it chains through the exports beside it), the
+    // full export, the middle window, the first, then the stream.
+    let lake_b = dir.path().join("lake-b");
+    for export in [&windows[2], &full, &windows[1], &windows[0]] {
+        backfill(export, &lake_b, &spec_path);
+    }
+    stream(&seen, &lake_b, &spec).await;
+    assert_eq!(answers(&lake_b, &spec).await, want);
+
+    // While a window of the chain is missing from the lake, the windows after it are not
+    // used: the answers are those of the chain up to the gap.
+    let lake_c = dir.path().join("lake-c");
+    stream(&seen, &lake_c, &spec).await;
+    for export in [&full, &windows[0]] {
+        backfill(export, &lake_c, &spec_path);
+    }
+    let up_to_first = answers(&lake_c, &spec).await;
+    backfill(&windows[2], &lake_c, &spec_path);
+    assert_eq!(answers(&lake_c, &spec).await, up_to_first);
+    backfill(&windows[1], &lake_c, &spec_path);
+    assert_eq!(answers(&lake_c, &spec).await, want);
+}
+
+/// Issue 39, on the fixture in AWS's layout: the chain full → incremental (NEW_AND_OLD_IMAGES)
+/// → incremental (NEW_IMAGE) leaves the items its events say; an incremental export after a
+/// gap, or without a full export under it, is refused naming what to export, and nothing is
+/// written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_of_fixture_exports_and_its_gaps() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/exports");
+    let full = fixtures.join("sync-configurations/AWSDynamoDB/01793880000000-5a1c0e42");
+    let inc = |id: &str| fixtures.join("sync-configurations-incremental/AWSDynamoDB").join(id);
+    let dir = tempfile::tempdir().unwrap();
+    let spec_text = "[source]\ntable = \"sync-configurations\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n";
+    let spec_path = dir.path().join("lake.toml");
+    std::fs::write(&spec_path, spec_text).unwrap();
+    let spec = LakeSpec::from_toml(spec_text, "spec").unwrap();
+    let lake = dir.path().join("lake");
+
+    // No full export under it (none in the lake, none beside it).
+    let out = try_backfill(&inc("01793883600000-1c1c1c1c"), &lake, &spec_path);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(said.contains("there is no full export before its end (2026-11-05T13:00:00.000Z)"), "{said}");
+    assert!(said.contains("--export-time 2026-11-05T12:00:00.000Z"), "{said}");
+    assert!(!lake.exists(), "nothing written");
+
+    backfill(&full, &lake, &spec_path);
+    backfill(&inc("01793883600000-1c1c1c1c"), &lake, &spec_path);
+    backfill(&inc("01793887200000-2d2d2d2d"), &lake, &spec_path);
+    let local = LocalLake::open(&lake, &spec).await.unwrap();
+    let current = local.query("SELECT item_key, event_name FROM current_items ORDER BY item_key").await.unwrap();
+    // From the fixture's events: acme 0001 modified (E1), acme 0002 deleted (E1), initech
+    // 0001 created (E1) and modified (E2), initech 0002 created and deleted (E1), globex 0001
+    // deleted (E2), acme 0003 created (E2).
+    let key = |pk: &str, sk: &str| format!("{{\"pk\":\"CUSTOMER#{pk}\",\"sk\":\"SYNC#{sk}\"}}");
+    assert_eq!(
+        norm(&current),
+        [
+            vec![key("acme", "0001"), "INCREMENTAL".into()],
+            vec![key("acme", "0003"), "INCREMENTAL".into()],
+            vec![key("initech", "0001"), "INCREMENTAL".into()],
+        ]
+    );
+    let enabled = local
+        .query("SELECT value FROM current_attributes WHERE path = 'enabled' AND item_key LIKE '%initech%'")
+        .await
+        .unwrap();
+    assert_eq!(norm(&enabled), [vec!["false".to_string()]], "the later of its two writes");
+    let interval = local
+        .query("SELECT value FROM current_attributes WHERE path = 'intervalMinutes' AND item_key LIKE '%acme%0001%'")
+        .await
+        .unwrap();
+    assert_eq!(norm(&interval), [vec!["30".to_string()]]);
+    // Not writes: no question counting writes sees them.
+    let writes = local.query("SELECT count(*) FROM unique_changes").await.unwrap();
+    assert_eq!(norm(&writes), [vec!["0".to_string()]]);
+
+    // The window after the gap [14:00, 14:30): refused, naming the window to export.
+    let before = files_under(&lake);
+    let out = try_backfill(&inc("01793892600000-3e3e3e3e"), &lake, &spec_path);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        said.contains("the changes of [2026-11-05T14:00:00.000Z, 2026-11-05T14:30:00.000Z) are in no export"),
+        "{said}"
+    );
+    assert!(
+        said.contains("ExportFromTime=2026-11-05T14:00:00Z,ExportToTime=2026-11-05T14:30:00Z,ExportViewType=NEW_IMAGE"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was written"), "{said}");
+    assert_eq!(files_under(&lake), before, "nothing written");
+}
+
 /// The cells of the tables `ddb-lake demo` prints, by question: each table is read by the
 /// columns its rule (`───  ───`) marks, the header and the bars left out. Also the row count
 /// each table states under it.

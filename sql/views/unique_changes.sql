@@ -1,7 +1,7 @@
 -- name: unique_changes
 -- kind: view
--- question: Every stream record exactly once (rows that a retried batch wrote twice are collapsed); snapshot rows are not writes and are left out.
--- version: 3
+-- question: Every stream record exactly once (rows that a retried batch wrote twice are collapsed); rows of snapshots and incremental exports are not writes and are left out.
+-- version: 4
 -- reads: changes
 SELECT event_name, sequence_number, event_time, tenant, item_key, pk, sk, event_id,
        stream_view_type, size_bytes, ttl_delete, principal, changed_attributes, dt
@@ -9,6 +9,6 @@ FROM (
     SELECT c.*,
            row_number() OVER (PARTITION BY c.dt, c.item_key, c.sequence_number ORDER BY c.dt) AS copy_number
     FROM changes c
-    WHERE c.event_name <> 'SNAPSHOT'
+    WHERE c.event_name IN ('INSERT', 'MODIFY', 'REMOVE')
 ) numbered
 WHERE copy_number = 1

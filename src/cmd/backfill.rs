@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::spec::LakeLocation;
+use ddb_lake_writer::chain::{self, Link, Verdict};
 use ddb_lake_writer::export::{s3_export_folder, Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::{Encryption, S3Sink};
-use ddb_lake_writer::sink::{LakeSink, LocalDirSink, SinkError};
+use ddb_lake_writer::sink::{LakeReader, LakeSink, LocalDirSink, SinkError};
 use ddb_lake_writer::snapshot::{BackfillStep, Snapshot, SnapshotError, SnapshotPartOutput, DEFAULT_PART_BYTES};
 
 use super::progress::Progress;
@@ -105,12 +106,30 @@ impl LakeSink for Lake {
     }
 }
 
+impl LakeReader for Lake {
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
+        match self {
+            Lake::Local(sink) => sink.get(key).await,
+            Lake::S3 { sink, .. } => sink.get(key).await,
+        }
+    }
+
+    async fn snapshot_markers(&self) -> Result<Vec<ObjectKey>, SinkError> {
+        match self {
+            Lake::Local(sink) => sink.snapshot_markers().await,
+            Lake::S3 { sink, .. } => sink.snapshot_markers().await,
+        }
+    }
+}
+
 /// What a backfill wrote.
 pub struct Backfilled {
     /// The export read.
     pub export: Export,
     /// The snapshot it is.
     pub snapshot: Snapshot,
+    /// For an incremental export, how it chains to a full export.
+    pub chain: Option<Verdict>,
     /// Items read (and written, or quarantined).
     pub items: u64,
     /// Rows written per table.
@@ -255,7 +274,7 @@ pub struct Destination<'a, S> {
 /// a check), then writes each data file's rows part by part and, after them, its `snapshots`
 /// row. Progress on stderr unless `quiet`. Used by the command and
 /// by the demo.
-pub fn backfill<S: LakeSink + Sync>(
+pub fn backfill<S: LakeReader + Sync>(
     normalizer: &Normalizer<'_>,
     margin_seconds: u32,
     export_dir: &Path,
@@ -265,9 +284,24 @@ pub fn backfill<S: LakeSink + Sync>(
     quiet: bool,
 ) -> anyhow::Result<Backfilled> {
     let Destination { lake, shown, runtime } = to;
-    let export = Export::open_from(export_dir, source)?;
+    let export = Export::open_from(export_dir, source.clone())?;
     let snapshot = Snapshot::of_export(&export, margin_seconds);
     normalizer.check_snapshot_time(&snapshot, &export)?;
+    // An incremental export must chain to a full one: what the lake has, or what is beside it.
+    let chain = match &export.window {
+        None => None,
+        Some(_) => {
+            let mut known = runtime
+                .block_on(chain::read_lake(lake))
+                .with_context(|| format!("cannot read which exports {shown} has (its snapshots table)"))?;
+            known.extend(export.siblings(&source)?.iter().map(|e| Link::of_export(e, false)));
+            let verdict = chain::check(&Link::of_export(&export, false), &known);
+            if let Some(why) = verdict.refusal(&export) {
+                anyhow::bail!("{why}; nothing was written to {shown}");
+            }
+            Some(verdict)
+        }
+    };
     let started = Instant::now();
     let files = &export.files;
 
@@ -275,7 +309,7 @@ pub fn backfill<S: LakeSink + Sync>(
     let reading = Reading::new(&export, Progress::new(quiet), BackfillStep::Checking);
     let items_checked = AtomicU64::new(0);
     run_jobs(files.len(), jobs, |n| {
-        let stats = normalizer.check_snapshot_file(&files[n], |bytes| reading.at(n, bytes))?;
+        let stats = normalizer.check_snapshot_file(&snapshot, &files[n], |bytes| reading.at(n, bytes))?;
         items_checked.fetch_add(stats.items, Ordering::Relaxed);
         reading.done(n);
         Ok(())
@@ -336,6 +370,7 @@ pub fn backfill<S: LakeSink + Sync>(
     Ok(Backfilled {
         export,
         snapshot,
+        chain,
         items,
         rows: t.rows,
         objects: t.objects,
@@ -391,14 +426,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Prints what a backfill wrote, like `normalize` does.
 pub fn print_summary(b: &Backfilled, out: &str) -> std::io::Result<()> {
-    outln!(
-        "read {} items in {} data files of export {} ({} gzip), a snapshot as of {}",
-        b.items,
-        b.export.files.len(),
-        b.export.export_id,
-        human_bytes(b.export.size_bytes() as usize),
-        b.export.export_time
-    )?;
+    match &b.export.window {
+        None => outln!(
+            "read {} items in {} data files of export {} ({} gzip), a snapshot as of {}",
+            b.items,
+            b.export.files.len(),
+            b.export.export_id,
+            human_bytes(b.export.size_bytes() as usize),
+            b.export.export_time
+        )?,
+        Some(w) => outln!(
+            "read {} changed items in {} data files of incremental export {} ({} gzip, {}), the changes from {} to {}",
+            b.items,
+            b.export.files.len(),
+            b.export.export_id,
+            human_bytes(b.export.size_bytes() as usize),
+            w.view,
+            w.from,
+            b.export.export_time
+        )?,
+    }
     outln!("rows written:")?;
     for (t, n) in &b.rows {
         outln!("  {t:<20} {n:>10}")?;
@@ -411,8 +458,22 @@ pub fn print_summary(b: &Backfilled, out: &str) -> std::io::Result<()> {
         b.snapshot.day(),
         b.took.as_secs_f64()
     )?;
+    match &b.chain {
+        Some(Verdict::Chains { base, through }) if through.is_empty() => outln!(
+            "it extends the chain of full export {} with the lake's incremental exports; the views use it",
+            base.id
+        )?,
+        Some(Verdict::Chains { base, through }) => outln!(
+            "it extends the chain of full export {}; the views use it once {} {} backfilled too",
+            base.id,
+            through.join(", "),
+            if through.len() == 1 { "is" } else { "are" }
+        )?,
+        _ => {}
+    }
+    let what = if b.export.window.is_some() { "exportToTime" } else { "exportTime" };
     outln!(
-        "stream records after {} (exportTime minus the {} s margin) win over this snapshot; older ones lose to it",
+        "stream records after {} ({what} minus the {} s margin) win over this snapshot; older ones lose to it",
         chrono::DateTime::from_timestamp_millis(b.snapshot.time_millis - i64::from(b.snapshot.margin_seconds) * 1000)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default(),

@@ -206,6 +206,20 @@ impl ObjectKey {
         safe.then(|| ObjectKey(format!("{QUARANTINE_DIR}/{name}")))
     }
 
+    /// The key of a `snapshots` object found by listing the table's folder: `day_folder` must
+    /// be `dt=YYYY-MM-DD` and `name` a marker's name this module gives (one safe component
+    /// starting `snapshot_`, ending in the object extension), else `None`.
+    pub fn snapshot_marker_named(day_folder: &str, name: &str) -> Option<Self> {
+        let day = day_folder.strip_prefix("dt=")?;
+        let day_ok = day.len() == 10
+            && day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        let stem = name.strip_prefix(SNAPSHOT_STEM)?.strip_prefix('_')?;
+        let stem = stem.strip_suffix(crate::rowfmt::OBJECT_EXTENSION)?.strip_suffix('.')?;
+        let safe = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%~.".contains(&b));
+        (day_ok && safe)
+            .then(|| ObjectKey(format!("{}/{day_folder}/{name}", crate::schema::BuiltInTable::Snapshots.name())))
+    }
+
     /// The key text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -166,6 +166,9 @@ pub struct SnapshotsRow<'a> {
     pub data_files: usize,
     /// Items in this data file.
     pub items: u64,
+    /// An incremental export's window start (its end is `snapshot_time`); `None` for a full
+    /// export.
+    pub window_start_millis: Option<i64>,
 }
 
 impl SnapshotsRow<'_> {
@@ -186,6 +189,11 @@ impl SnapshotsRow<'_> {
         push_field(out, &self.data_files.to_string());
         push_delimiter(out);
         push_field(out, &self.items.to_string());
+        push_delimiter(out);
+        match self.window_start_millis {
+            Some(millis) => push_timestamp(out, millis),
+            None => push_null(out),
+        }
         end_row(out);
     }
 }
@@ -290,11 +298,29 @@ mod tests {
             data_file: "k7q3",
             data_files: 3,
             items: 2,
+            window_start_millis: None,
         }
         .write(&mut row);
         let c = cells(BuiltInTable::Snapshots, &row);
         assert_eq!(get(&c, "snapshot_time"), Some("2026-11-05 12:00:00.000"));
         assert_eq!(get(&c, "stream_wins_after"), Some("2026-11-05 11:55:00.000"));
         assert_eq!((get(&c, "data_files"), get(&c, "items")), (Some("3"), Some("2")));
+        assert_eq!(get(&c, "window_start"), None);
+
+        row.clear();
+        SnapshotsRow {
+            snapshot_id: "01793884500000-0c0c0c0c",
+            snapshot_time_millis: 1_793_884_500_000,
+            margin_seconds: 300,
+            source: "arn:x",
+            data_file: "k7q3",
+            data_files: 1,
+            items: 0,
+            window_start_millis: Some(1_793_880_000_000),
+        }
+        .write(&mut row);
+        let c = cells(BuiltInTable::Snapshots, &row);
+        assert_eq!(get(&c, "snapshot_time"), Some("2026-11-05 13:15:00.000"));
+        assert_eq!(get(&c, "window_start"), Some("2026-11-05 12:00:00.000"));
     }
 }

@@ -70,6 +70,14 @@ impl BuiltInTable {
     }
 }
 
+/// `event_name` of the rows of an incremental export's item as its last write in the window
+/// left it.
+pub const INCREMENTAL_EVENT_NAME: &str = "INCREMENTAL";
+
+/// `event_name` of the row of an incremental export's item that its last write in the window
+/// deleted.
+pub const INCREMENTAL_REMOVE_EVENT_NAME: &str = "INCREMENTAL_REMOVE";
+
 /// `event_name` of the rows of a snapshot's items (stream records are INSERT, MODIFY or REMOVE).
 pub const SNAPSHOT_EVENT_NAME: &str = "SNAPSHOT";
 
@@ -120,13 +128,21 @@ pub(crate) fn col(name: &str, sql_type: &str, comment: &str) -> ColumnSchema {
 /// The columns every table starts with ([`COMMON_COLUMNS`]), with their types and comments.
 pub(crate) fn common_columns() -> Vec<ColumnSchema> {
     let cols = vec![
-        col("event_name", "string", "INSERT, MODIFY or REMOVE; SNAPSHOT for an item of a snapshot"),
+        col(
+            "event_name",
+            "string",
+            "INSERT, MODIFY or REMOVE; SNAPSHOT for an item of a snapshot; INCREMENTAL or INCREMENTAL_REMOVE for an item of an incremental export",
+        ),
         col(
             "sequence_number",
             "string",
-            "stream sequence number, decimal up to 40 digits: order by length, then text; NULL in a snapshot",
+            "stream sequence number, decimal up to 40 digits: order by length, then text; NULL in a snapshot; an incremental export's WriteTimestampMicros",
         ),
-        col("event_time", "timestamp", "ApproximateCreationDateTime, UTC; a snapshot's time (exportTime)"),
+        col(
+            "event_time",
+            "timestamp",
+            "ApproximateCreationDateTime, UTC; a snapshot's time (exportTime); an incremental export's write time",
+        ),
         col("tenant", "string", "customer the item belongs to (from the spec's tenant rule)"),
         col("item_key", "string", "the item's key attributes as canonical JSON (sorted names)"),
         col("pk", "string", "partition key value"),
@@ -178,6 +194,11 @@ fn snapshots_columns() -> Vec<ColumnSchema> {
         col("data_file", "string", "the data file this row stands for (its rows are written before it)"),
         col("data_files", "bigint", "data files in the snapshot: it is whole when every one has its row"),
         col("items", "bigint", "items in this data file"),
+        col(
+            "window_start",
+            "timestamp",
+            "an incremental export's exportFromTime: its window is [window_start, snapshot_time); NULL for a full export",
+        ),
     ]
 }
 

@@ -223,7 +223,7 @@ impl Backfill<'_> {
         normalizer.check_snapshot_time(&snapshot, &export)?;
         let file = &export.files[0];
         // First the whole file read through: nothing is written for a file that fails a check.
-        let checked = normalizer.check_snapshot_file(file, |_| {})?;
+        let checked = normalizer.check_snapshot_file(&snapshot, file, |_| {})?;
         let (mut objects, mut quarantined) = (0usize, 0usize);
         // Its rows, then its `snapshots` row last (the views use a snapshot only when every data
         // file has its row).

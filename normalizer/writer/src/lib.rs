@@ -34,6 +34,7 @@
 
 pub mod assembler;
 pub mod batch;
+pub mod chain;
 pub mod delivery;
 pub mod events_file;
 pub mod export;

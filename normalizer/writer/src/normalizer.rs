@@ -126,9 +126,15 @@ impl<'s> Normalizer<'s> {
 
     /// Reads one data file of a snapshot through, as [`Normalizer::backfill`] does before it
     /// writes anything: its MD5, gzip, items, item count and every item's key attributes
-    /// ([`Normalizer::snapshot_keys`]). `progress` hears the gzip'd bytes read so far.
-    pub fn check_snapshot_file(&self, file: &DataFile, progress: impl FnMut(u64)) -> Result<FileStats, ExportError> {
-        snapshot::check_file(self.spec, file, progress)
+    /// ([`Normalizer::snapshot_keys`]); an incremental export's changes, also that each was
+    /// written inside the window. `progress` hears the gzip'd bytes read so far.
+    pub fn check_snapshot_file(
+        &self,
+        snapshot: &Snapshot,
+        file: &DataFile,
+        progress: impl FnMut(u64),
+    ) -> Result<FileStats, ExportError> {
+        snapshot::check_file(self.spec, snapshot, file, progress)
     }
 
     /// Writes one data file of `snapshot` as [`Normalizer::backfill`] does: its rows part by

@@ -14,7 +14,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
 
-use crate::sink::{LakeSink, QuarantineStore, SinkError};
+use crate::sink::{LakeReader, LakeSink, QuarantineStore, SinkError};
 use ddb_lake_core::object_key::{ObjectKey, QUARANTINE_DIR};
 
 /// Time bounds on every S3 call, so that a stalled request becomes an error and a retry
@@ -184,6 +184,40 @@ impl S3Sink {
     }
 }
 
+impl LakeReader for S3Sink {
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
+        let s3_key = self.s3_key(key);
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&s3_key)
+            .send()
+            .await
+            .map_err(|e| self.error(&s3_key, e))?;
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| SinkError { key: format!("s3://{}/{s3_key}", self.bucket), source: Box::new(e) })?;
+        Ok(body.into_bytes().to_vec())
+    }
+
+    async fn snapshot_markers(&self) -> Result<Vec<ObjectKey>, SinkError> {
+        let folder = format!("{}/", ddb_lake_core::schema::BuiltInTable::Snapshots.name());
+        let prefix = join(&self.prefix, &folder);
+        let mut keys = Vec::new();
+        for key in self.s3_keys_starting_with(&folder).await? {
+            let mut parts = key.strip_prefix(&prefix).unwrap_or_default().split('/');
+            if let (Some(day), Some(name), None) = (parts.next(), parts.next(), parts.next()) {
+                keys.extend(ObjectKey::snapshot_marker_named(day, name));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
 impl QuarantineStore for S3Sink {
     async fn quarantine_objects(&self) -> Result<Vec<ObjectKey>, SinkError> {
         let prefix =
@@ -201,24 +235,6 @@ impl QuarantineStore for S3Sink {
         }
         keys.sort();
         Ok(keys)
-    }
-
-    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
-        let s3_key = self.s3_key(key);
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(&s3_key)
-            .send()
-            .await
-            .map_err(|e| self.error(&s3_key, e))?;
-        let body = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| SinkError { key: format!("s3://{}/{s3_key}", self.bucket), source: Box::new(e) })?;
-        Ok(body.into_bytes().to_vec())
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), SinkError> {

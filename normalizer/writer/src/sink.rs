@@ -28,13 +28,20 @@ pub trait LakeSink {
     fn put(&self, key: &ObjectKey, body: &[u8]) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
 
-/// A lake whose quarantine can be read back and emptied (`ddb-lake quarantine requeue`):
-/// the local folder and S3, through the same sinks that write the lake.
-pub trait QuarantineStore: LakeSink {
-    /// The keys of every quarantine object, sorted.
-    fn quarantine_objects(&self) -> impl Future<Output = Result<Vec<ObjectKey>, SinkError>> + Send;
+/// A lake whose objects can be read back: the local folder and S3, through the same sinks
+/// that write the lake.
+pub trait LakeReader: LakeSink {
     /// An object's bytes.
     fn get(&self, key: &ObjectKey) -> impl Future<Output = Result<Vec<u8>, SinkError>> + Send;
+    /// The keys of every object of the `snapshots` table (one per data file of each export
+    /// backfilled), sorted.
+    fn snapshot_markers(&self) -> impl Future<Output = Result<Vec<ObjectKey>, SinkError>> + Send;
+}
+
+/// A lake whose quarantine can be read back and emptied (`ddb-lake quarantine requeue`).
+pub trait QuarantineStore: LakeReader {
+    /// The keys of every quarantine object, sorted.
+    fn quarantine_objects(&self) -> impl Future<Output = Result<Vec<ObjectKey>, SinkError>> + Send;
     /// Removes an object.
     fn delete(&self, key: &ObjectKey) -> impl Future<Output = Result<(), SinkError>> + Send;
 }
@@ -79,6 +86,37 @@ impl LakeSink for LocalDirSink {
     }
 }
 
+impl LakeReader for LocalDirSink {
+    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
+        tokio::fs::read(self.path_of(key)).await.map_err(|e| SinkError { key: key.to_string(), source: Box::new(e) })
+    }
+
+    async fn snapshot_markers(&self) -> Result<Vec<ObjectKey>, SinkError> {
+        let dir = self.root.join(ddb_lake_core::schema::BuiltInTable::Snapshots.name());
+        let err = |d: &Path, e: std::io::Error| SinkError { key: d.display().to_string(), source: Box::new(e) };
+        let names = |d: PathBuf| async move {
+            let mut out = Vec::new();
+            let mut entries = match tokio::fs::read_dir(&d).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+                Err(e) => return Err(err(&d, e)),
+            };
+            while let Some(e) = entries.next_entry().await.map_err(|e| err(&d, e))? {
+                out.extend(e.file_name().to_str().map(str::to_owned));
+            }
+            Ok(out)
+        };
+        let mut keys = Vec::new();
+        for day in names(dir.clone()).await? {
+            for name in names(dir.join(&day)).await? {
+                keys.extend(ObjectKey::snapshot_marker_named(&day, &name));
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+}
+
 impl QuarantineStore for LocalDirSink {
     async fn quarantine_objects(&self) -> Result<Vec<ObjectKey>, SinkError> {
         let dir = self.root.join(ddb_lake_core::object_key::QUARANTINE_DIR);
@@ -97,10 +135,6 @@ impl QuarantineStore for LocalDirSink {
         }
         keys.sort();
         Ok(keys)
-    }
-
-    async fn get(&self, key: &ObjectKey) -> Result<Vec<u8>, SinkError> {
-        tokio::fs::read(self.path_of(key)).await.map_err(|e| SinkError { key: key.to_string(), source: Box::new(e) })
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<(), SinkError> {

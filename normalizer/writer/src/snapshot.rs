@@ -10,9 +10,15 @@
 //! ([`crate::normalizer::Normalizer::snapshot_marker`]) says that the file is in; the views use a snapshot
 //! once every data file of it has its row. The rule the views follow is in
 //! `docs/snapshots.md`.
+//!
+//! An incremental export is a snapshot of the changes in its window `[from, T)`: each changed
+//! item becomes rows at the time of its last write in the window, with `event_name`
+//! `INCREMENTAL` (its new image) or `INCREMENTAL_REMOVE` (that write deleted it; a `changes`
+//! row only) and `WriteTimestampMicros` as the sequence number, in the partition of that
+//! write's day; the `snapshots` rows name the window's start.
 
 use crate::assembler::{LakeObject, ObjectAssembler, ObjectLayout};
-use crate::export::{DataFile, Export, ExportError, FileStats};
+use crate::export::{DataFile, Export, ExportError, ExportLine, FileStats};
 use crate::flatten::{Flattener, Scratch};
 use crate::quarantine::{quarantine_object, QuarantinedRecord};
 use crate::record::{AttributeValue, Item, StreamRecord, LAST_EVENT_MILLIS};
@@ -39,6 +45,9 @@ pub struct Snapshot {
     pub source: String,
     /// Its number of data files.
     pub data_files: usize,
+    /// For an incremental export, the start of its window (`exportFromTime`, inclusive; T is
+    /// its end, exclusive), in milliseconds since the epoch; `None` for a full export.
+    pub window_start_millis: Option<i64>,
 }
 
 impl Snapshot {
@@ -51,6 +60,7 @@ impl Snapshot {
             margin_seconds,
             source: export.export_arn.clone(),
             data_files: export.files.len(),
+            window_start_millis: export.window.as_ref().map(|w| w.from_millis),
         }
     }
 
@@ -147,6 +157,64 @@ pub(crate) fn key_attributes<'a>(spec: &LakeSpec, item: &Item<'a>) -> Result<Ite
     Ok(Item::new(keys))
 }
 
+/// The time of a line of a data file of `snapshot` (T for a full export's item, the write's
+/// time for an incremental export's change), checked: a change written outside the window,
+/// or a line of the other kind of export, is an error naming the problem.
+fn line_time(snapshot: &Snapshot, line: &ExportLine<'_>) -> Result<i64, String> {
+    match (line, snapshot.window_start_millis) {
+        (ExportLine::Item(_), None) => Ok(snapshot.time_millis),
+        (ExportLine::Change(change), Some(from)) => {
+            let micros = change.write_micros();
+            // Microseconds to milliseconds, rounding down: never past the window's end.
+            let millis = micros.div_euclid(1000);
+            if millis < from || millis >= snapshot.time_millis {
+                return Err(format!(
+                    "WriteTimestampMicros {micros} ({}) is outside the export's window [{}, {}): the export is \
+                     inconsistent; export the window again",
+                    time_text(millis),
+                    time_text(from),
+                    time_text(snapshot.time_millis)
+                ));
+            }
+            Ok(millis)
+        }
+        (ExportLine::Item(_), Some(_)) | (ExportLine::Change(_), None) => {
+            Err("a line of the other kind of export: the data file does not belong to this export".into())
+        }
+    }
+}
+
+/// The key attributes of a line's item ([`key_attributes`]).
+fn line_keys<'a>(spec: &LakeSpec, line: &ExportLine<'a>) -> Result<Item<'a>, String> {
+    match line {
+        ExportLine::Item(item) => key_attributes(spec, item).map_err(|e| e.to_string()),
+        ExportLine::Change(change) => key_attributes(spec, &change.keys).map_err(|e| format!("its Keys: {e}")),
+    }
+}
+
+/// The record a line of a data file of `snapshot` stands for, and the day its rows go to.
+fn line_record<'a>(
+    spec: &LakeSpec,
+    snapshot: &Snapshot,
+    line: ExportLine<'a>,
+) -> Result<(StreamRecord<'a>, String), String> {
+    let millis = line_time(snapshot, &line)?;
+    let keys = line_keys(spec, &line)?;
+    Ok(match line {
+        ExportLine::Item(item) => (StreamRecord::snapshot(keys, item, millis), snapshot.day()),
+        ExportLine::Change(c) => {
+            (StreamRecord::incremental(keys, c.write_micros, c.new_image, c.old_image, millis), day_of(millis))
+        }
+    })
+}
+
+/// `millis` as ISO 8601 UTC, for messages.
+fn time_text(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| millis.to_string())
+}
+
 /// Builds the objects of one part.
 struct PartAssembler<'n, 's> {
     flattener: &'n Flattener<'s>,
@@ -204,17 +272,15 @@ pub(crate) fn normalize_file<E>(
     progress: impl FnMut(u64),
     mut emit: impl FnMut(SnapshotPartOutput) -> Result<(), E>,
 ) -> Result<FileStats, SnapshotError<E>> {
-    let day = snapshot.day();
     let part_id = |part| SnapshotPart { snapshot_id: snapshot.id.clone(), data_file: file.name.clone(), part };
     let mut part = 0u32;
     let mut assembler = PartAssembler::new(flattener, layout);
     let mut scratch = Scratch::default();
     let mut line_number = 0u64;
     let mut failed: Option<E> = None;
-    let read = file.for_each_item(progress, |item, line| {
+    let read = file.for_each_item(progress, |parsed, line| {
         line_number += 1;
-        let keys = key_attributes(spec, &item).map_err(|e| e.to_string())?;
-        let rec = StreamRecord::snapshot(keys, item, snapshot.time_millis);
+        let (rec, day) = line_record(spec, snapshot, parsed)?;
         assembler.add(line_number, &day, &rec, line, &mut scratch);
         if assembler.objects.row_bytes() >= part_bytes {
             let done = std::mem::replace(&mut assembler, PartAssembler::new(flattener, layout));
@@ -238,15 +304,20 @@ pub(crate) fn normalize_file<E>(
 
 /// [`crate::normalizer::Normalizer::check_snapshot_time`].
 pub(crate) fn check_time(spec: &LakeSpec, snapshot: &Snapshot, export: &Export) -> Result<(), ExportError> {
-    if snapshot.time_millis < spec.projection_start_millis() || snapshot.time_millis > LAST_EVENT_MILLIS {
+    let first = snapshot.window_start_millis.unwrap_or(snapshot.time_millis);
+    if first < spec.projection_start_millis() || snapshot.time_millis > LAST_EVENT_MILLIS {
         return Err(ExportError::Manifest {
             path: export.dir.join("manifest-summary.json"),
             message: format!(
-                "exportTime {} is outside the days the lake's partitions are read, from \
+                "{} is outside the days the lake's partitions are read, from \
                  partitioning.projection_start {} through 9999-12-31; set projection_start to {} or earlier",
-                export.export_time,
+                match &export.window {
+                    None => format!("exportTime {}", export.export_time),
+                    Some(w) =>
+                        format!("the window from exportFromTime {} to exportToTime {}", w.from, export.export_time),
+                },
                 spec.projection_start,
-                snapshot.day()
+                day_of(first)
             ),
         });
     }
@@ -268,7 +339,7 @@ pub(crate) fn backfill<E>(
     check_time(spec, snapshot, export)?;
     let mut read = FileStats::default();
     for (n, file) in export.files.iter().enumerate() {
-        let stats = check_file(spec, file, |bytes| progress(BackfillStep::Checking, n, bytes))?;
+        let stats = check_file(spec, snapshot, file, |bytes| progress(BackfillStep::Checking, n, bytes))?;
         read.items += stats.items;
         read.json_bytes += stats.json_bytes;
     }
@@ -282,10 +353,14 @@ pub(crate) fn backfill<E>(
 /// [`crate::normalizer::Normalizer::check_snapshot_file`].
 pub(crate) fn check_file(
     spec: &LakeSpec,
+    snapshot: &Snapshot,
     file: &DataFile,
     progress: impl FnMut(u64),
 ) -> Result<FileStats, ExportError> {
-    file.verify(progress, |item| key_attributes(spec, item).map(|_| ()).map_err(|e| e.to_string()))
+    file.verify(progress, |line| {
+        line_time(snapshot, line)?;
+        line_keys(spec, line).map(|_| ())
+    })
 }
 
 /// [`crate::normalizer::Normalizer::write_snapshot_file`].
@@ -320,6 +395,7 @@ pub(crate) fn marker(snapshot: &Snapshot, file: &DataFile, items: u64, level: Co
         data_file: &file.name,
         data_files: snapshot.data_files,
         items,
+        window_start_millis: snapshot.window_start_millis,
     }
     .write(&mut row);
     let key = ObjectKey::snapshot_marker(&snapshot.day(), &snapshot.id, &file.name);
@@ -452,7 +528,10 @@ mod tests {
         let normalizer = Normalizer::new(&spec, None).unwrap();
         let export = export();
         let e = export.files[0]
-            .verify(|_| {}, |item| normalizer.snapshot_keys(item).map(|_| ()).map_err(|e| e.to_string()))
+            .verify(
+                |_| {},
+                |line| normalizer.snapshot_keys(line.image().unwrap()).map(|_| ()).map_err(|e| e.to_string()),
+            )
             .unwrap_err();
         assert!(matches!(e, ExportError::Data { line: 1, .. }), "{e}");
         assert!(e.to_string().contains("no attribute `syncId`, the spec's source.sort_key"), "{e}");
@@ -557,8 +636,165 @@ mod tests {
             format!(
                 "{header}\n{EXPORT_ID}\t2026-11-05 12:00:00.000\t2026-11-05 11:55:00.000\t300\t\
                  arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations/export/{EXPORT_ID}\t\
-                 c5vjy4e6u7hwstqlmbaz23xrfo\t3\t1\n"
+                 c5vjy4e6u7hwstqlmbaz23xrfo\t3\t1\t\\N\n"
             )
         );
+    }
+
+    fn incremental(export_id: &str) -> Export {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/exports/sync-configurations-incremental/AWSDynamoDB")
+            .join(export_id);
+        Export::open(&dir).unwrap()
+    }
+
+    /// Rows of `table` in `out`, without the header.
+    fn rows_of(out: &[SnapshotPartOutput], table: &str) -> Vec<String> {
+        out.iter()
+            .flat_map(|p| p.objects.iter())
+            .filter(|o| o.table.as_deref() == Some(table))
+            .flat_map(|o| gunzip(&o.body).lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    }
+
+    #[test]
+    fn an_incremental_exports_changes_become_rows_at_their_write_time() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = incremental("01793883600000-1c1c1c1c");
+        let snapshot = Snapshot::of_export(&export, 300);
+        assert_eq!((snapshot.time_millis, snapshot.window_start_millis), (1_793_883_600_000, Some(1_793_880_000_000)));
+        let out = parts(&normalizer, &snapshot, &export.files[0], DEFAULT_PART_BYTES);
+        let stem = "snapshot_01793883600000-1c1c1c1c_bq4x7k2mdl5pzs3ovrwyc6hnta_0000";
+        let keys: Vec<&str> = out[0].objects.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [format!("changes/dt=2026-11-05/{stem}.tsv.gz"), format!("attributes/dt=2026-11-05/{stem}.tsv.gz")]
+        );
+        let key = |sk: &str| format!("{{\"pk\":\"CUSTOMER#acme\",\"sk\":\"{sk}\"}}\tCUSTOMER#acme\t{sk}");
+        // The write's time (to the millisecond) and its microseconds as the sequence number;
+        // no stream fields, no changed attributes (the export does not say which changed).
+        assert_eq!(
+            rows_of(&out, "changes"),
+            [
+                format!("INCREMENTAL\t1793880600123456\t2026-11-05 12:10:00.123\t\\N\t{}\t\\N\t\\N\t\\N\tfalse\t\\N\t\\N", key("SYNC#0001")),
+                format!(
+                    "INCREMENTAL_REMOVE\t1793881200000001\t2026-11-05 12:20:00.000\t\\N\t{}\t\\N\t\\N\t\\N\tfalse\t\\N\t\\N",
+                    key("SYNC#0002")
+                ),
+            ]
+        );
+        // The new image's leaves; a delete has none.
+        let attributes = rows_of(&out, "attributes");
+        assert!(attributes.iter().all(|r| r.starts_with(&format!(
+            "INCREMENTAL\t1793880600123456\t2026-11-05 12:10:00.123\t\\N\t{}\t",
+            key("SYNC#0001")
+        ))));
+        assert!(attributes.iter().any(|r| r.ends_with("\tintervalMinutes\tN\t30\t\\N")), "{attributes:?}");
+        assert!(!attributes.iter().any(|r| r.contains("\tfieldMappings[2]")), "the mapping it dropped: {attributes:?}");
+        // The marker names the window.
+        let marker = normalizer.snapshot_marker(&snapshot, &export.files[0], 2);
+        assert_eq!(
+            marker.key.as_str(),
+            "snapshots/dt=2026-11-05/snapshot_01793883600000-1c1c1c1c_bq4x7k2mdl5pzs3ovrwyc6hnta.tsv.gz"
+        );
+        let row = gunzip(&marker.body).lines().nth(1).unwrap().to_owned();
+        assert!(
+            row.starts_with("01793883600000-1c1c1c1c\t2026-11-05 13:00:00.000\t2026-11-05 12:55:00.000\t300\t"),
+            "{row}"
+        );
+        assert!(row.ends_with("\tbq4x7k2mdl5pzs3ovrwyc6hnta\t3\t2\t2026-11-05 12:00:00.000"), "{row}");
+    }
+
+    /// Numbers, binary, sets, NULL, empty strings and unicode come out of an incremental
+    /// line exactly as out of a stream record with the same image.
+    #[test]
+    fn an_incremental_line_flattens_as_a_stream_record_does() {
+        let spec = LakeSpec::default();
+        let normalizer = Normalizer::new(&spec, None).unwrap();
+        let export = incremental("01793883600000-1c1c1c1c");
+        let file = &export.files[1];
+        let out = parts(&normalizer, &Snapshot::of_export(&export, 300), file, DEFAULT_PART_BYTES);
+        // The stream record: the line's keys and new image in a fixture INSERT.
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::read(&file.path).unwrap().as_slice()),
+            &mut text,
+        )
+        .unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let mut record = crate::test_events::record("insert.json");
+        record["dynamodb"]["Keys"] = line["Keys"].clone();
+        record["dynamodb"]["NewImage"] = line["NewImage"].clone();
+        let batch = normalizer
+            .normalize_event(&crate::test_events::event_of(vec![record]), &crate::batch::BatchOptions::default())
+            .unwrap();
+        assert!(batch.quarantined.is_empty());
+        let leaves = |rows: Vec<String>| -> Vec<String> {
+            let mut v: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    r.split('\t')
+                        .skip(ddb_lake_core::schema::COMMON_COLUMNS.len())
+                        .take(3)
+                        .collect::<Vec<_>>()
+                        .join("\t")
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        let from_stream = leaves(
+            batch
+                .objects
+                .iter()
+                .filter(|o| o.table.as_deref() == Some("attributes"))
+                .flat_map(|o| gunzip(&o.body).lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+                .collect(),
+        );
+        let from_export = leaves(rows_of(&out, "attributes").into_iter().filter(|r| r.contains("SYNC#0001")).collect());
+        assert_eq!(from_export, from_stream);
+        for expected in [
+            "counters.runs\tN\t-99999999999999999999999999999999999999",
+            "counters.tiny\tN\t1E-130",
+            "blob\tB\tAAH+/w==",
+            "lastError\tNULL\t\\N",
+            "note\tS\t",
+            "labels[1]\tSS\tb,c",
+            "emptyMap\tM\t\\N",
+        ] {
+            assert!(from_export.iter().any(|l| l == expected), "{expected:?} in {from_export:?}");
+        }
+    }
+
+    #[test]
+    fn a_change_outside_the_window_or_of_the_other_kind_is_refused() {
+        let spec = LakeSpec::default();
+        let export = incremental("01793883600000-1c1c1c1c");
+        let snapshot = Snapshot::of_export(&export, 300);
+        let change = |micros: &str| {
+            ExportLine::Change(crate::export::Change {
+                write_micros: crate::record::Text(std::borrow::Cow::Owned(micros.to_owned())),
+                keys: serde_json::from_str(r#"{"sk":{"S":"b"},"pk":{"S":"a"}}"#).unwrap(),
+                new_image: None,
+                old_image: None,
+            })
+        };
+        assert!(line_time(&snapshot, &change("1793880000000000")).is_ok());
+        let e = line_time(&snapshot, &change("1793883600000000")).unwrap_err();
+        assert!(e.contains("(2026-11-05T13:00:00.000Z) is outside the export's window [2026-11-05T12:00:00.000Z, 2026-11-05T13:00:00.000Z)"), "{e}");
+        assert!(line_time(&snapshot, &change("1793879999999999")).is_err());
+        let full = Snapshot { window_start_millis: None, ..snapshot.clone() };
+        assert!(line_time(&full, &change("1793880000000000")).unwrap_err().contains("the other kind of export"));
+        // The key attributes come from Keys, in the spec's order; without them, the line is refused.
+        let keys = line_keys(&spec, &change("1793880000000000")).unwrap();
+        assert_eq!(crate::record::item_key_json(&keys), r#"{"pk":"a","sk":"b"}"#);
+        let other = LakeSpec::from_toml(
+            "[source]\ntable = \"t\"\nsort_key = \"syncId\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        let e = line_keys(&other, &change("1793880000000000")).map(|_| ()).unwrap_err();
+        assert!(e.starts_with("its Keys: the item has no attribute `syncId`"), "{e}");
     }
 }

@@ -1,6 +1,6 @@
 //! One data file of an export: its manifest entry ([`DataFile`]) and reading it, checked
-//! (its MD5 as the bytes go by, its gzip, every line an item, the item count), one item at a
-//! time so that memory does not grow with the file.
+//! (its MD5 as the bytes go by, its gzip, every line an item or, in an incremental export, a
+//! change, the item count), one line at a time so that memory does not grow with the file.
 
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::PathBuf;
@@ -10,7 +10,7 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 
 use super::ExportError;
-use crate::record::{message_of, without_quoted_text, Item};
+use crate::record::{message_of, without_quoted_text, AttributeValue, Item, Text};
 
 /// One data file of an export, as the manifest describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,100 @@ pub struct DataFile {
     pub md5: String,
     /// Size of the gzip'd file.
     pub size_bytes: u64,
+    /// Whether it is an incremental export's: its lines are [`Change`]s, not items.
+    pub incremental: bool,
+}
+
+/// One line of a data file.
+#[derive(Debug)]
+pub enum ExportLine<'a> {
+    /// A full export's item.
+    Item(Item<'a>),
+    /// An incremental export's changed item.
+    Change(Change<'a>),
+}
+
+impl<'a> ExportLine<'a> {
+    /// The item as the line leaves it: a full export's item, a change's new image (`None`
+    /// when the change deleted it).
+    pub fn image(&self) -> Option<&Item<'a>> {
+        match self {
+            ExportLine::Item(item) => Some(item),
+            ExportLine::Change(change) => change.new_image.as_ref(),
+        }
+    }
+}
+
+/// An item an incremental export writes: its state after its last write in the window
+/// (`NewImage`; none when that write deleted it), the time of that write, its key, and with
+/// `NEW_AND_OLD_IMAGES` its state before the window (`OldImage`; none when it was created
+/// in the window).
+#[derive(Debug)]
+pub struct Change<'a> {
+    /// `Metadata.WriteTimestampMicros`: microseconds since the epoch, canonical decimal digits.
+    pub write_micros: Text<'a>,
+    /// `Keys`: the item's key attributes.
+    pub keys: Item<'a>,
+    /// `NewImage`: the item after the write; `None` when the write deleted it.
+    pub new_image: Option<Item<'a>>,
+    /// `OldImage`: the item before the window, when the view writes it.
+    pub old_image: Option<Item<'a>>,
+}
+
+impl Change<'_> {
+    /// The write's time in microseconds since the epoch.
+    pub fn write_micros(&self) -> i64 {
+        // Checked when the line was read.
+        self.write_micros.as_str().parse().unwrap_or_default()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(expecting = "an incremental export line {\"Metadata\": {…}, \"Keys\": {…}, \"NewImage\": {…}}")]
+struct ChangeWire<'a> {
+    #[serde(rename = "Metadata", borrow)]
+    metadata: Item<'a>,
+    #[serde(rename = "Keys", borrow)]
+    keys: Item<'a>,
+    #[serde(rename = "NewImage", default, borrow)]
+    new_image: Option<Item<'a>>,
+    #[serde(rename = "OldImage", default, borrow)]
+    old_image: Option<Item<'a>>,
+}
+
+/// Largest `WriteTimestampMicros` accepted: 9999-12-31T23:59:59.999999Z.
+const LAST_WRITE_MICROS: i64 = 253_402_300_799_999_999;
+
+impl<'a> ChangeWire<'a> {
+    fn check(self) -> Result<Change<'a>, String> {
+        let write_micros = match self.metadata.get("WriteTimestampMicros") {
+            Some(AttributeValue::N(t)) => t,
+            Some(other) => {
+                return Err(format!(
+                    "Metadata.WriteTimestampMicros is a {}, not an N: not a line DynamoDB writes",
+                    other.type_name()
+                ))
+            }
+            None => return Err("has no Metadata.WriteTimestampMicros: not a line DynamoDB writes".into()),
+        };
+        let text = write_micros.as_str();
+        let canonical = !text.is_empty()
+            && text.bytes().all(|b| b.is_ascii_digit())
+            && (text == "0" || !text.starts_with('0'))
+            && text.parse::<i64>().is_ok_and(|m| m <= LAST_WRITE_MICROS);
+        if !canonical {
+            return Err(format!(
+                "Metadata.WriteTimestampMicros {:?} is not microseconds since 1970 up to the year 9999",
+                crate::record::clip(text)
+            ));
+        }
+        Ok(Change {
+            write_micros: write_micros.clone(),
+            keys: self.keys,
+            new_image: self.new_image,
+            old_image: self.old_image,
+        })
+    }
 }
 
 /// What reading a data file through found.
@@ -64,15 +158,16 @@ impl<R: Read> Read for Md5Reader<R> {
 }
 
 impl DataFile {
-    /// Reads the file through: checks its MD5, its gzip, that every line is an item that
-    /// passes `check` (whose message names the problem; the error adds the line), and its
-    /// item count. Calls `progress` with the gzip'd bytes read so far, now and then.
+    /// Reads the file through: checks its MD5, its gzip, that every line is an item (a
+    /// change, in an incremental export) that passes `check` (whose message names the
+    /// problem; the error adds the line), and its item count. Calls `progress` with the
+    /// gzip'd bytes read so far, now and then.
     pub fn verify(
         &self,
         progress: impl FnMut(u64),
-        mut check: impl FnMut(&Item<'_>) -> Result<(), String>,
+        mut check: impl FnMut(&ExportLine<'_>) -> Result<(), String>,
     ) -> Result<FileStats, ExportError> {
-        let (stats, md5) = match self.read_items(progress, |item, _| check(&item)) {
+        let (stats, md5) = match self.read_items(progress, |line, _| check(&line)) {
             Ok(read) => read,
             // A damaged file usually breaks its gzip stream too: say that it is damaged.
             Err(e @ ExportError::Data { .. }) => match self.file_md5() {
@@ -96,13 +191,13 @@ impl DataFile {
         Ok(stats)
     }
 
-    /// Hands every item of the file to `f` with its line's text, one line at a time. Fails on
-    /// the first line that is not an item, or with what `f` returns (as the message of a
-    /// [`ExportError::Data`] naming the line).
+    /// Hands every line of the file to `f` (an item, or an incremental export's change) with
+    /// its text, one line at a time. Fails on the first line that is neither, or with what `f`
+    /// returns (as the message of a [`ExportError::Data`] naming the line).
     pub fn for_each_item(
         &self,
         progress: impl FnMut(u64),
-        f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
+        f: impl FnMut(ExportLine<'_>, &str) -> Result<(), String>,
     ) -> Result<FileStats, ExportError> {
         self.read_items(progress, f).map(|(stats, _)| stats)
     }
@@ -118,7 +213,7 @@ impl DataFile {
     fn read_items(
         &self,
         mut progress: impl FnMut(u64),
-        mut f: impl FnMut(Item<'_>, &str) -> Result<(), String>,
+        mut f: impl FnMut(ExportLine<'_>, &str) -> Result<(), String>,
     ) -> Result<(FileStats, String), ExportError> {
         let file =
             self.source.open(&self.path).map_err(|source| ExportError::Io { path: self.path.clone(), source })?;
@@ -149,12 +244,22 @@ impl DataFile {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let wire: LineWire<'_> = serde_json::from_str(&line).map_err(|e| {
+                let not_a = |what: &str, e: serde_json::Error| {
                     let message = without_quoted_text(&message_of(&e));
                     let at = if e.column() > 0 { format!(" (column {})", e.column()) } else { String::new() };
-                    data_error(line_number, format!("not an export item {{\"Item\": {{…}}}}: {message}{at}"))
-                })?;
-                f(wire.item, line.trim_end()).map_err(|m| data_error(line_number, m))?;
+                    data_error(line_number, format!("not {what}: {message}{at}"))
+                };
+                let parsed = if self.incremental {
+                    let wire: ChangeWire<'_> = serde_json::from_str(&line).map_err(|e| {
+                        not_a("an incremental export line {\"Metadata\": {…}, \"Keys\": {…}, \"NewImage\": {…}}", e)
+                    })?;
+                    ExportLine::Change(wire.check().map_err(|m| data_error(line_number, m))?)
+                } else {
+                    let wire: LineWire<'_> =
+                        serde_json::from_str(&line).map_err(|e| not_a("an export item {\"Item\": {…}}", e))?;
+                    ExportLine::Item(wire.item)
+                };
+                f(parsed, line.trim_end()).map_err(|m| data_error(line_number, m))?;
                 stats.items += 1;
                 let read = lines.get_ref().get_ref().bytes;
                 if read - reported >= 1 << 20 {

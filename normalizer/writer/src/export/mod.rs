@@ -1,9 +1,13 @@
-//! Reading a DynamoDB export to S3 (a full export in `DYNAMODB_JSON`), for `ddb-lake backfill`.
+//! Reading a DynamoDB export to S3 (`DYNAMODB_JSON`, full or incremental), for `ddb-lake backfill`.
 //!
 //! An export folder is `AWSDynamoDB/<export id>/` as the export wrote it: the manifests
 //! `manifest-summary.json` (what was exported, as of when) and `manifest-files.json` (one
-//! JSON line per data file: its key, item count and the base64 MD5 of its bytes), and the
-//! data files `data/<name>.json.gz`, gzip'd JSON lines `{"Item": {…}}`.
+//! JSON line per data file: its key, item count and the base64 MD5 of its bytes). A full
+//! export's data files are `data/<name>.json.gz` in its folder, gzip'd JSON lines
+//! `{"Item": {…}}`; an incremental export's are in the folder shared by all incremental
+//! exports to the prefix, `AWSDynamoDB/data/<name>.json.gz`, one line per changed item
+//! (`{"Metadata": {"WriteTimestampMicros": …}, "Keys": …, "NewImage": …, "OldImage": …}`,
+//! [`Change`]).
 //!
 //! [`Export::open`] reads and checks the manifests; [`DataFile::verify`] (in `data_file.rs`) reads one data file
 //! through (its MD5, its gzip, every item, its item count), and [`DataFile::for_each_item`]
@@ -22,11 +26,26 @@ use serde::Deserialize;
 mod data_file;
 mod source;
 
-pub use data_file::{DataFile, FileStats};
+pub use data_file::{Change, DataFile, ExportLine, FileStats};
 pub use source::{s3_export_folder, S3Files, Source};
 
 /// The `version` of a full export's summary.
 pub const FULL_EXPORT_VERSION: &str = "2020-06-30";
+
+/// The `version` of an incremental export's summary.
+pub const INCREMENTAL_EXPORT_VERSION: &str = "2023-08-01";
+
+/// The window of an incremental export: the changes made from `from` (inclusive) to the
+/// export's time (`exportToTime`, exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// `exportFromTime` as the summary writes it.
+    pub from: String,
+    /// `exportFromTime` in milliseconds since the Unix epoch.
+    pub from_millis: i64,
+    /// `outputView`: `NEW_AND_OLD_IMAGES` or `NEW_IMAGE`.
+    pub view: String,
+}
 
 /// What is wrong with an export, named so that the user can fix it.
 #[derive(Debug, thiserror::Error)]
@@ -118,7 +137,7 @@ pub enum ExportError {
     },
 }
 
-/// A full export, its manifests read and checked (the data files are checked by
+/// An export, its manifests read and checked (the data files are checked by
 /// [`DataFile::verify`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
@@ -130,10 +149,13 @@ pub struct Export {
     pub export_arn: String,
     /// `tableArn`.
     pub table_arn: String,
-    /// `exportTime` as the summary writes it (ISO 8601 with milliseconds).
+    /// `exportTime` as the summary writes it (ISO 8601 with milliseconds); an incremental
+    /// export's `exportToTime`, the end of its window.
     pub export_time: String,
-    /// `exportTime` in milliseconds since the Unix epoch: the snapshot's instant.
+    /// `export_time` in milliseconds since the Unix epoch: the snapshot's instant.
     pub export_time_millis: i64,
+    /// An incremental export's window; `None` for a full export.
+    pub window: Option<Window>,
     /// `itemCount` in the summary.
     pub item_count: u64,
     /// The data files, in manifest order.
@@ -150,6 +172,9 @@ struct SummaryWire {
     item_count: Option<u64>,
     output_format: Option<String>,
     export_type: Option<String>,
+    export_from_time: Option<String>,
+    export_to_time: Option<String>,
+    output_view: Option<String>,
 }
 
 #[derive(Deserialize, Clone, PartialEq, Eq)]
@@ -256,32 +281,37 @@ impl Export {
         Self::read(dir, source, Lookup::Nothing)
     }
 
-    fn read(dir: &Path, source: Source, lookup: Lookup) -> Result<(Export, Vec<String>), ExportError> {
+    /// The summary of the export at `dir` in `source` (`manifest-summary.json`, checked against
+    /// its `.md5`): the export as [`Export::open`] gives it, but no data file (`files` empty).
+    pub fn read_summary(dir: &Path, source: &Source) -> Result<Export, ExportError> {
         let summary_path = dir.join("manifest-summary.json");
-        if read_text(&source, &summary_path)?.is_none() {
-            let found = if source == Source::Local { exports_below(dir) } else { Vec::new() };
+        if read_text(source, &summary_path)?.is_none() {
+            let found = if *source == Source::Local { exports_below(dir) } else { Vec::new() };
             return Err(ExportError::NotAnExport { dir: dir.to_owned(), found });
         }
-        let summary: SummaryWire = serde_json::from_str(&read_manifest(&source, &summary_path)?).map_err(|e| {
+        let summary: SummaryWire = serde_json::from_str(&read_manifest(source, &summary_path)?).map_err(|e| {
             let message = without_quoted_text(&message_of(&e));
             manifest_error(
                 &summary_path,
                 format!("line {}, column {}: not an export summary: {message}", e.line(), e.column()),
             )
         })?;
-        let incremental = summary.export_type.as_deref() == Some("INCREMENTAL_EXPORT")
-            || summary.version.as_deref().is_some_and(|v| v != FULL_EXPORT_VERSION);
-        if incremental {
-            return Err(ExportError::Unsupported {
-                path: summary_path,
-                what: format!(
-                    "an incremental export (version {}, exportType {})",
-                    summary.version.as_deref().unwrap_or("none"),
-                    summary.export_type.as_deref().unwrap_or("none")
-                ),
-                fix: "backfill from a full export (ExportType FULL_EXPORT); the stream carries the changes after it",
-            });
-        }
+        let incremental = match (summary.version.as_deref(), summary.export_type.as_deref()) {
+            (Some(FULL_EXPORT_VERSION) | None, None | Some("FULL_EXPORT")) => false,
+            (Some(INCREMENTAL_EXPORT_VERSION), Some("INCREMENTAL_EXPORT")) => true,
+            (version, kind) => {
+                return Err(ExportError::Unsupported {
+                    path: summary_path,
+                    what: format!(
+                        "an export of version {} and exportType {}",
+                        version.unwrap_or("none"),
+                        kind.unwrap_or("none")
+                    ),
+                    fix: "backfill from a full export (version 2020-06-30) or an incremental one (version \
+                          2023-08-01, exportType INCREMENTAL_EXPORT) that DynamoDB wrote",
+                })
+            }
+        };
         match summary.output_format.as_deref() {
             Some("DYNAMODB_JSON") | None => {}
             Some(other) => {
@@ -302,20 +332,70 @@ impl Export {
                 format!("exportArn {export_arn} does not end in an export id such as 01768385930622-efd1a093"),
             ));
         }
-        let export_time = summary
-            .export_time
-            .ok_or_else(|| manifest_error(&summary_path, "has no exportTime: a full export names its instant"))?;
-        let export_time_millis = chrono::DateTime::parse_from_rfc3339(&export_time)
-            .map_err(|e| {
-                manifest_error(&summary_path, format!("exportTime {export_time:?} is not an ISO 8601 time: {e}"))
-            })?
-            .timestamp_millis();
+        let time = |name: &str, value: Option<String>| -> Result<(String, i64), ExportError> {
+            let text = value.ok_or_else(|| {
+                manifest_error(&summary_path, format!("has no {name}: not a DynamoDB export summary"))
+            })?;
+            let millis = chrono::DateTime::parse_from_rfc3339(&text)
+                .map_err(|e| manifest_error(&summary_path, format!("{name} {text:?} is not an ISO 8601 time: {e}")))?
+                .timestamp_millis();
+            Ok((text, millis))
+        };
+        let (export_time, export_time_millis, window) = if incremental {
+            let (from, from_millis) = time("exportFromTime", summary.export_from_time)?;
+            let (to, to_millis) = time("exportToTime", summary.export_to_time)?;
+            if from_millis >= to_millis {
+                return Err(manifest_error(
+                    &summary_path,
+                    format!(
+                        "exportFromTime {from} is not before exportToTime {to}: the summary is damaged; export again"
+                    ),
+                ));
+            }
+            let view = match summary.output_view.as_deref() {
+                Some(v @ ("NEW_AND_OLD_IMAGES" | "NEW_IMAGE")) => v.to_owned(),
+                other => {
+                    return Err(ExportError::Unsupported {
+                        path: summary_path,
+                        what: format!("an incremental export with outputView {}", other.unwrap_or("none")),
+                        fix: "export again with ExportViewType NEW_AND_OLD_IMAGES or NEW_IMAGE",
+                    })
+                }
+            };
+            (to, to_millis, Some(Window { from, from_millis, view }))
+        } else {
+            let (at, millis) = time("exportTime", summary.export_time)?;
+            (at, millis, None)
+        };
         let item_count = summary
             .item_count
             .ok_or_else(|| manifest_error(&summary_path, "has no itemCount: not a DynamoDB export summary"))?;
 
+        Ok(Export {
+            dir: dir.to_owned(),
+            export_id,
+            export_arn,
+            table_arn: summary.table_arn.unwrap_or_default(),
+            export_time,
+            export_time_millis,
+            window,
+            item_count,
+            files: Vec::new(),
+        })
+    }
+
+    fn read(dir: &Path, source: Source, lookup: Lookup) -> Result<(Export, Vec<String>), ExportError> {
+        let summary = Self::read_summary(dir, &source)?;
+        let (export_id, item_count, incremental) = (&summary.export_id, summary.item_count, summary.window.is_some());
         let files_path = dir.join("manifest-files.json");
         let text = read_manifest(&source, &files_path)?;
+        // A full export's data files are in its own folder; an incremental export's in the
+        // folder shared by every incremental export to the prefix, beside the export folders.
+        let (folder, data_dir) = if incremental {
+            ("AWSDynamoDB/data/".to_owned(), dir.parent().unwrap_or(dir).join("data"))
+        } else {
+            (format!("AWSDynamoDB/{export_id}/data/"), dir.join("data"))
+        };
         let mut files: Vec<DataFile> = Vec::new();
         let mut lines = Vec::new();
         let mut keys: Vec<String> = Vec::new();
@@ -328,11 +408,13 @@ impl Export {
                 manifest_error(&files_path, format!("{at}: not a data file entry: {message}"))
             })?;
             listed += wire.item_count;
-            let name = data_file_name(&export_id, &files_path, n + 1, &wire.data_file_s3_key)?;
+            let name = data_file_name(&folder, &files_path, n + 1, &wire.data_file_s3_key)?;
             // Only the data files asked for are looked up.
             let file = match &lookup {
-                Lookup::All => Some(data_file(&source, dir, &name, wire.clone())?),
-                Lookup::One(only) if *only == wire => Some(data_file(&source, dir, &name, wire.clone())?),
+                Lookup::All => Some(data_file(&source, &data_dir, &name, wire.clone(), incremental)?),
+                Lookup::One(only) if *only == wire => {
+                    Some(data_file(&source, &data_dir, &name, wire.clone(), incremental)?)
+                }
                 Lookup::One(_) | Lookup::Nothing => None,
             };
             // A file listed twice would count twice in the snapshot's `data_files`, and a
@@ -370,17 +452,23 @@ impl Export {
                 ),
             ));
         }
-        let export = Export {
-            dir: dir.to_owned(),
-            export_id,
-            export_arn,
-            table_arn: summary.table_arn.unwrap_or_default(),
-            export_time,
-            export_time_millis,
-            item_count,
-            files,
-        };
-        Ok((export, names))
+        Ok((Export { files, ..summary }, names))
+    }
+
+    /// The other exports of the same table beside this one (in the same `AWSDynamoDB/`
+    /// folder), by their summaries; folders that hold no readable summary (an export still
+    /// running, a copy without its manifests) are left out. One listing and one read per
+    /// export.
+    pub fn siblings(&self, source: &Source) -> Result<Vec<Export>, ExportError> {
+        let Some(parent) = self.dir.parent() else { return Ok(Vec::new()) };
+        let folders =
+            source.child_folders(parent).map_err(|e| ExportError::Io { path: parent.to_owned(), source: e })?;
+        Ok(folders
+            .iter()
+            .filter(|d| d.file_name() != self.dir.file_name() && d.file_name().is_some_and(|n| n != "data"))
+            .filter_map(|d| Self::read_summary(d, source).ok())
+            .filter(|e| e.table_arn == self.table_arn && e.export_id != self.export_id)
+            .collect())
     }
 
     /// Gzip'd bytes of all data files.
@@ -421,15 +509,14 @@ enum Lookup {
     Nothing,
 }
 
-/// The name of the data file `key` names (line `line` of `manifest`), checked.
-fn data_file_name(export_id: &str, manifest: &Path, line: usize, key: &str) -> Result<String, ExportError> {
-    let marker = format!("AWSDynamoDB/{export_id}/");
-    let rest = key.find(&marker).map(|at| &key[at + marker.len()..]);
-    let name = rest.and_then(|r| r.strip_prefix("data/")).and_then(|r| r.strip_suffix(".json.gz"));
-    let Some(name) = name else {
+/// The name of the data file `key` names (line `line` of `manifest`), checked: the key must
+/// be `<folder><name>.json.gz`, perhaps after the export's S3 prefix.
+fn data_file_name(folder: &str, manifest: &Path, line: usize, key: &str) -> Result<String, ExportError> {
+    let rest = key.find(folder).map(|at| &key[at + folder.len()..]);
+    let Some(name) = rest.and_then(|r| r.strip_suffix(".json.gz")) else {
         return Err(manifest_error(
             manifest,
-            format!("line {line}: dataFileS3Key {key:?} is not AWSDynamoDB/{export_id}/data/<name>.json.gz"),
+            format!("line {line}: dataFileS3Key {key:?} is not {folder}<name>.json.gz"),
         ));
     };
     if let Some(problem) = data_file_name_problem(name) {
@@ -438,10 +525,16 @@ fn data_file_name(export_id: &str, manifest: &Path, line: usize, key: &str) -> R
     Ok(name.to_owned())
 }
 
-/// The data file `name` of the export at `dir`, looked up in `source`.
-fn data_file(source: &Source, dir: &Path, name: &str, wire: FileWire) -> Result<DataFile, ExportError> {
+/// The data file `name` in the folder `data_dir`, looked up in `source`.
+fn data_file(
+    source: &Source,
+    data_dir: &Path,
+    name: &str,
+    wire: FileWire,
+    incremental: bool,
+) -> Result<DataFile, ExportError> {
     let key = wire.data_file_s3_key;
-    let path = dir.join("data").join(format!("{name}.json.gz"));
+    let path = data_dir.join(format!("{name}.json.gz"));
     let size_bytes = match source.size_of(&path) {
         Ok(Some(size)) => size,
         Ok(None) => return Err(ExportError::MissingFile { key, path }),
@@ -455,6 +548,7 @@ fn data_file(source: &Source, dir: &Path, name: &str, wire: FileWire) -> Result<
         item_count: wire.item_count,
         md5: wire.md5_checksum,
         size_bytes,
+        incremental,
     })
 }
 
@@ -573,7 +667,8 @@ mod tests {
         file.for_each_item(
             |_| {},
             |item, _| {
-                let text = |n: &str| item.get(n).and_then(|v| v.scalar_text()).unwrap_or("?").to_owned();
+                let text =
+                    |n: &str| item.image().unwrap().get(n).and_then(|v| v.scalar_text()).unwrap_or("?").to_owned();
                 keys.push(format!("{} {}", text("pk"), text("sk")));
                 Ok(())
             },
@@ -612,7 +707,7 @@ mod tests {
             file.for_each_item(
                 |_| {},
                 |item, _| {
-                    if let Some(AttributeValue::M(m)) = item.get("counters") {
+                    if let Some(AttributeValue::M(m)) = item.image().unwrap().get("counters") {
                         found = m.get("runs").and_then(|v| v.scalar_text()).map(str::to_owned);
                     }
                     Ok(())
@@ -776,13 +871,178 @@ mod tests {
                 .contains("output format ION is not supported yet; export again with ExportFormat DYNAMODB_JSON"),
             "{e}"
         );
+        // A summary of a version this release does not know.
         edit(&dir.join("manifest-summary.json"), |t| {
-            t.replace("\"ION\"", "\"DYNAMODB_JSON\",\"exportType\":\"INCREMENTAL_EXPORT\"")
-                .replace("2020-06-30", "2023-08-01")
+            t.replace("\"ION\"", "\"DYNAMODB_JSON\"").replace("2020-06-30", "2031-01-01")
         });
         let e = Export::open(&dir).unwrap_err();
         assert!(matches!(e, ExportError::Unsupported { .. }), "{e}");
-        assert!(e.to_string().contains("incremental export"), "{e}");
+        assert!(
+            e.to_string().contains("an export of version 2031-01-01 and exportType none is not supported yet"),
+            "{e}"
+        );
+        // An incremental export's summary without its window, or with a view it cannot have.
+        edit(&dir.join("manifest-summary.json"), |t| {
+            t.replace("2031-01-01", "2023-08-01")
+                .replace("\"DYNAMODB_JSON\"", "\"DYNAMODB_JSON\",\"exportType\":\"INCREMENTAL_EXPORT\"")
+        });
+        let e = Export::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("manifest-summary.json: has no exportFromTime"), "{e}");
+        edit(&dir.join("manifest-summary.json"), |t| {
+            t.replace(
+                "\"exportType\"",
+                "\"exportFromTime\":\"2026-11-05T13:00:00.000Z\",\"exportToTime\":\"2026-11-05T12:00:00.000Z\",\"exportType\"",
+            )
+        });
+        let e = Export::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("exportFromTime 2026-11-05T13:00:00.000Z is not before exportToTime"), "{e}");
+        edit(&dir.join("manifest-summary.json"), |t| {
+            t.replace(
+                "T13:00:00.000Z\",\"exportToTime\":\"2026-11-05T12",
+                "T11:00:00.000Z\",\"exportToTime\":\"2026-11-05T12",
+            )
+            .replace("\"exportType\"", "\"outputView\":\"KEYS_ONLY\",\"exportType\"")
+        });
+        let e = Export::open(&dir).unwrap_err().to_string();
+        assert!(e.contains("an incremental export with outputView KEYS_ONLY is not supported yet"), "{e}");
+    }
+
+    fn incremental_fixture(export_id: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/exports/sync-configurations-incremental/AWSDynamoDB")
+            .join(export_id)
+    }
+
+    /// What each line of a data file is: `(pk, sk, WriteTimestampMicros, has NewImage, has OldImage)`.
+    fn changes_of(file: &DataFile) -> Vec<(String, String, String, bool, bool)> {
+        let mut out = Vec::new();
+        file.for_each_item(
+            |_| {},
+            |line, _| {
+                let ExportLine::Change(c) = line else { panic!("a change") };
+                let text = |n: &str| c.keys.get(n).and_then(|v| v.scalar_text()).unwrap_or("?").to_owned();
+                let micros = c.write_micros.as_str().to_owned();
+                out.push((text("pk"), text("sk"), micros, c.new_image.is_some(), c.old_image.is_some()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn an_incremental_export_reads_its_window_and_the_shared_data_folder() {
+        let dir = incremental_fixture("01793883600000-1c1c1c1c");
+        let export = Export::open(&dir).unwrap();
+        assert_eq!(export.export_id, "01793883600000-1c1c1c1c");
+        assert_eq!(
+            export.window,
+            Some(Window {
+                from: "2026-11-05T12:00:00.000Z".into(),
+                from_millis: 1_793_880_000_000,
+                view: "NEW_AND_OLD_IMAGES".into()
+            })
+        );
+        // Its time is the window's end.
+        assert_eq!(
+            (export.export_time.as_str(), export.export_time_millis),
+            ("2026-11-05T13:00:00.000Z", 1_793_883_600_000)
+        );
+        assert_eq!(export.item_count, 4);
+        assert_eq!(export.files.len(), 3);
+        for f in &export.files {
+            assert!(f.incremental);
+            assert_eq!(f.path, dir.parent().unwrap().join("data").join(format!("{}.json.gz", f.name)));
+            assert_eq!(f.manifest_key, format!("AWSDynamoDB/data/{}.json.gz", f.name));
+            f.verify(|_| {}, |_| Ok(())).unwrap();
+        }
+        let micros = |minute: i64, extra: i64| ((1_793_880_000 + minute * 60) * 1_000_000 + extra).to_string();
+        let acme = |sk: &str| ("CUSTOMER#acme".to_owned(), sk.to_owned());
+        let initech = |sk: &str| ("CUSTOMER#initech".to_owned(), sk.to_owned());
+        let row = |(pk, sk): (String, String), m: String, new, old| (pk, sk, m, new, old);
+        assert_eq!(
+            changes_of(&export.files[0]),
+            [
+                row(acme("SYNC#0001"), micros(10, 123_456), true, true),
+                row(acme("SYNC#0002"), micros(20, 1), false, true),
+            ]
+        );
+        assert_eq!(
+            changes_of(&export.files[1]),
+            [
+                row(initech("SYNC#0001"), micros(30, 500_000), true, false),
+                row(initech("SYNC#0002"), micros(45, 0), false, false)
+            ]
+        );
+        assert!(changes_of(&export.files[2]).is_empty());
+
+        // NEW_IMAGE: a delete is its keys alone.
+        let export = Export::open(&incremental_fixture("01793887200000-2d2d2d2d")).unwrap();
+        assert_eq!(export.window.as_ref().unwrap().view, "NEW_IMAGE");
+        assert_eq!(
+            changes_of(&export.files[0])[0],
+            ("CUSTOMER#globex".into(), "SYNC#0001".into(), micros(65, 0), false, false)
+        );
+        // The manifests alone, as the state machine's plan reads them.
+        let (export, names) = Export::open_manifests(&dir, Source::Local).unwrap();
+        assert!(export.files.is_empty() && export.window.is_some());
+        assert_eq!(names.len(), 3);
+    }
+
+    #[test]
+    fn an_incremental_line_that_is_not_one_names_its_line() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("AWSDynamoDB");
+        let src = incremental_fixture("01793887200000-2d2d2d2d");
+        let dir = root.join("01793887200000-2d2d2d2d");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        for name in ["manifest-files.json", "manifest-summary.json"] {
+            std::fs::copy(src.join(name), dir.join(name)).unwrap();
+        }
+        let export_of = |lines: &[&str]| {
+            let manifest = std::fs::read_to_string(dir.join("manifest-files.json")).unwrap();
+            let first = manifest.lines().next().unwrap();
+            let name = first.split("AWSDynamoDB/data/").nth(1).unwrap().split(".json.gz").next().unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(lines.join("\n").as_bytes()).unwrap();
+            let body = gz.finish().unwrap();
+            std::fs::write(root.join("data").join(format!("{name}.json.gz")), &body).unwrap();
+            let export = Export::open_manifests(&dir, Source::Local).unwrap().0;
+            assert!(export.window.is_some());
+            DataFile {
+                source: Source::Local,
+                manifest_key: String::new(),
+                path: root.join("data").join(format!("{name}.json.gz")),
+                name: name.into(),
+                item_count: lines.len() as u64,
+                md5: base64::engine::general_purpose::STANDARD.encode(Md5::digest(&body)),
+                size_bytes: body.len() as u64,
+                incremental: true,
+            }
+        };
+        for (line, says) in [
+            (r#"{"Item":{"pk":{"S":"a"}}}"#, "line 1: not an incremental export line"),
+            (r#"{"Keys":{"pk":{"S":"a"}},"NewImage":{}}"#, "line 1: not an incremental export line"),
+            (r#"{"Metadata":{},"Keys":{"pk":{"S":"a"}}}"#, "line 1: has no Metadata.WriteTimestampMicros"),
+            (
+                r#"{"Metadata":{"WriteTimestampMicros":{"S":"1"}},"Keys":{}}"#,
+                "Metadata.WriteTimestampMicros is a S, not an N",
+            ),
+            (
+                r#"{"Metadata":{"WriteTimestampMicros":{"N":"1.5"}},"Keys":{}}"#,
+                "\"1.5\" is not microseconds since 1970",
+            ),
+            (r#"{"Metadata":{"WriteTimestampMicros":{"N":"-1"}},"Keys":{}}"#, "\"-1\" is not microseconds since 1970"),
+            (
+                r#"{"Metadata":{"WriteTimestampMicros":{"N":"99999999999999999999"}},"Keys":{}}"#,
+                "is not microseconds since 1970",
+            ),
+        ] {
+            let file = export_of(&["", line]);
+            let e = file.verify(|_| {}, |_| Ok(())).unwrap_err().to_string();
+            assert!(e.contains(&says.replace("line 1", "line 2")), "{line}: {e}");
+        }
     }
 
     #[test]

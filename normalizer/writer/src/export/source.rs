@@ -150,6 +150,39 @@ impl Source {
         }
     }
 
+    /// The folders directly in the folder `path`, sorted (none when it is not there). In S3,
+    /// the common prefixes of a listing with delimiter `/` (s3:ListBucket).
+    pub(crate) fn child_folders(&self, path: &Path) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        match self {
+            Source::Local => match std::fs::read_dir(path) {
+                Ok(entries) => {
+                    for e in entries {
+                        let e = e?;
+                        if e.file_type()?.is_dir() {
+                            out.push(e.path());
+                        }
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            },
+            Source::S3(files) => {
+                let prefix = format!("{}/", files.key_of(path)?.trim_end_matches('/'));
+                let list = files.client.list_objects_v2().bucket(&files.bucket).prefix(&prefix).delimiter("/");
+                let mut pages = list.into_paginator().send();
+                while let Some(page) = files.runtime.block_on(pages.next()) {
+                    let page = page.map_err(|e| s3_read_error(e, "s3:ListBucket"))?;
+                    for p in page.common_prefixes() {
+                        out.extend(p.prefix().map(|k| files.path_of(k.trim_end_matches('/'))));
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The bytes of the file at `path`, as they are read.
     pub(crate) fn open(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
         match self {

@@ -40,6 +40,10 @@ pub enum EventName {
     /// Not a change: an item as a snapshot (a backfilled export) shows it. Never decoded
     /// from a stream record (its `eventName` must be one of the three above).
     Snapshot,
+    /// Not a change: an item as its last write in an incremental export's window left it.
+    Incremental,
+    /// Not a change: an item that its last write in an incremental export's window deleted.
+    IncrementalRemove,
 }
 
 impl EventName {
@@ -50,6 +54,8 @@ impl EventName {
             EventName::Modify => "MODIFY",
             EventName::Remove => "REMOVE",
             EventName::Snapshot => ddb_lake_core::schema::SNAPSHOT_EVENT_NAME,
+            EventName::Incremental => ddb_lake_core::schema::INCREMENTAL_EVENT_NAME,
+            EventName::IncrementalRemove => ddb_lake_core::schema::INCREMENTAL_REMOVE_EVENT_NAME,
         }
     }
 }
@@ -474,6 +480,36 @@ impl<'a> StreamRecord<'a> {
             new_image: Some(item),
             old_image: None,
             sequence_number: Text(Cow::Borrowed("")),
+            size_bytes: None,
+            stream_view_type: None,
+            principal: None,
+            ttl_delete: false,
+        }
+    }
+
+    /// An item of an incremental export, as the record the flattener reads: event name
+    /// [`EventName::Incremental`] with its new image, or [`EventName::IncrementalRemove`]
+    /// without one (its last write in the window deleted it); `keys` its key attributes, the
+    /// write's time `time_millis` and its `WriteTimestampMicros` as the sequence number (it
+    /// orders the item's rows of several exports), the old image when the view has it (for
+    /// the tenant rule), no stream fields.
+    pub fn incremental(
+        keys: Item<'a>,
+        write_micros: Text<'a>,
+        new_image: Option<Item<'a>>,
+        old_image: Option<Item<'a>>,
+        time_millis: i64,
+    ) -> Self {
+        let event_name = if new_image.is_some() { EventName::Incremental } else { EventName::IncrementalRemove };
+        StreamRecord {
+            event_id: None,
+            event_name,
+            event_source_arn: None,
+            event_time_millis: time_millis,
+            keys,
+            new_image,
+            old_image: old_image.filter(|i| !i.is_empty()),
+            sequence_number: write_micros,
             size_bytes: None,
             stream_view_type: None,
             principal: None,

@@ -1206,6 +1206,39 @@ async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
         assert!(markers.iter().any(|k| k.ends_with(&format!("_{name}.tsv.gz"))), "{name}: {markers:?}");
     }
 
+    // Issue 39: incremental exports beside it (AWS's layout: the shared data/ folder). One
+    // whose window chains (through the lake's full snapshot) is planned with its window; one
+    // after a gap is refused at the plan, naming the window to export, before any child runs.
+    let incremental = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/exports/sync-configurations-incremental/AWSDynamoDB");
+    for file in walk(&incremental) {
+        let rel = file.strip_prefix(&incremental).unwrap().to_string_lossy().replace('\\', "/");
+        let body = std::fs::read(&file).unwrap();
+        s3.put_object()
+            .bucket("exports-bucket")
+            .key(format!("exports/AWSDynamoDB/{rel}"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let second = "s3://exports-bucket/exports/AWSDynamoDB/01793887200000-2d2d2d2d";
+    let planned =
+        response(api.invoke(&serde_json::json!({"step": "plan", "export": second}).to_string(), INVOKE_TIMEOUT));
+    assert_eq!(planned["windowStart"], "2026-11-05T13:00:00.000Z", "{planned}");
+    assert_eq!(planned["exportTime"], "2026-11-05T14:00:00.000Z", "{planned}");
+    assert_eq!(planned["manifestFilesKey"], "exports/AWSDynamoDB/01793887200000-2d2d2d2d/manifest-files.json");
+    let before = raw_objects(&s3).await;
+    let message = error_of(
+        serde_json::json!({"step": "plan", "export": "s3://exports-bucket/exports/AWSDynamoDB/01793892600000-3e3e3e3e"}),
+    );
+    assert!(
+        message.contains("the changes of [2026-11-05T14:00:00.000Z, 2026-11-05T14:30:00.000Z) are in no export"),
+        "{message}"
+    );
+    assert!(message.contains("ExportFromTime=2026-11-05T14:00:00Z,ExportToTime=2026-11-05T14:30:00Z"), "{message}");
+    assert_eq!(raw_objects(&s3).await, before, "nothing written");
+
     // Refused: an export this deployment does not read, a folder holding none, a bad event.
     let elsewhere = format!("s3://other-bucket/{prefix}");
     let message = error_of(serde_json::json!({"step": "plan", "export": elsewhere}));

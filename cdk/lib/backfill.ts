@@ -76,11 +76,20 @@ export class Backfill extends Construct {
     const snapshotsFolder = `${underPrefix(props.prefix, 'snapshots')}/*`;
     this.role.addToPolicy(
       new iam.PolicyStatement({
-        // The finish step lists the `snapshots` rows of the export's day.
+        // The finish step lists the `snapshots` rows of the export's day; the plan step of an
+        // incremental export lists them all, to find the chain it extends.
         sid: 'ListSnapshotRows',
         actions: ['s3:ListBucket'],
         resources: [props.lakeBucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [snapshotsFolder] } },
+      }),
+    );
+    this.role.addToPolicy(
+      new iam.PolicyStatement({
+        // The plan step of an incremental export reads the `snapshots` rows (which exports the lake has).
+        sid: 'ReadSnapshotRows',
+        actions: ['s3:GetObject'],
+        resources: [props.lakeBucket.arnForObjects(snapshotsFolder)],
       }),
     );
     this.role.addToPolicy(

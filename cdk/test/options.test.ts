@@ -145,9 +145,13 @@ describe('backfill settings', () => {
   const exportsArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-exports/ddb/exports/*']] };
   it('reads exports from the given bucket and prefix only, and tells the worker where', () => {
     const statements = resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-    const reads = statements.filter((st: any) => st.Action === 's3:GetObject');
-    // The worker's role and the state machine's (its ItemReader).
+    const reads = statements.filter((st: any) => st.Action === 's3:GetObject' && st.Sid !== 'ReadSnapshotRows');
+    // The worker's role and the state machine's (its ItemReader); besides them, only the
+    // worker's read of the lake's `snapshots` rows (an incremental export's plan).
     assert.deepEqual(reads.map((st: any) => st.Resource), [exportsArn, exportsArn]);
+    const rows = statements.filter((st: any) => st.Sid === 'ReadSnapshotRows');
+    assert.equal(rows.length, 1);
+    assert.ok(JSON.stringify(rows[0].Resource).endsWith('/snapshots/*"]]}'), JSON.stringify(rows[0].Resource));
     const listing = statements.find((st: any) => st.Sid === 'ListExports');
     assert.deepEqual(listing.Condition, { StringLike: { 's3:prefix': ['ddb/exports/*'] } });
     const worker = s.template.findResources('AWS::Lambda::Function')[logicalId(s, s.stack.backfill.worker)].Properties;

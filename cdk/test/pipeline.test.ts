@@ -396,10 +396,17 @@ describe('backfill state machine', () => {
       [...inputs.schema.Tables.map((t) => `<${lakeBucketId}.Arn>/${lake.Prefix}/${t.Name}/*`), `<${lakeBucketId}.Arn>/${lake.QuarantinePrefix}/*`].sort(),
     );
     assert.deepEqual(byPurpose.ListSnapshotRows.Condition, { StringLike: { 's3:prefix': [`${lake.Prefix}/snapshots/*`] } });
+    // The lake's objects it reads: the `snapshots` rows only (an incremental export's plan).
+    assert.deepEqual(byPurpose.ReadSnapshotRows, {
+      Sid: 'ReadSnapshotRows',
+      Action: 's3:GetObject',
+      Resource: [`<${lakeBucketId}.Arn>/${lake.Prefix}/snapshots/*`],
+    });
     assert.deepEqual(Object.keys(byPurpose).sort(), [
       'ListExports',
       'ListSnapshotRows',
       'ReadExports',
+      'ReadSnapshotRows',
       'WriteLakeObjects',
       'WriteOwnLogs',
       'xray:PutTelemetryRecords,xray:PutTraceSegments',

@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use ddb_lake_core::object_key::ObjectKey;
 
+use ddb_lake_writer::chain::{self, Link};
 use ddb_lake_writer::export::{s3_export_folder, Export, S3Files, Source};
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::s3::S3Sink;
@@ -119,7 +120,7 @@ impl Backfill<'_> {
             let source = Source::S3(Arc::new(S3Files::new(self.s3.clone(), bucket, rt.clone())));
             let dir = PathBuf::from(format!("s3://{bucket}/{prefix}"));
             match &event.step {
-                Step::Plan => self.plan(bucket, prefix, &dir, source),
+                Step::Plan => self.plan(bucket, prefix, &dir, source, &rt),
                 Step::File(line) => self.one_file(&dir, source, line.get(), &rt),
                 Step::Finish => self.finish(&dir, source, &rt),
             }
@@ -150,10 +151,27 @@ impl Backfill<'_> {
         Ok((bucket, prefix))
     }
 
-    fn plan(&self, bucket: &str, prefix: &str, dir: &Path, source: Source) -> Result<serde_json::Value, Error> {
-        let (export, names) = Export::open_manifests(dir, source)?;
+    fn plan(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        dir: &Path,
+        source: Source,
+        rt: &tokio::runtime::Handle,
+    ) -> Result<serde_json::Value, Error> {
+        let (export, names) = Export::open_manifests(dir, source.clone())?;
         let snapshot = Snapshot { data_files: names.len(), ..Snapshot::of_export(&export, self.margin_seconds) };
         self.normalizer.check_snapshot_time(&snapshot, &export)?;
+        // An incremental export must chain to a full one, as `ddb-lake backfill` checks: the
+        // exports the lake has whole and those beside it in the export folder.
+        if export.window.is_some() {
+            let mut known = rt.block_on(chain::read_lake(self.sink))?;
+            known.extend(export.siblings(&source)?.iter().map(|e| Link::of_export(e, false)));
+            let verdict = chain::check(&Link::of_export(&export, false), &known);
+            if let Some(why) = verdict.refusal(&export) {
+                return Err(format!("{why}; nothing was written to {}", self.sink.location()).into());
+            }
+        }
         tracing::info!(export_id = export.export_id.as_str(), data_files = names.len(), "export planned");
         Ok(serde_json::json!({
             "export": format!("s3://{bucket}/{prefix}"),
@@ -161,6 +179,7 @@ impl Backfill<'_> {
             "manifestFilesKey": format!("{prefix}/manifest-files.json"),
             "exportId": export.export_id,
             "exportTime": export.export_time,
+            "windowStart": export.window.as_ref().map(|w| w.from.as_str()),
             "dataFiles": names.len(),
             "items": export.item_count,
         }))

@@ -1137,15 +1137,21 @@ fn the_demo_prints_the_answers_its_history_gives() {
     let reference: Vec<Event> =
         String::from_utf8(lines).unwrap().lines().map(|t| serde_json::from_str(t).unwrap()).collect();
     let all: Vec<&EventRecord> = reference.iter().flat_map(|e| e.records.iter()).collect();
-    let stream_from = opts.start.timestamp_millis() + 86_400_000 - 3_600_000;
-    let streamed: Vec<Rec> = all
-        .iter()
-        .filter(|r| r.change.approximate_creation_date_time.timestamp_millis() >= stream_from)
-        .map(|r| to_rec(r))
-        .collect();
+    // The full export at the end of the first day, the stream from an hour before it, down
+    // from 30 h to 46 h after it (healed by two incremental exports of a day each).
+    let export_time = opts.start.timestamp_millis() + 86_400_000;
+    let stream_from = export_time - 3_600_000;
+    let outage = (export_time + 30 * 3_600_000)..(export_time + 46 * 3_600_000);
+    let time = |r: &EventRecord| r.change.approximate_creation_date_time.timestamp_millis();
+    let streamed: Vec<Rec> =
+        all.iter().filter(|r| time(r) >= stream_from && !outage.contains(&time(r))).map(|r| to_rec(r)).collect();
+    let missed = all.iter().filter(|r| outage.contains(&time(r))).count();
     let every: Vec<Rec> = all.iter().map(|r| to_rec(r)).collect();
     let truth = current_items(&every);
     assert!(streamed.len() < every.len(), "the demo backfills the first day");
+    assert!(missed > 0, "the outage hides records");
+    assert!(stderr.contains(&format!("UTC ({missed} records the lake misses)")), "{stderr}");
+    assert!(stderr.contains("the chain of exports ends at"), "{stderr}");
     assert!(stderr.contains(&format!("normalizing the {} stream records from", streamed.len())), "{stderr}");
 
     let printed = printed_tables(&stdout);

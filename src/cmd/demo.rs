@@ -15,7 +15,9 @@ use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_sql::files::{self, Kind};
 use ddb_lake_sql::local::LocalLake;
 use ddb_lake_sql::render::{render, Format};
-use ddb_lake_synth::export::{state_at, write_export, ExportOptions};
+use ddb_lake_synth::export::{
+    state_at, write_export, write_incremental_export, ExportOptions, ExportView, IncrementalOptions,
+};
 use ddb_lake_synth::{event_json, generate, SynthOptions};
 use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::delivery::{process_event, Pipeline};
@@ -27,6 +29,13 @@ use super::progress::Progress;
 /// The folder (in the demo lake's folder) the demo writes its DynamoDB export to. Athena
 /// and the embedded engine read only the tables' folders.
 const EXPORT_DIR: &str = "_export";
+
+/// The stream outage the demo heals with incremental exports: from 30 h to 46 h after the
+/// full export (longer than nothing, shorter than the two windows of a day that cover it).
+pub const OUTAGE_HOURS: (i64, i64) = (30, 46);
+
+/// The incremental windows after the full export, in hours from it, and their views.
+const WINDOWS: [(i64, i64, ExportView); 2] = [(0, 24, ExportView::NewAndOldImages), (24, 48, ExportView::NewImage)];
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
 pub const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
@@ -145,10 +154,66 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
 
+    // The stream is down for a while (longer than Lambda retries, here): the lake misses
+    // those records, and incremental exports of the windows after the full export heal it.
+    const HOUR: i64 = 3_600_000;
+    let outage = (export_time + OUTAGE_HOURS.0 * HOUR)..(export_time + OUTAGE_HOURS.1 * HOUR);
+    let missed = history
+        .iter()
+        .flat_map(|e| e.records.iter())
+        .filter(|r| outage.contains(&r.change.approximate_creation_date_time.timestamp_millis()))
+        .count();
+    step(
+        args.quiet,
+        started,
+        &format!(
+            "the stream is down from {} to {} UTC ({missed} records the lake misses); exporting the changes of \
+             {} incremental windows from the full export on…",
+            time_text(outage.start),
+            time_text(outage.end),
+            WINDOWS.len()
+        ),
+    );
+    let mut incremental_rows = 0;
+    for (n, (from, to, view)) in WINDOWS.into_iter().enumerate() {
+        let to_millis = export_time + to * HOUR;
+        let opts = IncrementalOptions {
+            export_id: format!("{to_millis:014}-1dc0de{n:02}"),
+            from_millis: export_time + from * HOUR,
+            to_millis,
+            view,
+            table_arn: export_opts.table_arn.clone(),
+            data_files: 2,
+        };
+        let dir = write_incremental_export(&export_root, &opts, &history)?;
+        let b = super::backfill::backfill(
+            &pipeline.normalizer,
+            spec.snapshot_margin_seconds,
+            &dir,
+            ddb_lake_writer::export::Source::Local,
+            super::backfill::Destination { lake: &lake, shown: &shown, runtime: rt.handle() },
+            jobs,
+            true,
+        )?;
+        incremental_rows += b.rows.iter().map(|(_, n)| n).sum::<u64>();
+    }
+    step(
+        args.quiet,
+        started,
+        &format!(
+            "wrote {incremental_rows} rows of changed items; the chain of exports ends at {} UTC, and stream \
+             records after it minus the margin win",
+            time_text(export_time + WINDOWS[WINDOWS.len() - 1].1 * HOUR)
+        ),
+    );
+
     let mut records = 0;
     let mut events: Vec<String> = Vec::new();
     for mut event in history {
-        event.records.retain(|r| r.change.approximate_creation_date_time.timestamp_millis() >= stream_from);
+        event.records.retain(|r| {
+            let t = r.change.approximate_creation_date_time.timestamp_millis();
+            t >= stream_from && !outage.contains(&t)
+        });
         if !event.records.is_empty() {
             records += event.records.len();
             events.push(event_json(&event));

@@ -355,4 +355,65 @@ mod tests {
             std::fs::read(dir2.join("manifest-files.json")).unwrap()
         );
     }
+
+    #[test]
+    fn an_incremental_export_holds_each_changed_items_last_write_in_its_window() {
+        let events = generate(&SynthOptions { items: 60, days: 3, ..SynthOptions::default() }).unwrap();
+        let records: Vec<_> = events.iter().flat_map(|e| e.records.iter()).collect();
+        let time = |r: &aws_lambda_events::event::dynamodb::EventRecord| {
+            r.change.approximate_creation_date_time.timestamp_millis()
+        };
+        let from = time(records[0]) + 86_400_000;
+        let to = from + 86_400_000;
+        let tmp = tempfile::tempdir().unwrap();
+        for view in [ExportView::NewAndOldImages, ExportView::NewImage] {
+            let opts = IncrementalOptions {
+                export_id: format!("{to:014}-0000000{}", view as u8),
+                from_millis: from,
+                to_millis: to,
+                view,
+                table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/t".into(),
+                data_files: 2,
+            };
+            let dir = write_incremental_export(tmp.path(), &opts, &events).unwrap();
+            let summary: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("manifest-summary.json")).unwrap()).unwrap();
+            assert_eq!(summary["exportType"], "INCREMENTAL_EXPORT");
+            assert_eq!(summary["outputView"], view.as_str());
+            let mut lines: Vec<serde_json::Value> = Vec::new();
+            for entry in std::fs::read_to_string(dir.join("manifest-files.json")).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(entry).unwrap();
+                let key = v["dataFileS3Key"].as_str().unwrap();
+                let name = key.strip_prefix("AWSDynamoDB/data/").expect("the shared data folder");
+                let body = std::fs::read(tmp.path().join("AWSDynamoDB/data").join(name)).unwrap();
+                assert_eq!(v["md5Checksum"], md5_base64(&body));
+                let mut text = String::new();
+                io::Read::read_to_string(&mut flate2::read::GzDecoder::new(body.as_slice()), &mut text).unwrap();
+                lines.extend(text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()));
+            }
+            // One line per item whose last write in the window left it or deleted an item that
+            // existed before; its time is that write's.
+            let before = state_at(&events, from);
+            let mut last = BTreeMap::new();
+            for r in records.iter().filter(|r| (from..to).contains(&time(r))) {
+                let key = (format!("{:?}", r.change.keys.get("pk")), format!("{:?}", r.change.keys.get("sk")));
+                last.insert(key, *r);
+            }
+            let existed = |r: &aws_lambda_events::event::dynamodb::EventRecord| {
+                let text = |n: &str| match r.change.keys.get(n) {
+                    Some(AttributeValue::S(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                before.contains_key(&(text("pk"), text("sk")))
+            };
+            let expected = last.values().filter(|r| r.event_name != "REMOVE" || existed(r)).count();
+            assert_eq!(lines.len(), expected);
+            assert!(lines.iter().any(|l| l.get("NewImage").is_none()), "a delete");
+            for l in &lines {
+                let micros: i64 = l["Metadata"]["WriteTimestampMicros"]["N"].as_str().unwrap().parse().unwrap();
+                assert!((from * 1000..to * 1000).contains(&micros));
+                assert!(!(l.get("OldImage").is_some() && view == ExportView::NewImage), "NEW_IMAGE has no OldImage");
+            }
+        }
+    }
 }

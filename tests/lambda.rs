@@ -1228,6 +1228,25 @@ async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
     assert_eq!(planned["windowStart"], "2026-11-05T13:00:00.000Z", "{planned}");
     assert_eq!(planned["exportTime"], "2026-11-05T14:00:00.000Z", "{planned}");
     assert_eq!(planned["manifestFilesKey"], "exports/AWSDynamoDB/01793887200000-2d2d2d2d/manifest-files.json");
+    // Its children read their data files from the shared data/ folder, and finish finds them whole.
+    let manifest = object_bytes(&s3, "exports-bucket", planned["manifestFilesKey"].as_str().unwrap()).await;
+    let lines: Vec<serde_json::Value> =
+        std::str::from_utf8(&manifest).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(planned["dataFiles"], lines.len());
+    let mut changed = 0;
+    for line in &lines {
+        let child = serde_json::json!({"export": planned["export"], "dataFile": line});
+        changed += response(api.invoke(&child.to_string(), INVOKE_TIMEOUT))["items"].as_u64().unwrap();
+    }
+    assert_eq!(changed, 3, "the three changed items of the window");
+    let finish = serde_json::json!({"step": "finish", "export": planned["export"]});
+    let done = response(api.invoke(&finish.to_string(), INVOKE_TIMEOUT));
+    assert_eq!(done["snapshotTime"], "2026-11-05T14:00:00.000Z", "{done}");
+    let written: Vec<String> =
+        raw_objects(&s3).await.into_keys().filter(|k| k.contains("snapshot_01793887200000-2d2d2d2d")).collect();
+    assert!(written.iter().any(|k| k.starts_with("changes/dt=2026-11-05/")), "{written:?}");
+    assert_eq!(written.iter().filter(|k| k.starts_with("snapshots/")).count(), lines.len(), "{written:?}");
+
     let before = raw_objects(&s3).await;
     let message = error_of(
         serde_json::json!({"step": "plan", "export": "s3://exports-bucket/exports/AWSDynamoDB/01793892600000-3e3e3e3e"}),

@@ -19,6 +19,8 @@ use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::sink::LocalDirSink;
 use serde_dynamo::AttributeValue as Av;
 
+mod helpers;
+
 const SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
 
 type Item = HashMap<String, Av>;
@@ -682,16 +684,7 @@ fn sql_list_and_show() {
 
 /// Runs `ddb-lake backfill` of `export` into `lake` with the example spec.
 fn backfill(export: &std::path::Path, lake: &std::path::Path, spec: &std::path::Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
-        .args(["backfill", "--quiet", "--export"])
-        .arg(export)
-        .arg("--out")
-        .arg(lake)
-        .arg("--spec")
-        .arg(spec)
-        .env("DDB_LAKE_REDACTION_KEY", "test-redaction-key-16")
-        .output()
-        .unwrap();
+    let out = backfill_command(export, lake, spec).arg("--quiet").output().unwrap();
     assert!(out.status.success(), "backfill failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -818,36 +811,18 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     assert_eq!(answers(&lake_b, &spec).await["count(current_items)"], alone["count(current_items)"]);
 }
 
+/// `ddb-lake backfill` of `export` into `lake` with the spec at `spec`.
+fn backfill_command(export: &std::path::Path, lake: &std::path::Path, spec: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ddb-lake"));
+    command.args(["backfill", "--export"]).arg(export).arg("--out").arg(lake).arg("--spec").arg(spec);
+    command.env("DDB_LAKE_REDACTION_KEY", "test-redaction-key-16");
+    command
+}
+
 /// Runs `ddb-lake backfill` of `export` into `lake` with the spec at `spec`, and returns the
 /// output whatever the outcome.
 fn try_backfill(export: &std::path::Path, lake: &std::path::Path, spec: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
-        .args(["backfill", "--export"])
-        .arg(export)
-        .arg("--out")
-        .arg(lake)
-        .arg("--spec")
-        .arg(spec)
-        .env("DDB_LAKE_REDACTION_KEY", "test-redaction-key-16")
-        .output()
-        .unwrap()
-}
-
-/// Every file under `dir`, with its bytes.
-fn files_under(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
+    backfill_command(export, lake, spec).output().unwrap()
 }
 
 /// Issue 39: a lake whose stream lapsed for longer than its retention, healed by a chain of
@@ -975,9 +950,9 @@ async fn incremental_exports_heal_a_lapsed_stream() {
         backfill(w, &lake_a, &spec_path);
     }
     assert_eq!(answers(&lake_a, &spec).await, want);
-    let before = files_under(&lake_a);
+    let before = helpers::tree(&lake_a);
     backfill(&windows[1], &lake_a, &spec_path);
-    assert_eq!(files_under(&lake_a), before, "a run again writes the same bytes");
+    assert_eq!(helpers::tree(&lake_a), before, "a run again writes the same bytes");
 
     // Another order: the last window first (it chains through the exports beside it), the
     // full export, the middle window, the first, then the stream.
@@ -1058,7 +1033,7 @@ async fn a_chain_of_fixture_exports_and_its_gaps() {
     assert_eq!(norm(&writes), [vec!["0".to_string()]]);
 
     // The window after the gap [14:00, 14:30): refused, naming the window to export.
-    let before = files_under(&lake);
+    let before = helpers::tree(&lake);
     let out = try_backfill(&inc("01793892600000-3e3e3e3e"), &lake, &spec_path);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -1071,7 +1046,7 @@ async fn a_chain_of_fixture_exports_and_its_gaps() {
         "{said}"
     );
     assert!(said.contains("nothing was written"), "{said}");
-    assert_eq!(files_under(&lake), before, "nothing written");
+    assert_eq!(helpers::tree(&lake), before, "nothing written");
 }
 
 /// The cells of the tables `ddb-lake demo` prints, by question: each table is read by the

@@ -111,24 +111,9 @@ where
     let folder = format!("AWSDynamoDB/{}/data", opts.export_id);
     let (manifest, total) = write_data_files(&dir.join("data"), &folder, &opts.export_id, opts.data_files, lines)?;
     let time = time_text(opts.export_time_millis);
-    let summary = serde_json::json!({
-        "version": "2020-06-30",
-        "exportArn": format!("{}/export/{}", opts.table_arn, opts.export_id),
-        "startTime": time,
-        "endTime": time,
-        "tableArn": opts.table_arn,
-        "tableId": "00000000-0000-4000-8000-000000000000",
-        "exportTime": time,
-        "s3Bucket": "ddb-lake-synthetic-exports",
-        "s3Prefix": null,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": null,
-        "manifestFilesS3Key": format!("AWSDynamoDB/{}/manifest-files.json", opts.export_id),
-        "billedSizeBytes": 0,
-        "itemCount": total,
-        "outputFormat": "DYNAMODB_JSON",
-    });
-    write_manifests(&dir, &manifest, &summary.to_string())?;
+    let own = serde_json::json!({"version": "2020-06-30", "startTime": time, "endTime": time, "exportTime": time});
+    let summary = summary(&opts.table_arn, &opts.export_id, total, own);
+    write_manifests(&dir, &manifest, &summary)?;
     Ok(dir)
 }
 
@@ -216,28 +201,40 @@ pub fn write_incremental_export(root: &Path, opts: &IncrementalOptions, events: 
     let (manifest, total) = write_data_files(&data, "AWSDynamoDB/data", &opts.export_id, opts.data_files, lines)?;
     let dir = root.join("AWSDynamoDB").join(&opts.export_id);
     let (from, to) = (time_text(opts.from_millis), time_text(opts.to_millis));
-    let summary = serde_json::json!({
+    let own = serde_json::json!({
         "version": "2023-08-01",
-        "exportArn": format!("{}/export/{}", opts.table_arn, opts.export_id),
         "startTime": to,
         "endTime": to,
-        "tableArn": opts.table_arn,
-        "tableId": "00000000-0000-4000-8000-000000000000",
         "exportFromTime": from,
         "exportToTime": to,
+        "outputView": opts.view.as_str(),
+        "exportType": "INCREMENTAL_EXPORT",
+    });
+    let summary = summary(&opts.table_arn, &opts.export_id, total, own);
+    write_manifests(&dir, &manifest, &summary)?;
+    Ok(dir)
+}
+
+/// The text of `manifest-summary.json` of the export `export_id` of `table_arn` holding
+/// `items` items: the fields every export has, and the kind's `own` (version, times).
+fn summary(table_arn: &str, export_id: &str, items: u64, own: serde_json::Value) -> String {
+    let mut summary = serde_json::json!({
+        "exportArn": format!("{table_arn}/export/{export_id}"),
+        "tableArn": table_arn,
+        "tableId": "00000000-0000-4000-8000-000000000000",
         "s3Bucket": "ddb-lake-synthetic-exports",
         "s3Prefix": null,
         "s3SseAlgorithm": "AES256",
         "s3SseKmsKeyId": null,
-        "manifestFilesS3Key": format!("AWSDynamoDB/{}/manifest-files.json", opts.export_id),
+        "manifestFilesS3Key": format!("AWSDynamoDB/{export_id}/manifest-files.json"),
         "billedSizeBytes": 0,
-        "itemCount": total,
+        "itemCount": items,
         "outputFormat": "DYNAMODB_JSON",
-        "outputView": opts.view.as_str(),
-        "exportType": "INCREMENTAL_EXPORT",
     });
-    write_manifests(&dir, &manifest, &summary.to_string())?;
-    Ok(dir)
+    if let (Some(all), serde_json::Value::Object(own)) = (summary.as_object_mut(), own) {
+        all.extend(own);
+    }
+    summary.to_string()
 }
 
 /// `millis` as an export summary writes a time.

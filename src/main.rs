@@ -61,6 +61,16 @@ enum Command {
     /// command before anything is written. --jobs data files are read and written at a time;
     /// running it again rewrites the same objects.
     Backfill(cmd::backfill::Args),
+    /// Fold a local lake's closed days into Parquet: each table's history by day, and every
+    /// item's rows at the watermark (the end of the last day folded).
+    ///
+    /// After it, a current-state question reads the state and the text objects after the
+    /// watermark, nothing older, and every answer is the same as before (docs/compaction.md).
+    /// Safe to repeat and to interrupt: what a run writes counts only once its `compactions`
+    /// row is written, and the folded text objects are removed only after that. Records that
+    /// arrive later for a compacted day stay text (and in every answer) until the next run
+    /// folds them.
+    Compact(cmd::compact::Args),
     /// What a lake's quarantine holds (local or in S3), and writing it again after a fix (list, requeue).
     #[command(subcommand)]
     Quarantine(cmd::quarantine::QuarantineCommand),
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
         Command::Sql(c) => cmd::sql::run(c),
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Backfill(args) => cmd::backfill::run(args),
+        Command::Compact(args) => cmd::compact::run(args),
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),

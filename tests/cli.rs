@@ -1200,9 +1200,15 @@ async fn backfill_writes_to_s3_the_same_objects_as_to_a_folder() {
         assert_eq!(out.status.code(), Some(1), "{bad}: {err}");
         assert!(err.contains(&format!("--out {bad} is not an S3 location")), "{err}");
     }
-    // A bucket that does not exist: the error names the object and says how to resume.
+    // A bucket that does not exist: found before anything is written (the command first lists
+    // whether the lake is compacted), and said so.
     let out = backfill_s3("s3://no-such-bucket/p");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("not every object was written") && err.contains("s3://no-such-bucket/p is writable"), "{err}");
+    assert!(
+        err.contains("cannot list s3://no-such-bucket/p/compactions/")
+            && err.contains("NoSuchBucket")
+            && err.contains("nothing was written to s3://no-such-bucket/p"),
+        "{err}"
+    );
 }

@@ -1145,3 +1145,186 @@ fn the_demo_prints_the_answers_its_history_gives() {
     }
     assert!(stdout.contains(&format!("The lake is in {}/", lake.display())), "{stdout}");
 }
+
+/// `ddb-lake compact --lake <lake> --spec <spec> --through <day>`, with `stop_after` steps
+/// when given (as if killed there).
+fn compact(
+    lake: &std::path::Path,
+    spec: &std::path::Path,
+    through: &str,
+    stop_after: Option<usize>,
+) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ddb-lake"));
+    command.args(["compact", "--lake"]).arg(lake).arg("--spec").arg(spec).args(["--through", through]);
+    if let Some(n) = stop_after {
+        command.env("DDB_LAKE_COMPACT_STOP_AFTER", n.to_string());
+    }
+    command.output().unwrap()
+}
+
+/// The text objects (`.tsv.gz`) of the item tables in days up to `through`.
+fn text_through(lake: &std::path::Path, through: &str) -> Vec<String> {
+    helpers::tree(lake)
+        .into_keys()
+        .filter(|k| {
+            let mut parts = k.split('/');
+            let (table, day) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            k.ends_with(".gz")
+                && ddb_lake_core::schema::is_compacted(table)
+                && day.strip_prefix("dt=").is_some_and(|d| d <= through)
+        })
+        .collect()
+}
+
+/// Every row of the item tables' histories (`history_<table>`), sorted, as text: what the
+/// lake holds whatever it is stored as.
+async fn histories(lake: &std::path::Path, spec: &LakeSpec) -> BTreeMap<String, Vec<Vec<String>>> {
+    let local = LocalLake::open(lake, spec).await.unwrap();
+    let mut out = BTreeMap::new();
+    for t in spec.item_table_schemas().iter().filter(|t| ddb_lake_core::schema::is_compacted(&t.name)) {
+        let a = local.query(&format!("SELECT DISTINCT * FROM history_{}", t.name)).await.unwrap();
+        let mut rows = raw(&a);
+        rows.sort();
+        out.insert(t.name.clone(), rows);
+    }
+    out
+}
+
+/// Issue 40: compaction changes no answer: before it, after it, after a second run, after
+/// runs killed part way (before and after their `compactions` row), after records
+/// re-delivered into compacted days and another run; expected answers come from the events.
+/// The compacted history holds the text rows value for value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_changes_no_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("lake.toml");
+    std::fs::write(&spec_path, SPEC).unwrap();
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let opts = ddb_lake_synth::SynthOptions { items: 300, customers: 20, days: 10, seed: 37, ..Default::default() };
+    let events = ddb_lake_synth::generate(&opts).unwrap();
+    let all: Vec<&EventRecord> = events.iter().flat_map(|e| e.records.iter()).collect();
+    let time = |r: &EventRecord| r.change.approximate_creation_date_time.timestamp_millis();
+    const DAY: i64 = 86_400_000;
+    let start = time(all[0]);
+    let day_of = |t: i64| chrono::DateTime::from_timestamp_millis(t).unwrap().format("%Y-%m-%d").to_string();
+    // A full export on day 2; the stream throughout; day 7 is the last day compacted.
+    let t0 = start + 2 * DAY;
+    let through = day_of(start + 7 * DAY);
+    let export = ddb_lake_synth::export::write_export(
+        &dir.path().join("exports"),
+        &ddb_lake_synth::export::ExportOptions {
+            export_id: format!("{t0:014}-0c0ffee1"),
+            export_time_millis: t0,
+            table_arn: "arn:aws:dynamodb:us-east-1:123456789012:table/sync-configurations".into(),
+            data_files: 2,
+        },
+        ddb_lake_synth::export::state_at(&events, t0).values(),
+    )
+    .unwrap();
+    // Every 9th record of days 4 and 6, and every other delete there, reach the lake only
+    // after compaction (a replay, a requeued record): late records for compacted days.
+    let late_days = [day_of(start + 4 * DAY), day_of(start + 6 * DAY)];
+    let is_late = |i: usize, r: &EventRecord| {
+        (i % 9 == 0 || (r.event_name == "REMOVE" && i % 2 == 0)) && late_days.contains(&day_of(time(r)))
+    };
+    let late: Vec<&EventRecord> = all.iter().enumerate().filter(|(i, r)| is_late(*i, r)).map(|(_, r)| *r).collect();
+    let on_time: Vec<&EventRecord> = all.iter().enumerate().filter(|(i, r)| !is_late(*i, r)).map(|(_, r)| *r).collect();
+    assert!(late.iter().any(|r| r.event_name == "REMOVE") && late.iter().any(|r| r.event_name == "MODIFY"));
+    assert!(late.iter().all(|r| time(r) > t0 + 300_000));
+
+    let expect = |records: &[&EventRecord]| {
+        let recs: Vec<Rec> = records.iter().map(|r| to_rec(r)).collect();
+        let truth = current_items(&recs);
+        let mut want = BTreeMap::new();
+        for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
+            want.insert(q.name.clone(), expected_from(&q.name, &truth, &recs));
+        }
+        want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
+        want
+    };
+    let want_on_time = expect(&on_time);
+    let want_all = expect(&all);
+    assert_ne!(want_on_time, want_all, "the late records change answers");
+
+    let lake = dir.path().join("lake");
+    backfill(&export, &lake, &spec_path);
+    stream(&on_time, &lake, &spec).await;
+    assert_eq!(answers(&lake, &spec).await, want_on_time, "before compaction");
+    let history = histories(&lake, &spec).await;
+    let folded = text_through(&lake, &through);
+    assert!(folded.len() > 40, "{} text objects to fold", folded.len());
+    let marker_dir = lake.join("compactions");
+
+    // Killed before its `compactions` row, then killed after it (part of the text removed):
+    // the answers stay.
+    let out = compact(&lake, &spec_path, &through, Some(5));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("stopped after 5 steps"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!marker_dir.exists() || helpers::tree(&marker_dir).is_empty());
+    assert_eq!(answers(&lake, &spec).await, want_on_time, "after a run killed before its row");
+    let steps_to_row = 4 * late_days.len() + 60;
+    let out = compact(&lake, &spec_path, &through, Some(steps_to_row));
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(helpers::tree(&marker_dir).len(), 1, "the run got its row, then was killed");
+    let left = text_through(&lake, &through);
+    assert!(!left.is_empty() && left.len() < folded.len(), "{} of {} text objects left", left.len(), folded.len());
+    assert_eq!(answers(&lake, &spec).await, want_on_time, "after a run killed while removing text");
+    assert_eq!(histories(&lake, &spec).await, history);
+
+    // A whole run: the text of the compacted days is gone, the answers and rows stay.
+    let out = compact(&lake, &spec_path, &through, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(printed.contains(&format!("through {through}")), "{printed}");
+    assert_eq!(text_through(&lake, &through), Vec::<String>::new());
+    assert_eq!(answers(&lake, &spec).await, want_on_time, "after compaction");
+    assert_eq!(histories(&lake, &spec).await, history, "the compacted history holds the text rows");
+    // The state is exact at the watermark: the items that exist then, from the events.
+    let watermark =
+        ddb_lake_sql::compaction::watermark_millis(chrono::NaiveDate::parse_from_str(&through, "%Y-%m-%d").unwrap());
+    let until: Vec<Rec> = on_time.iter().filter(|r| time(r) < watermark).map(|r| to_rec(r)).collect();
+    let local = LocalLake::open(&lake, &spec).await.unwrap();
+    let state = local
+        .query("SELECT count(*) FROM changes_state WHERE event_name NOT IN ('REMOVE', 'INCREMENTAL_REMOVE')")
+        .await
+        .unwrap();
+    assert_eq!(norm(&state), rows(vec![vec![current_items(&until).len().to_string()]]));
+    drop(local);
+
+    // Again: nothing to do, nothing changes.
+    let before = helpers::tree(&lake);
+    // An export from before the watermark would change folded states: refused, nothing written.
+    let out = try_backfill(&export, &lake, &spec_path);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains(&format!("is compacted through {through}")) && err.contains("nothing was written"), "{err}");
+    assert_eq!(helpers::tree(&lake), before);
+    let out = compact(&lake, &spec_path, &through, None);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to compact"));
+    assert_eq!(helpers::tree(&lake), before);
+    // An earlier day than the lake is compacted through is refused.
+    let out = compact(&lake, &spec_path, &day_of(start + 5 * DAY), None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("already compacted through {through}")));
+
+    // Late records into compacted days count at once, and the next run folds them.
+    stream(&late, &lake, &spec).await;
+    assert!(!text_through(&lake, &through).is_empty());
+    assert_eq!(answers(&lake, &spec).await, want_all, "late records, before the next run");
+    let out = compact(&lake, &spec_path, &through, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text_through(&lake, &through), Vec::<String>::new());
+    assert_eq!(answers(&lake, &spec).await, want_all, "late records folded");
+
+    // Every day: only the state and the text after it remain... and the answers.
+    let last = day_of(start + 11 * DAY);
+    let out = compact(&lake, &spec_path, &last, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text_through(&lake, &last), Vec::<String>::new());
+    assert_eq!(answers(&lake, &spec).await, want_all, "everything compacted");
+}

@@ -150,8 +150,19 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
     let views = kinds.iter().take_while(|k| **k == "view").count();
     assert!(kinds[views..].iter().all(|k| *k == "question"), "views first, then questions: {kinds:?}");
 
-    // Views: the files' views, then current_<table> for every declared table; each after what it reads.
-    let mut expected_views = vec!["unique_changes", "latest_snapshot", "current_items", "current_attributes"];
+    // Views: history_ and live_ of every compacted table, the files' views, then
+    // current_<table> for every declared table; each after what it reads.
+    let compacted: Vec<String> =
+        ["changes", "attributes"].into_iter().map(str::to_owned).chain(declared.iter().cloned()).collect();
+    let both: Vec<String> = compacted.iter().flat_map(|t| [format!("history_{t}"), format!("live_{t}")]).collect();
+    let mut expected_views: Vec<&str> = both.iter().map(String::as_str).collect();
+    expected_views.extend([
+        "unique_changes",
+        "latest_snapshot",
+        "item_versions",
+        "current_items",
+        "current_attributes",
+    ]);
     let generated: Vec<String> = declared.iter().map(|t| format!("current_{t}")).collect();
     expected_views.extend(generated.iter().map(String::as_str));
     assert_eq!(names[..views], expected_views[..]);
@@ -187,14 +198,31 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
         if generated.iter().any(|g| g == name) {
             let table = name.strip_prefix("current_").unwrap();
             assert_eq!(q["source"], "generated from the lake spec");
-            // Bumped with the generated text (2: joins the row current_items names, snapshot rows too).
-            assert_eq!(q["version"], 2);
-            assert_eq!(strings(&q["reads"]), [table, "current_items"]);
+            // Bumped with the generated text (2: joins the row current_items names, snapshot
+            // rows too; 3: reads live_<table>, the latest compaction's state and the text).
+            assert_eq!(q["version"], 3);
+            let live = format!("live_{table}");
+            assert_eq!(strings(&q["reads"]), [live.as_str(), "current_items"]);
             assert_eq!(q["params"], Value::Array(vec![]));
             assert!(q["question"].as_str().unwrap().contains(table), "{q}");
             let head = format!("CREATE OR REPLACE VIEW {name} AS\nSELECT DISTINCT t.");
             assert!(sql.starts_with(&head), "{sql}");
-            assert!(sql.contains(&format!("\nFROM {table} t\nJOIN current_items c\n")), "{sql}");
+            assert!(sql.contains(&format!("\nFROM live_{table} t\nJOIN current_items c\n")), "{sql}");
+            continue;
+        }
+        if let Some((kind, table)) = name.split_once('_').filter(|(k, _)| ["history", "live"].contains(k)) {
+            // history_<table>: its text and the compacted objects of the runs that count;
+            // live_<table>: its text and the latest run's state.
+            let (other, filter) = if kind == "history" {
+                (format!("{table}_compacted"), "compaction_id IN (SELECT compaction_id FROM compactions)")
+            } else {
+                (format!("{table}_state"), "compaction_id = (SELECT max(compaction_id) FROM compactions)")
+            };
+            assert_eq!(q["source"], "generated from the lake spec");
+            assert_eq!(q["version"], 1);
+            assert_eq!(strings(&q["reads"]), [table, other.as_str(), "compactions"]);
+            assert!(sql.contains(&format!("\nFROM {table}\nUNION ALL\n")), "{sql}");
+            assert!(sql.ends_with(&format!("\nFROM {other}\nWHERE {filter}")), "{sql}");
             continue;
         }
         let kind = q["kind"].as_str().unwrap();
@@ -255,7 +283,20 @@ fn export_writes_the_same_json_to_a_file() {
         .filter(|q| q["kind"] == "view")
         .map(|q| q["name"].as_str().unwrap())
         .collect();
-    assert_eq!(plain_views, ["unique_changes", "latest_snapshot", "current_items", "current_attributes"]);
+    assert_eq!(
+        plain_views,
+        [
+            "history_changes",
+            "live_changes",
+            "history_attributes",
+            "live_attributes",
+            "unique_changes",
+            "latest_snapshot",
+            "item_versions",
+            "current_items",
+            "current_attributes"
+        ]
+    );
 
     // An unwritable destination is an error that names it.
     let bad = dir.path().join("no/such/dir/q.json");

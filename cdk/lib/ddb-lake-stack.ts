@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { Backfill, exportLocation } from './backfill';
 import { LakeCatalog } from './catalog';
 import type { LakeConfig } from './config';
-import type { LakeInputs } from './inputs';
+import { normalizerTables, type LakeInputs } from './inputs';
 import { LakeMonitoring } from './monitoring';
 import { Normalizer, underPrefix } from './normalizer';
 import { LakeStorage } from './storage';
@@ -82,7 +82,8 @@ export class DdbLakeStack extends Stack {
       accessLogsExpirationDays: config.accessLogsExpirationDays,
     });
 
-    const tables = inputs.schema.Tables.map((t) => t.Name);
+    // The function and the backfill worker write (and the dashboard shows) the text tables only.
+    const tables = normalizerTables(inputs.schema).map((t) => t.Name);
     const redactionKey = redactionKeySecret(this, config, inputs);
     this.normalizer = new Normalizer(this, 'Normalizer', {
       ...config,

@@ -44,6 +44,17 @@ export interface LakeFacts {
   RedactionKeyEnv: string | null;
 }
 
+/** The table parameter that names what writes a table's objects (glue-schema's `WRITTEN_BY`). */
+export const WRITTEN_BY = 'ddb_lake.written_by';
+
+/**
+ * The tables whose objects the stream function and the backfill write: the text tables, not
+ * those of `ddb-lake compact` (`compactions` and the Parquet `<table>_compacted`/`_state`).
+ */
+export function normalizerTables(schema: SchemaExport): TableInput[] {
+  return schema.Tables.filter((t) => t.Parameters[WRITTEN_BY] === 'normalizer');
+}
+
 /** `ddb-lake schema export`. */
 export interface SchemaExport {
   DatabaseName: string;

@@ -189,7 +189,17 @@ describe('the default lake (spec=none)', () => {
     assert.equal(env.DDB_LAKE_PREFIX, 'lake');
     assert.deepEqual(
       resourcesOf(s.template, 'AWS::Glue::Table').map(([, t]) => t.Properties.TableInput.Name).sort(),
-      ['_rejects', 'attributes', 'changes', 'snapshots'],
+      [
+        '_rejects',
+        'attributes',
+        'attributes_compacted',
+        'attributes_state',
+        'changes',
+        'changes_compacted',
+        'changes_state',
+        'compactions',
+        'snapshots',
+      ],
     );
   });
 });

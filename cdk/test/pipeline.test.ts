@@ -13,6 +13,7 @@ import { Stack } from 'aws-cdk-lib';
 import { Match } from 'aws-cdk-lib/assertions';
 
 import { DEFAULTS } from '../lib/config';
+import { normalizerTables, WRITTEN_BY } from '../lib/inputs';
 import { assertNagClean, bodyAtDefaults, EXAMPLE_SPEC, logicalIdOf, resourcesOf, sqlFilesOnDisk, synth } from './helpers';
 
 const { app, stack, template, inputs } = synth();
@@ -88,14 +89,19 @@ describe('least privilege', () => {
     assert.equal(puts.length, 1, JSON.stringify(puts));
     assert.deepEqual(actionsOf(puts[0]), ['s3:PutObject']);
     const expected = [
-      ...inputs.schema.Tables.map((t) => objectArn(`${lake.Prefix}/${t.Name}/*`)),
+      ...normalizerTables(inputs.schema).map((t) => objectArn(`${lake.Prefix}/${t.Name}/*`)),
       objectArn(`${lake.QuarantinePrefix}/*`),
     ];
     const sorted = (xs: unknown[]) => xs.map((x) => JSON.stringify(x)).sort();
     assert.deepEqual(sorted(resourcesOfStatement(puts[0])), sorted(expected));
     assert.deepEqual(
-      inputs.schema.Tables.map((t) => t.Name),
+      normalizerTables(inputs.schema).map((t) => t.Name),
       ['changes', 'attributes', 'sync_configs', 'field_mappings', '_rejects', 'snapshots'],
+    );
+    // Nothing the function writes is a table of `ddb-lake compact`.
+    assert.deepEqual(
+      inputs.schema.Tables.filter((t) => t.Parameters[WRITTEN_BY] === 'compaction').map((t) => t.Name),
+      ['compactions', ...['changes', 'attributes', 'sync_configs', 'field_mappings'].flatMap((t) => [`${t}_compacted`, `${t}_state`])],
     );
   });
 
@@ -250,7 +256,9 @@ describe('catalog and queries', () => {
       assert.ok(found, exported.Name);
       const expected = JSON.parse(JSON.stringify(exported));
       expected.StorageDescriptor.Location = relocated(exported.StorageDescriptor.Location);
-      expected.Parameters['storage.location.template'] = relocated(exported.Parameters['storage.location.template']);
+      // The state tables have no partitions, so no location template.
+      const template = exported.Parameters['storage.location.template'];
+      if (template !== undefined) expected.Parameters['storage.location.template'] = relocated(template);
       assert.deepEqual(found[1].Properties.TableInput, expected);
       assert.equal(found[1].Properties.DatabaseName, inputs.schema.DatabaseName);
     }
@@ -288,11 +296,19 @@ describe('catalog and queries', () => {
         for (const p of f.params) assert.ok(q.Description.includes(`${p.name} (${p.type}) = ${p.default}`), q.Description);
       }
     }
-    // …plus one generated current_<table> view per declared table, and nothing else.
+    // …plus history_ and live_ views of every compacted table and one generated current_<table>
+    // view per declared table, and nothing else.
     const builtIn = ['changes', 'attributes', '_rejects', 'snapshots'];
-    const declared = inputs.schema.Tables.map((t) => t.Name).filter((n) => !builtIn.includes(n));
+    const declared = normalizerTables(inputs.schema).map((t) => t.Name).filter((n) => !builtIn.includes(n));
+    const compacted = ['changes', 'attributes', ...declared];
     const generated = named.filter((n) => !files.some((f) => n.Name === `${f.name} v${f.version}`)).map((n) => n.Name);
-    assert.deepEqual(generated.sort(), declared.map((t) => `current_${t} v2`).sort());
+    assert.deepEqual(
+      generated.sort(),
+      [
+        ...declared.map((t) => `current_${t} v3`),
+        ...compacted.flatMap((t) => [`history_${t} v1`, `live_${t} v1`]),
+      ].sort(),
+    );
   });
 });
 
@@ -393,7 +409,7 @@ describe('backfill state machine', () => {
     });
     assert.deepEqual(
       byPurpose.WriteLakeObjects.Resource,
-      [...inputs.schema.Tables.map((t) => `<${lakeBucketId}.Arn>/${lake.Prefix}/${t.Name}/*`), `<${lakeBucketId}.Arn>/${lake.QuarantinePrefix}/*`].sort(),
+      [...normalizerTables(inputs.schema).map((t) => `<${lakeBucketId}.Arn>/${lake.Prefix}/${t.Name}/*`), `<${lakeBucketId}.Arn>/${lake.QuarantinePrefix}/*`].sort(),
     );
     assert.deepEqual(byPurpose.ListSnapshotRows.Condition, { StringLike: { 's3:prefix': [`${lake.Prefix}/snapshots/*`] } });
     // The lake's objects it reads: the `snapshots` rows only (an incremental export's plan).
@@ -494,7 +510,7 @@ describe('alarms and dashboard', () => {
     for (const metric of ['RecordsIn', 'IteratorAge', 'StreamLagMs', 'Errors', 'RecordsFailed', 'RecordsQuarantined', 'BytesWritten', 'RowsOut']) {
       assert.ok(body.includes(`\\"${metric}\\"`), metric);
     }
-    for (const t of inputs.schema.Tables) assert.ok(body.includes(`\\"Table\\",\\"${t.Name}\\"`), t.Name);
+    for (const t of normalizerTables(inputs.schema)) assert.ok(body.includes(`\\"Table\\",\\"${t.Name}\\"`), t.Name);
   });
 });
 

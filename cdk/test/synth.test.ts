@@ -38,9 +38,11 @@ describe('cdk synth', () => {
     // The stream function and the backfill worker.
     assert.equal(count('AWS::Lambda::Function'), 2);
     assert.equal(count('AWS::Lambda::EventSourceMapping'), 1);
-    // changes, attributes, _rejects and snapshots, plus the example spec's sync_configs and field_mappings.
-    assert.equal(count('AWS::Glue::Table'), 6);
-    assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2);
+    // changes, attributes, _rejects, snapshots and compactions, plus the example spec's
+    // sync_configs and field_mappings; and the Parquet history and state of the four item tables.
+    assert.equal(count('AWS::Glue::Table'), 7 + 2 * 4);
+    // The files, current_<table> of the 2 declared tables, history_ and live_ of the 4 item tables.
+    assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2 + 2 * 4);
     assert.equal(count('AWS::CloudWatch::Alarm'), 8);
     assert.equal(count('AWS::StepFunctions::StateMachine'), 1);
     // The function's asset is staged next to the template.

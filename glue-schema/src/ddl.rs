@@ -54,12 +54,16 @@ pub fn create_table(database: &str, def: &TableDefinition) -> String {
     if let Some(d) = &def.description {
         out.push_str(&format!("COMMENT {}\n", quote_literal(d)));
     }
-    out.push_str(&format!(
-        "PARTITIONED BY (\n{}\n)\n",
-        def.partition_keys.iter().map(col).collect::<Vec<_>>().join(",\n")
-    ));
+    if !def.partition_keys.is_empty() {
+        out.push_str(&format!(
+            "PARTITIONED BY (\n{}\n)\n",
+            def.partition_keys.iter().map(col).collect::<Vec<_>>().join(",\n")
+        ));
+    }
     out.push_str(&format!("ROW FORMAT SERDE {}\n", quote_literal(&sd.serde_info.serialization_library)));
-    out.push_str(&format!("WITH SERDEPROPERTIES (\n{}\n)\n", properties(sd.serde_info.parameters.iter())));
+    if !sd.serde_info.parameters.is_empty() {
+        out.push_str(&format!("WITH SERDEPROPERTIES (\n{}\n)\n", properties(sd.serde_info.parameters.iter())));
+    }
     out.push_str(&format!(
         "STORED AS INPUTFORMAT {}\nOUTPUTFORMAT {}\n",
         quote_literal(&sd.input_format),

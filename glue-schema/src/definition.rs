@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor, Table, TableInput};
 use ddb_lake_core::rowfmt::SERDE_PROPERTIES;
-use ddb_lake_core::schema::PARTITION_COLUMN;
+use ddb_lake_core::schema::{
+    is_compacted, BuiltInTable, TableSchema, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, PARTITION_COLUMN, STATE_SUFFIX,
+};
 use ddb_lake_core::spec::LakeSpec;
 use serde::{Deserialize, Serialize};
 
@@ -95,57 +97,194 @@ pub struct CatalogDefinition {
     pub tables: Vec<TableDefinition>,
 }
 
-/// The table definitions of every table the normalizer writes under `spec`.
+/// The table definitions of every table of a lake under `spec`: the text tables the
+/// normalizer writes (and `compactions`, which `ddb-lake compact` writes), in
+/// [`LakeSpec::table_schemas`] order, then the Parquet tables of compaction
+/// (docs/compaction.md): for every compacted table, `<table>_compacted` (its history, by day)
+/// and `<table>_state` (its rows of every item at a compaction's watermark).
 pub fn table_definitions(spec: &LakeSpec) -> Vec<TableDefinition> {
-    spec.table_schemas()
-        .into_iter()
-        .map(|t| {
-            let location = spec.location.url(&format!("{}/", t.name));
-            let mut parameters = BTreeMap::new();
-            for (k, v) in [
-                ("EXTERNAL", "TRUE".to_owned()),
-                ("classification", "csv".to_owned()),
-                ("compressionType", "gzip".to_owned()),
-                ("skip.header.line.count", "1".to_owned()),
-                ("projection.enabled", "true".to_owned()),
-                ("projection.dt.type", "date".to_owned()),
-                ("projection.dt.format", DT_FORMAT.to_owned()),
-                ("projection.dt.range", format!("{},NOW", spec.projection_start)),
-                ("projection.dt.interval", "1".to_owned()),
-                ("projection.dt.interval.unit", "DAYS".to_owned()),
-                ("storage.location.template", format!("{location}{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}")),
-                ("ddb_lake.source_table", spec.source_table.clone()),
-            ] {
-                parameters.insert(k.to_owned(), v);
-            }
-            TableDefinition {
-                name: t.name,
-                description: Some(t.comment),
-                table_type: "EXTERNAL_TABLE".into(),
-                parameters,
-                partition_keys: vec![ColumnDefinition {
-                    name: PARTITION_COLUMN.into(),
-                    kind: "string".into(),
-                    comment: Some("UTC day of the change, YYYY-MM-DD".into()),
-                }],
-                storage_descriptor: StorageDefinition {
-                    columns: t
-                        .columns
-                        .into_iter()
-                        .map(|c| ColumnDefinition { name: c.name, kind: c.sql_type, comment: Some(c.comment) })
-                        .collect(),
-                    location,
-                    input_format: INPUT_FORMAT.into(),
-                    output_format: OUTPUT_FORMAT.into(),
-                    compressed: true,
-                    serde_info: SerdeDefinition {
-                        serialization_library: SERDE_LIBRARY.into(),
-                        parameters: SERDE_PROPERTIES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                    },
-                },
-            }
-        })
+    let schemas = spec.table_schemas();
+    let mut out: Vec<TableDefinition> = schemas.iter().map(|t| text_definition(spec, t)).collect();
+    for t in schemas.iter().filter(|t| is_compacted(&t.name)) {
+        out.push(compacted_definition(spec, t));
+        out.push(state_definition(spec, t));
+    }
+    out
+}
+
+/// The parameter that names what writes a table's objects: [`WRITTEN_BY_NORMALIZER`] or
+/// [`WRITTEN_BY_COMPACTION`] (the CDK app grants the function write access to the first only).
+pub const WRITTEN_BY: &str = "ddb_lake.written_by";
+/// [`WRITTEN_BY`] of the tables the stream function and the backfill write.
+pub const WRITTEN_BY_NORMALIZER: &str = "normalizer";
+/// [`WRITTEN_BY`] of the tables `ddb-lake compact` writes.
+pub const WRITTEN_BY_COMPACTION: &str = "compaction";
+
+/// SerDe of the Parquet tables.
+pub const PARQUET_SERDE_LIBRARY: &str = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe";
+/// Input format of the Parquet tables.
+pub const PARQUET_INPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat";
+/// Output format of the Parquet tables.
+pub const PARQUET_OUTPUT_FORMAT: &str = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat";
+
+impl TableDefinition {
+    /// Whether the table's objects are Parquet (else gzip'd text in the row format).
+    pub fn is_parquet(&self) -> bool {
+        self.storage_descriptor.input_format == PARQUET_INPUT_FORMAT
+    }
+}
+
+fn day_partition() -> ColumnDefinition {
+    ColumnDefinition {
+        name: PARTITION_COLUMN.into(),
+        kind: "string".into(),
+        comment: Some("UTC day of the change, YYYY-MM-DD".into()),
+    }
+}
+
+fn columns_of(t: &TableSchema) -> Vec<ColumnDefinition> {
+    t.columns
+        .iter()
+        .map(|c| ColumnDefinition { name: c.name.clone(), kind: c.sql_type.clone(), comment: Some(c.comment.clone()) })
         .collect()
+}
+
+fn compaction_id_column() -> ColumnDefinition {
+    ColumnDefinition {
+        name: COMPACTION_ID_COLUMN.into(),
+        kind: "string".into(),
+        comment: Some(
+            "the run of `ddb-lake compact` that wrote the row: it counts once that run has its `compactions` row"
+                .into(),
+        ),
+    }
+}
+
+/// Partition projection on `dt` for a table whose objects live under `location`.
+fn day_projection(spec: &LakeSpec, location: &str, parameters: &mut BTreeMap<String, String>) {
+    for (k, v) in [
+        ("projection.enabled", "true".to_owned()),
+        ("projection.dt.type", "date".to_owned()),
+        ("projection.dt.format", DT_FORMAT.to_owned()),
+        ("projection.dt.range", format!("{},NOW", spec.projection_start)),
+        ("projection.dt.interval", "1".to_owned()),
+        ("projection.dt.interval.unit", "DAYS".to_owned()),
+        ("storage.location.template", format!("{location}{PARTITION_COLUMN}=${{{PARTITION_COLUMN}}}")),
+    ] {
+        parameters.insert(k.to_owned(), v);
+    }
+}
+
+fn text_definition(spec: &LakeSpec, t: &TableSchema) -> TableDefinition {
+    let location = spec.location.url(&format!("{}/", t.name));
+    let written_by =
+        if t.name == BuiltInTable::Compactions.name() { WRITTEN_BY_COMPACTION } else { WRITTEN_BY_NORMALIZER };
+    let mut parameters = BTreeMap::new();
+    for (k, v) in [
+        ("EXTERNAL", "TRUE"),
+        ("classification", "csv"),
+        ("compressionType", "gzip"),
+        ("skip.header.line.count", "1"),
+        ("ddb_lake.source_table", spec.source_table.as_str()),
+        (WRITTEN_BY, written_by),
+    ] {
+        parameters.insert(k.to_owned(), v.to_owned());
+    }
+    day_projection(spec, &location, &mut parameters);
+    TableDefinition {
+        name: t.name.clone(),
+        description: Some(t.comment.clone()),
+        table_type: "EXTERNAL_TABLE".into(),
+        parameters,
+        partition_keys: vec![day_partition()],
+        storage_descriptor: StorageDefinition {
+            columns: columns_of(t),
+            location,
+            input_format: INPUT_FORMAT.into(),
+            output_format: OUTPUT_FORMAT.into(),
+            compressed: true,
+            serde_info: SerdeDefinition {
+                serialization_library: SERDE_LIBRARY.into(),
+                parameters: SERDE_PROPERTIES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            },
+        },
+    }
+}
+
+fn parquet_definition(
+    spec: &LakeSpec,
+    name: String,
+    description: String,
+    columns: Vec<ColumnDefinition>,
+    partitioned: bool,
+) -> TableDefinition {
+    let location = spec.location.url(&format!("{name}/"));
+    let mut parameters = BTreeMap::new();
+    for (k, v) in [
+        ("EXTERNAL", "TRUE"),
+        ("classification", "parquet"),
+        ("parquet.compression", "SNAPPY"),
+        ("ddb_lake.source_table", spec.source_table.as_str()),
+        (WRITTEN_BY, WRITTEN_BY_COMPACTION),
+    ] {
+        parameters.insert(k.to_owned(), v.to_owned());
+    }
+    if partitioned {
+        day_projection(spec, &location, &mut parameters);
+    }
+    TableDefinition {
+        name,
+        description: Some(description),
+        table_type: "EXTERNAL_TABLE".into(),
+        parameters,
+        partition_keys: if partitioned { vec![day_partition()] } else { Vec::new() },
+        storage_descriptor: StorageDefinition {
+            columns,
+            location,
+            input_format: PARQUET_INPUT_FORMAT.into(),
+            output_format: PARQUET_OUTPUT_FORMAT.into(),
+            compressed: true,
+            serde_info: SerdeDefinition {
+                serialization_library: PARQUET_SERDE_LIBRARY.into(),
+                // What Glue and Athena's CTAS give a Parquet table.
+                parameters: BTreeMap::from([("serialization.format".to_owned(), "1".to_owned())]),
+            },
+        },
+    }
+}
+
+/// `<table>_compacted`: the table's columns and `compaction_id`, by day, in Parquet.
+fn compacted_definition(spec: &LakeSpec, t: &TableSchema) -> TableDefinition {
+    let mut columns = columns_of(t);
+    columns.push(compaction_id_column());
+    parquet_definition(
+        spec,
+        format!("{}{COMPACTED_SUFFIX}", t.name),
+        format!("the compacted history of {}: its rows of every compacted day, in Parquet", t.name),
+        columns,
+        true,
+    )
+}
+
+/// `<table>_state`: the table's columns, the row's day and `compaction_id`, in Parquet.
+fn state_definition(spec: &LakeSpec, t: &TableSchema) -> TableDefinition {
+    let mut columns = columns_of(t);
+    columns.push(ColumnDefinition {
+        name: PARTITION_COLUMN.into(),
+        kind: "string".into(),
+        comment: Some("UTC day of the row's change, YYYY-MM-DD (the day folder it came from)".into()),
+    });
+    columns.push(compaction_id_column());
+    parquet_definition(
+        spec,
+        format!("{}{STATE_SUFFIX}", t.name),
+        format!(
+            "the rows of {} that decide each item's state at a compaction's watermark (deleted items as tombstones in changes), in Parquet",
+            t.name
+        ),
+        columns,
+        false,
+    )
 }
 
 /// The catalog of `spec`.
@@ -244,11 +383,13 @@ pub enum TableChange {
     },
 }
 
-/// Compares what the catalog has with what the spec wants.
-pub fn compare(existing: &TableDefinition, wanted: &TableDefinition) -> TableChange {
-    let mut changes = Vec::new();
-    let mut reasons = Vec::new();
-    let (old, new) = (&existing.storage_descriptor.columns, &wanted.storage_descriptor.columns);
+/// Text objects are read by position: a column that moves or goes misreads every object.
+fn positional_changes(
+    old: &[ColumnDefinition],
+    new: &[ColumnDefinition],
+    changes: &mut Vec<String>,
+    reasons: &mut Vec<String>,
+) {
     for (i, o) in old.iter().enumerate() {
         match new.get(i) {
             None => reasons.push(format!("column `{}` (position {}) would be removed", o.name, i + 1)),
@@ -267,6 +408,32 @@ pub fn compare(existing: &TableDefinition, wanted: &TableDefinition) -> TableCha
     }
     for n in new.iter().skip(old.len()) {
         changes.push(format!("add column `{}` {}", n.name, n.kind));
+    }
+}
+
+/// Compares what the catalog has with what the spec wants.
+pub fn compare(existing: &TableDefinition, wanted: &TableDefinition) -> TableChange {
+    let mut changes = Vec::new();
+    let mut reasons = Vec::new();
+    let (old, new) = (&existing.storage_descriptor.columns, &wanted.storage_descriptor.columns);
+    if existing.is_parquet() && wanted.is_parquet() {
+        // Parquet objects carry their column names and are read by name: a column may come
+        // anywhere, and one that goes is no longer read; only a new type misreads.
+        for o in old {
+            match new.iter().find(|n| n.name == o.name) {
+                None => changes.push(format!("remove column `{}`", o.name)),
+                Some(n) if !n.kind.eq_ignore_ascii_case(&o.kind) => {
+                    reasons.push(format!("column `{}` would change type from {} to {}", o.name, o.kind, n.kind))
+                }
+                Some(n) if n.comment != o.comment => changes.push(format!("column `{}` comment", o.name)),
+                Some(_) => {}
+            }
+        }
+        for n in new.iter().filter(|n| !old.iter().any(|o| o.name == n.name)) {
+            changes.push(format!("add column `{}` {}", n.name, n.kind));
+        }
+    } else {
+        positional_changes(old, new, &mut changes, &mut reasons);
     }
     let same = |a: &str, b: &str, what: &str, reasons: &mut Vec<String>| {
         if a != b {
@@ -326,8 +493,11 @@ mod tests {
         let spec = example();
         let defs = table_definitions(&spec);
         let schemas = spec.table_schemas();
-        assert_eq!(defs.len(), schemas.len());
+        let compacted: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).filter(|n| is_compacted(n)).collect();
+        assert_eq!(compacted, ["changes", "attributes", "sync_configs", "field_mappings"]);
+        assert_eq!(defs.len(), schemas.len() + 2 * compacted.len());
         for (d, s) in defs.iter().zip(&schemas) {
+            assert!(!d.is_parquet());
             let names: Vec<&str> = d.storage_descriptor.columns.iter().map(|c| c.name.as_str()).collect();
             let want: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(names, want);
@@ -341,6 +511,33 @@ mod tests {
             );
             assert_eq!(d.parameters["projection.dt.range"], "2024-01-01,NOW");
             assert_eq!(d.storage_descriptor.serde_info.parameters["field.delim"], "\t");
+        }
+        // Every compacted table: its history by day, and its state with the day as a column.
+        for (pair, name) in defs[schemas.len()..].chunks(2).zip(&compacted) {
+            let text = defs.iter().find(|d| d.name == *name).unwrap();
+            let text_columns: Vec<&str> = text.storage_descriptor.columns.iter().map(|c| c.name.as_str()).collect();
+            let (history, state) = (&pair[0], &pair[1]);
+            assert_eq!(history.name, format!("{name}_compacted"));
+            assert_eq!(state.name, format!("{name}_state"));
+            for d in pair {
+                assert!(d.is_parquet());
+                assert_eq!(d.parameters[WRITTEN_BY], WRITTEN_BY_COMPACTION);
+                assert_eq!(
+                    d.storage_descriptor.location,
+                    format!("s3://acme-config-lake/ddb/sync-configurations/{}/", d.name)
+                );
+            }
+            let names = |d: &TableDefinition| -> Vec<String> {
+                d.storage_descriptor.columns.iter().map(|c| c.name.clone()).collect()
+            };
+            assert_eq!(names(history), [&text_columns[..], &["compaction_id"]].concat());
+            assert_eq!(history.partition_keys, text.partition_keys);
+            assert_eq!(
+                history.parameters["storage.location.template"],
+                format!("s3://acme-config-lake/ddb/sync-configurations/{name}_compacted/dt=${{dt}}")
+            );
+            assert_eq!(names(state), [&text_columns[..], &["dt", "compaction_id"]].concat());
+            assert!(state.partition_keys.is_empty());
         }
     }
 

@@ -1,14 +1,14 @@
 -- name: most_changed_settings
 -- kind: question
 -- question: Which settings do MODIFY records change most often (a list counts as one setting)?
--- version: 1
--- reads: attributes
+-- version: 2
+-- reads: history_attributes
 -- param: top int 15 how many settings to show
 -- chart: modifications
 SELECT setting, count(*) AS modifications
 FROM (
     SELECT DISTINCT item_key, sequence_number, split_part(path, '[', 1) AS setting
-    FROM attributes
+    FROM history_attributes
     WHERE event_name = 'MODIFY' AND changed
 ) changed_settings
 GROUP BY setting

@@ -113,6 +113,7 @@ macro_rules! sql_files {
 pub const FILES: &[(&str, &str)] = sql_files!(
     "views/unique_changes.sql",
     "views/latest_snapshot.sql",
+    "views/item_versions.sql",
     "views/current_items.sql",
     "views/current_attributes.sql",
     "questions/popular_field_mappings.sql",

@@ -10,17 +10,21 @@
 //! - [`local`]: the embedded engine (DataFusion) reading a local lake through the same
 //!   table definitions glue-schema gives Glue;
 //! - [`scan`]: a lake table as a DataFusion table that streams its objects and prunes days;
+//! - [`parquet`]: the Parquet tables of compaction as DataFusion tables;
 //! - [`columns`]: lake columns as Arrow types and arrays; [`error`]: the engine's error;
+//! - [`compaction`]: folding a local lake's text into Parquet history and a state;
 //! - [`athena`]: running a question in Athena;
 //! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
 #![deny(missing_docs)]
 
 pub mod athena;
 pub mod columns;
+pub mod compaction;
 pub mod error;
 pub mod files;
 pub mod local;
 pub mod named_queries;
+pub mod parquet;
 pub mod render;
 pub mod scan;
 pub mod views;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Int64Builder, TimestampMillisecondArray};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::logical_expr::{create_udf, ColumnarValue, Volatility};
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -123,7 +124,11 @@ impl LocalLake {
             let context = context.to_owned();
             move |source| LocalError::Sql { context, source }
         };
+        // No cache of folder listings: a Parquet table is listed at each scan, so a statement
+        // sees the objects a compaction wrote a moment before (the text tables list once, at
+        // open, in [`crate::scan`]).
         let runtime = RuntimeEnvBuilder::new()
+            .with_cache_manager(CacheManagerConfig::default().with_list_files_cache_limit(0))
             .with_memory_limit(options.memory_limit, 1.0)
             .build_arc()
             .map_err(sql_err("starting the engine"))?;
@@ -140,8 +145,12 @@ impl LocalLake {
         let read = Arc::new(ReadCounters::default());
         let defs = ddb_lake_glue_schema::definition::table_definitions(spec);
         for def in &defs {
-            let table = LakeTable::open(root, def, read.clone())?;
-            ctx.register_table(def.name.as_str(), Arc::new(table))
+            let table: Arc<dyn datafusion::catalog::TableProvider> = if def.is_parquet() {
+                crate::parquet::parquet_table(root, def)?
+            } else {
+                Arc::new(LakeTable::open(root, def, read.clone())?)
+            };
+            ctx.register_table(def.name.as_str(), table)
                 .map_err(|source| LocalError::Sql { context: format!("registering table {}", def.name), source })?;
             relations.push(def.name.clone());
         }
@@ -165,6 +174,12 @@ impl LocalLake {
     /// Objects the queries have read since the lake was opened, and their bytes as stored.
     pub fn read(&self) -> (u64, u64) {
         self.read.get()
+    }
+
+    /// Runs one statement and streams its record batches (for answers too big to hold).
+    pub async fn stream(&self, sql: &str) -> Result<datafusion::execution::SendableRecordBatchStream, LocalError> {
+        let err = |source| LocalError::Sql { context: "running the statement".into(), source };
+        self.ctx.sql(sql).await.map_err(err)?.execute_stream().await.map_err(err)
     }
 
     /// Runs one statement and returns its rows as text.

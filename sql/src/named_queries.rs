@@ -6,9 +6,11 @@
 //! ([`crate::local::LocalLake::open`], which registers the very same view statements), so the
 //! three cannot drift apart.
 //!
-//! Order: the views of `sql/views` in [`files::all`] order (each after the views it reads),
-//! then one generated `current_<table>` view per declared table of the spec
-//! ([`current_table_view`], which reads `current_items`), then the questions in file order.
+//! Order: the generated `history_<table>` and `live_<table>` views of every compacted table
+//! ([`history_view`], [`live_view`]; they read tables only), then the views of `sql/views` in
+//! [`files::all`] order (each after the views it reads), then one generated `current_<table>`
+//! view per declared table of the spec ([`current_table_view`], which reads `current_items`),
+//! then the questions in file order.
 //! A view's SQL is `CREATE OR REPLACE VIEW <name> AS\n<body>` ([`create_view_sql`]); a
 //! question's is its body with every parameter at its default ([`SqlFile::render`] with no
 //! values).
@@ -18,13 +20,18 @@ use ddb_lake_glue_schema::definition::table_definitions;
 use serde::Serialize;
 
 use crate::files::{self, Kind, Param, SqlFile, SqlFileError};
-use crate::views::current_table_view;
+use ddb_lake_core::schema::{is_compacted, BuiltInTable, COMPACTED_SUFFIX, STATE_SUFFIX};
+
+use crate::views::{current_table_view, history_view, live_view};
 
 /// `source` of the generated `current_<table>` views.
 pub const GENERATED_SOURCE: &str = "generated from the lake spec";
 
 /// Version of the generated `current_<table>` views.
-pub const GENERATED_VERSION: u32 = 2;
+pub const GENERATED_VERSION: u32 = 3;
+
+/// Version of the generated `history_<table>` and `live_<table>` views.
+pub const COMPACTION_VIEWS_VERSION: u32 = 1;
 
 /// One view or question, as Athena should get it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,11 +95,41 @@ fn from_file(f: &SqlFile) -> Result<NamedQuery, SqlFileError> {
 /// Every view and question of the lake `spec` describes, in creation order.
 pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
     let all = files::all()?;
-    let mut queries = Vec::with_capacity(all.len() + spec.tables.len());
+    let mut queries = Vec::with_capacity(all.len() + 3 * spec.tables.len() + 4);
+    let defs = table_definitions(spec);
+    for def in defs.iter().filter(|d| !d.is_parquet() && is_compacted(&d.name)) {
+        let compactions = BuiltInTable::Compactions.name().to_owned();
+        for (prefix, body, question, other) in [
+            (
+                "history",
+                history_view(def),
+                format!("Every row of {} ever written: its text objects and its compacted history", def.name),
+                format!("{}{COMPACTED_SUFFIX}", def.name),
+            ),
+            (
+                "live",
+                live_view(def),
+                format!("The rows of {} that current state is decided from: the latest compaction's state and the text objects", def.name),
+                format!("{}{STATE_SUFFIX}", def.name),
+            ),
+        ] {
+            let name = format!("{prefix}_{}", def.name);
+            queries.push(NamedQuery {
+                sql: create_view_sql(&name, &body),
+                name,
+                kind: Kind::View,
+                version: COMPACTION_VIEWS_VERSION,
+                question,
+                reads: vec![def.name.clone(), other, compactions.clone()],
+                params: Vec::new(),
+                source: GENERATED_SOURCE.into(),
+            });
+        }
+    }
     for f in all.iter().filter(|f| f.kind == Kind::View) {
         queries.push(from_file(f)?);
     }
-    for def in table_definitions(spec).iter().filter(|d| spec.tables.iter().any(|t| t.name == d.name)) {
+    for def in defs.iter().filter(|d| spec.tables.iter().any(|t| t.name == d.name)) {
         let name = format!("current_{}", def.name);
         queries.push(NamedQuery {
             sql: create_view_sql(&name, &current_table_view(def)),
@@ -100,7 +137,7 @@ pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
             kind: Kind::View,
             version: GENERATED_VERSION,
             question: format!("Current rows of {}: each item's latest version, retried duplicates collapsed", def.name),
-            reads: vec![def.name.clone(), "current_items".into()],
+            reads: vec![format!("live_{}", def.name), "current_items".into()],
             params: Vec::new(),
             source: GENERATED_SOURCE.into(),
         });
@@ -119,9 +156,22 @@ mod tests {
     fn default_spec_has_only_the_file_views() {
         let q = named_queries(&LakeSpec::default()).unwrap();
         let views: Vec<&str> = q.views().map(|v| v.name.as_str()).collect();
-        assert_eq!(views, ["unique_changes", "latest_snapshot", "current_items", "current_attributes"]);
+        assert_eq!(
+            views,
+            [
+                "history_changes",
+                "live_changes",
+                "history_attributes",
+                "live_attributes",
+                "unique_changes",
+                "latest_snapshot",
+                "item_versions",
+                "current_items",
+                "current_attributes"
+            ]
+        );
         assert_eq!(q.database, LakeSpec::default().database);
-        let json = serde_json::to_value(&q.queries[0]).unwrap();
+        let json = serde_json::to_value(&q.queries[4]).unwrap();
         assert_eq!(json["kind"], "view");
         assert!(json["sql"].as_str().unwrap().starts_with("CREATE OR REPLACE VIEW unique_changes AS\n"));
         let with_param = q.queries.iter().find(|q| !q.params.is_empty()).expect("a question with a parameter");

@@ -1,12 +1,54 @@
-//! Views generated from the spec: `current_<table>` for every declared table.
+//! Views generated from the spec.
 //!
-//! A declared table holds one row (or one row per exploded element) per item version; its
-//! current view keeps the rows of each item's current version (by joining `current_items`
-//! on the row it names: item key, event name, time and sequence number, which a snapshot's
-//! rows do not have) and collapses rows a retried batch wrote twice.
+//! For every compacted table (`changes`, `attributes`, the declared tables; docs/compaction.md):
+//! - `history_<table>` ([`history_view`]): every row ever written, the text objects and the
+//!   Parquet history of the runs of `ddb-lake compact` that count (those with a
+//!   `compactions` row); a row can be in both until its text object is removed, so readers
+//!   collapse duplicates as they always have;
+//! - `live_<table>` ([`live_view`]): the rows an item's current state is decided from, the
+//!   latest run's state and the text objects.
+//!
+//! For every declared table, `current_<table>`: a declared table holds one row (or one row
+//! per exploded element) per item version; its current view keeps the rows of each item's
+//! current version (by joining `current_items` on the row it names: item key, event name,
+//! time and sequence number, which a snapshot's rows do not have) and collapses rows a
+//! retried batch wrote twice.
 //! Registered by the local engine; the same text is what Athena gets.
 
+use ddb_lake_core::schema::{BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, STATE_SUFFIX};
 use ddb_lake_glue_schema::definition::TableDefinition;
+
+fn column_list(def: &TableDefinition) -> String {
+    def.storage_descriptor
+        .columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(def.partition_keys.iter().map(|c| c.name.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The body of `history_<table>` for the text table `def`.
+pub fn history_view(def: &TableDefinition) -> String {
+    let columns = column_list(def);
+    format!(
+        "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{COMPACTED_SUFFIX}\n\
+         WHERE {COMPACTION_ID_COLUMN} IN (SELECT {COMPACTION_ID_COLUMN} FROM {compactions})",
+        name = def.name,
+        compactions = BuiltInTable::Compactions.name(),
+    )
+}
+
+/// The body of `live_<table>` for the text table `def`.
+pub fn live_view(def: &TableDefinition) -> String {
+    let columns = column_list(def);
+    format!(
+        "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{STATE_SUFFIX}\n\
+         WHERE {COMPACTION_ID_COLUMN} = (SELECT max({COMPACTION_ID_COLUMN}) FROM {compactions})",
+        name = def.name,
+        compactions = BuiltInTable::Compactions.name(),
+    )
+}
 
 /// The body of `current_<table>`.
 pub fn current_table_view(def: &TableDefinition) -> String {
@@ -18,7 +60,7 @@ pub fn current_table_view(def: &TableDefinition) -> String {
         .chain(def.partition_keys.iter().map(|c| format!("t.{}", c.name)))
         .collect();
     format!(
-        "SELECT DISTINCT {}\nFROM {} t\nJOIN current_items c\n  ON t.item_key = c.item_key AND t.event_name = c.event_name AND t.event_time = c.event_time\n \
+        "SELECT DISTINCT {}\nFROM live_{} t\nJOIN current_items c\n  ON t.item_key = c.item_key AND t.event_name = c.event_name AND t.event_time = c.event_time\n \
          AND coalesce(t.sequence_number, '') = coalesce(c.sequence_number, '')",
         columns.join(", "),
         def.name

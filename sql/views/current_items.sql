@@ -1,25 +1,8 @@
 -- name: current_items
 -- kind: view
--- question: Every item that exists now, with the row its state comes from: its latest stream record later than the chain's end minus its margin, else its latest row of the incremental exports chained to the latest full snapshot, else its row in that snapshot (docs/snapshots.md); a REMOVE or INCREMENTAL_REMOVE is a tombstone, and an item in none is gone.
--- version: 4
--- reads: changes, latest_snapshot
+-- question: Every item that exists now, with the row its state comes from (item_versions without the deleted items: a REMOVE or INCREMENTAL_REMOVE is a tombstone, and an item with no row is gone).
+-- version: 5
+-- reads: item_versions
 SELECT event_name, sequence_number, event_time, tenant, item_key, pk, sk, dt
-FROM (
-    SELECT c.*,
-           row_number() OVER (
-               PARTITION BY c.item_key
-               ORDER BY CASE WHEN c.event_name = 'SNAPSHOT' THEN 0
-                             WHEN c.event_name IN ('INCREMENTAL', 'INCREMENTAL_REMOVE') THEN 1
-                             ELSE 2 END DESC,
-                        length(c.sequence_number) DESC, c.sequence_number DESC
-           ) AS recency
-    FROM changes c
-    WHERE (c.event_name = 'SNAPSHOT' AND c.event_time = (SELECT snapshot_time FROM latest_snapshot))
-       OR (c.event_name IN ('INCREMENTAL', 'INCREMENTAL_REMOVE')
-           AND c.event_time >= (SELECT snapshot_time FROM latest_snapshot)
-           AND c.event_time < (SELECT chain_end FROM latest_snapshot))
-       OR (c.event_name IN ('INSERT', 'MODIFY', 'REMOVE')
-           AND ((SELECT stream_wins_after FROM latest_snapshot) IS NULL
-                OR c.event_time > (SELECT stream_wins_after FROM latest_snapshot)))
-) ranked
-WHERE recency = 1 AND event_name NOT IN ('REMOVE', 'INCREMENTAL_REMOVE')
+FROM item_versions
+WHERE event_name NOT IN ('REMOVE', 'INCREMENTAL_REMOVE')

@@ -120,6 +120,13 @@ impl LakeReader for Lake {
             Lake::S3 { sink, .. } => sink.snapshot_markers().await,
         }
     }
+
+    async fn compacted_through(&self) -> Result<Option<String>, SinkError> {
+        match self {
+            Lake::Local(sink) => sink.compacted_through().await,
+            Lake::S3 { sink, .. } => sink.compacted_through().await,
+        }
+    }
 }
 
 /// What a backfill wrote.
@@ -269,6 +276,30 @@ pub struct Destination<'a, S> {
     pub runtime: &'a tokio::runtime::Handle,
 }
 
+/// Refuses a snapshot whose rows (or whose margin) reach into the days a compaction folded.
+fn refuse_compacted(snapshot: &Snapshot, through: &str, shown: &str) -> anyhow::Result<()> {
+    let watermark = chrono::NaiveDate::parse_from_str(through, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0))
+        .map_or(i64::MAX, |t| t.and_utc().timestamp_millis());
+    let stream_wins_after = snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000;
+    let reaches = snapshot.window_start_millis.unwrap_or(snapshot.time_millis).min(stream_wins_after);
+    if reaches < watermark {
+        let at = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map_or(ms.to_string(), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        };
+        anyhow::bail!(
+            "{shown} is compacted through {through}: the states of items up to {} are folded, and export {}              (rows from {}) would change them; backfill an export whose time minus the margin (and window              start) is after {}, i.e. a full export taken later; nothing was written to {shown}",
+            at(watermark),
+            snapshot.id,
+            at(reaches),
+            at(watermark)
+        );
+    }
+    Ok(())
+}
+
 /// Backfills `to.lake` from the export in `export_dir` (in `source`), with the margin `margin_seconds`, `jobs`
 /// data files at a time: reads every data file through first (nothing is written if one fails
 /// a check), then writes each data file's rows part by part and, after them, its `snapshots`
@@ -287,6 +318,17 @@ pub fn backfill<S: LakeReader + Sync>(
     let export = Export::open_from(export_dir, source.clone())?;
     let snapshot = Snapshot::of_export(&export, margin_seconds);
     normalizer.check_snapshot_time(&snapshot, &export)?;
+    // Rows at or before a compaction's watermark would change states already folded.
+    let compacted = runtime.block_on(lake.compacted_through()).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot list {shown}/compactions/ (whether the lake is compacted): {}; check that the lake exists \
+             and these credentials may list it; nothing was written to {shown}",
+            e.source
+        )
+    })?;
+    if let Some(through) = compacted {
+        refuse_compacted(&snapshot, &through, shown)?;
+    }
     // An incremental export must chain to a full one: what the lake has, or what is beside it.
     let chain = match &export.window {
         None => None,

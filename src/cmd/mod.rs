@@ -20,6 +20,7 @@ macro_rules! out {
 
 pub mod backfill;
 pub mod cat;
+pub mod compact;
 pub mod demo;
 pub mod docs;
 pub mod generate;

@@ -72,7 +72,7 @@ pub struct MemoryArgs {
 }
 
 impl MemoryArgs {
-    fn options(&self) -> LocalOptions {
+    pub fn options(&self) -> LocalOptions {
         LocalOptions { memory_limit: (self.memory_limit as usize) << 20, ..LocalOptions::default() }
     }
 }

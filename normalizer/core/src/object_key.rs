@@ -189,6 +189,12 @@ impl ObjectKey {
         Self::in_partition(crate::schema::BuiltInTable::Snapshots.name(), day, &stem)
     }
 
+    /// The key of a `compactions` row: `compactions/dt=<through>/compaction_<id>.<ext>`.
+    pub fn compaction_marker(through: &str, compaction_id: &str) -> Self {
+        let stem = escape_component(&format!("compaction_{compaction_id}"));
+        Self::in_partition(crate::schema::BuiltInTable::Compactions.name(), through, &stem)
+    }
+
     fn in_partition(table: &str, day: &str, stem: &str) -> Self {
         ObjectKey(format!(
             "{}/dt={}/{stem}.{}",

@@ -149,6 +149,43 @@ impl RejectRow<'_> {
     }
 }
 
+/// A row of `compactions`: one run of `ddb-lake compact`, written after everything it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactionsRow<'a> {
+    /// The run.
+    pub compaction_id: &'a str,
+    /// The last day folded, `YYYY-MM-DD`.
+    pub through: &'a str,
+    /// The end of that day, in milliseconds since the epoch.
+    pub watermark_millis: i64,
+    /// Text objects folded.
+    pub folded_objects: u64,
+    /// Their bytes as stored.
+    pub folded_bytes: u64,
+    /// Items that exist at the watermark.
+    pub state_items: u64,
+    /// When the run started, in milliseconds since the epoch.
+    pub created_at_millis: i64,
+}
+
+impl CompactionsRow<'_> {
+    /// Appends the row (this table has no common columns).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        push_field(out, self.compaction_id);
+        push_delimiter(out);
+        push_field(out, self.through);
+        push_delimiter(out);
+        push_timestamp(out, self.watermark_millis);
+        for n in [self.folded_objects, self.folded_bytes, self.state_items] {
+            push_delimiter(out);
+            push_field(out, &n.to_string());
+        }
+        push_delimiter(out);
+        push_timestamp(out, self.created_at_millis);
+        end_row(out);
+    }
+}
+
 /// A row of `snapshots`: one data file of a snapshot, written after the file's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SnapshotsRow<'a> {

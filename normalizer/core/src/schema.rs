@@ -9,7 +9,7 @@
 
 /// A table every lake has, whatever its spec. The item tables come first, in this order, in
 /// every list of tables (`LakeSpec::table_schemas`, the writer's rows per table); the spec's
-/// declared tables follow, then `_rejects`, then `snapshots`.
+/// declared tables follow, then `_rejects`, then `snapshots`, then `compactions`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BuiltInTable {
     /// `changes`: one row per stream record, and one per item of a snapshot.
@@ -22,12 +22,21 @@ pub enum BuiltInTable {
     /// `_rejects`: one row per cell of a declared table whose value does not fit the column's
     /// type (the cell is NULL): where and why, never the value.
     Rejects,
+    /// `compactions`: one row per run of `ddb-lake compact`, written after everything the run
+    /// wrote; it tells the views which compacted objects count and which state is the latest
+    /// (docs/compaction.md).
+    Compactions,
 }
 
 impl BuiltInTable {
     /// Every built-in table.
-    pub const ALL: [BuiltInTable; 4] =
-        [BuiltInTable::Changes, BuiltInTable::Attributes, BuiltInTable::Rejects, BuiltInTable::Snapshots];
+    pub const ALL: [BuiltInTable; 5] = [
+        BuiltInTable::Changes,
+        BuiltInTable::Attributes,
+        BuiltInTable::Rejects,
+        BuiltInTable::Snapshots,
+        BuiltInTable::Compactions,
+    ];
     /// The built-in tables an item's rows go to, in table order (declared tables follow).
     pub const ITEM_TABLES: [BuiltInTable; 2] = [BuiltInTable::Changes, BuiltInTable::Attributes];
 
@@ -38,11 +47,12 @@ impl BuiltInTable {
             BuiltInTable::Attributes => "attributes",
             BuiltInTable::Snapshots => "snapshots",
             BuiltInTable::Rejects => "_rejects",
+            BuiltInTable::Compactions => "compactions",
         }
     }
 
-    /// The position of an item table in every list of tables (`_rejects` and `snapshots`
-    /// come after the declared tables, so they have no fixed position).
+    /// The position of an item table in every list of tables (`_rejects`, `snapshots` and
+    /// `compactions` come after the declared tables, so they have no fixed position).
     pub const fn index(self) -> usize {
         self as usize
     }
@@ -60,6 +70,9 @@ impl BuiltInTable {
             ),
             BuiltInTable::Snapshots => {
                 ("one row per data file of a snapshot (a backfilled export)", snapshots_columns())
+            }
+            BuiltInTable::Compactions => {
+                ("one row per run of `ddb-lake compact`, written after everything it wrote", compactions_columns())
             }
             BuiltInTable::Rejects => (
                 "one row per declared-table cell whose value does not fit its column type (the cell is NULL); never the value",
@@ -87,6 +100,22 @@ pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_t
 pub const ELEMENT_INDEX_COLUMN: &str = "element_index";
 /// The partition column.
 pub const PARTITION_COLUMN: &str = "dt";
+/// The column of every compacted table that names the run of `ddb-lake compact` that wrote
+/// the row (a row counts only when its run has a `compactions` row).
+pub const COMPACTION_ID_COLUMN: &str = "compaction_id";
+/// Suffix of the Parquet table that holds a table's compacted history: `changes_compacted`.
+pub const COMPACTED_SUFFIX: &str = "_compacted";
+/// Suffix of the Parquet table that holds a table's rows of every item at a compaction's
+/// watermark: `changes_state`.
+pub const STATE_SUFFIX: &str = "_state";
+
+/// Whether `table`'s rows are compacted (`ddb-lake compact`): the item tables (`changes`,
+/// `attributes`, the declared tables), not `_rejects` nor the marker tables.
+pub fn is_compacted(table: &str) -> bool {
+    table != BuiltInTable::Rejects.name()
+        && table != BuiltInTable::Snapshots.name()
+        && table != BuiltInTable::Compactions.name()
+}
 
 /// One column: name, Glue/Athena type, comment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +228,19 @@ fn snapshots_columns() -> Vec<ColumnSchema> {
             "timestamp",
             "an incremental export's exportFromTime: its window is [window_start, snapshot_time); NULL for a full export",
         ),
+    ]
+}
+
+/// The columns of `compactions`.
+fn compactions_columns() -> Vec<ColumnSchema> {
+    vec![
+        col("compaction_id", "string", "the run: its last day, then its start time (later runs sort later)"),
+        col("through", "string", "the last day folded, YYYY-MM-DD: every text object of it and before it"),
+        col("watermark", "timestamp", "the end of that day, UTC: the state holds every item as of this instant"),
+        col("folded_objects", "bigint", "text objects folded into Parquet by this run"),
+        col("folded_bytes", "bigint", "their bytes as stored (gzip)"),
+        col("state_items", "bigint", "items that exist at the watermark"),
+        col("created_at", "timestamp", "when the run started, UTC"),
     ]
 }
 

@@ -216,6 +216,19 @@ impl LakeReader for S3Sink {
         keys.sort();
         Ok(keys)
     }
+
+    async fn compacted_through(&self) -> Result<Option<String>, SinkError> {
+        let folder = format!("{}/", ddb_lake_core::schema::BuiltInTable::Compactions.name());
+        let prefix = join(&self.prefix, &folder);
+        let mut last = None;
+        for key in self.s3_keys_starting_with(&folder).await? {
+            let mut parts = key.strip_prefix(&prefix).unwrap_or_default().split('/');
+            if let (Some(day), Some(name), None) = (parts.next(), parts.next(), parts.next()) {
+                last = last.max(crate::sink::compaction_day(day, name));
+            }
+        }
+        Ok(last)
+    }
 }
 
 impl QuarantineStore for S3Sink {

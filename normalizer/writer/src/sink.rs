@@ -36,6 +36,18 @@ pub trait LakeReader: LakeSink {
     /// The keys of every object of the `snapshots` table (one per data file of each export
     /// backfilled), sorted.
     fn snapshot_markers(&self) -> impl Future<Output = Result<Vec<ObjectKey>, SinkError>> + Send;
+    /// The last day a run of `ddb-lake compact` folded (`YYYY-MM-DD`, the latest `dt` folder
+    /// of the `compactions` table that holds a row), or `None` when the lake is not compacted.
+    fn compacted_through(&self) -> impl Future<Output = Result<Option<String>, SinkError>> + Send;
+}
+
+/// The day of a `compactions` row's key parts (`dt=<day>`, `compaction_….<ext>`).
+pub(crate) fn compaction_day(day_folder: &str, name: &str) -> Option<String> {
+    let day = day_folder.strip_prefix("dt=")?;
+    let day_ok = day.len() == 10
+        && day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    (day_ok && name.starts_with("compaction_") && name.ends_with(ddb_lake_core::rowfmt::OBJECT_EXTENSION))
+        .then(|| day.to_owned())
 }
 
 /// A lake whose quarantine can be read back and emptied (`ddb-lake quarantine requeue`).
@@ -114,6 +126,27 @@ impl LakeReader for LocalDirSink {
         }
         keys.sort();
         Ok(keys)
+    }
+
+    async fn compacted_through(&self) -> Result<Option<String>, SinkError> {
+        let dir = self.root.join(ddb_lake_core::schema::BuiltInTable::Compactions.name());
+        let names = |d: PathBuf| -> Result<Vec<String>, SinkError> {
+            match std::fs::read_dir(&d) {
+                Ok(entries) => entries
+                    .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| SinkError { key: d.display().to_string(), source: Box::new(e) }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+                Err(e) => Err(SinkError { key: d.display().to_string(), source: Box::new(e) }),
+            }
+        };
+        let mut last = None;
+        for day in names(dir.clone())? {
+            for name in names(dir.join(&day))? {
+                last = last.max(compaction_day(&day, &name));
+            }
+        }
+        Ok(last)
     }
 }
 

@@ -19,7 +19,9 @@ use super::{
     SpecError, TenantRule, DEFAULT_SORT_KEY, MAX_SNAPSHOT_MARGIN_SECONDS,
 };
 use crate::path::{AttributePath, Segment};
-use crate::schema::{BuiltInTable, COMMON_COLUMNS, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN};
+use crate::schema::{
+    BuiltInTable, COMMON_COLUMNS, COMPACTED_SUFFIX, ELEMENT_INDEX_COLUMN, PARTITION_COLUMN, STATE_SUFFIX,
+};
 
 /// The spec `text` from `file` (which messages name), checked section by section.
 pub(super) fn read(text: &str, file: &str) -> Result<LakeSpec, SpecError> {
@@ -332,7 +334,14 @@ impl SpecText<'_> {
             return self.err(
                 Some(t.name.span()),
                 format!("table `{name}` is declared twice (or is a built-in table)"),
-                "give every table its own name; `changes`, `attributes`, `_rejects` and `snapshots` are always there",
+                "give every table its own name; `changes`, `attributes`, `_rejects`, `snapshots` and `compactions` are always there",
+            );
+        }
+        if let Some(suffix) = [COMPACTED_SUFFIX, STATE_SUFFIX].into_iter().find(|s| name.ends_with(s)) {
+            return self.err(
+                Some(t.name.span()),
+                format!("table name `{name}` ends in `{suffix}`, which names the Parquet tables of compaction"),
+                format!("choose a name that does not end in `{COMPACTED_SUFFIX}` or `{STATE_SUFFIX}`"),
             );
         }
         let explode = match &t.explode {

@@ -354,6 +354,7 @@ impl LakeSpec {
     pub fn table_schemas(&self) -> Vec<TableSchema> {
         let mut out = self.item_table_schemas();
         out.push(BuiltInTable::Snapshots.schema());
+        out.push(BuiltInTable::Compactions.schema());
         out
     }
 

@@ -1190,6 +1190,14 @@ async fn histories(lake: &std::path::Path, spec: &LakeSpec) -> BTreeMap<String, 
     out
 }
 
+/// The bytes question `name` reads from the lake (text as stored, Parquet as fetched).
+async fn read_by(lake: &std::path::Path, spec: &LakeSpec, name: &str) -> u64 {
+    let local = LocalLake::open(lake, spec).await.unwrap();
+    let q = files::all().unwrap().into_iter().find(|q| q.name == name).unwrap();
+    local.query(&q.render(&[]).unwrap()).await.unwrap();
+    local.read().1
+}
+
 /// Issue 40: compaction changes no answer: before it, after it, after a second run, after
 /// runs killed part way (before and after their `compactions` row), after records
 /// re-delivered into compacted days and another run; expected answers come from the events.
@@ -1251,6 +1259,7 @@ async fn compaction_changes_no_answer() {
     stream(&on_time, &lake, &spec).await;
     assert_eq!(answers(&lake, &spec).await, want_on_time, "before compaction");
     let history = histories(&lake, &spec).await;
+    let read_before = read_by(&lake, &spec, "popular_field_mappings").await;
     let folded = text_through(&lake, &through);
     assert!(folded.len() > 40, "{} text objects to fold", folded.len());
     let marker_dir = lake.join("compactions");
@@ -1294,6 +1303,51 @@ async fn compaction_changes_no_answer() {
         .unwrap();
     assert_eq!(norm(&state), rows(vec![vec![current_items(&until).len().to_string()]]));
     drop(local);
+
+    // Every Parquet object has exactly the columns and types of its table's Glue definition
+    // (`ddb-lake schema`), the partition key (`dt` of the history) left to the folders.
+    let defs = ddb_lake_glue_schema::definition::table_definitions(&spec);
+    let mut checked = 0;
+    for key in helpers::tree(&lake).keys().filter(|k| k.ends_with(".parquet")) {
+        let table = key.split('/').next().unwrap();
+        let def = defs.iter().find(|d| d.name == table).unwrap_or_else(|| panic!("{key}: no table {table}"));
+        let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            std::fs::File::open(lake.join(key)).unwrap(),
+        )
+        .unwrap();
+        let got: Vec<(String, String)> =
+            reader.schema().fields().iter().map(|f| (f.name().clone(), f.data_type().to_string())).collect();
+        let want: Vec<(String, String)> = ddb_lake_sql::columns::table_schema(def)
+            .fields()
+            .iter()
+            .take(def.storage_descriptor.columns.len())
+            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .collect();
+        let glue: Vec<&str> = def.storage_descriptor.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(got.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), glue, "{key}");
+        assert_eq!(got, want, "{key}");
+        checked += 1;
+    }
+    assert!(checked >= 8, "{checked} Parquet objects");
+
+    // A current-state question reads the state and the text after the watermark, nothing
+    // older: at most twice the state's bytes plus those text objects (the issue's bound).
+    let tree = helpers::tree(&lake);
+    let size = |f: &dyn Fn(&str) -> bool| tree.iter().filter(|(k, _)| f(k)).map(|(_, v)| v.len() as u64).sum::<u64>();
+    let state_bytes = size(&|k| k.split('/').next().is_some_and(|t| t.ends_with("_state")));
+    let text_after = size(&|k| {
+        let mut parts = k.split('/');
+        let (table, day) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        k.ends_with(".gz")
+            && ddb_lake_core::schema::is_compacted(table)
+            && day.strip_prefix("dt=").is_some_and(|d| d > through.as_str())
+    });
+    let read_after = read_by(&lake, &spec, "popular_field_mappings").await;
+    assert!(
+        state_bytes > 0 && read_after <= 2 * state_bytes + text_after,
+        "{read_after} > 2 x {state_bytes} + {text_after}"
+    );
+    assert!(read_after < read_before, "{read_after} >= {read_before}");
 
     // Again: nothing to do, nothing changes.
     let before = helpers::tree(&lake);

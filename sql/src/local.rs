@@ -197,7 +197,9 @@ impl LocalLake {
         };
         let df = self.ctx.sql(sql).await.map_err(sql_err)?;
         let schema = df.schema().clone();
-        let batches = df.collect().await.map_err(sql_err)?;
+        let plan = df.create_physical_plan().await.map_err(sql_err)?;
+        let batches = datafusion::physical_plan::collect(plan.clone(), self.ctx.task_ctx()).await.map_err(sql_err)?;
+        count_parquet_reads(&plan, &self.read);
         let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let mut rows = Vec::new();
         let options = FormatOptions::default().with_timestamp_format(Some(TRINO_TIMESTAMP_FORMAT));
@@ -220,6 +222,24 @@ impl LocalLake {
             }
         }
         Ok(Answer { columns, rows })
+    }
+}
+
+/// Adds what the Parquet scans of an executed plan read to `read`: the objects they were
+/// given (after pruning by partition) and the bytes they fetched (`bytes_scanned`: only the
+/// column chunks and pages a query needs, as Athena bills them).
+fn count_parquet_reads(plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>, read: &ReadCounters) {
+    use datafusion::datasource::physical_plan::FileScanConfig;
+    use datafusion::datasource::source::DataSourceExec;
+    if let Some(scan) = plan.downcast_ref::<DataSourceExec>() {
+        if let Some(config) = scan.data_source().downcast_ref::<FileScanConfig>() {
+            let objects = config.file_groups.iter().map(|g| g.len() as u64).sum();
+            let bytes = plan.metrics().and_then(|m| m.sum_by_name("bytes_scanned")).map_or(0, |v| v.as_usize() as u64);
+            read.add_many(objects, bytes);
+        }
+    }
+    for child in plan.children() {
+        count_parquet_reads(child, read);
     }
 }
 

@@ -52,7 +52,8 @@ const DT: &str = "dt";
 /// Batches a partition may have decoded ahead of the query.
 const BATCHES_AHEAD: usize = 2;
 
-/// What the queries of one engine read: objects opened and their bytes as stored (gzip).
+/// What the queries of one engine read: text objects opened and their bytes as stored (gzip),
+/// and Parquet objects scanned with the bytes fetched from them.
 #[derive(Debug, Default)]
 pub struct ReadCounters {
     objects: AtomicU64,
@@ -66,7 +67,12 @@ impl ReadCounters {
     }
 
     fn add(&self, bytes: u64) {
-        self.objects.fetch_add(1, Ordering::Relaxed);
+        self.add_many(1, bytes);
+    }
+
+    /// Counts `objects` objects of `bytes` bytes read.
+    pub(crate) fn add_many(&self, objects: u64, bytes: u64) {
+        self.objects.fetch_add(objects, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 }

@@ -1128,6 +1128,20 @@ fn the_demo_prints_the_answers_its_history_gives() {
     assert!(stderr.contains(&format!("UTC ({missed} records the lake misses)")), "{stderr}");
     assert!(stderr.contains("the chain of exports ends at"), "{stderr}");
     assert!(stderr.contains(&format!("normalizing the {} stream records from", streamed.len())), "{stderr}");
+    // The older days are compacted before the answers (which the rest of this test checks),
+    // and the probe question reads less after it: "… now reads N objects, X MB instead of M
+    // objects, Y MB".
+    let saved = stderr.lines().find(|l| l.contains("popular_field_mappings now reads")).expect(&stderr);
+    let numbers: Vec<f64> = saved
+        .split("now reads")
+        .nth(1)
+        .unwrap()
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|n| n.trim_matches('.').parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 4, "{saved}");
+    assert!(numbers[0] < numbers[2] && numbers[1] < numbers[3], "{saved}");
+    assert!(std::fs::read_dir(lake.join("changes_state")).unwrap().count() > 0);
 
     let printed = printed_tables(&stdout);
     let questions: Vec<_> = files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question).collect();

@@ -4,14 +4,16 @@
 //! of its first day as a DynamoDB export and backfills a local lake folder from it (the
 //! example spec); normalizes the stream from an hour before the export on into the same lake
 //! (re-delivering a few batches, as Lambda does after a failure, to show that duplicates
-//! never change an answer); registers the tables on the embedded engine and prints the
-//! answer to every canned question.
+//! never change an answer); compacts the days up to two before the history's end into
+//! Parquet (saying what a current-state question reads before and after); registers the
+//! tables on the embedded engine and prints the answer to every canned question.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
 use ddb_lake_core::spec::LakeSpec;
+use ddb_lake_sql::compaction::{compact_local, CompactOptions};
 use ddb_lake_sql::files::{self, Kind};
 use ddb_lake_sql::local::LocalLake;
 use ddb_lake_sql::render::{render, Format};
@@ -36,6 +38,9 @@ pub const OUTAGE_HOURS: (i64, i64) = (30, 46);
 
 /// The incremental windows after the full export, in hours from it, and their views.
 const WINDOWS: [(i64, i64, ExportView); 2] = [(0, 24, ExportView::NewAndOldImages), (24, 48, ExportView::NewImage)];
+
+/// The current-state question whose reads the demo shows before and after compaction.
+const COMPACTION_PROBE: &str = "popular_field_mappings";
 
 /// The example spec the demo writes with (docs/examples/sync-configurations.toml).
 pub const EXAMPLE_SPEC: &str = include_str!("../../docs/examples/sync-configurations.toml");
@@ -275,6 +280,49 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ),
     );
 
+    // Compaction, as a deployed lake gets it every day: the days up to two before the
+    // history's end become Parquet history and a state; the answers stay the same, and the
+    // current-state questions read far less.
+    let last_day =
+        chrono::DateTime::from_timestamp_millis(opts.start.timestamp_millis() + i64::from(opts.days) * 24 * HOUR)
+            .map_or(opts.start.date_naive(), |t| t.date_naive());
+    let through = last_day - chrono::Days::new(2);
+    step(args.quiet, started, &format!("compacting the days up to {through} into Parquet (ddb-lake compact)…"));
+    let probe = files::all()?.into_iter().find(|f| f.name == COMPACTION_PROBE).context("the probe question")?;
+    let probe_sql = probe.render(&[])?;
+    let read_by_probe = |rt: &tokio::runtime::Runtime| -> anyhow::Result<(u64, u64)> {
+        let lake = rt.block_on(LocalLake::open(&args.out, &spec))?;
+        rt.block_on(lake.query(&probe_sql))?;
+        Ok(lake.read())
+    };
+    let before = read_by_probe(&rt)?;
+    let report = rt.block_on(compact_local(
+        &args.out,
+        &spec,
+        through,
+        chrono::Utc::now(),
+        &CompactOptions::default(),
+        &mut |_| {},
+    ))?;
+    let after = read_by_probe(&rt)?;
+    step(
+        args.quiet,
+        started,
+        &format!(
+            "folded {} text objects ({:.1} MB) into {} Parquet objects ({:.1} MB; the state: {} items); \
+             {COMPACTION_PROBE} now reads {} objects, {:.1} MB instead of {} objects, {:.1} MB",
+            report.folded_objects,
+            report.folded_bytes as f64 / 1e6,
+            report.written_objects,
+            report.written_bytes as f64 / 1e6,
+            report.state_items,
+            after.0,
+            after.1 as f64 / 1e6,
+            before.0,
+            before.1 as f64 / 1e6
+        ),
+    );
+
     step(args.quiet, started, "registering the tables on the embedded SQL engine…");
     let lake = rt.block_on(LocalLake::open(&args.out, &spec))?;
     let questions: Vec<_> = files::all()?.into_iter().filter(|f| f.kind == Kind::Question).collect();
@@ -312,8 +360,12 @@ fn prepare_folder(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
-    let ours = ["changes", "attributes", "sync_configs", "field_mappings", "snapshots", "_quarantine", EXPORT_DIR];
-    if entries.iter().any(|e| !ours.contains(&e.as_str())) {
+    let tables = ["changes", "attributes", "sync_configs", "field_mappings"];
+    let ours = |e: &str| {
+        ["snapshots", "compactions", "_quarantine", EXPORT_DIR].contains(&e)
+            || tables.iter().any(|t| [*t, &format!("{t}_compacted"), &format!("{t}_state")].contains(&e))
+    };
+    if entries.iter().any(|e| !ours(e)) {
         anyhow::bail!("{} holds files that are not a demo lake; choose another folder with --out", dir.display());
     }
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear the earlier demo lake in {}", dir.display()))

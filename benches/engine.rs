@@ -8,6 +8,11 @@
 //! in a fresh process, and prints the time, the objects and bytes read, and the process's
 //! peak resident memory (VmHWM). A built lake is kept under the system's temporary folder
 //! (`ddb-lake-engine-bench/lake-<MB>`) and reused by the next run.
+//!
+//! Then compaction (issue 40): a copy of the lake is compacted through the day before its last
+//! two (`ddb-lake compact`'s default on a live lake), in a fresh process, with its time and
+//! peak memory, and every question runs again on the compacted copy; the lake's size before
+//! and after is printed. `DDB_LAKE_BENCH_COMPACT=0` skips this part.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -26,6 +31,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const EXAMPLE_SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
 const CHILD_ENV: &str = "DDB_LAKE_BENCH_ENGINE_QUERY";
+const COMPACT_CHILD_ENV: &str = "DDB_LAKE_BENCH_ENGINE_COMPACT";
+const COMPACT_ENV: &str = "DDB_LAKE_BENCH_COMPACT";
 const SIZES_ENV: &str = "DDB_LAKE_BENCH_LAKE_MB";
 const ITEMS_PER_HISTORY: usize = 10_000;
 const DAYS: u32 = 90;
@@ -120,6 +127,39 @@ fn child(arg: &str) {
     println!("{secs} {} {objects} {bytes} {}", answer.rows.len(), vm_hwm_kb());
 }
 
+/// Child mode: compact the lake through the day given and print `seconds folded written peak_kb`.
+fn compact_child(arg: &str) {
+    let (lake, through) = arg.split_once('\t').expect("lake and day");
+    let through = chrono::NaiveDate::parse_from_str(through, "%Y-%m-%d").expect("day");
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let started = Instant::now();
+    let report = rt
+        .block_on(ddb_lake_sql::compaction::compact_local(
+            Path::new(lake),
+            &spec(),
+            through,
+            chrono::Utc::now(),
+            &ddb_lake_sql::compaction::CompactOptions::default(),
+            &mut |line| eprintln!("  compact: {line}"),
+        ))
+        .expect("compact");
+    println!(
+        "{} {} {} {} {}",
+        started.elapsed().as_secs_f64(),
+        report.folded_objects,
+        report.written_objects,
+        report.state_bytes,
+        vm_hwm_kb()
+    );
+}
+
+/// Copies the folder `from` to `to` (replacing it).
+fn copy_dir(from: &Path, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    let status = std::process::Command::new("cp").arg("-r").arg(from).arg(to).status().expect("cp runs");
+    assert!(status.success(), "cp -r {} {}", from.display(), to.display());
+}
+
 /// Runs a question in a fresh process: (seconds, rows, objects, bytes, peak kB).
 fn measure(lake: &Path, name: &str, params: &str) -> (f64, u64, u64, u64, u64) {
     let arg = format!("{}\t{name}\t{params}", lake.display());
@@ -139,6 +179,11 @@ fn main() {
         child(&arg);
         return;
     }
+    if let Ok(arg) = std::env::var(COMPACT_CHILD_ENV) {
+        compact_child(&arg);
+        return;
+    }
+    let compact = std::env::var(COMPACT_ENV).map_or(true, |v| v != "0");
     let sizes: Vec<u64> = std::env::var(SIZES_ENV)
         .unwrap_or_else(|_| "37,1024".into())
         .split(',')
@@ -165,14 +210,51 @@ fn main() {
         let mut runs: Vec<(String, &str, String)> =
             questions.iter().map(|q| (q.name.clone(), q.name.as_str(), String::new())).collect();
         runs.push((format!("changes_by_kind, one day ({day})"), "changes_by_kind", one_day));
-        for (label, name, params) in &runs {
-            let (secs, rows, objects, bytes, peak_kb) = measure(&lake, name, params);
-            println!(
-                "{label:<44} {:>7.2} s {rows:>7} {objects:>9} {:>8.1} MB {:>7.1} MB",
-                secs,
-                bytes as f64 / 1e6,
-                peak_kb as f64 / 1024.0
-            );
+        let run_all = |lake: &Path| -> Vec<u64> {
+            let mut rows_seen = Vec::new();
+            for (label, name, params) in &runs {
+                let (secs, rows, objects, bytes, peak_kb) = measure(lake, name, params);
+                println!(
+                    "{label:<44} {:>7.2} s {rows:>7} {objects:>9} {:>8.1} MB {:>7.1} MB",
+                    secs,
+                    bytes as f64 / 1e6,
+                    peak_kb as f64 / 1024.0
+                );
+                rows_seen.push(rows);
+            }
+            rows_seen
+        };
+        let before = run_all(&lake);
+        if !compact {
+            continue;
         }
+        // The day before the last two: what the command's default leaves as text on a live lake.
+        let through = days[days.len().saturating_sub(3)].clone();
+        let compacted = lake.with_file_name(format!("{}-compacted", lake.file_name().unwrap().to_string_lossy()));
+        copy_dir(&lake, &compacted);
+        let out = std::process::Command::new(std::env::current_exe().expect("bench executable"))
+            .env(COMPACT_CHILD_ENV, format!("{}\t{through}", compacted.display()))
+            .output()
+            .expect("child runs");
+        assert!(out.status.success(), "compact: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Vec<f64> =
+            String::from_utf8_lossy(&out.stdout).split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        println!(
+            "compacted through {through}: {:.1} s, {} text objects folded into {} Parquet objects (state {:.1} MB), \
+             peak RSS {:.1} MB; lake {:.1} MB -> {:.1} MB",
+            v[0],
+            v[1],
+            v[2],
+            v[3] / 1e6,
+            v[4] / 1024.0,
+            lake_bytes(&lake) as f64 / 1e6,
+            lake_bytes(&compacted) as f64 / 1e6
+        );
+        println!(
+            "{:<44} {:>9} {:>7} {:>9} {:>11} {:>10}",
+            "after compaction", "time", "rows", "objects", "read", "peak RSS"
+        );
+        let after = run_all(&compacted);
+        assert_eq!(before, after, "every question gives as many rows after compaction");
     }
 }

@@ -312,11 +312,14 @@ pub fn changes_state_sql(id: &str, through: &str) -> Result<String, CompactError
 }
 
 /// The statement of `<table>_state` (not `changes`) for run `id`: the table's rows up to
-/// `through` of the items `changes_state` of the run says exist.
+/// `through` of the items `changes_state` of the run says exist. No DISTINCT: a row the text
+/// holds twice (a re-delivered batch) stays twice, as in the text, and every reader collapses
+/// it; a DISTINCT over every current row of `attributes` ran out of the engine's memory on
+/// the 1 GB benchmark lake (an aggregation that cannot spill enough).
 pub fn table_state_sql(def: &TableDefinition, id: &str, through: &str) -> String {
     let columns: Vec<String> = def.storage_descriptor.columns.iter().map(|c| format!("t.{}", c.name)).collect();
     format!(
-        "SELECT DISTINCT {cols}, t.{PARTITION_COLUMN}, '{id}' AS compaction_id\n\
+        "SELECT {cols}, t.{PARTITION_COLUMN}, '{id}' AS compaction_id\n\
          FROM (SELECT * FROM live_{name} WHERE {PARTITION_COLUMN} <= '{through}') t\n\
          JOIN (SELECT item_key, event_name, event_time, sequence_number FROM changes{STATE_SUFFIX}\n\
                WHERE compaction_id = '{id}' AND event_name NOT IN {TOMBSTONES}) s\n  \

@@ -702,6 +702,17 @@ async fn stream(records: &[&EventRecord], lake: &std::path::Path, spec: &LakeSpe
     }
 }
 
+/// What [`answers`] must give: every question's answer computed from the items that exist
+/// (`truth`) and the stream records the lake saw, and the count of current items.
+fn expected_answers(truth: &[(Option<String>, &Item)], records: &[Rec]) -> BTreeMap<String, Vec<Vec<String>>> {
+    let mut want = BTreeMap::new();
+    for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
+        want.insert(q.name.clone(), expected_from(&q.name, truth, records));
+    }
+    want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
+    want
+}
+
 async fn answers(lake: &std::path::Path, spec: &LakeSpec) -> BTreeMap<String, Vec<Vec<String>>> {
     let local = LocalLake::open(lake, spec).await.unwrap();
     let mut out = BTreeMap::new();
@@ -770,14 +781,11 @@ async fn a_backfill_and_the_stream_give_the_tables_true_state() {
     assert!(all.iter().any(|r| time(r) > export_time && r.event_name == "MODIFY"));
     assert_ne!(exported.len(), truth.len(), "the export is not the final state");
 
-    let mut want = BTreeMap::new();
-    for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
-        let w = expected_from(&q.name, &truth, &seen_records);
+    let want = expected_answers(&truth, &seen_records);
+    for (name, w) in &want {
         // Nothing in this history misfits its column: rejected_cells is rightly empty.
-        assert!(!w.is_empty() || q.name == "rejected_cells", "{}: the scenario has an answer", q.name);
-        want.insert(q.name.clone(), w);
+        assert!(!w.is_empty() || name == "rejected_cells", "{name}: the scenario has an answer");
     }
-    want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
 
     // Stream first: the lake alone is wrong (it still has items deleted in the gap and lacks
     // those created there)…
@@ -934,11 +942,7 @@ async fn incremental_exports_heal_a_lapsed_stream() {
     let true_records: Vec<Rec> = all.iter().map(|r| to_rec(r)).collect();
     let seen_records: Vec<Rec> = seen.iter().map(|r| to_rec(r)).collect();
     let truth = current_items(&true_records);
-    let mut want = BTreeMap::new();
-    for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
-        want.insert(q.name.clone(), expected_from(&q.name, &truth, &seen_records));
-    }
-    want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
+    let want = expected_answers(&truth, &seen_records);
 
     // Stream, the full export, then the windows in order; one run again: right.
     let lake_a = dir.path().join("lake-a");
@@ -1178,16 +1182,14 @@ fn compact(
 
 /// The text objects (`.tsv.gz`) of the item tables in days up to `through`.
 fn text_through(lake: &std::path::Path, through: &str) -> Vec<String> {
-    helpers::tree(lake)
-        .into_keys()
-        .filter(|k| {
-            let mut parts = k.split('/');
-            let (table, day) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            k.ends_with(".gz")
-                && ddb_lake_core::schema::is_compacted(table)
-                && day.strip_prefix("dt=").is_some_and(|d| d <= through)
-        })
-        .collect()
+    helpers::tree(lake).into_keys().filter(|k| text_day(k).is_some_and(|d| d <= through)).collect()
+}
+
+/// The day of `key` when it is a text object (`.tsv.gz`) of an item table, else `None`.
+fn text_day(key: &str) -> Option<&str> {
+    let mut parts = key.split('/');
+    let (table, day) = (parts.next()?, parts.next()?);
+    (key.ends_with(".gz") && ddb_lake_core::schema::is_compacted(table)).then_some(day.strip_prefix("dt=")?)
 }
 
 /// Every row of the item tables' histories (`history_<table>`), sorted, as text: what the
@@ -1256,13 +1258,7 @@ async fn compaction_changes_no_answer() {
 
     let expect = |records: &[&EventRecord]| {
         let recs: Vec<Rec> = records.iter().map(|r| to_rec(r)).collect();
-        let truth = current_items(&recs);
-        let mut want = BTreeMap::new();
-        for q in files::all().unwrap().into_iter().filter(|q| q.kind == Kind::Question) {
-            want.insert(q.name.clone(), expected_from(&q.name, &truth, &recs));
-        }
-        want.insert("count(current_items)".into(), rows(vec![vec![truth.len().to_string()]]));
-        want
+        expected_answers(&current_items(&recs), &recs)
     };
     let want_on_time = expect(&on_time);
     let want_all = expect(&all);
@@ -1349,13 +1345,7 @@ async fn compaction_changes_no_answer() {
     let tree = helpers::tree(&lake);
     let size = |f: &dyn Fn(&str) -> bool| tree.iter().filter(|(k, _)| f(k)).map(|(_, v)| v.len() as u64).sum::<u64>();
     let state_bytes = size(&|k| k.split('/').next().is_some_and(|t| t.ends_with("_state")));
-    let text_after = size(&|k| {
-        let mut parts = k.split('/');
-        let (table, day) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        k.ends_with(".gz")
-            && ddb_lake_core::schema::is_compacted(table)
-            && day.strip_prefix("dt=").is_some_and(|d| d > through.as_str())
-    });
+    let text_after = size(&|k| text_day(k).is_some_and(|d| d > through.as_str()));
     let read_after = read_by(&lake, &spec, "popular_field_mappings").await;
     assert!(
         state_bytes > 0 && read_after <= 2 * state_bytes + text_after,

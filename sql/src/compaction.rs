@@ -42,6 +42,7 @@ use crate::error::LocalError;
 use crate::files;
 use crate::local::{LocalLake, LocalOptions};
 use crate::parquet::PARQUET_EXTENSION;
+use crate::views::column_list;
 
 /// A Parquet object is closed and the next part begun once this many bytes are written.
 pub const PART_BYTES: u64 = 256 << 20;
@@ -289,10 +290,6 @@ fn object_schema(def: &TableDefinition) -> SchemaRef {
     Arc::new(Schema::new(all.fields().iter().take(stored).cloned().collect::<Vec<_>>()))
 }
 
-fn column_list(def: &TableDefinition) -> String {
-    def.storage_descriptor.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-}
-
 /// The statement of `changes_state` for run `id` through day `through`: `item_versions` over
 /// the rows up to `through`, from the very view file (one rule, docs/snapshots.md).
 pub fn changes_state_sql(id: &str, through: &str) -> Result<String, CompactError> {
@@ -332,7 +329,11 @@ pub fn table_state_sql(def: &TableDefinition, id: &str, through: &str) -> String
 
 /// The statement of one day of `<table>_compacted` for run `id`: the day's text rows.
 pub fn history_sql(def: &TableDefinition, id: &str, day: &str) -> String {
-    format!("SELECT {}, '{id}' AS compaction_id FROM {} WHERE {PARTITION_COLUMN} = '{day}'", column_list(def), def.name)
+    format!(
+        "SELECT {}, '{id}' AS compaction_id FROM {} WHERE {PARTITION_COLUMN} = '{day}'",
+        column_list(def, false),
+        def.name
+    )
 }
 
 /// The runs that have their `compactions` row, oldest first, with their `through`.

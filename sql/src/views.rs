@@ -18,19 +18,16 @@
 use ddb_lake_core::schema::{BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, STATE_SUFFIX};
 use ddb_lake_glue_schema::definition::TableDefinition;
 
-fn column_list(def: &TableDefinition) -> String {
-    def.storage_descriptor
-        .columns
-        .iter()
-        .map(|c| c.name.as_str())
-        .chain(def.partition_keys.iter().map(|c| c.name.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The names of `def`'s stored columns, then of its partition keys when `with_partitions`,
+/// as a SQL select list.
+pub(crate) fn column_list(def: &TableDefinition, with_partitions: bool) -> String {
+    let partitions = def.partition_keys.iter().filter(|_| with_partitions);
+    def.storage_descriptor.columns.iter().chain(partitions).map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// The body of `history_<table>` for the text table `def`.
 pub fn history_view(def: &TableDefinition) -> String {
-    let columns = column_list(def);
+    let columns = column_list(def, true);
     format!(
         "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{COMPACTED_SUFFIX}\n\
          WHERE {COMPACTION_ID_COLUMN} IN (SELECT {COMPACTION_ID_COLUMN} FROM {compactions})",
@@ -41,7 +38,7 @@ pub fn history_view(def: &TableDefinition) -> String {
 
 /// The body of `live_<table>` for the text table `def`.
 pub fn live_view(def: &TableDefinition) -> String {
-    let columns = column_list(def);
+    let columns = column_list(def, true);
     format!(
         "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{STATE_SUFFIX}\n\
          WHERE {COMPACTION_ID_COLUMN} = (SELECT max({COMPACTION_ID_COLUMN}) FROM {compactions})",

@@ -279,9 +279,7 @@ pub struct Destination<'a, S> {
 /// Refuses a snapshot whose rows (or whose margin) reach into the days a compaction folded.
 fn refuse_compacted(snapshot: &Snapshot, through: &str, shown: &str) -> anyhow::Result<()> {
     let watermark = chrono::NaiveDate::parse_from_str(through, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| (d + chrono::Days::new(1)).and_hms_opt(0, 0, 0))
-        .map_or(i64::MAX, |t| t.and_utc().timestamp_millis());
+        .map_or(i64::MAX, ddb_lake_sql::compaction::watermark_millis);
     let stream_wins_after = snapshot.time_millis - i64::from(snapshot.margin_seconds) * 1000;
     let reaches = snapshot.window_start_millis.unwrap_or(snapshot.time_millis).min(stream_wins_after);
     if reaches < watermark {

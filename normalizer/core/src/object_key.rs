@@ -134,6 +134,16 @@ impl BatchId {
 
 /// What the object names of a snapshot start with (a stream batch's start with its shard).
 const SNAPSHOT_STEM: &str = "snapshot";
+/// How the name of a `compactions` row starts.
+const COMPACTION_STEM: &str = "compaction_";
+
+/// The day of a `dt=YYYY-MM-DD` partition folder name, else `None`.
+fn day_of_folder(folder: &str) -> Option<&str> {
+    let day = folder.strip_prefix("dt=")?;
+    let ok = day.len() == 10
+        && day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    ok.then_some(day)
+}
 
 /// Identity of one part of one data file of a snapshot: `snapshot_<snapshot id>_<data
 /// file>_<part>`. A function of the input alone, so a data file written again overwrites its
@@ -191,7 +201,7 @@ impl ObjectKey {
 
     /// The key of a `compactions` row: `compactions/dt=<through>/compaction_<id>.<ext>`.
     pub fn compaction_marker(through: &str, compaction_id: &str) -> Self {
-        let stem = escape_component(&format!("compaction_{compaction_id}"));
+        let stem = escape_component(&format!("{COMPACTION_STEM}{compaction_id}"));
         Self::in_partition(crate::schema::BuiltInTable::Compactions.name(), through, &stem)
     }
 
@@ -216,14 +226,18 @@ impl ObjectKey {
     /// be `dt=YYYY-MM-DD` and `name` a marker's name this module gives (one safe component
     /// starting `snapshot_`, ending in the object extension), else `None`.
     pub fn snapshot_marker_named(day_folder: &str, name: &str) -> Option<Self> {
-        let day = day_folder.strip_prefix("dt=")?;
-        let day_ok = day.len() == 10
-            && day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        day_of_folder(day_folder)?;
         let stem = name.strip_prefix(SNAPSHOT_STEM)?.strip_prefix('_')?;
         let stem = stem.strip_suffix(crate::rowfmt::OBJECT_EXTENSION)?.strip_suffix('.')?;
         let safe = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-%~.".contains(&b));
-        (day_ok && safe)
-            .then(|| ObjectKey(format!("{}/{day_folder}/{name}", crate::schema::BuiltInTable::Snapshots.name())))
+        safe.then(|| ObjectKey(format!("{}/{day_folder}/{name}", crate::schema::BuiltInTable::Snapshots.name())))
+    }
+
+    /// The day of a `compactions` row found by listing (its `dt=<day>` folder and its name, as
+    /// [`ObjectKey::compaction_marker`] gives them), else `None`.
+    pub fn compaction_marker_day<'a>(day_folder: &'a str, name: &str) -> Option<&'a str> {
+        let day = day_of_folder(day_folder)?;
+        (name.starts_with(COMPACTION_STEM) && name.ends_with(crate::rowfmt::OBJECT_EXTENSION)).then_some(day)
     }
 
     /// The key text.

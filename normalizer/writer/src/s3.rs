@@ -224,7 +224,7 @@ impl LakeReader for S3Sink {
         for key in self.s3_keys_starting_with(&folder).await? {
             let mut parts = key.strip_prefix(&prefix).unwrap_or_default().split('/');
             if let (Some(day), Some(name), None) = (parts.next(), parts.next(), parts.next()) {
-                last = last.max(crate::sink::compaction_day(day, name));
+                last = last.max(ObjectKey::compaction_marker_day(day, name).map(str::to_owned));
             }
         }
         Ok(last)

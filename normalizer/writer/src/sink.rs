@@ -41,15 +41,6 @@ pub trait LakeReader: LakeSink {
     fn compacted_through(&self) -> impl Future<Output = Result<Option<String>, SinkError>> + Send;
 }
 
-/// The day of a `compactions` row's key parts (`dt=<day>`, `compaction_….<ext>`).
-pub(crate) fn compaction_day(day_folder: &str, name: &str) -> Option<String> {
-    let day = day_folder.strip_prefix("dt=")?;
-    let day_ok = day.len() == 10
-        && day.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
-    (day_ok && name.starts_with("compaction_") && name.ends_with(ddb_lake_core::rowfmt::OBJECT_EXTENSION))
-        .then(|| day.to_owned())
-}
-
 /// A lake whose quarantine can be read back and emptied (`ddb-lake quarantine requeue`).
 pub trait QuarantineStore: LakeReader {
     /// The keys of every quarantine object, sorted.
@@ -143,7 +134,7 @@ impl LakeReader for LocalDirSink {
         let mut last = None;
         for day in names(dir.clone())? {
             for name in names(dir.join(&day))? {
-                last = last.max(compaction_day(&day, &name));
+                last = last.max(ObjectKey::compaction_marker_day(&day, &name).map(str::to_owned));
             }
         }
         Ok(last)

@@ -32,14 +32,16 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::rows::CompactionsRow;
-use ddb_lake_core::schema::{is_compacted, BuiltInTable, COMPACTED_SUFFIX, PARTITION_COLUMN, STATE_SUFFIX};
+use ddb_lake_core::schema::{
+    is_compacted, BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, PARTITION_COLUMN, STATE_SUFFIX,
+};
 use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_glue_schema::definition::{table_definitions, TableDefinition};
 use futures_util::StreamExt;
 
 use crate::columns::table_schema;
+use crate::compaction_sql::{compaction_sql, render, Step, TOMBSTONES};
 use crate::error::LocalError;
-use crate::files;
 use crate::local::{LocalLake, LocalOptions};
 use crate::parquet::PARQUET_EXTENSION;
 use crate::views::column_list;
@@ -50,15 +52,15 @@ pub const PART_BYTES: u64 = 256 << 20;
 /// Rows per Parquet row group.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
 
-/// The event names of a deleted item's row.
-const TOMBSTONES: &str = "('REMOVE', 'INCREMENTAL_REMOVE')";
-
 /// Why a run did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum CompactError {
     /// The engine could not read the lake or run a statement.
     #[error(transparent)]
     Local(#[from] LocalError),
+    /// The compaction statements could not be made.
+    #[error(transparent)]
+    Sql(#[from] crate::files::SqlFileError),
     /// A file could not be written, renamed or removed.
     #[error("cannot {action} {path}: {source}")]
     Io {
@@ -290,50 +292,8 @@ fn object_schema(def: &TableDefinition) -> SchemaRef {
     Arc::new(Schema::new(all.fields().iter().take(stored).cloned().collect::<Vec<_>>()))
 }
 
-/// The statement of `changes_state` for run `id` through day `through`: `item_versions` over
-/// the rows up to `through`, from the very view file (one rule, docs/snapshots.md).
-pub fn changes_state_sql(id: &str, through: &str) -> Result<String, CompactError> {
-    let view = files::all()
-        .map_err(LocalError::from)?
-        .into_iter()
-        .find(|f| f.name == "item_versions")
-        .ok_or_else(|| CompactError::Refused("sql/views/item_versions.sql is missing".into()))?;
-    let body = view.render(&[]).map_err(LocalError::from)?;
-    let from = "FROM live_changes c";
-    if body.matches(from).count() != 1 {
-        return Err(CompactError::Refused(format!("item_versions must read `{from}` exactly once")));
-    }
-    let body =
-        body.replace(from, &format!("FROM (SELECT * FROM live_changes WHERE {PARTITION_COLUMN} <= '{through}') c"));
-    Ok(format!("SELECT v.*, '{id}' AS compaction_id\nFROM (\n{body}\n) v"))
-}
-
-/// The statement of `<table>_state` (not `changes`) for run `id`: the table's rows up to
-/// `through` of the items `changes_state` of the run says exist. No DISTINCT: a row the text
-/// holds twice (a re-delivered batch) stays twice, as in the text, and every reader collapses
-/// it; a DISTINCT over every current row of `attributes` ran out of the engine's memory on
-/// the 1 GB benchmark lake (an aggregation that cannot spill enough).
-pub fn table_state_sql(def: &TableDefinition, id: &str, through: &str) -> String {
-    let columns: Vec<String> = def.storage_descriptor.columns.iter().map(|c| format!("t.{}", c.name)).collect();
-    format!(
-        "SELECT {cols}, t.{PARTITION_COLUMN}, '{id}' AS compaction_id\n\
-         FROM (SELECT * FROM live_{name} WHERE {PARTITION_COLUMN} <= '{through}') t\n\
-         JOIN (SELECT item_key, event_name, event_time, sequence_number FROM changes{STATE_SUFFIX}\n\
-               WHERE compaction_id = '{id}' AND event_name NOT IN {TOMBSTONES}) s\n  \
-         ON t.item_key = s.item_key AND t.event_name = s.event_name AND t.event_time = s.event_time\n \
-         AND coalesce(t.sequence_number, '') = coalesce(s.sequence_number, '')",
-        cols = columns.join(", "),
-        name = def.name,
-    )
-}
-
-/// The statement of one day of `<table>_compacted` for run `id`: the day's text rows.
-pub fn history_sql(def: &TableDefinition, id: &str, day: &str) -> String {
-    format!(
-        "SELECT {}, '{id}' AS compaction_id FROM {} WHERE {PARTITION_COLUMN} = '{day}'",
-        column_list(def, false),
-        def.name
-    )
+fn value(name: &str, v: &str) -> (String, String) {
+    (name.to_owned(), v.to_owned())
 }
 
 /// The runs that have their `compactions` row, oldest first, with their `through`.
@@ -362,6 +322,12 @@ pub async fn compact_local(
     let text: Vec<&TableDefinition> = defs.iter().filter(|d| !d.is_parquet() && is_compacted(&d.name)).collect();
     let parquet: BTreeMap<&str, &TableDefinition> =
         defs.iter().filter(|d| d.is_parquet()).map(|d| (d.name.as_str(), d)).collect();
+    let statements = compaction_sql(spec)?;
+    let statement = |step: Step, table: &str| {
+        statements
+            .select(step, table)
+            .ok_or_else(|| CompactError::Refused(format!("no {step:?} statement for {table}")))
+    };
     let mut report = CompactReport { through: through_text.clone(), ..CompactReport::default() };
     let mut steps = Steps { done: 0, stop_after: options.stop_after_steps };
 
@@ -427,22 +393,23 @@ pub async fn compact_local(
             continue;
         };
         let folder = root.join(&history.name).join(format!("{PARTITION_COLUMN}={day}"));
-        let (n, b, _) =
-            write_parquet(&lake, &history_sql(def, &id, day), &folder, &id, object_schema(history), &mut steps).await?;
+        // The batch of one day; the objects of a day folder hold no partition column.
+        let values = [value("compaction_id", &id), value("first_day", day), value("last_day", day)];
+        let select = render(statement(Step::History, &history.name)?, &values)?;
+        let sql = format!("SELECT {}, {COMPACTION_ID_COLUMN} FROM (\n{select}\n) h", column_list(def, false));
+        let (n, b, _) = write_parquet(&lake, &sql, &folder, &id, object_schema(history), &mut steps).await?;
         report.written_objects += n;
         report.written_bytes += b;
     }
     progress(format!("history: {} Parquet objects ({} bytes)", report.written_objects, report.written_bytes));
 
     // 2. State at the watermark: changes first, the other tables join it.
-    let changes = BuiltInTable::Changes.name();
     for def in &text {
         let Some(state) = parquet.get(format!("{}{STATE_SUFFIX}", def.name).as_str()) else { continue };
-        let sql = if def.name == changes {
-            changes_state_sql(&id, &through_text)?
-        } else {
-            table_state_sql(def, &id, &through_text)
-        };
+        let sql = render(
+            statement(Step::State, &state.name)?,
+            &[value("compaction_id", &id), value("through", &through_text)],
+        )?;
         let (n, b, _) =
             write_parquet(&lake, &sql, &root.join(&state.name), &id, object_schema(state), &mut steps).await?;
         report.written_objects += n;
@@ -533,12 +500,5 @@ mod tests {
             Some("2026-12-03_20261205T233900000Z")
         );
         assert_eq!(run_of(Path::new("x/y.tsv.gz")), None);
-    }
-
-    #[test]
-    fn the_state_statement_is_the_view_over_the_folded_days() {
-        let sql = changes_state_sql("r1", "2026-12-03").unwrap();
-        assert!(sql.contains("FROM (SELECT * FROM live_changes WHERE dt <= '2026-12-03') c"), "{sql}");
-        assert!(!sql.contains("FROM live_changes c"), "{sql}");
     }
 }

@@ -13,6 +13,7 @@
 //! - [`parquet`]: the Parquet tables of compaction as DataFusion tables;
 //! - [`columns`]: lake columns as Arrow types and arrays; [`error`]: the engine's error;
 //! - [`compaction`]: folding a local lake's text into Parquet history and a state;
+//! - [`compaction_sql`]: the statements of a compaction run, for Athena and the embedded engine;
 //! - [`athena`]: running a question in Athena;
 //! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
 #![deny(missing_docs)]
@@ -20,6 +21,7 @@
 pub mod athena;
 pub mod columns;
 pub mod compaction;
+pub mod compaction_sql;
 pub mod error;
 pub mod files;
 pub mod local;

@@ -19,6 +19,7 @@ use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_glue_schema::definition::table_definitions;
 use serde::Serialize;
 
+use crate::compaction_sql::{compaction_sql, CompactionSql};
 use crate::files::{self, Kind, Param, SqlFile, SqlFileError};
 use ddb_lake_core::schema::{is_compacted, BuiltInTable, COMPACTED_SUFFIX, STATE_SUFFIX};
 
@@ -61,6 +62,8 @@ pub struct NamedQueries {
     pub database: String,
     /// Views (in creation order), then questions.
     pub queries: Vec<NamedQuery>,
+    /// The statements of a compaction run (run by the compaction state machine).
+    pub compaction: CompactionSql,
 }
 
 impl NamedQueries {
@@ -145,7 +148,7 @@ pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
     for f in all.iter().filter(|f| f.kind == Kind::Question) {
         queries.push(from_file(f)?);
     }
-    Ok(NamedQueries { database: spec.database.clone(), queries })
+    Ok(NamedQueries { database: spec.database.clone(), queries, compaction: compaction_sql(spec)? })
 }
 
 #[cfg(test)]

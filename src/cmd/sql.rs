@@ -131,7 +131,11 @@ pub enum SqlCommand {
     /// come first, each after the views it reads (the sql/views files, then one
     /// current_<table> view per declared table of the spec); their "sql" is `CREATE OR
     /// REPLACE VIEW <name> AS …`. Then the questions, their "sql" with every parameter at its
-    /// default (what `ddb-lake sql show NAME` prints). Pretty-printed, same input, same bytes.
+    /// default (what `ddb-lake sql show NAME` prints). Then "compaction": the statements of a
+    /// compaction run in run order ({"name", "step" (plan|batches|history|state|row|obsolete),
+    /// "table", "question", "select", "sql"}), with `{{param}}` placeholders for "params", the
+    /// key and header line of the run's `compactions` row, as the compaction state machine runs
+    /// them (docs/compaction.md). Pretty-printed, same input, same bytes.
     Export {
         /// Lake spec (TOML): the Glue database and the declared tables; without one, the
         /// default lake (changes + attributes).

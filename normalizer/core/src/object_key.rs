@@ -137,6 +137,9 @@ const SNAPSHOT_STEM: &str = "snapshot";
 /// How the name of a `compactions` row starts.
 const COMPACTION_STEM: &str = "compaction_";
 
+/// The extension of a `compactions` row the Athena runner writes (uncompressed).
+pub const MARKER_TEXT_EXTENSION: &str = "tsv";
+
 /// The day of a `dt=YYYY-MM-DD` partition folder name, else `None`.
 fn day_of_folder(folder: &str) -> Option<&str> {
     let day = folder.strip_prefix("dt=")?;
@@ -233,11 +236,23 @@ impl ObjectKey {
         safe.then(|| ObjectKey(format!("{}/{day_folder}/{name}", crate::schema::BuiltInTable::Snapshots.name())))
     }
 
+    /// The key of a `compactions` row as the Athena runner writes it (the compaction state
+    /// machine puts it with S3 PutObject, which cannot gzip):
+    /// `compactions/dt=<through>/compaction_<id>.tsv`, the same row uncompressed.
+    pub fn compaction_marker_text(through: &str, compaction_id: &str) -> Self {
+        let table = escape_component(crate::schema::BuiltInTable::Compactions.name());
+        let stem = escape_component(&format!("{COMPACTION_STEM}{compaction_id}"));
+        ObjectKey(format!("{table}/dt={}/{stem}.{MARKER_TEXT_EXTENSION}", escape_component(through)))
+    }
+
     /// The day of a `compactions` row found by listing (its `dt=<day>` folder and its name, as
-    /// [`ObjectKey::compaction_marker`] gives them), else `None`.
+    /// [`ObjectKey::compaction_marker`] or [`ObjectKey::compaction_marker_text`] give them),
+    /// else `None`.
     pub fn compaction_marker_day<'a>(day_folder: &'a str, name: &str) -> Option<&'a str> {
         let day = day_of_folder(day_folder)?;
-        (name.starts_with(COMPACTION_STEM) && name.ends_with(crate::rowfmt::OBJECT_EXTENSION)).then_some(day)
+        let ends =
+            name.ends_with(crate::rowfmt::OBJECT_EXTENSION) || name.ends_with(&format!(".{MARKER_TEXT_EXTENSION}"));
+        (name.starts_with(COMPACTION_STEM) && ends).then_some(day)
     }
 
     /// The key text.
@@ -269,6 +284,26 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::cmp::Ordering;
+
+    #[test]
+    fn compaction_rows_are_found_gzipped_or_as_the_athena_runner_writes_them() {
+        let id = "2026-12-03_20261205T233900000Z";
+        for key in [ObjectKey::compaction_marker("2026-12-03", id), ObjectKey::compaction_marker_text("2026-12-03", id)]
+        {
+            let parts: Vec<&str> = key.components().collect();
+            assert_eq!(parts[..2], ["compactions", "dt=2026-12-03"], "{key}");
+            assert_eq!(ObjectKey::compaction_marker_day(parts[1], parts[2]), Some("2026-12-03"), "{key}");
+        }
+        assert!(ObjectKey::compaction_marker_text("2026-12-03", id).as_str().ends_with(&format!("{id}.tsv")));
+        for (folder, name) in [
+            ("dt=2026-12-03", "compaction_x.csv"),
+            ("dt=2026-12-03", "20261205_uuid.tsv"),
+            ("dt=2026-1-03", "compaction_x.tsv"),
+            ("2026-12-03", "compaction_x.tsv.gz"),
+        ] {
+            assert_eq!(ObjectKey::compaction_marker_day(folder, name), None, "{folder}/{name}");
+        }
+    }
 
     #[test]
     fn only_names_this_module_gives_are_quarantine_keys() {

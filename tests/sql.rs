@@ -1386,3 +1386,38 @@ async fn compaction_changes_no_answer() {
     assert_eq!(text_through(&lake, &last), Vec::<String>::new());
     assert_eq!(answers(&lake, &spec).await, want_all, "everything compacted");
 }
+
+/// `compaction_batches`, run by the embedded engine as Athena runs it, over a lake of 250
+/// days: batches of at most 100 days (Athena's partitions per INSERT INTO), in order, that
+/// together hold every day up to `through` that has text objects, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_batches_hold_at_most_100_days_each() {
+    use ddb_lake_sql::compaction_sql::{compaction_sql, render, Step};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let opts = ddb_lake_synth::SynthOptions { items: 300, customers: 5, days: 250, seed: 5, ..Default::default() };
+    let events = ddb_lake_synth::generate(&opts).unwrap();
+    let all: Vec<&EventRecord> = events.iter().flat_map(|e| e.records.iter()).collect();
+    let lake = dir.path().join("lake");
+    stream(&all, &lake, &spec).await;
+    // The days, from the folders.
+    let days: BTreeSet<String> = helpers::tree(&lake).keys().filter_map(|k| text_day(k).map(str::to_owned)).collect();
+    assert!(days.len() > 200, "{} days with text objects", days.len());
+    let through = days.iter().nth(days.len() - 20).unwrap().clone();
+    let want: Vec<&String> = days.iter().filter(|d| **d <= through).collect();
+
+    let statements = compaction_sql(&spec).unwrap();
+    let batches = statements.of(Step::Batches).next().unwrap();
+    let sql = render(&batches.select, &[("through".to_string(), through.clone())]).unwrap();
+    let answer = LocalLake::open(&lake, &spec).await.unwrap().query(&sql).await.unwrap();
+    let mut covered: Vec<&String> = Vec::new();
+    for row in &answer.rows {
+        let (first, last) = (row[0].clone().unwrap(), row[1].clone().unwrap());
+        let batch: Vec<&String> = want.iter().copied().filter(|d| **d >= first && **d <= last).collect();
+        assert!(!batch.is_empty() && batch.len() <= 100, "{first}..{last} holds {} days", batch.len());
+        assert_eq!((batch[0], batch[batch.len() - 1]), (&first, &last));
+        covered.extend(batch);
+    }
+    assert_eq!(covered, want, "every day up to {through}, once, in order");
+    assert_eq!(answer.rows.len(), want.len().div_ceil(100));
+}

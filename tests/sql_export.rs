@@ -304,3 +304,147 @@ fn export_writes_the_same_json_to_a_file() {
     assert_eq!(failed.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&failed.stderr).contains("no/such/dir/q.json"));
 }
+
+/// Each `(name, sql)` parsed by sqlglot's Athena dialect (tests/athena_sql/parse.py): one
+/// `{"name", "error", "kind", "target"}` per statement.
+fn parse_as_athena(statements: &[(String, String)]) -> Vec<Value> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let how =
+        "the Athena SQL check needs Python 3 with sqlglot (python3 -m pip install sqlglot; ./scripts/test installs it)";
+    let mut child = Command::new("python3")
+        .arg(root().join("tests/athena_sql/parse.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {how}"));
+    let input: Vec<Value> = statements.iter().map(|(n, s)| serde_json::json!({"name": n, "sql": s})).collect();
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&input).unwrap().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{how}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A compaction statement with every `{{param}}` at the export's example value, quoted here.
+fn with_examples(sql: &str, compaction: &Value) -> String {
+    let mut out = sql.to_string();
+    for p in compaction["params"].as_array().unwrap() {
+        let literal = format!("'{}'", p["default"].as_str().unwrap().replace('\'', "''"));
+        out = out.replace(&format!("{{{{{}}}}}", p["name"].as_str().unwrap()), &literal);
+    }
+    assert!(!out.contains("{{"), "a placeholder that is not a parameter in {sql}");
+    out
+}
+
+#[test]
+fn every_athena_statement_parses_as_athena_sql() {
+    let spec = example_spec();
+    let json: Value = serde_json::from_str(&ok(&["sql", "export", "--spec", spec.to_str().unwrap()])).unwrap();
+    let compaction = &json["compaction"];
+    let mut statements: Vec<(String, String)> = json["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["name"].as_str().unwrap().to_string(), q["sql"].as_str().unwrap().to_string()))
+        .collect();
+    for s in compaction["statements"].as_array().unwrap() {
+        statements
+            .push((s["name"].as_str().unwrap().to_string(), with_examples(s["sql"].as_str().unwrap(), compaction)));
+    }
+    // The check itself can fail: a broken statement is reported.
+    statements.push(("broken".into(), "SELECT item_key, FROM changes WHERE (dt =".into()));
+    let parsed = parse_as_athena(&statements);
+    assert_eq!(parsed.len(), statements.len());
+    let (broken, parsed) = parsed.split_last().unwrap();
+    assert!(broken["error"].is_string(), "{broken}");
+
+    let kinds: BTreeMap<&str, &str> = json["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| (q["name"].as_str().unwrap(), if q["kind"] == "view" { "Create" } else { "Select" }))
+        .collect();
+    for (p, s) in parsed.iter().zip(&statements) {
+        let name = p["name"].as_str().unwrap();
+        assert!(p["error"].is_null(), "{name} does not parse as Athena SQL: {}\n{}", p["error"], s.1);
+        let writes = compaction["statements"].as_array().unwrap().iter().find(|c| c["name"] == name);
+        match writes {
+            Some(c) if c["table"].is_string() => {
+                assert_eq!(p["kind"], "Insert", "{name}");
+                assert_eq!(p["target"], c["table"], "{name} writes its table");
+            }
+            Some(_) => assert_eq!(p["kind"], "Select", "{name}"),
+            None => assert_eq!(p["kind"], kinds[name], "{name}"),
+        }
+    }
+}
+
+#[test]
+fn compaction_statements_fold_every_compacted_table_a_batch_at_a_time() {
+    let spec = example_spec();
+    let spec_arg = spec.to_str().unwrap();
+    let json: Value = serde_json::from_str(&ok(&["sql", "export", "--spec", spec_arg])).unwrap();
+    let schema: Value = serde_json::from_str(&ok(&["schema", "export", "--spec", spec_arg])).unwrap();
+    let partitions = |table: &str| -> Vec<String> {
+        let t = schema["Tables"].as_array().unwrap().iter().find(|t| t["Name"] == table);
+        let t = t.unwrap_or_else(|| panic!("{table} is not in `ddb-lake schema export`"));
+        t["PartitionKeys"].as_array().unwrap().iter().map(|k| k["Name"].as_str().unwrap().to_string()).collect()
+    };
+    let compaction = &json["compaction"];
+    assert!(compaction["batch_days"].as_u64().unwrap() <= 100, "Athena writes at most 100 partitions per INSERT INTO");
+    let params: BTreeSet<&str> =
+        compaction["params"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let statements = compaction["statements"].as_array().unwrap();
+    let of = |step: &str| -> Vec<&Value> { statements.iter().filter(|s| s["step"] == step).collect() };
+    let steps: Vec<&str> = statements.iter().map(|s| s["step"].as_str().unwrap()).collect();
+    let mut order = steps.clone();
+    order.dedup();
+    assert_eq!(order, ["plan", "batches", "history", "state", "row", "obsolete"]);
+
+    // Every table the stream writes and that is compacted: changes, attributes, the declared ones.
+    let compacted = ["changes", "attributes", "sync_configs", "field_mappings"];
+    for (step, suffix) in [("history", "_compacted"), ("state", "_state")] {
+        let tables: Vec<&str> = of(step).iter().map(|s| s["table"].as_str().unwrap()).collect();
+        let want: Vec<String> = compacted.iter().map(|t| format!("{t}{suffix}")).collect();
+        assert_eq!(tables, want, "{step}: changes first");
+    }
+    for s in of("history") {
+        let (table, sql) = (s["table"].as_str().unwrap(), s["sql"].as_str().unwrap());
+        assert_eq!(partitions(table), ["dt"], "{table}");
+        assert!(sql.starts_with(&format!("INSERT INTO {table}\n")), "{sql}");
+        // One batch's days, nothing else: at most batch_days partitions.
+        assert_eq!(sql.matches("WHERE dt BETWEEN {{first_day}} AND {{last_day}}").count(), 1, "{sql}");
+        assert_eq!(sql.matches("WHERE").count(), 1, "{sql}");
+        assert!(sql.trim_end().ends_with("AND {{last_day}}"), "{sql}");
+    }
+    for s in of("state") {
+        let table = s["table"].as_str().unwrap();
+        assert!(partitions(table).is_empty(), "{table} is one partition");
+    }
+    for s in statements {
+        for (i, _) in s["sql"].as_str().unwrap().match_indices("{{") {
+            let rest = &s["sql"].as_str().unwrap()[i + 2..];
+            let name = &rest[..rest.find("}}").unwrap()];
+            assert!(params.contains(name), "{}: {{{{{name}}}}} is not a parameter", s["name"]);
+        }
+        if s["step"] == "history" || s["step"] == "state" {
+            let sql = s["sql"].as_str().unwrap();
+            assert_eq!(
+                sql.split_once('\n').unwrap().1,
+                s["select"].as_str().unwrap(),
+                "Athena runs the engine's select"
+            );
+        }
+    }
+    // The row's key and header are those of the `compactions` table.
+    assert_eq!(compaction["marker_key"], "compactions/dt={{through}}/compaction_{{compaction_id}}.tsv");
+    let columns: Vec<&str> = schema["Tables"].as_array().unwrap().iter().find(|t| t["Name"] == "compactions").unwrap()
+        ["StorageDescriptor"]["Columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(compaction["marker_header"].as_str().unwrap().split('\t').collect::<Vec<_>>(), columns);
+}

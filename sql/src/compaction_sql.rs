@@ -275,7 +275,7 @@ pub fn compaction_sql(spec: &LakeSpec) -> Result<CompactionSql, SqlFileError> {
         format!("The days with text objects up to through, in batches of at most {BATCH_DAYS} days (first_day, last_day)"),
         format!(
             "SELECT min({PARTITION_COLUMN}) AS first_day, max({PARTITION_COLUMN}) AS last_day\n\
-             FROM (\n  SELECT {PARTITION_COLUMN}, (row_number() OVER (ORDER BY {PARTITION_COLUMN}) - 1) / {BATCH_DAYS} AS batch\n  \
+             FROM (\n  SELECT {PARTITION_COLUMN}, floor(CAST(row_number() OVER (ORDER BY {PARTITION_COLUMN}) - 1 AS double) / {BATCH_DAYS}) AS batch\n  \
              FROM (\n    {days}\n  ) d\n) b\nGROUP BY batch\nORDER BY first_day"
         ),
     ));

@@ -36,6 +36,8 @@ export const DEFAULTS = {
   backfillTimeoutSeconds: 900,
   backfillMaxConcurrency: 100,
   backfillToleratedFailurePercentage: 0,
+  // Every day at 03:30 UTC: the day before yesterday is closed by then (docs/compaction.md).
+  compactionSchedule: 'cron(30 3 * * ? *)',
 } as const;
 
 /** Log retention periods CloudWatch Logs accepts. */
@@ -79,6 +81,8 @@ export interface LakeConfig {
   /** Secrets Manager secret (name or ARN) holding the redaction key, when the spec hashes. */
   redactionKeySecret?: string;
   metricsNamespace: string;
+  /** When the compaction state machine runs: an EventBridge Scheduler `cron(…)` or `rate(…)` expression, UTC. */
+  compactionSchedule: string;
   /** The bucket the table's exports are written to; undefined = the lake bucket. */
   exportBucket?: string;
   /** The key prefix exports are written under (may be empty: the whole bucket). */
@@ -135,6 +139,20 @@ function oneOf<T extends string>(read: ContextReader, key: string, fallback: T, 
 const STREAM_ARN = /^arn:aws[a-z-]*:dynamodb:[a-z0-9-]+:\d{12}:table\/([A-Za-z0-9_.-]{3,255})\/stream\/[^/]+$/;
 
 /** Table name in a stream ARN, or an error naming the expected shape. */
+/** An EventBridge Scheduler expression: `cron(6 fields)` or `rate(N unit)`. */
+function scheduleExpression(read: ContextReader, key: string, fallback: string): string {
+  const value = text(read, key) ?? fallback;
+  const cron = /^cron\((\S+ ){5}\S+\)$/.test(value);
+  const rate = /^rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)$/.test(value);
+  if (!cron && !rate) {
+    throw new Error(
+      `${key}: ${JSON.stringify(value)} is not an EventBridge Scheduler expression; use cron(minutes hours day-of-month month day-of-week year), ` +
+        `e.g. ${fallback} (UTC), or rate(1 day)`,
+    );
+  }
+  return value;
+}
+
 export function tableNameOfStream(arn: string): string {
   const m = STREAM_ARN.exec(arn);
   if (!m) {
@@ -218,6 +236,7 @@ export function readConfig(read: ContextReader): LakeConfig {
     alarmEmail,
     redactionKeySecret: text(read, 'redactionKeySecret'),
     metricsNamespace: text(read, 'metricsNamespace') ?? DEFAULTS.metricsNamespace,
+    compactionSchedule: scheduleExpression(read, 'compactionSchedule', DEFAULTS.compactionSchedule),
     exportBucket,
     exportPrefix,
     backfillMemoryMb: int(read, 'backfillMemoryMb', DEFAULTS.backfillMemoryMb, 128, 10240),

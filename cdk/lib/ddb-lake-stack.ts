@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 
 import { Backfill, exportLocation } from './backfill';
 import { LakeCatalog } from './catalog';
+import { Compaction } from './compaction';
 import type { LakeConfig } from './config';
 import { normalizerTables, type LakeInputs } from './inputs';
 import { LakeMonitoring } from './monitoring';
@@ -49,6 +50,7 @@ export class DdbLakeStack extends Stack {
   readonly normalizer: Normalizer;
   readonly backfill: Backfill;
   readonly catalog: LakeCatalog;
+  readonly compaction: Compaction;
   readonly monitoring: LakeMonitoring;
   /** The demo table, when no existing stream was given. */
   readonly demoTable?: dynamodb.Table;
@@ -128,10 +130,25 @@ export class DdbLakeStack extends Stack {
       bytesScannedCutoffMb: config.bytesScannedCutoffMb,
     });
 
+    this.compaction = new Compaction(this, 'Compaction', {
+      compaction: inputs.sql.compaction,
+      database: inputs.schema.DatabaseName,
+      workGroupName: this.catalog.workGroup.ref,
+      lakeBucket: this.storage.lakeBucket,
+      prefix: lake.Prefix,
+      resultsBucket: this.storage.resultsBucket,
+      key: this.storage.key,
+      schedule: config.compactionSchedule,
+      logRetentionDays: config.logRetentionDays,
+    });
+    // Its statements read the views and write the compacted tables.
+    this.compaction.stateMachine.node.addDependency(this.catalog);
+
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       function: this.normalizer.function,
       onFailureQueue: this.normalizer.onFailureQueue,
       backfill: this.backfill.stateMachine,
+      compaction: this.compaction.stateMachine,
       metricsNamespace: config.metricsNamespace,
       tables,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,
@@ -154,6 +171,10 @@ export class DdbLakeStack extends Stack {
     new CfnOutput(this, 'BackfillStateMachineArn', {
       description: 'aws stepfunctions start-execution --state-machine-arn <this> --input \'{"export":"s3://…/AWSDynamoDB/<export id>"}\'',
       value: this.backfill.stateMachine.stateMachineArn,
+    });
+    new CfnOutput(this, 'CompactionStateMachineArn', {
+      description: `Runs ${config.compactionSchedule} (UTC); to run it now: aws stepfunctions start-execution --state-machine-arn <this>`,
+      value: this.compaction.stateMachine.stateMachineArn,
     });
     new CfnOutput(this, 'GlueDatabase', { value: inputs.schema.DatabaseName });
     new CfnOutput(this, 'AthenaWorkGroup', { value: this.catalog.workGroup.ref });

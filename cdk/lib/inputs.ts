@@ -83,10 +83,37 @@ export interface LakeQuery {
   sql: string;
 }
 
+/** One statement of a compaction run (`ddb-lake sql export`, "compaction"). */
+export interface CompactionStatement {
+  name: string;
+  step: 'plan' | 'batches' | 'history' | 'state' | 'row' | 'obsolete';
+  /** The table a `history` or `state` statement writes. */
+  table: string | null;
+  question: string;
+  /** The query the embedded engine runs (`history`, `state`), with `{{param}}` placeholders. */
+  select: string;
+  /** What Athena runs, with `{{param}}` placeholders (typed SQL literals). */
+  sql: string;
+}
+
+/** The statements of a compaction run, in run order. */
+export interface CompactionExport {
+  version: number;
+  source: string;
+  batch_days: number;
+  cutoff_minutes: number;
+  params: QueryParam[];
+  /** The key of the run's `compactions` row under the lake's prefix, with placeholders. */
+  marker_key: string;
+  marker_header: string;
+  statements: CompactionStatement[];
+}
+
 /** `ddb-lake sql export`. */
 export interface SqlExport {
   database: string;
   queries: LakeQuery[];
+  compaction: CompactionExport;
 }
 
 /** Everything the stack reads from the repository. */

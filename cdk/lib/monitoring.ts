@@ -1,7 +1,7 @@
 // What tells an engineer the pipeline is unwell before an analyst does: alarms on the
 // stream's iterator age, function errors and throttles, messages in the on-failure queue,
-// the function's own EMF metrics (quarantined records, rejected cells, failed records), and failed
-// backfill executions, all sent to one
+// the function's own EMF metrics (quarantined records, rejected cells, failed records), failed
+// backfill executions and failed or timed-out compaction runs, all sent to one
 // encrypted SNS topic (optionally with an e-mail subscription); and a dashboard with
 // throughput, lag, errors and bytes written. Created by DdbLakeStack.
 
@@ -22,6 +22,8 @@ export interface LakeMonitoringProps {
   onFailureQueue: sqs.IQueue;
   /** The backfill state machine. */
   backfill: sfn.IStateMachine;
+  /** The compaction state machine. */
+  compaction: sfn.IStateMachine;
   /** Namespace of the function's EMF metrics (dimension FunctionName). */
   metricsNamespace: string;
   /** Declared tables and the two built-in ones, for the rows-per-table graph. */
@@ -164,6 +166,21 @@ export class LakeMonitoring extends Construct {
         0,
         1,
         'A backfill execution failed: its error names the export or the data files without their snapshots row (the Map Run lists the failed children); the views do not use that snapshot until an execution with the same input succeeds.',
+      ),
+      compactionFailed: alarm(
+        'CompactionFailedAlarm',
+        new cloudwatch.MathExpression({
+          expression: 'failed + timedOut',
+          usingMetrics: {
+            failed: props.compaction.metricFailed({ period: PERIOD, statistic: 'Sum' }),
+            timedOut: props.compaction.metricTimedOut({ period: PERIOD, statistic: 'Sum' }),
+          },
+          period: PERIOD,
+          label: 'compaction executions failed or timed out',
+        }),
+        0,
+        1,
+        "A compaction run failed or timed out: the failed step names the statement and Athena's reason. Answers stay as before (a run counts only once its compactions row is written); the next scheduled run starts over, or start one by hand once the cause is fixed.",
       ),
     };
 

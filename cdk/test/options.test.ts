@@ -145,9 +145,10 @@ describe('backfill settings', () => {
   const exportsArn = { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-exports/ddb/exports/*']] };
   it('reads exports from the given bucket and prefix only, and tells the worker where', () => {
     const statements = resourcesOf(s.template, 'AWS::IAM::Policy').flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
-    const reads = statements.filter((st: any) => st.Action === 's3:GetObject' && st.Sid !== 'ReadSnapshotRows');
+    const reads = statements.filter((st: any) => st.Action === 's3:GetObject' && !['ReadSnapshotRows', 'ReadLake'].includes(st.Sid));
     // The worker's role and the state machine's (its ItemReader); besides them, only the
-    // worker's read of the lake's `snapshots` rows (an incremental export's plan).
+    // worker's read of the lake's `snapshots` rows (an incremental export's plan) and the
+    // compaction's read of the lake (tested in compaction.test.ts).
     assert.deepEqual(reads.map((st: any) => st.Resource), [exportsArn, exportsArn]);
     const rows = statements.filter((st: any) => st.Sid === 'ReadSnapshotRows');
     assert.equal(rows.length, 1);

@@ -450,8 +450,8 @@ describe('alarms and dashboard', () => {
     return a;
   };
 
-  it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells, failed records and backfills', () => {
-    assert.equal(alarms.length, 8);
+  it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells, failed records, backfills and compactions', () => {
+    assert.equal(alarms.length, 9);
     const expect = (metric: string, namespace: string, threshold: number, periods: number) => {
       const a = find(metric);
       assert.equal(a.Namespace, namespace, metric);
@@ -474,6 +474,21 @@ describe('alarms and dashboard', () => {
     assert.deepEqual(expect('ExecutionsFailed', 'AWS/States', 0, 1).Dimensions, [
       { Name: 'StateMachineArn', Value: { Ref: logicalId(stack.backfill.stateMachine) } },
     ]);
+    // Compaction runs that failed or timed out, summed.
+    const compaction = alarms.find((a: any) => a.Metrics);
+    assert.ok(compaction, 'an alarm on a math expression');
+    assert.equal(compaction.Threshold, 0);
+    assert.deepEqual(compaction.AlarmActions, [{ Ref: topicId }]);
+    const expression = compaction.Metrics.find((m: any) => m.Expression);
+    assert.equal(expression.Expression, 'failed + timedOut');
+    const machine = { Ref: logicalId(stack.compaction.stateMachine) };
+    const byId = Object.fromEntries(compaction.Metrics.filter((m: any) => m.MetricStat).map((m: any) => [m.Id, m.MetricStat]));
+    assert.equal(byId.failed.Metric.MetricName, 'ExecutionsFailed');
+    assert.equal(byId.timedOut.Metric.MetricName, 'ExecutionsTimedOut');
+    for (const stat of Object.values(byId) as any[]) {
+      assert.deepEqual(stat.Metric.Dimensions, [{ Name: 'StateMachineArn', Value: machine }]);
+      assert.equal(stat.Stat, 'Sum');
+    }
   });
 
   it('deliver to an encrypted topic that CloudWatch may use', () => {

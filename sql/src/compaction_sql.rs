@@ -16,9 +16,9 @@
 //! 3. `history`, per table: `INSERT INTO <table>_compacted` the text rows of a batch's days;
 //! 4. `state`, per table (`changes` first, the others join it): `INSERT INTO <table>_state`
 //!    the rows of the items that exist at the watermark;
-//! 5. `row` (Athena only): the run's `compactions` row as one tab-separated line, which the
-//!    state machine writes under [`CompactionSql::marker_key`] (with the header line): from
-//!    then on the run counts;
+//! 5. `row` (Athena only): the run's `compactions` object (the header line, then the run's
+//!    row, tab-separated), which the state machine puts under [`CompactionSql::marker_key`]:
+//!    from then on the run counts;
 //! 6. `obsolete` (Athena only): the keys of the objects the run made redundant (the folded
 //!    text objects last modified before the cutoff, the earlier runs' states, what runs that
 //!    never got their row left), which the state machine deletes.
@@ -99,7 +99,7 @@ pub struct CompactionSql {
     pub params: Vec<Param>,
     /// The key of the run's `compactions` row under the lake's prefix, with placeholders.
     pub marker_key: String,
-    /// The `compactions` header line, written before the `row` statement's line.
+    /// The `compactions` header line (the `row` statement's first line).
     pub marker_header: String,
     /// The statements, in run order (`history` and `state` once per table).
     pub statements: Vec<Statement>,
@@ -252,7 +252,7 @@ pub fn compaction_sql(spec: &LakeSpec) -> Result<CompactionSql, SqlFileError> {
             .into(),
         format!(
             "SELECT p.through, p.through || '_' || p.stamp AS {COMPACTION_ID_COLUMN}, p.cutoff, p.started,\n       \
-             coalesce(c.previous, '') AS previous\n\
+             coalesce(c.previous, '0000-00-00') AS previous\n\
              FROM (\n  SELECT CAST(current_date - INTERVAL '2' DAY AS varchar) AS through,\n         \
              format_datetime(current_timestamp AT TIME ZONE 'UTC', 'yyyyMMdd''T''HHmmssSSS''Z''') AS stamp,\n         \
              format_datetime(current_timestamp AT TIME ZONE 'UTC' - INTERVAL '{CUTOFF_MINUTES}' MINUTE, \
@@ -306,15 +306,23 @@ pub fn compaction_sql(spec: &LakeSpec) -> Result<CompactionSql, SqlFileError> {
     }
 
     let folded = folded_objects(&text);
+    // The object's first line: the column names, as every text object of the lake has.
+    let header = BuiltInTable::Compactions
+        .schema()
+        .columns
+        .iter()
+        .map(|c| format!("'{}'", c.name))
+        .collect::<Vec<_>>()
+        .join(" || chr(9) || ");
     statements.push(plain(
         "compaction_row",
         Step::Row,
-        "The run's compactions row, as one tab-separated line".into(),
+        "The run's compactions object: the header line and the run's row, tab-separated".into(),
         format!(
-            "SELECT {{{{compaction_id}}}} || chr(9) || {{{{through}}}} || chr(9)\n    \
+            "SELECT {header} || chr(10)\n    || {{{{compaction_id}}}} || chr(9) || {{{{through}}}} || chr(9)\n    \
              || format_datetime(CAST(CAST({{{{through}}}} AS date) + INTERVAL '1' DAY AS timestamp), 'yyyy-MM-dd HH:mm:ss.SSS') || chr(9)\n    \
              || CAST(f.objects AS varchar) || chr(9) || CAST(f.bytes AS varchar) || chr(9) || CAST(s.items AS varchar) || chr(9)\n    \
-             || {{{{started}}}} AS line\n\
+             || {{{{started}}}} || chr(10) AS object\n\
              FROM (SELECT count(*) AS objects, coalesce(sum(size), 0) AS bytes FROM (\n  \
              SELECT DISTINCT path, size FROM (\n  {folded}\n  ) o) u) f\n\
              CROSS JOIN (SELECT count(*) AS items FROM changes{STATE_SUFFIX}\n  \

@@ -61,8 +61,9 @@ enum Command {
     /// command before anything is written. --jobs data files are read and written at a time;
     /// running it again rewrites the same objects.
     Backfill(cmd::backfill::Args),
-    /// Fold a local lake's closed days into Parquet: each table's history by day, and every
-    /// item's rows at the watermark (the end of the last day folded).
+    /// Fold a lake's closed days into Parquet: each table's history by day, and every item's
+    /// rows at the watermark (the end of the last day folded). A local lake is folded by the
+    /// embedded engine, a lake in S3 by Athena.
     ///
     /// After it, a current-state question reads the state and the text objects after the
     /// watermark, nothing older, and every answer is the same as before (docs/compaction.md).

@@ -740,3 +740,163 @@ fn cost_is_5_dollars_per_terabyte() {
     assert!((cost_estimate_usd(100_000_000) - 0.0005).abs() < 1e-15);
     assert!(cost_estimate_usd(i64::MAX).is_finite());
 }
+
+/// One seeded result: `columns`, then one row per entry (a header row first, as Athena gives).
+fn result_set(columns: &[&str], rows: &[Vec<&str>]) -> Value {
+    let row = |cells: Vec<&str>| json!({"Data": cells.iter().map(|c| json!({"VarCharValue": c})).collect::<Vec<_>>()});
+    json!({
+        "column_info": columns.iter().map(|c| json!({"Name": c, "Type": "varchar", "Nullable": "NULLABLE"})).collect::<Vec<_>>(),
+        "rows": std::iter::once(row(columns.to_vec())).chain(rows.iter().map(|r| row(r.clone()))).collect::<Vec<_>>(),
+    })
+}
+
+/// Every statement submitted in `workgroup`, in submission order.
+async fn submitted(client: &Client, workgroup: &str) -> Vec<String> {
+    let ids = client.list_query_executions().work_group(workgroup).send().await.expect("list");
+    let mut executions = Vec::new();
+    for id in ids.query_execution_ids() {
+        let e = client.get_query_execution().query_execution_id(id).send().await.expect("get").query_execution.unwrap();
+        executions.push(e);
+    }
+    executions.sort_by_key(|e| e.status().and_then(|s| s.submission_date_time()).map(|t| t.as_nanos()));
+    executions.iter().map(|e| e.query().unwrap_or_default().to_string()).collect()
+}
+
+/// `ddb-lake compact --lake s3://…` against moto. moto's Athena runs no SQL: it answers seeded
+/// results in order, so the plan, the batches, the run's row and the obsolete keys are seeded
+/// (empty answers for the INSERTs). Checked: every statement submitted is the exported one with
+/// the plan's values (rendered here), in run order, a batch at a time; the row object is written
+/// where the lake's reader finds the watermark; exactly the keys the obsolete query named are
+/// removed. Then a lake compacted through a later day is refused before anything is written.
+#[tokio::test]
+async fn compact_in_athena_runs_the_exported_statements_and_removes_what_they_name() {
+    let moto = Moto::start();
+    let client = client(&moto.endpoint.clone());
+    create_work_group(&client, "compact-wg").await;
+    let s3 = moto.s3();
+    s3.create_bucket().bucket("lake-bucket").send().await.expect("bucket");
+    let obsolete = [
+        "lake/changes/dt=2026-01-01/a.tsv.gz",
+        "lake/attributes/dt=2026-11-28/b.tsv.gz",
+        "lake/changes_state/old.parquet",
+    ];
+    let kept = ["lake/changes/dt=2026-11-29/c.tsv.gz", "lake/_quarantine/q.jsonl.gz", "lake/changes_state/new.parquet"];
+    for key in obsolete.iter().chain(&kept) {
+        s3.put_object().bucket("lake-bucket").key(*key).body(b"x".to_vec().into()).send().await.expect("put");
+    }
+
+    let export = ddb_lake(&["sql", "export", "--spec", example_spec().to_str().unwrap()]);
+    assert!(export.status.success());
+    let json: Value = serde_json::from_slice(&export.stdout).unwrap();
+    let statements = json["compaction"]["statements"].as_array().unwrap().clone();
+    let of = |step: &str| -> Vec<String> {
+        statements.iter().filter(|s| s["step"] == step).map(|s| s["sql"].as_str().unwrap().to_string()).collect()
+    };
+    let id = "2026-11-28_20261130T033000123Z";
+    let values = [
+        ("through", "2026-11-28"),
+        ("compaction_id", id),
+        ("cutoff", "2026-11-30T03:15:00.123Z"),
+        ("started", "2026-11-30 03:30:00.123"),
+    ];
+    let with = |sql: &str, extra: &[(&str, &str)]| {
+        let mut out = sql.to_string();
+        for (k, v) in values.iter().chain(extra) {
+            out = out.replace(&format!("{{{{{k}}}}}"), &format!("'{v}'"));
+        }
+        assert!(!out.contains("{{"), "{out}");
+        out
+    };
+    let object = format!(
+        "compaction_id\tthrough\twatermark\tfolded_objects\tfolded_bytes\tstate_items\tcreated_at\n\
+         {id}\t2026-11-28\t2026-11-29 00:00:00.000\t2\t5120\t7\t2026-11-30 03:30:00.123\n"
+    );
+    let batches = [("2026-01-01", "2026-04-10"), ("2026-04-11", "2026-11-28")];
+    let mut seeded = vec![
+        result_set(
+            &["through", "compaction_id", "cutoff", "started", "previous"],
+            &[vec!["2026-11-28", id, values[2].1, values[3].1, "2026-11-20"]],
+        ),
+        result_set(&["first_day", "last_day"], &batches.iter().map(|(f, l)| vec![*f, *l]).collect::<Vec<_>>()),
+    ];
+    let inserts = of("history").len() * batches.len() + of("state").len();
+    seeded.extend((0..inserts).map(|_| json!({"column_info": [], "rows": []})));
+    seeded.push(result_set(&["object"], &[vec![object.as_str()]]));
+    seeded.push(result_set(&["Key"], &obsolete.iter().map(|k| vec![*k]).collect::<Vec<_>>()));
+    seed_results(&moto, Value::Array(seeded));
+
+    let args = |lake: &str| {
+        vec![
+            "compact".to_string(),
+            "--lake".into(),
+            lake.into(),
+            "--spec".into(),
+            example_spec().to_str().unwrap().into(),
+            "--workgroup".into(),
+            "compact-wg".into(),
+            "--endpoint-url".into(),
+            moto.endpoint.clone(),
+            "--timeout-secs".into(),
+            "30".into(),
+        ]
+    };
+    let argv = args("s3://lake-bucket/lake");
+    let out = ddb_lake(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            format!("compacted s3://lake-bucket/lake through 2026-11-28 (run {id}, in Athena)"),
+            "  folded   2 text objects, 5120 bytes".into(),
+            "  state    7 items".into(),
+            "  removed  3 objects it made redundant".into(),
+        ]
+    );
+
+    let mut want = vec![of("plan")[0].clone(), with(&of("batches")[0], &[])];
+    for (first, last) in batches {
+        want.extend(of("history").iter().map(|s| with(s, &[("first_day", first), ("last_day", last)])));
+    }
+    want.extend(of("state").iter().map(|s| with(s, &[])));
+    want.push(with(&of("row")[0], &[]));
+    want.push(with(&of("obsolete")[0], &[]));
+    assert_eq!(submitted(&client, "compact-wg").await, want);
+
+    // The row, where the lake's reader finds the watermark.
+    let key = format!("lake/compactions/dt=2026-11-28/compaction_{id}.tsv");
+    let got = s3.get_object().bucket("lake-bucket").key(&key).send().await.expect("the row object");
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), object.as_bytes());
+    let sink = ddb_lake_writer::s3::S3Sink::new(
+        s3.clone(),
+        "lake-bucket",
+        "lake",
+        None,
+        ddb_lake_writer::s3::Encryption::BucketDefault,
+    );
+    use ddb_lake_writer::sink::LakeReader;
+    assert_eq!(sink.compacted_through().await.unwrap().as_deref(), Some("2026-11-28"));
+    // Exactly the obsolete keys are gone.
+    let listed = s3.list_objects_v2().bucket("lake-bucket").send().await.unwrap();
+    let mut left: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    left.sort();
+    let mut want_left: Vec<&str> = kept.iter().copied().chain([key.as_str()]).collect();
+    want_left.sort();
+    assert_eq!(left, want_left);
+
+    // Compacted through a later day than this run's: refused after the plan, nothing written.
+    seed_results(
+        &moto,
+        json!([result_set(
+            &["through", "compaction_id", "cutoff", "started", "previous"],
+            &[vec!["2026-11-28", id, values[2].1, values[3].1, "2026-12-01"]],
+        )]),
+    );
+    let before = submitted(&client, "compact-wg").await.len();
+    let out = ddb_lake(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("s3://lake-bucket/lake is already compacted through 2026-12-01"), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(submitted(&client, "compact-wg").await.len(), before + 1, "only the plan ran");
+}

@@ -41,22 +41,23 @@ impl From<OutputFormat> for Format {
 pub struct AthenaArgs {
     /// Athena: Glue database (default: the spec's).
     #[arg(long)]
-    database: Option<String>,
+    pub(super) database: Option<String>,
     /// Athena: workgroup (default: primary).
     #[arg(long)]
-    workgroup: Option<String>,
+    pub(super) workgroup: Option<String>,
     /// Athena: query result location, s3://… (default: the workgroup's).
     #[arg(long, value_name = "S3_URL")]
-    output_location: Option<String>,
+    pub(super) output_location: Option<String>,
     /// Athena: endpoint URL (e.g. a local moto_server); default AWS_ENDPOINT_URL, else AWS.
     #[arg(long, value_name = "URL")]
-    endpoint_url: Option<String>,
+    pub(super) endpoint_url: Option<String>,
     /// Athena: region (default: AWS_REGION / the profile, else us-east-1).
     #[arg(long)]
-    region: Option<String>,
-    /// Athena: give up on a query (and cancel it) after this many seconds.
-    #[arg(long, value_name = "N", default_value_t = 300)]
-    timeout_secs: u64,
+    pub(super) region: Option<String>,
+    /// Athena: give up on a query (and cancel it) after this many seconds (default: 300 for
+    /// a question or a view, 3600 for a statement of `compact`).
+    #[arg(long, value_name = "N")]
+    pub(super) timeout_secs: Option<u64>,
 }
 
 /// The embedded engine's memory.
@@ -262,7 +263,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
         }
         SqlCommand::CreateViews { spec, athena } => runtime()?.block_on(async {
             let queries = named_queries(&load_spec(spec.as_deref())?)?;
-            let athena = Athena::connect(&athena, spec.as_deref()).await?;
+            let athena = Athena::connect(&athena, spec.as_deref(), QUESTION_TIMEOUT_SECS).await?;
             let database = &athena.target.database;
             for view in queries.views() {
                 athena
@@ -299,7 +300,8 @@ async fn query_local(lake: &LocalLake, sql: &str) -> anyhow::Result<Answer> {
 
 /// Runs a question in Athena; prints the bytes scanned and the cost estimate on stderr.
 async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
-    let outcome = Athena::connect(&engine.athena_args, engine.spec.as_deref()).await?.run(sql).await?;
+    let outcome =
+        Athena::connect(&engine.athena_args, engine.spec.as_deref(), QUESTION_TIMEOUT_SECS).await?.run(sql).await?;
     eprintln!(
         "athena: query {} scanned {} bytes (about ${:.6} at $5/TB, 10 MB minimum){}",
         outcome.execution_id,
@@ -310,8 +312,11 @@ async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
     Ok(Answer { columns: outcome.columns, rows: outcome.rows })
 }
 
+/// How long a question or a view statement may run in Athena by default.
+const QUESTION_TIMEOUT_SECS: u64 = 300;
+
 /// An Athena client with the target and timeout the options give.
-struct Athena {
+pub(super) struct Athena {
     client: aws_sdk_athena::Client,
     target: AthenaTarget,
     timeout: std::time::Duration,
@@ -319,7 +324,11 @@ struct Athena {
 
 impl Athena {
     /// The client and target of `args` (database: --database, else the spec's).
-    async fn connect(args: &AthenaArgs, spec: Option<&Path>) -> anyhow::Result<Athena> {
+    pub(super) async fn connect(
+        args: &AthenaArgs,
+        spec: Option<&Path>,
+        default_timeout_secs: u64,
+    ) -> anyhow::Result<Athena> {
         let spec = load_spec(spec)?;
         let config = super::aws_config(args.endpoint_url.as_deref(), args.region.as_deref()).await;
         Ok(Athena {
@@ -330,12 +339,12 @@ impl Athena {
                 output_location: args.output_location.clone(),
                 catalog: None,
             },
-            timeout: std::time::Duration::from_secs(args.timeout_secs),
+            timeout: std::time::Duration::from_secs(args.timeout_secs.unwrap_or(default_timeout_secs)),
         })
     }
 
     /// Runs one statement and waits for it, printing its state changes on stderr.
-    async fn run(&self, sql: &str) -> anyhow::Result<QueryOutcome> {
+    pub(super) async fn run(&self, sql: &str) -> anyhow::Result<QueryOutcome> {
         let mut on_state = |s: &str| eprintln!("athena: {s}");
         Ok(run_query(&self.client, &self.target, sql, &mut on_state, self.timeout).await?)
     }

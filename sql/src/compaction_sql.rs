@@ -32,8 +32,7 @@ use ddb_lake_glue_schema::definition::{table_definitions, TableDefinition};
 use serde::Serialize;
 
 use crate::files::{self, Kind, Param, ParamType, SqlFile, SqlFileError};
-use crate::named_queries::GENERATED_SOURCE;
-use crate::views::column_list;
+use crate::views::{column_list, GENERATED_SOURCE};
 
 /// Version of the compaction statements (bumped whenever one changes).
 pub const COMPACTION_SQL_VERSION: u32 = 1;
@@ -280,29 +279,28 @@ pub fn compaction_sql(spec: &LakeSpec) -> Result<CompactionSql, SqlFileError> {
         ),
     ));
 
-    for def in &text {
-        let target = format!("{}{COMPACTED_SUFFIX}", def.name);
-        let select = history_select(def);
-        statements.push(Statement {
-            name: format!("compact_history_{}", def.name),
-            step: Step::History,
-            question: format!("The text rows of {} in the days first_day..last_day, into {target}", def.name),
+    // One INSERT INTO per table and step: the history of a batch, then the state.
+    let insert = |step: Step, def: &TableDefinition, select: String| {
+        let (suffix, name, question) = match step {
+            Step::History => (COMPACTED_SUFFIX, "history", "The text rows of {t} in the days first_day..last_day"),
+            _ => (STATE_SUFFIX, "state", "The rows of {t} of every item at the end of through"),
+        };
+        let target = format!("{}{suffix}", def.name);
+        Statement {
+            name: format!("compact_{name}_{}", def.name),
+            step,
+            question: format!("{}, into {target}", question.replace("{t}", &def.name)),
             sql: format!("INSERT INTO {target}\n{select}"),
             table: Some(target),
             select,
-        });
+        }
+    };
+    for def in &text {
+        statements.push(insert(Step::History, def, history_select(def)));
     }
     for def in &text {
-        let target = format!("{}{STATE_SUFFIX}", def.name);
         let select = if def.name == changes { changes_state_select()? } else { table_state_select(def) };
-        statements.push(Statement {
-            name: format!("compact_state_{}", def.name),
-            step: Step::State,
-            question: format!("The rows of {} of every item at the end of through, into {target}", def.name),
-            sql: format!("INSERT INTO {target}\n{select}"),
-            table: Some(target),
-            select,
-        });
+        statements.push(insert(Step::State, def, select));
     }
 
     let folded = folded_objects(&text);

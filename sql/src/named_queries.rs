@@ -25,8 +25,7 @@ use ddb_lake_core::schema::{is_compacted, BuiltInTable, COMPACTED_SUFFIX, STATE_
 
 use crate::views::{current_table_view, history_view, live_view};
 
-/// `source` of the generated `current_<table>` views.
-pub const GENERATED_SOURCE: &str = "generated from the lake spec";
+pub use crate::views::GENERATED_SOURCE;
 
 /// Version of the generated `current_<table>` views.
 pub const GENERATED_VERSION: u32 = 3;

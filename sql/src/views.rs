@@ -18,6 +18,9 @@
 use ddb_lake_core::schema::{BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, STATE_SUFFIX};
 use ddb_lake_glue_schema::definition::TableDefinition;
 
+/// `source` of what is generated from the spec (the views here, the compaction statements).
+pub const GENERATED_SOURCE: &str = "generated from the lake spec";
+
 /// The names of `def`'s stored columns, then of its partition keys when `with_partitions`,
 /// as a SQL select list.
 pub(crate) fn column_list(def: &TableDefinition, with_partitions: bool) -> String {

@@ -72,6 +72,14 @@ enum Command {
     /// arrive later for a compacted day stay text (and in every answer) until the next run
     /// folds them.
     Compact(cmd::compact::Args),
+    /// Every canned question's answer as one HTML page: a chart per question (bars for a
+    /// ranking, lines for a per-day series), the question in words, the table beneath, when
+    /// and from what lake it was made.
+    ///
+    /// The page is self-contained (no script, nothing fetched from elsewhere): open it in a
+    /// browser, mail it, attach it. Runs on the embedded engine over --local (default ./lake)
+    /// or in Athena with --athena and the options of `sql run`.
+    Report(cmd::report::Args),
     /// What a lake's quarantine holds (local or in S3), and writing it again after a fix (list, requeue).
     #[command(subcommand)]
     Quarantine(cmd::quarantine::QuarantineCommand),
@@ -123,6 +131,7 @@ fn main() -> ExitCode {
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Backfill(args) => cmd::backfill::run(args),
         Command::Compact(args) => cmd::compact::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Cat(args) => cmd::cat::run(args),

@@ -900,3 +900,56 @@ async fn compact_in_athena_runs_the_exported_statements_and_removes_what_they_na
     assert!(stderr.contains("nothing was written"), "{stderr}");
     assert_eq!(submitted(&client, "compact-wg").await.len(), before + 1, "only the plan ran");
 }
+
+/// `ddb-lake report --athena` against moto: every question runs in Athena (exactly the
+/// exported statement, in file order) and the page shows what Athena answered, per question.
+#[tokio::test]
+async fn report_in_athena_shows_each_questions_answer() {
+    let moto = Moto::start();
+    let client = client(&moto.endpoint.clone());
+    create_work_group(&client, "report-wg").await;
+    let export = ddb_lake(&["sql", "export", "--spec", example_spec().to_str().unwrap()]);
+    let json: Value = serde_json::from_slice(&export.stdout).unwrap();
+    let questions: Vec<(String, String)> = json["queries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|q| q["kind"] == "question")
+        .map(|q| (q["name"].as_str().unwrap().to_string(), q["sql"].as_str().unwrap().to_string()))
+        .collect();
+    let seeded: Vec<Value> = questions
+        .iter()
+        .map(|(name, _)| {
+            let (a, b) = (format!("{name}-first"), format!("{name}-<second>"));
+            result_set(&["label", "n"], &[vec![a.as_str(), "3"], vec![b.as_str(), "1"]])
+        })
+        .collect();
+    seed_results(&moto, Value::Array(seeded));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let out = ddb_lake(&[
+        "report",
+        "--athena",
+        "--spec",
+        example_spec().to_str().unwrap(),
+        "--database",
+        "report_db",
+        "--workgroup",
+        "report-wg",
+        "--endpoint-url",
+        &moto.endpoint,
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("from Athena, database report_db"), "{html}");
+    assert_eq!(submitted(&client, "report-wg").await, questions.iter().map(|(_, sql)| sql.clone()).collect::<Vec<_>>());
+    for (name, _) in &questions {
+        let section = html.split(&format!("<section id=\"{name}\"")).nth(1).unwrap();
+        let section = &section[..section.find("</section>").unwrap()];
+        assert!(section.contains(&format!("<td>{name}-first</td>")), "{name}");
+        assert!(section.contains(&format!("<td>{name}-&lt;second&gt;</td>")), "{name}: escaped");
+        assert!(section.contains("class=\"chart bars\""), "{name}");
+    }
+}

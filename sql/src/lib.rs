@@ -15,7 +15,8 @@
 //! - [`compaction`]: folding a local lake's text into Parquet history and a state;
 //! - [`compaction_sql`]: the statements of a compaction run, for Athena and the embedded engine;
 //! - [`athena`]: running a question in Athena;
-//! - [`render`]: answers as aligned tables with bar charts, CSV or JSON.
+//! - [`render`]: answers as aligned tables with bar charts, CSV or JSON;
+//! - [`report`]: answers as one self-contained HTML page with a chart per question.
 #![deny(missing_docs)]
 
 pub mod athena;
@@ -28,5 +29,6 @@ pub mod local;
 pub mod named_queries;
 pub mod parquet;
 pub mod render;
+pub mod report;
 pub mod scan;
 pub mod views;

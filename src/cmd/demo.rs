@@ -347,6 +347,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.out.display()
     )?;
     outln!("  ddb-lake sql query 'SELECT * FROM current_field_mappings LIMIT 5' --local {} --spec docs/examples/sync-configurations.toml", args.out.display())?;
+    outln!(
+        "  ddb-lake report --local {} --spec docs/examples/sync-configurations.toml --out report.html   (every answer as charts, one page)",
+        args.out.display()
+    )?;
     outln!("  ddb-lake schema ddl --spec docs/examples/sync-configurations.toml   (the same tables for Athena)")?;
     Ok(())
 }

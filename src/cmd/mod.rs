@@ -28,6 +28,7 @@ pub mod normalize;
 pub mod progress;
 pub mod quarantine;
 pub mod replay;
+pub mod report;
 pub mod schema;
 pub mod spec;
 pub mod sql;

@@ -85,17 +85,17 @@ impl MemoryArgs {
 pub struct EngineArgs {
     /// Run on the embedded engine over this local lake folder (default: ./lake).
     #[arg(long, value_name = "DIR", conflicts_with = "athena")]
-    local: Option<PathBuf>,
+    pub(super) local: Option<PathBuf>,
     /// Lake spec the lake was written with (tables, declared tables).
     #[arg(long, value_name = "FILE")]
-    spec: Option<PathBuf>,
+    pub(super) spec: Option<PathBuf>,
     #[command(flatten)]
-    memory: MemoryArgs,
+    pub(super) memory: MemoryArgs,
     /// Run in Athena instead (database from the spec, or --database).
     #[arg(long)]
-    athena: bool,
+    pub(super) athena: bool,
     #[command(flatten)]
-    athena_args: AthenaArgs,
+    pub(super) athena_args: AthenaArgs,
 }
 
 /// `ddb-lake sql …`
@@ -179,7 +179,7 @@ pub enum SqlCommand {
     },
 }
 
-fn parse_param(s: &str) -> Result<(String, String), String> {
+pub(super) fn parse_param(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
         .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
@@ -286,7 +286,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
 }
 
 /// Runs a statement on the embedded engine; prints on stderr what it read.
-async fn query_local(lake: &LocalLake, sql: &str) -> anyhow::Result<Answer> {
+pub(super) async fn query_local(lake: &LocalLake, sql: &str) -> anyhow::Result<Answer> {
     let started = std::time::Instant::now();
     let answer = lake.query(sql).await?;
     let (objects, bytes) = lake.read();
@@ -299,7 +299,7 @@ async fn query_local(lake: &LocalLake, sql: &str) -> anyhow::Result<Answer> {
 }
 
 /// Runs a question in Athena; prints the bytes scanned and the cost estimate on stderr.
-async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
+pub(super) async fn run_athena(engine: &EngineArgs, sql: &str) -> anyhow::Result<Answer> {
     let outcome =
         Athena::connect(&engine.athena_args, engine.spec.as_deref(), QUESTION_TIMEOUT_SECS).await?.run(sql).await?;
     eprintln!(

@@ -53,7 +53,7 @@ export function namedQueryName(q: LakeQuery): string {
 /** What the console shows next to a named query: version, question, parameters, source. */
 export function namedQueryDescription(q: LakeQuery): string {
   const parts = [`v${q.version}: ${q.question}`];
-  if (q.kind === 'view') parts.push('View: run once after deploying (or `ddb-lake sql create-views`); questions read it.');
+  if (q.kind === 'view') parts.push('View: the deploy creates it in the database (again when it changes); questions read it.');
   if (q.params.length > 0) {
     parts.push(`Parameters, at their defaults: ${q.params.map((p) => `${p.name} (${p.type}) = ${p.default}: ${p.help}`).join('; ')}.`);
   }

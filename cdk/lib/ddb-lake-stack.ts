@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { Backfill, exportLocation } from './backfill';
 import { LakeCatalog } from './catalog';
 import { Compaction } from './compaction';
+import { LakeViews } from './views';
 import type { LakeConfig } from './config';
 import { normalizerTables, type LakeInputs } from './inputs';
 import { LakeMonitoring } from './monitoring';
@@ -50,6 +51,7 @@ export class DdbLakeStack extends Stack {
   readonly normalizer: Normalizer;
   readonly backfill: Backfill;
   readonly catalog: LakeCatalog;
+  readonly views: LakeViews;
   readonly compaction: Compaction;
   readonly monitoring: LakeMonitoring;
   /** The demo table, when no existing stream was given. */
@@ -130,6 +132,17 @@ export class DdbLakeStack extends Stack {
       bytesScannedCutoffMb: config.bytesScannedCutoffMb,
     });
 
+    // Every view, created at deploy (and again when the SQL or the spec changes).
+    this.views = new LakeViews(this, 'Views', {
+      sql: inputs.sql,
+      database: inputs.schema.DatabaseName,
+      workGroupName: this.catalog.workGroup.ref,
+      resultsBucket: this.storage.resultsBucket,
+      key: this.storage.key,
+      logRetentionDays: config.logRetentionDays,
+    });
+    this.views.resource.node.addDependency(this.catalog);
+
     this.compaction = new Compaction(this, 'Compaction', {
       compaction: inputs.sql.compaction,
       database: inputs.schema.DatabaseName,
@@ -142,7 +155,7 @@ export class DdbLakeStack extends Stack {
       logRetentionDays: config.logRetentionDays,
     });
     // Its statements read the views and write the compacted tables.
-    this.compaction.stateMachine.node.addDependency(this.catalog);
+    this.compaction.stateMachine.node.addDependency(this.catalog, this.views);
 
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       function: this.normalizer.function,

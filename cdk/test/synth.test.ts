@@ -35,8 +35,10 @@ describe('cdk synth', () => {
     assert.equal(run.status, 0, `cdk synth failed:\n${run.stdout}\n${run.stderr}`);
     const template = JSON.parse(fs.readFileSync(path.join(run.out, 'DdbLake.template.json'), 'utf8'));
     const count = (type: string) => Object.values(template.Resources).filter((r: any) => r.Type === type).length;
-    // The stream function and the backfill worker.
-    assert.equal(count('AWS::Lambda::Function'), 2);
+    // The stream function and the backfill worker; the views handler and CDK's provider
+    // framework function for the views custom resource.
+    assert.equal(count('AWS::Lambda::Function'), 4);
+    assert.equal(count('Custom::DdbLakeViews'), 1);
     assert.equal(count('AWS::Lambda::EventSourceMapping'), 1);
     // changes, attributes, _rejects, snapshots and compactions, plus the example spec's
     // sync_configs and field_mappings; and the Parquet history and state of the four item tables.
@@ -48,7 +50,9 @@ describe('cdk synth', () => {
     assert.equal(count('AWS::StepFunctions::StateMachine'), 2);
     assert.equal(count('AWS::Scheduler::Schedule'), 1);
     // The function's asset is staged next to the template.
-    const fn: any = Object.values(template.Resources).find((r: any) => r.Type === 'AWS::Lambda::Function');
+    const fn: any = Object.values(template.Resources).find(
+      (r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'provided.al2023',
+    );
     const key: string = fn.Properties.Code.S3Key;
     assert.ok(fs.existsSync(path.join(run.out, `asset.${key.replace(/\.zip$/, '')}`, 'bootstrap')));
     process.stdout.write(`# cdk synth took ${run.seconds.toFixed(1)} s\n`);

@@ -483,6 +483,24 @@ async fn every_question_gives_the_independently_computed_answer() {
             assert_eq!(norm(&answer), want, "question {} ({label})", q.name);
         }
     }
+    // A question published as a metric: its metric statement, on the same engine, gives its
+    // answer's dimensions and value (recorded_errors: the code and the items), row for row.
+    let published = ddb_lake_sql::named_queries::named_queries(&spec).unwrap();
+    let q = published.queries.iter().find(|q| q.name == "recorded_errors").unwrap();
+    let metric = q.metric.as_ref().expect("recorded_errors is published as a metric");
+    // (In any order: each row is a datum of its own.)
+    let mut got = norm(&lake.query(&metric.sql).await.unwrap());
+    got.sort();
+    let mut want: Vec<Vec<String>> =
+        expected("recorded_errors", &f.records).into_iter().map(|r| vec![r[0].clone(), r[1].clone()]).collect();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g[0], w[0]);
+        assert_eq!(g[1].parse::<f64>().unwrap(), w[1].parse::<f64>().unwrap(), "{}", w[0]);
+    }
+
     // Parameters change answers as they say.
     let q = questions.iter().find(|q| q.name == "popular_field_mappings").unwrap();
     let a = lake.query(&q.render(&[("top".into(), "3".into())]).unwrap()).await.unwrap();

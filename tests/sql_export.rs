@@ -141,7 +141,7 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
         let keys: BTreeSet<&str> = q.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            BTreeSet::from(["name", "kind", "version", "question", "reads", "params", "source", "sql"]),
+            BTreeSet::from(["name", "kind", "version", "question", "reads", "params", "source", "sql", "metric"]),
             "{q}"
         );
     }
@@ -256,7 +256,37 @@ fn export_lists_every_view_and_question_as_athena_gets_it() {
             let body: Vec<&str> = shown.lines().skip(3 + params.len()).collect();
             assert_eq!(format!("{sql};"), body.join("\n"), "{name}: what `sql show` prints");
         }
+        // `-- metric: NAME value=COLUMN dimensions=COLUMN,… schedule=…`, read here.
+        match file.fields.get("metric").map(|m| m[0].as_str()) {
+            None => assert!(q["metric"].is_null(), "{name}"),
+            Some(line) => {
+                let m = &q["metric"];
+                let (head, schedule) = line.split_once(" schedule=").unwrap_or((line, "rate(1 hour)"));
+                let mut words = head.split_whitespace();
+                assert_eq!(m["name"], words.next().unwrap(), "{name}");
+                let mut want_dims: Vec<String> = Vec::new();
+                for w in words {
+                    match w.split_once('=').unwrap() {
+                        ("value", v) => assert_eq!(m["value"], v),
+                        ("dimensions", d) => want_dims = d.split(',').map(str::to_owned).collect(),
+                        other => panic!("{name}: {other:?}"),
+                    }
+                }
+                assert_eq!(strings(&m["dimensions"]), want_dims);
+                assert_eq!(m["schedule"], schedule);
+                // The question at its defaults, wrapped: the dimensions' columns, then the value's.
+                let published = m["sql"].as_str().unwrap();
+                let mut select: Vec<String> =
+                    want_dims.iter().map(|d| format!("CAST({d} AS varchar) AS {d}")).collect();
+                select.push(format!("CAST({v} AS double) AS {v}", v = m["value"].as_str().unwrap()));
+                let head = format!("SELECT {}\nFROM (\n{sql}\n) q\nWHERE ", select.join(", "));
+                assert!(published.starts_with(&head), "{name}: {published}");
+            }
+        }
     }
+    let metrics: Vec<&str> =
+        queries.iter().filter(|q| !q["metric"].is_null()).map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(metrics, ["recorded_errors"], "the questions published as metrics");
     assert!(queries.iter().any(|q| !q["params"].as_array().unwrap().is_empty()), "some question has parameters");
 }
 

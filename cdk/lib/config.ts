@@ -83,6 +83,8 @@ export interface LakeConfig {
   metricsNamespace: string;
   /** When the compaction state machine runs: an EventBridge Scheduler `cron(…)` or `rate(…)` expression, UTC. */
   compactionSchedule: string;
+  /** Alarms on the questions published as metrics. */
+  metricAlarms: MetricAlarmConfig[];
   /** The bucket the table's exports are written to; undefined = the lake bucket. */
   exportBucket?: string;
   /** The key prefix exports are written under (may be empty: the whole bucket). */
@@ -133,6 +135,48 @@ function oneOf<T extends string>(read: ContextReader, key: string, fallback: T, 
   const match = allowed.find((a) => a.toLowerCase() === String(v).toLowerCase());
   if (!match) throw new ConfigError(key, v, `one of ${allowed.join(', ')}`);
   return match;
+}
+
+/** An alarm on a question published as a metric (`metricAlarms`). */
+export interface MetricAlarmConfig {
+  /** The question (its header has `-- metric:`). */
+  question: string;
+  /** The alarm fires above this value. */
+  threshold: number;
+  /** Dimension values to watch (e.g. {"error_code": "AUTH_EXPIRED"}); without, the largest of all. */
+  dimensions?: Record<string, string>;
+  /** Hours in a row above the threshold before it fires (default 1). */
+  evaluationPeriods?: number;
+}
+
+/** `metricAlarms`: a JSON array (or the array itself, from cdk.json), each entry checked. */
+function metricAlarms(read: ContextReader): MetricAlarmConfig[] {
+  const key = 'metricAlarms';
+  const raw = read(key);
+  if (raw === undefined || raw === null || raw === '') return [];
+  const shape = 'a JSON array of {"question": NAME, "threshold": NUMBER, "dimensions"?: {COLUMN: VALUE}, "evaluationPeriods"?: 1-24}';
+  let list: unknown;
+  try {
+    list = typeof raw === 'string' ? JSON.parse(raw) : raw;
+  } catch {
+    throw new ConfigError(key, raw, shape);
+  }
+  if (!Array.isArray(list)) throw new ConfigError(key, raw, shape);
+  return list.map((a: any) => {
+    const ok =
+      a &&
+      typeof a === 'object' &&
+      typeof a.question === 'string' &&
+      /^[a-z0-9_]+$/.test(a.question) &&
+      typeof a.threshold === 'number' &&
+      Number.isFinite(a.threshold) &&
+      (a.dimensions === undefined ||
+        (typeof a.dimensions === 'object' && Object.entries(a.dimensions).every(([k, v]) => /^[A-Za-z0-9_]+$/.test(k) && typeof v === 'string' && v.length > 0))) &&
+      (a.evaluationPeriods === undefined || (Number.isInteger(a.evaluationPeriods) && a.evaluationPeriods >= 1 && a.evaluationPeriods <= 24)) &&
+      Object.keys(a).every((k) => ['question', 'threshold', 'dimensions', 'evaluationPeriods'].includes(k));
+    if (!ok) throw new ConfigError(key, a, shape);
+    return a as MetricAlarmConfig;
+  });
 }
 
 /** The stream ARN of a DynamoDB table: arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL. */
@@ -237,6 +281,7 @@ export function readConfig(read: ContextReader): LakeConfig {
     redactionKeySecret: text(read, 'redactionKeySecret'),
     metricsNamespace: text(read, 'metricsNamespace') ?? DEFAULTS.metricsNamespace,
     compactionSchedule: scheduleExpression(read, 'compactionSchedule', DEFAULTS.compactionSchedule),
+    metricAlarms: metricAlarms(read),
     exportBucket,
     exportPrefix,
     backfillMemoryMb: int(read, 'backfillMemoryMb', DEFAULTS.backfillMemoryMb, 128, 10240),

@@ -15,6 +15,7 @@ import { Compaction } from './compaction';
 import { LakeViews } from './views';
 import type { LakeConfig } from './config';
 import { normalizerTables, type LakeInputs } from './inputs';
+import { AnswerMetrics } from './metrics';
 import { LakeMonitoring } from './monitoring';
 import { Normalizer, underPrefix } from './normalizer';
 import { LakeStorage } from './storage';
@@ -54,6 +55,7 @@ export class DdbLakeStack extends Stack {
   readonly views: LakeViews;
   readonly compaction: Compaction;
   readonly monitoring: LakeMonitoring;
+  readonly metrics: AnswerMetrics;
   /** The demo table, when no existing stream was given. */
   readonly demoTable?: dynamodb.Table;
 
@@ -168,6 +170,22 @@ export class DdbLakeStack extends Stack {
       alarmEmail: config.alarmEmail,
       key: this.storage.key,
     });
+
+    // Questions published as metrics, and the alarms the config declares on them.
+    this.metrics = new AnswerMetrics(this, 'AnswerMetrics', {
+      queries: inputs.sql.queries,
+      database: inputs.schema.DatabaseName,
+      workGroupName: this.catalog.workGroup.ref,
+      lakeBucket: this.storage.lakeBucket,
+      prefix: lake.Prefix,
+      resultsBucket: this.storage.resultsBucket,
+      key: this.storage.key,
+      namespace: config.metricsNamespace,
+      alarms: config.metricAlarms,
+      topic: this.monitoring.topic,
+      logRetentionDays: config.logRetentionDays,
+    });
+    for (const machine of Object.values(this.metrics.stateMachines)) machine.node.addDependency(this.views);
 
     new CfnOutput(this, 'LakeLocation', {
       description: 'Where the lake is',

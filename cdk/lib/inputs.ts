@@ -81,6 +81,19 @@ export interface LakeQuery {
   source: string;
   /** What Athena runs: `CREATE OR REPLACE VIEW …` for a view, the body with default parameters for a question. */
   sql: string;
+  /** The CloudWatch metric a question is published as (its header's `-- metric:`), or null. */
+  metric: PublishedMetric | null;
+}
+
+/** A question published as a CloudWatch metric. */
+export interface PublishedMetric {
+  name: string;
+  value: string;
+  dimensions: string[];
+  /** EventBridge Scheduler expression. */
+  schedule: string;
+  /** What Athena runs: the dimensions' columns, then the value's. */
+  sql: string;
 }
 
 /** One statement of a compaction run (`ddb-lake sql export`, "compaction"). */

@@ -125,7 +125,7 @@ export function sqlFilesOnDisk(): SqlFileOnDisk[] {
       const lines = text.split('\n');
       let i = 0;
       for (; i < lines.length; i++) {
-        const m = /^-- (name|kind|question|version|reads|param|chart):(.*)$/.exec(lines[i]);
+        const m = /^-- (name|kind|question|version|reads|param|chart|metric):(.*)$/.exec(lines[i]);
         if (!m) break;
         (header[m[1]] ??= []).push(m[2].trim());
       }

@@ -153,6 +153,7 @@ pub fn render(template: &str, values: &[(String, String)]) -> Result<String, Sql
         reads: Vec::new(),
         params: params(),
         chart: None,
+        metric: None,
         body: template.to_owned(),
         path: GENERATED_SOURCE,
     };

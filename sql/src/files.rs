@@ -64,10 +64,67 @@ pub struct SqlFile {
     pub params: Vec<Param>,
     /// Column drawn as a bar chart in table output, if any.
     pub chart: Option<String>,
+    /// The CloudWatch metric the question is published as, if any (`-- metric:`).
+    pub metric: Option<MetricSpec>,
     /// The SQL after the header.
     pub body: String,
     /// Path in the repository (for messages).
     pub path: &'static str,
+}
+
+/// A question published as a CloudWatch metric: `-- metric: NAME value=COLUMN
+/// [dimensions=COLUMN,…] [schedule=EXPRESSION]` (docs/operations.md, "Answers as metrics").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MetricSpec {
+    /// The metric's name (in the stack's metrics namespace).
+    pub name: String,
+    /// The answer column that is the metric's value (a number).
+    pub value: String,
+    /// The answer columns that are its dimensions (at most 30, CloudWatch's limit).
+    pub dimensions: Vec<String>,
+    /// When the stack publishes it: an EventBridge Scheduler `rate(…)` or `cron(…)` expression
+    /// (default `rate(1 hour)`).
+    pub schedule: String,
+}
+
+/// The default schedule of a published question.
+pub const DEFAULT_METRIC_SCHEDULE: &str = "rate(1 hour)";
+
+fn parse_metric(path: &str, text: &str) -> Result<MetricSpec, SqlFileError> {
+    let err = |m: &str| SqlFileError::Header {
+        path: path.into(),
+        message: format!(
+            "metric `{text}`: {m} (write `-- metric: NAME value=COLUMN dimensions=COLUMN,… schedule=rate(1 hour)`)"
+        ),
+    };
+    let ident = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+    let (head, schedule) = match text.split_once("schedule=") {
+        Some((head, schedule)) => (head, schedule.trim()),
+        None => (text, DEFAULT_METRIC_SCHEDULE),
+    };
+    let schedule_ok = |s: &str| {
+        (s.starts_with("rate(") || s.starts_with("cron(")) && s.ends_with(')') && !s.contains(['\'', '"', '\n'])
+    };
+    if !schedule_ok(schedule) {
+        return Err(err("schedule must be rate(…) or cron(…)"));
+    }
+    let mut words = head.split_whitespace();
+    let name = words.next().filter(|n| ident(n)).ok_or_else(|| err("needs a name of letters, digits and _"))?;
+    let (mut value, mut dimensions) = (None, Vec::new());
+    for word in words {
+        match word.split_once('=') {
+            Some(("value", v)) if ident(v) => value = Some(v.to_owned()),
+            Some(("dimensions", d)) if d.split(',').all(ident) => {
+                dimensions = d.split(',').map(str::to_owned).collect()
+            }
+            _ => return Err(err(&format!("`{word}` is not value=COLUMN or dimensions=COLUMN,…"))),
+        }
+    }
+    if dimensions.len() > 30 {
+        return Err(err("CloudWatch takes at most 30 dimensions"));
+    }
+    let value = value.ok_or_else(|| err("needs value=COLUMN"))?;
+    Ok(MetricSpec { name: name.to_owned(), value, dimensions, schedule: schedule.to_owned() })
 }
 
 /// A file or parameter that cannot be used.
@@ -159,7 +216,7 @@ pub fn parse(path: &'static str, text: &str) -> Result<SqlFile, SqlFileError> {
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("-- ") else { break };
         let Some((k, v)) = rest.split_once(':') else { break };
-        if !matches!(k, "name" | "kind" | "question" | "version" | "reads" | "param" | "chart") {
+        if !matches!(k, "name" | "kind" | "question" | "version" | "reads" | "param" | "chart" | "metric") {
             break;
         }
         fields.entry(k).or_default().push(v.trim());
@@ -194,9 +251,13 @@ pub fn parse(path: &'static str, text: &str) -> Result<SqlFile, SqlFileError> {
         reads: one("reads")?.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
         params,
         chart: fields.get("chart").and_then(|c| c.first()).map(|c| c.to_string()),
+        metric: fields.get("metric").and_then(|m| m.first()).map(|m| parse_metric(path, m)).transpose()?,
         body,
         path,
     };
+    if file.metric.is_some() && file.kind != Kind::Question {
+        return Err(err("only a question can be published as a metric".into()));
+    }
     let expected_stem = path.rsplit('/').next().and_then(|f| f.strip_suffix(".sql"));
     if expected_stem != Some(file.name.as_str()) {
         return Err(err(format!("name `{}` differs from the file name", file.name)));
@@ -277,6 +338,37 @@ impl SqlFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_metric_header_names_its_columns_and_schedule() {
+        let m =
+            parse_metric("q.sql", "RecordedErrors value=items dimensions=error_code,tenant schedule=cron(0 * * * ? *)")
+                .unwrap();
+        assert_eq!(
+            m,
+            MetricSpec {
+                name: "RecordedErrors".into(),
+                value: "items".into(),
+                dimensions: vec!["error_code".into(), "tenant".into()],
+                schedule: "cron(0 * * * ? *)".into()
+            }
+        );
+        let plain = parse_metric("q.sql", "Items value=items").unwrap();
+        assert_eq!((plain.dimensions.len(), plain.schedule.as_str()), (0, DEFAULT_METRIC_SCHEDULE));
+        for bad in [
+            "",
+            "Items",
+            "Items value=",
+            "Items value=a;b",
+            "Items value=n dims=x",
+            "Items value=n schedule=hourly",
+            "Items value=n schedule=rate(1 hour')",
+            "Bad-Name value=n",
+        ] {
+            let e = parse_metric("q.sql", bad).unwrap_err().to_string();
+            assert!(e.contains("q.sql") && e.contains("write `-- metric:"), "{bad}: {e}");
+        }
+    }
 
     #[derive(serde::Deserialize)]
     struct Manifest {

@@ -20,7 +20,7 @@ use ddb_lake_glue_schema::definition::table_definitions;
 use serde::Serialize;
 
 use crate::compaction_sql::{compaction_sql, CompactionSql};
-use crate::files::{self, Kind, Param, SqlFile, SqlFileError};
+use crate::files::{self, Kind, MetricSpec, Param, SqlFile, SqlFileError};
 use ddb_lake_core::schema::{is_compacted, BuiltInTable, COMPACTED_SUFFIX, STATE_SUFFIX};
 
 use crate::views::{current_table_view, history_view, live_view};
@@ -52,6 +52,30 @@ pub struct NamedQuery {
     pub source: String,
     /// The statement: `CREATE OR REPLACE VIEW …` for a view, the rendered query for a question.
     pub sql: String,
+    /// The CloudWatch metric a question is published as (`null` otherwise).
+    pub metric: Option<PublishedMetric>,
+}
+
+/// A question published as a CloudWatch metric, as the stack runs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishedMetric {
+    /// The header's metric.
+    #[serde(flatten)]
+    pub spec: MetricSpec,
+    /// What Athena runs: the dimensions' columns then the value's, from the question at its
+    /// defaults, without the rows CloudWatch cannot take (a NULL, an empty or too long
+    /// dimension value, a NULL value).
+    pub sql: String,
+}
+
+/// The statement that publishes `spec` from the question `rendered`.
+pub fn metric_sql(spec: &MetricSpec, rendered: &str) -> String {
+    let mut columns: Vec<String> = spec.dimensions.iter().map(|d| format!("CAST({d} AS varchar) AS {d}")).collect();
+    columns.push(format!("CAST({v} AS double) AS {v}", v = spec.value));
+    let mut keep: Vec<String> =
+        spec.dimensions.iter().map(|d| format!("length(CAST({d} AS varchar)) BETWEEN 1 AND 1024")).collect();
+    keep.push(format!("{} IS NOT NULL", spec.value));
+    format!("SELECT {}\nFROM (\n{rendered}\n) q\nWHERE {}", columns.join(", "), keep.join(" AND "))
 }
 
 /// Every named query of a lake, and the Glue database they run in.
@@ -87,6 +111,7 @@ fn from_file(f: &SqlFile) -> Result<NamedQuery, SqlFileError> {
         reads: f.reads.clone(),
         params: f.params.clone(),
         source: format!("sql/{}", f.path),
+        metric: f.metric.as_ref().map(|spec| PublishedMetric { spec: spec.clone(), sql: metric_sql(spec, &rendered) }),
         sql: match f.kind {
             Kind::View => create_view_sql(&f.name, &rendered),
             Kind::Question => rendered,
@@ -125,6 +150,7 @@ pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
                 reads: vec![def.name.clone(), other, compactions.clone()],
                 params: Vec::new(),
                 source: GENERATED_SOURCE.into(),
+                metric: None,
             });
         }
     }
@@ -142,6 +168,7 @@ pub fn named_queries(spec: &LakeSpec) -> Result<NamedQueries, SqlFileError> {
             reads: vec![format!("live_{}", def.name), "current_items".into()],
             params: Vec::new(),
             source: GENERATED_SOURCE.into(),
+            metric: None,
         });
     }
     for f in all.iter().filter(|f| f.kind == Kind::Question) {

@@ -351,6 +351,25 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     assert_eq!(emf["RecordsIn"], 5);
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "DdbLake");
     assert!(!out.contains("line1"), "item values never reach stdout");
+
+    // The JSON log lines the Logs Insights queries read (cdk/lib/normalizer.ts): objects
+    // written per table (fields.table, fields.objects), as many as S3 holds per table.
+    let logs: Vec<serde_json::Value> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let logged: BTreeMap<String, u64> = logs
+        .iter()
+        .filter(|v| v["fields"]["message"] == "objects written")
+        .map(|v| (v["fields"]["table"].as_str().unwrap().to_owned(), v["fields"]["objects"].as_u64().unwrap()))
+        .collect();
+    let mut in_s3: BTreeMap<String, u64> = BTreeMap::new();
+    for key in bucket_objects(&s3).await.keys() {
+        *in_s3.entry(key.split('/').next().unwrap().to_owned()).or_default() += 1;
+    }
+    assert_eq!(logged, in_s3);
+    let done = logs.iter().find(|v| v["fields"]["message"] == "batch done").expect("a batch done line");
+    assert_eq!(done["fields"]["records"], 5);
+    assert_eq!(done["level"], "INFO");
+    // The invocation's request id, which "slowest batches" joins with Lambda's report line.
+    assert!(done["span"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{done}");
 }
 
 /// Every file under `dir`.
@@ -591,6 +610,18 @@ async fn poison_record_is_quarantined_and_the_batch_lands() {
         .map(|l| serde_json::from_str(l).unwrap())
         .unwrap();
     assert_eq!(emf["RecordsQuarantined"], 1);
+    // The log says which kind of reason (the query "quarantined records by reason"), never
+    // the value the reason quotes.
+    let out = function.output();
+    let logged: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "record quarantined")
+        .expect("a record quarantined line");
+    assert_eq!(logged["level"], "WARN");
+    assert_eq!(logged["fields"]["reason"], "record does not decode");
+    assert_eq!(logged["fields"]["sequence_number"], poisoned_seq.as_str());
+    assert!(!out.contains("DATE") && !logged.to_string().contains("2026-11-01"), "the value stays out of the log");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

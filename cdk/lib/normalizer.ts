@@ -108,6 +108,39 @@ export function grantLakeWrites(role: iam.Role, lake: LakeFolders, names: string
   }
 }
 
+/**
+ * The saved Logs Insights queries (AWS::Logs::QueryDefinition) on the function's log group,
+ * by name. The function logs JSON (`AWS_LAMBDA_LOG_FORMAT=JSON`): its own lines carry `level`,
+ * `fields.message` and the event's fields, and `span.requestId`; Lambda's report line is
+ * `type = "platform.report"` with `record.requestId` and `record.metrics`.
+ */
+export const LOG_QUERIES: Record<string, string> = {
+  'errors by reason': [
+    'fields @timestamp, level, fields.message, fields.reason, fields.error, record.status',
+    '| filter level = "ERROR" or level = "WARN" or (type = "platform.report" and record.status != "success")',
+    '| stats count(*) as events by level, fields.message, fields.reason, record.status',
+    '| sort events desc',
+  ].join('\n'),
+  'slowest batches': [
+    'filter fields.message = "batch done" or type = "platform.report"',
+    '| fields coalesce(record.requestId, span.requestId) as request',
+    '| stats max(record.metrics.durationMs) as duration_ms, max(record.metrics.maxMemoryUsedMB) as memory_mb,',
+    '  max(fields.records) as records, max(fields.objects) as objects, max(fields.bytes) as bytes by request',
+    '| sort duration_ms desc',
+    '| limit 25',
+  ].join('\n'),
+  'quarantined records by reason': [
+    'filter fields.message = "record quarantined"',
+    '| stats count(*) as records by fields.reason',
+    '| sort records desc',
+  ].join('\n'),
+  'objects written per table': [
+    'filter fields.message = "objects written"',
+    '| stats sum(fields.objects) as objects by fields.table',
+    '| sort objects desc',
+  ].join('\n'),
+};
+
 /** The function's code: the prebuilt artifact (a zip, or a folder with `bootstrap`), checked. */
 function prebuiltCode(artifact: string): lambda.Code {
   const absolute = path.resolve(artifact);
@@ -206,6 +239,16 @@ export class Normalizer extends Construct {
       retention: props.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
+
+    // Saved Logs Insights queries over the function's JSON log lines (their fields are
+    // checked against the real function's output in tests/lambda.rs).
+    for (const [name, query] of Object.entries(LOG_QUERIES)) {
+      new logs.CfnQueryDefinition(this, `Query-${name.replace(/[^A-Za-z]/g, '')}`, {
+        name: `ddb-lake/${Stack.of(this).stackName}/${name}`,
+        queryString: query,
+        logGroupNames: [this.logGroup.logGroupName],
+      });
+    }
 
     // Its own role: no managed policy, each statement written out below.
     this.role = new iam.Role(this, 'Role', {

@@ -29,6 +29,23 @@ function stagedAsset(assemblyDir: string, s3Key: string): string {
   return path.join(assemblyDir, `asset.${s3Key.slice(0, 64)}`);
 }
 
+describe('saved log queries', () => {
+  it("saves the four Logs Insights queries on the function's log group", () => {
+    const defs = resourcesOf(template, 'AWS::Logs::QueryDefinition').map(([, d]) => d.Properties);
+    assert.deepEqual(
+      defs.map((d) => d.Name),
+      ['errors by reason', 'slowest batches', 'quarantined records by reason', 'objects written per table'].map((n) => `ddb-lake/${stack.stackName}/${n}`),
+    );
+    for (const d of defs) assert.deepEqual(d.LogGroupNames, [{ Ref: logicalId(stack.normalizer.logGroup as any) }]);
+    const byName = Object.fromEntries(defs.map((d) => [d.Name.split('/').pop(), d.QueryString]));
+    // The fields the function's log lines carry (tests/lambda.rs checks them on its output).
+    assert.match(byName['quarantined records by reason'], /fields\.message = "record quarantined"[\s\S]*by fields\.reason/);
+    assert.match(byName['objects written per table'], /fields\.message = "objects written"[\s\S]*sum\(fields\.objects\)[\s\S]*by fields\.table/);
+    assert.match(byName['slowest batches'], /fields\.message = "batch done"[\s\S]*span\.requestId[\s\S]*sort duration_ms desc/);
+    assert.match(byName['errors by reason'], /level = "ERROR" or level = "WARN"/);
+  });
+});
+
 describe('source', () => {
   it('creates a demo table with a NEW_AND_OLD_IMAGES stream and the spec key names', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 1);

@@ -76,9 +76,11 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
     }
     let out = &report.output;
     for q in &out.quarantined {
-        // The reason can quote a value: it goes to the quarantine object, not to the log.
+        // The reason can quote a value: it goes to the quarantine object, not to the log;
+        // its kind holds none.
         tracing::warn!(
             record = q.index,
+            reason = q.kind,
             sequence_number = q.sequence_number.as_deref(),
             event_id = q.event_id.as_deref(),
             "record quarantined"
@@ -86,6 +88,14 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
     }
     for failed in &report.failed_objects {
         tracing::error!(key = failed.key.as_str(), error = %failed.source, "object not written; its records will be retried");
+    }
+    // Objects written per table (the Logs Insights query "objects written per table").
+    let mut per_table: std::collections::BTreeMap<&str, usize> = Default::default();
+    for o in out.objects.iter().filter(|o| !report.failed_objects.iter().any(|f| f.key.ends_with(o.key.as_str()))) {
+        *per_table.entry(o.table.as_deref().unwrap_or("_quarantine")).or_default() += 1;
+    }
+    for (table, objects) in per_table {
+        tracing::info!(table, objects, "objects written");
     }
     tracing::info!(
         records = out.records,

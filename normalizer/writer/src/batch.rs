@@ -95,6 +95,7 @@ pub(crate) fn normalize_event(
                         event_id,
                         sequence_number,
                         reason: e.reason(),
+                        kind: e.kind(),
                     });
                 }
             }
@@ -143,6 +144,7 @@ impl<'n, 's> BatchAssembler<'n, 's> {
                 event_id: rec.event_id.as_ref().map(|t| t.as_str().to_owned()),
                 sequence_number: Some(rec.sequence_number.as_str().to_owned()),
                 reason: e.to_string(),
+                kind: e.kind(),
             });
             return;
         }

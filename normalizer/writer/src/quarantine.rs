@@ -33,6 +33,10 @@ pub struct QuarantinedRecord {
     pub sequence_number: Option<String>,
     /// Why it was quarantined.
     pub reason: String,
+    /// The reason's kind, which holds no value of the record (logged by the function; not
+    /// written to the quarantine object, which has the whole reason).
+    #[serde(skip)]
+    pub kind: &'static str,
 }
 
 /// One line of a quarantine object: why, the record's (or snapshot item's) JSON with its

@@ -237,6 +237,7 @@ impl<'n, 's> PartAssembler<'n, 's> {
                 event_id: None,
                 sequence_number: None,
                 reason: e.to_string(),
+                kind: e.kind(),
             };
             self.quarantine.push((q, line.to_owned()));
         }

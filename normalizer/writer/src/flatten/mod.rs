@@ -58,6 +58,17 @@ pub enum FlattenError {
     },
 }
 
+impl FlattenError {
+    /// What kind of error it is, in words that hold no value of the record.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FlattenError::TypeConflict(_) => "value does not fit its column",
+            FlattenError::NotAList { .. } => "explode path is not a list",
+            FlattenError::BeforeProjectionStart { .. } => "before projection_start",
+        }
+    }
+}
+
 /// A value that does not fit its declared column.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("table `{table}` column `{column}`: value at `{path}` is {found}, which {reason} for type {expected}")]

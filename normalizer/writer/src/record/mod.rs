@@ -273,6 +273,19 @@ impl StreamViewType {
 }
 
 impl RecordError {
+    /// What kind of error it is, in words that hold no value of the record.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RecordError::Shape(_) => "record does not decode",
+            RecordError::EventName(_) => "unknown eventName",
+            RecordError::SequenceNumber(_) => "bad SequenceNumber",
+            RecordError::NoTime => "no ApproximateCreationDateTime",
+            RecordError::TimeOutOfRange(_) => "time out of range",
+            RecordError::Keys(_) => "bad Keys",
+            RecordError::StreamViewType(_) => "unknown StreamViewType",
+        }
+    }
+
     /// The reason, without any value the record held (see [`without_quoted_text`]).
     pub fn reason(&self) -> String {
         match self {

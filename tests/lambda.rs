@@ -351,6 +351,7 @@ async fn table_writes_reach_the_lake_through_the_runtime_api() {
     assert_eq!(emf["RecordsIn"], 5);
     assert_eq!(emf["_aws"]["CloudWatchMetrics"][0]["Namespace"], "DdbLake");
     assert!(!out.contains("line1"), "item values never reach stdout");
+    assert!(!out.contains("CanaryRecords"), "no canary without DDB_LAKE_CANARY_KEY");
 
     // The JSON log lines the Logs Insights queries read (cdk/lib/normalizer.ts): objects
     // written per table (fields.table, fields.objects), as many as S3 holds per table.
@@ -1300,4 +1301,45 @@ async fn the_backfill_state_machine_plans_fans_out_and_finishes() {
     assert!(message.contains(&format!("{absent} holds no manifest-summary.json")), "{message}");
     let message = error_of(serde_json::json!({"step": "go", "export": plan["export"]}));
     assert!(message.contains("a backfill event is") && message.contains("step \"go\""), "{message}");
+}
+
+/// The canary: with DDB_LAKE_CANARY_KEY set, the heartbeat item's record, once its rows are
+/// written, is counted in the `CanaryRecords` EMF metric with its lag; other records are not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_heartbeat_is_counted_once_written() {
+    let moto = Moto::start();
+    let ddb = moto.dynamodb();
+    let stream_arn = create_table(&ddb).await;
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    ddb.put_item().table_name("sync-configurations").set_item(Some(item(1, 1, "5"))).send().await.unwrap();
+    ddb.put_item()
+        .table_name("sync-configurations")
+        .item("pk", s("ddb-lake#canary"))
+        .item("sk", s("heartbeat"))
+        .item("at", s("2026-12-06T03:30:00Z"))
+        .send()
+        .await
+        .unwrap();
+    let events = stream_events(&moto, &stream_arn).await;
+    assert_eq!(events.len(), 1);
+
+    let api = LambdaApi::start();
+    let function = Function::start(&api, &moto, &moto.endpoint, &[("DDB_LAKE_CANARY_KEY", "ddb-lake#canary")]);
+    let resp = response(api.invoke(&events[0], INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+    let out = function.output();
+    let canary: Vec<serde_json::Value> =
+        out.lines().filter(|l| l.contains("\"CanaryRecords\"")).map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(canary.len(), 1, "{out}");
+    assert_eq!(canary[0]["CanaryRecords"], 1);
+    let lag = canary[0]["CanaryLagMs"].as_i64().unwrap();
+    assert!((0..600_000).contains(&lag), "lag {lag} ms");
+    let metrics = &canary[0]["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(metrics["Namespace"], "DdbLake");
+    assert_eq!(metrics["Dimensions"], serde_json::json!([["FunctionName"]]));
+    assert_eq!(canary[0]["FunctionName"], "ddb-lake-normalizer");
+    // Its row is in the lake, as every item's.
+    let (_, changes) = rows_of(&bucket_objects(&s3).await, "changes");
+    assert_eq!(changes.len(), 2);
 }

@@ -38,6 +38,8 @@ export const DEFAULTS = {
   backfillToleratedFailurePercentage: 0,
   // Every day at 03:30 UTC: the day before yesterday is closed by then (docs/compaction.md).
   compactionSchedule: 'cron(30 3 * * ? *)',
+  // The canary writes its heartbeat every 5 minutes; no row in the lake for 15 raises the alarm.
+  canaryAlarmMinutes: 15,
 } as const;
 
 /** Log retention periods CloudWatch Logs accepts. */
@@ -85,6 +87,10 @@ export interface LakeConfig {
   compactionSchedule: string;
   /** Alarms on the questions published as metrics. */
   metricAlarms: MetricAlarmConfig[];
+  /** Write a heartbeat item to the source table every 5 minutes and alarm when it does not reach the lake. */
+  canary: boolean;
+  /** Minutes without a heartbeat row in the lake before the canary alarm fires (a multiple of 5). */
+  canaryAlarmMinutes: number;
   /** The bucket the table's exports are written to; undefined = the lake bucket. */
   exportBucket?: string;
   /** The key prefix exports are written under (may be empty: the whole bucket). */
@@ -135,6 +141,12 @@ function oneOf<T extends string>(read: ContextReader, key: string, fallback: T, 
   const match = allowed.find((a) => a.toLowerCase() === String(v).toLowerCase());
   if (!match) throw new ConfigError(key, v, `one of ${allowed.join(', ')}`);
   return match;
+}
+
+function canaryMinutes(read: ContextReader): number {
+  const minutes = int(read, 'canaryAlarmMinutes', DEFAULTS.canaryAlarmMinutes, 10, 1440);
+  if (minutes % 5 !== 0) throw new ConfigError('canaryAlarmMinutes', minutes, 'a multiple of 5 (the heartbeat is written every 5 minutes)');
+  return minutes;
 }
 
 /** An alarm on a question published as a metric (`metricAlarms`). */
@@ -282,6 +294,9 @@ export function readConfig(read: ContextReader): LakeConfig {
     metricsNamespace: text(read, 'metricsNamespace') ?? DEFAULTS.metricsNamespace,
     compactionSchedule: scheduleExpression(read, 'compactionSchedule', DEFAULTS.compactionSchedule),
     metricAlarms: metricAlarms(read),
+    // On for the demo table; a table of yours gets the heartbeat item only when you ask.
+    canary: bool(read, 'canary', !tableStreamArn),
+    canaryAlarmMinutes: canaryMinutes(read),
     exportBucket,
     exportPrefix,
     backfillMemoryMb: int(read, 'backfillMemoryMb', DEFAULTS.backfillMemoryMb, 128, 10240),

@@ -10,6 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 import { Backfill, exportLocation } from './backfill';
+import { Canary, CANARY_KEY } from './canary';
 import { LakeCatalog } from './catalog';
 import { Compaction } from './compaction';
 import { LakeViews } from './views';
@@ -56,6 +57,8 @@ export class DdbLakeStack extends Stack {
   readonly compaction: Compaction;
   readonly monitoring: LakeMonitoring;
   readonly metrics: AnswerMetrics;
+  /** The heartbeat writer, when the canary is on. */
+  readonly canary?: Canary;
   /** The demo table, when no existing stream was given. */
   readonly demoTable?: dynamodb.Table;
 
@@ -100,7 +103,10 @@ export class DdbLakeStack extends Stack {
       quarantinePrefix: lake.QuarantinePrefix,
       specToml: inputs.specToml,
       key: this.storage.key,
-      extraEnvironment: redactionKey ? { [REDACTION_KEY_SECRET_VAR]: redactionKey.secretArn } : {},
+      extraEnvironment: {
+        ...(redactionKey ? { [REDACTION_KEY_SECRET_VAR]: redactionKey.secretArn } : {}),
+        ...(config.canary ? { DDB_LAKE_CANARY_KEY: CANARY_KEY } : {}),
+      },
     });
     // GetSecretValue (and DescribeSecret) on that one secret; with its own KMS key, Decrypt too.
     redactionKey?.grantRead(this.normalizer.function);
@@ -159,11 +165,21 @@ export class DdbLakeStack extends Stack {
     // Its statements read the views and write the compacted tables.
     this.compaction.stateMachine.node.addDependency(this.catalog, this.views);
 
+    if (config.canary) {
+      this.canary = new Canary(this, 'Canary', {
+        tableName: this.demoTable ? this.demoTable.tableName : config.tableName!,
+        partitionKey: lake.PartitionKey,
+        sortKey: lake.SortKey || undefined,
+      });
+      if (this.demoTable) this.canary.node.addDependency(this.demoTable);
+    }
+
     this.monitoring = new LakeMonitoring(this, 'Monitoring', {
       function: this.normalizer.function,
       onFailureQueue: this.normalizer.onFailureQueue,
       backfill: this.backfill.stateMachine,
       compaction: this.compaction.stateMachine,
+      canaryAlarmMinutes: config.canary ? config.canaryAlarmMinutes : undefined,
       metricsNamespace: config.metricsNamespace,
       tables,
       iteratorAgeAlarmSeconds: config.iteratorAgeAlarmSeconds,

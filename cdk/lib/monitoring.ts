@@ -24,6 +24,8 @@ export interface LakeMonitoringProps {
   backfill: sfn.IStateMachine;
   /** The compaction state machine. */
   compaction: sfn.IStateMachine;
+  /** With the canary on: minutes without a heartbeat row in the lake before its alarm fires. */
+  canaryAlarmMinutes?: number;
   /** Namespace of the function's EMF metrics (dimension FunctionName). */
   metricsNamespace: string;
   /** Declared tables and the two built-in ones, for the rows-per-table graph. */
@@ -183,6 +185,23 @@ export class LakeMonitoring extends Construct {
         "A compaction run failed or timed out: the failed step names the statement and Athena's reason. Answers stay as before (a run counts only once its compactions row is written); the next scheduled run starts over, or start one by hand once the cause is fixed.",
       ),
     };
+
+    if (props.canaryAlarmMinutes) {
+      // No heartbeat row for that long: missing data counts as breaching (nothing arrived).
+      const periods = props.canaryAlarmMinutes / 5;
+      const canary = new cloudwatch.Alarm(this, 'CanaryAlarm', {
+        metric: emf('CanaryRecords', 'Sum'),
+        threshold: 1,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        alarmDescription: `No heartbeat of the canary reached the lake for ${props.canaryAlarmMinutes} minutes: the table, its stream, the mapping, the function or S3 is stopped somewhere (see docs/operations.md, "The canary").`,
+      });
+      canary.addAlarmAction(new actions.SnsAction(this.topic));
+      canary.addOkAction(new actions.SnsAction(this.topic));
+      this.alarms.canary = canary;
+    }
 
     const rowsByTable = props.tables.map((t) => emf('RowsOut', 'Sum', { Table: t }).with({ label: t }));
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

@@ -18,6 +18,17 @@ const logicalId = (s: Synthesized, c: { node: { defaultChild?: unknown } }) => l
 
 describe('an existing table', () => {
   const s = synth({ tableStreamArn: STREAM });
+  it('writes no heartbeat into it unless asked (canary=true), then into that table', () => {
+    assert.equal(resourcesOf(s.template, 'AWS::Scheduler::Schedule').filter(([, x]) => x.Properties.ScheduleExpression === 'rate(5 minutes)').length, 0);
+    const fn = Object.values(s.template.findResources('AWS::Lambda::Function'))[0].Properties;
+    assert.equal(fn.Environment.Variables.DDB_LAKE_CANARY_KEY, undefined);
+    const on = synth({ tableStreamArn: STREAM, canary: 'true', canaryAlarmMinutes: 30 });
+    const [[, heartbeat]] = resourcesOf(on.template, 'AWS::Scheduler::Schedule').filter(([, x]) => x.Properties.ScheduleExpression === 'rate(5 minutes)');
+    assert.ok(JSON.stringify(heartbeat.Properties.Target.Input).includes('\\"TableName\\":\\"sync-configurations\\"'));
+    const alarm = resourcesOf(on.template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).find((a) => a.MetricName === 'CanaryRecords');
+    assert.equal(alarm.EvaluationPeriods, 6);
+    assert.throws(() => synth({ canaryAlarmMinutes: 12 }), /canaryAlarmMinutes=12: expected a multiple of 5/);
+  });
   it('reads the given stream and creates no table', () => {
     s.template.resourceCountIs('AWS::DynamoDB::Table', 0);
     s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { EventSourceArn: STREAM });

@@ -29,6 +29,37 @@ function stagedAsset(assemblyDir: string, s3Key: string): string {
   return path.join(assemblyDir, `asset.${s3Key.slice(0, 64)}`);
 }
 
+describe('canary', () => {
+  it('writes a heartbeat item to the demo table every 5 minutes, that item only', () => {
+    const [[, heartbeat]] = resourcesOf(template, 'AWS::Scheduler::Schedule').filter(([, x]) => x.Properties.ScheduleExpression === 'rate(5 minutes)');
+    const target = heartbeat.Properties.Target;
+    assert.deepEqual(target.Arn, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':scheduler:::aws-sdk:dynamodb:putItem']] });
+    const input = JSON.stringify(target.Input);
+    assert.ok(input.includes(logicalId(stack.demoTable!)), 'the demo table');
+    for (const part of [`\\"${lake.PartitionKey}\\":{\\"S\\":\\"ddb-lake#canary\\"}`, `\\"${lake.SortKey}\\":{\\"S\\":\\"heartbeat\\"}`, '<aws.scheduler.scheduled-time>']) {
+      assert.ok(input.includes(part), `${part} in ${input}`);
+    }
+    const role = resourcesOf(template, 'AWS::IAM::Policy')
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
+      .find((st: any) => st.Action === 'dynamodb:PutItem');
+    assert.deepEqual(role.Condition, { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['ddb-lake#canary'] } });
+  });
+
+  it('tells the function the key and raises an alarm when no heartbeat reaches the lake for 15 minutes', () => {
+    const fn = template.findResources('AWS::Lambda::Function')[logicalId(stack.normalizer.function)].Properties;
+    assert.equal(fn.Environment.Variables.DDB_LAKE_CANARY_KEY, 'ddb-lake#canary');
+    const alarm = resourcesOf(template, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties).find((a) => a.MetricName === 'CanaryRecords');
+    assert.ok(alarm);
+    assert.equal(alarm.Namespace, 'DdbLake');
+    assert.equal(alarm.ComparisonOperator, 'LessThanThreshold');
+    assert.equal(alarm.Threshold, 1);
+    assert.equal(alarm.Period, 300);
+    assert.equal(alarm.EvaluationPeriods, DEFAULTS.canaryAlarmMinutes / 5);
+    assert.equal(alarm.DatapointsToAlarm, DEFAULTS.canaryAlarmMinutes / 5);
+    assert.equal(alarm.TreatMissingData, 'breaching');
+  });
+});
+
 describe('saved log queries', () => {
   it("saves the four Logs Insights queries on the function's log group", () => {
     const defs = resourcesOf(template, 'AWS::Logs::QueryDefinition').map(([, d]) => d.Properties);
@@ -468,8 +499,8 @@ describe('alarms and dashboard', () => {
   };
 
   it('watches lag, errors, throttles, the on-failure queue, quarantined records, rejected cells, failed records, backfills and compactions', () => {
-    // Those nine, and the metric publisher's (metrics.test.ts).
-    assert.equal(alarms.length, 10);
+    // Those nine, the metric publisher's (metrics.test.ts) and the canary's (below).
+    assert.equal(alarms.length, 11);
     const expect = (metric: string, namespace: string, threshold: number, periods: number) => {
       const a = find(metric);
       assert.equal(a.Namespace, namespace, metric);

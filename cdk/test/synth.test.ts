@@ -45,10 +45,11 @@ describe('cdk synth', () => {
     assert.equal(count('AWS::Glue::Table'), 7 + 2 * 4);
     // The files, current_<table> of the 2 declared tables, history_ and live_ of the 4 item tables.
     assert.equal(count('AWS::Athena::NamedQuery'), sqlFilesOnDisk().length + 2 + 2 * 4);
-    assert.equal(count('AWS::CloudWatch::Alarm'), 10);
-    // Backfill, compaction and the recorded_errors metric publisher; the last two on schedules.
+    assert.equal(count('AWS::CloudWatch::Alarm'), 11);
+    // Backfill, compaction and the recorded_errors metric publisher; the last two on
+    // schedules, and the canary's heartbeat.
     assert.equal(count('AWS::StepFunctions::StateMachine'), 3);
-    assert.equal(count('AWS::Scheduler::Schedule'), 2);
+    assert.equal(count('AWS::Scheduler::Schedule'), 3);
     // The function's asset is staged next to the template.
     const fn: any = Object.values(template.Resources).find(
       (r: any) => r.Type === 'AWS::Lambda::Function' && r.Properties.Runtime === 'provided.al2023',

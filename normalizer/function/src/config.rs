@@ -98,6 +98,9 @@ pub struct FunctionConfig {
     /// `s3://BUCKET/PREFIX`): bucket and prefix (without `/` at either end; may be empty).
     /// `None`: any export the role can read.
     pub export_location: Option<(String, String)>,
+    /// The key value of the canary's heartbeat item (`DDB_LAKE_CANARY_KEY`): records of that
+    /// item are counted in the `CanaryRecords` metric once their rows are written.
+    pub canary_key: Option<String>,
 }
 
 /// Default of `DDB_LAKE_DEADLINE_MARGIN_MS`.
@@ -182,6 +185,7 @@ impl FunctionConfig {
             }
         };
         Ok(FunctionConfig {
+            canary_key: get("DDB_LAKE_CANARY_KEY").filter(|v| !v.is_empty()),
             export_location,
             s3_timeouts,
             deadline_margin,

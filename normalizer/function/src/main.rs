@@ -19,6 +19,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::value::RawValue;
 
 mod backfill;
+mod canary;
 mod config;
 mod metrics;
 
@@ -73,6 +74,18 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
     let now = epoch_millis() as i64;
     for line in state.metrics.batch_done(&report, now) {
         println!("{line}");
+    }
+    if let Some(key) = &state.config.canary_key {
+        let written = report.first_failed_record.unwrap_or(usize::MAX);
+        let quarantined: Vec<usize> = report.output.quarantined.iter().map(|q| q.index).collect();
+        let heartbeats: Vec<i64> = canary::heartbeats(event.payload.get(), key)
+            .into_iter()
+            .filter(|(index, _)| *index < written && !quarantined.contains(index))
+            .map(|(_, millis)| millis)
+            .collect();
+        if let Some(oldest) = heartbeats.iter().min() {
+            println!("{}", state.metrics.canary_done(heartbeats.len(), now - oldest, now));
+        }
     }
     let out = &report.output;
     for q in &out.quarantined {

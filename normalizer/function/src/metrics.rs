@@ -38,6 +38,24 @@ const BATCH_METRICS: &[MetricDefinition] = &[
 /// The metric of the per-table document.
 const TABLE_METRICS: &[MetricDefinition] = &[MetricDefinition { name: "RowsOut", unit: Unit::Count }];
 
+/// The metrics of the canary document.
+const CANARY_METRICS: &[MetricDefinition] = &[
+    MetricDefinition { name: "CanaryRecords", unit: Unit::Count },
+    MetricDefinition { name: "CanaryLagMs", unit: Unit::Milliseconds },
+];
+
+/// The canary's heartbeat records of a batch whose rows were written (dimension
+/// `FunctionName`): how many, and the most time one took from the table to the lake.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct CanaryDocument<'a> {
+    #[serde(rename = "_aws")]
+    aws: Metadata<'a>,
+    function_name: &'a str,
+    canary_records: usize,
+    canary_lag_ms: i64,
+}
+
 /// One metric directive: where the metrics go and which members are dimensions.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -127,6 +145,26 @@ impl Metrics {
             }));
         }
         lines
+    }
+}
+
+impl Metrics {
+    /// The canary's document: `records` heartbeat records written, written `lag_ms` at most
+    /// after they were (their ApproximateCreationDateTime).
+    pub fn canary_done(&self, records: usize, lag_ms: i64, now_millis: i64) -> String {
+        to_line(&CanaryDocument {
+            aws: Metadata {
+                timestamp: now_millis,
+                cloud_watch_metrics: [MetricDirective {
+                    namespace: &self.namespace,
+                    dimensions: [&["FunctionName"]],
+                    metrics: CANARY_METRICS,
+                }],
+            },
+            function_name: &self.function_name,
+            canary_records: records,
+            canary_lag_ms: lag_ms.max(0),
+        })
     }
 }
 

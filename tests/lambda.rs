@@ -1343,3 +1343,92 @@ async fn the_canary_heartbeat_is_counted_once_written() {
     let (_, changes) = rows_of(&bucket_objects(&s3).await, "changes");
     assert_eq!(changes.len(), 2);
 }
+
+/// X-Ray: for a sampled invocation the function sends, to the daemon address (UDP on
+/// 127.0.0.1), one `S3` subsegment per object it writes (annotations: the object's table and
+/// the outcome) and, with the first sampled invocation, the cold start's Secrets Manager read,
+/// all under the invocation's trace header; an invocation that is not sampled sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_invocations_send_subsegments_to_the_xray_daemon() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon.set_read_timeout(Some(Duration::from_millis(700))).unwrap();
+    let received = |daemon: &std::net::UdpSocket| {
+        let mut docs = Vec::new();
+        let mut buf = vec![0u8; 65_536];
+        while let Ok(n) = daemon.recv(&mut buf) {
+            let text = String::from_utf8(buf[..n].to_vec()).unwrap();
+            let (header, doc) = text.split_once('\n').expect("a header line, then the document");
+            assert_eq!(header, r#"{"format": "json", "version": 1}"#);
+            docs.push(serde_json::from_str::<serde_json::Value>(doc).unwrap());
+        }
+        docs
+    };
+    let moto = Moto::start();
+    let s3 = moto.s3();
+    create_bucket(&s3).await;
+    let secret = moto
+        .secretsmanager()
+        .create_secret()
+        .name("ddb-lake/xray-key")
+        .secret_string("xray-redaction-key-0123456789")
+        .send()
+        .await
+        .unwrap();
+    let api = LambdaApi::start();
+    api.set_sampled(true);
+    let address = daemon.local_addr().unwrap().to_string();
+    let _function = Function::start(
+        &api,
+        &moto,
+        &moto.endpoint,
+        &[
+            ("DDB_LAKE_SPEC", HASHING_SPEC),
+            ("DDB_LAKE_REDACTION_KEY_SECRET", secret.arn().unwrap()),
+            ("AWS_XRAY_DAEMON_ADDRESS", &address),
+        ],
+    );
+    let mut insert = record("insert.json");
+    insert["dynamodb"]["NewImage"]["owner"] = serde_json::json!({"S": "ann@example.com"});
+    let resp = response(api.invoke(&event_of(vec![insert]).to_string(), INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+    let docs = received(&daemon);
+
+    let header = api.trace_headers()[0].clone();
+    let field = |name: &str| header.split(';').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap().to_string();
+    let (root, parent) = (field("Root"), field("Parent"));
+    for d in &docs {
+        assert_eq!(
+            (d["trace_id"].as_str(), d["parent_id"].as_str()),
+            (Some(root.as_str()), Some(parent.as_str())),
+            "{d}"
+        );
+        assert_eq!(d["type"], "subsegment");
+        assert_eq!(d["namespace"], "aws");
+        assert_eq!(d["annotations"]["outcome"], "ok", "{d}");
+        assert!(d["start_time"].as_f64().unwrap() <= d["end_time"].as_f64().unwrap(), "{d}");
+        assert_eq!(d["id"].as_str().map(str::len), Some(16));
+    }
+    let secrets: Vec<&serde_json::Value> = docs.iter().filter(|d| d["name"] == "SecretsManager").collect();
+    assert_eq!(secrets.len(), 1, "the cold start's read, once");
+    assert_eq!(secrets[0]["aws"]["operation"], "GetSecretValue");
+    // One S3 subsegment per object written, by table.
+    let mut traced: BTreeMap<String, usize> = BTreeMap::new();
+    for d in docs.iter().filter(|d| d["name"] == "S3") {
+        assert_eq!(d["aws"]["operation"], "PutObject");
+        *traced.entry(d["annotations"]["table"].as_str().unwrap().to_owned()).or_default() += 1;
+    }
+    let mut written: BTreeMap<String, usize> = BTreeMap::new();
+    for key in bucket_objects(&s3).await.keys() {
+        *written.entry(key.split('/').next().unwrap().to_owned()).or_default() += 1;
+    }
+    assert!(!written.is_empty());
+    assert_eq!(traced, written);
+    assert_eq!(docs.len(), 1 + written.values().sum::<usize>());
+
+    // Not sampled: nothing is sent.
+    api.set_sampled(false);
+    let resp = response(api.invoke(&event_of(vec![record("insert.json")]).to_string(), INVOKE_TIMEOUT));
+    assert_eq!(resp["batchItemFailures"], serde_json::json!([]));
+    assert!(received(&daemon).is_empty());
+    assert!(api.trace_headers()[1].ends_with("Sampled=0"));
+}

@@ -76,6 +76,8 @@ struct Shared {
     connections: AtomicUsize,
     /// How far in the future each event's deadline lies, in ms.
     deadline_ms: AtomicU64,
+    /// Whether the trace headers handed out say `Sampled=1` (X-Ray records the invocation).
+    sampled: AtomicBool,
 }
 
 #[derive(Default)]
@@ -94,6 +96,8 @@ struct State {
     invocations: usize,
     /// The body of the first `POST /runtime/init/error`.
     init_error: Option<String>,
+    /// Every `Lambda-Runtime-Trace-Id` handed out, in order.
+    trace_headers: Vec<String>,
 }
 
 impl LambdaApi {
@@ -107,6 +111,7 @@ impl LambdaApi {
             stop: AtomicBool::new(false),
             connections: AtomicUsize::new(0),
             deadline_ms: AtomicU64::new(DEADLINE.as_millis() as u64),
+            sampled: AtomicBool::new(false),
         });
         let accept_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -120,6 +125,16 @@ impl LambdaApi {
     /// function's timeout; `Lambda-Runtime-Deadline-Ms`).
     pub fn set_deadline(&self, timeout: Duration) {
         self.shared.deadline_ms.store(timeout.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    /// Events handed out from now on carry a trace header that says `Sampled=1`.
+    pub fn set_sampled(&self, sampled: bool) {
+        self.shared.sampled.store(sampled, Ordering::SeqCst);
+    }
+
+    /// Every `Lambda-Runtime-Trace-Id` header handed out so far, in order.
+    pub fn trace_headers(&self) -> Vec<String> {
+        self.shared.lock().trace_headers.clone()
     }
 
     /// `127.0.0.1:PORT`: the value for the function's `AWS_LAMBDA_RUNTIME_API` variable.
@@ -370,7 +385,8 @@ fn next_invocation(out: &mut TcpStream, shared: &Shared) -> io::Result<bool> {
 
     let timeout = Duration::from_millis(shared.deadline_ms.load(Ordering::SeqCst));
     let deadline = epoch_millis(SystemTime::now() + timeout).to_string();
-    let trace_id = trace_id_for(&request_id);
+    let trace_id = trace_id_for(&request_id, shared.sampled.load(Ordering::SeqCst));
+    shared.lock().trace_headers.push(trace_id.clone());
     let headers = [
         ("Lambda-Runtime-Aws-Request-Id", request_id.as_str()),
         ("Lambda-Runtime-Deadline-Ms", deadline.as_str()),
@@ -391,12 +407,12 @@ fn next_invocation(out: &mut TcpStream, shared: &Shared) -> io::Result<bool> {
 }
 
 /// An X-Ray-shaped trace header derived from the request id.
-fn trace_id_for(request_id: &str) -> String {
+fn trace_id_for(request_id: &str, sampled: bool) -> String {
     let hex: String = request_id.chars().filter(|c| c.is_ascii_hexdigit()).collect();
     let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let root = format!("{:0>24}", &hex[hex.len().saturating_sub(24)..]);
     let parent = format!("{:0>16}", &hex[..hex.len().min(16)]);
-    format!("Root=1-{:08x}-{root};Parent={parent};Sampled=0", secs as u32)
+    format!("Root=1-{:08x}-{root};Parent={parent};Sampled={}", secs as u32, u8::from(sampled))
 }
 
 fn accepted(out: &mut TcpStream) -> io::Result<bool> {

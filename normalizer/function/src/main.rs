@@ -22,6 +22,7 @@ mod backfill;
 mod canary;
 mod config;
 mod metrics;
+mod xray;
 
 use config::FunctionConfig;
 use metrics::Metrics;
@@ -39,6 +40,7 @@ struct State<'s> {
     /// The spec's `backfill.margin_seconds`.
     margin_seconds: u32,
     metrics: Metrics,
+    tracer: xray::Tracer,
     config: FunctionConfig,
 }
 
@@ -63,14 +65,20 @@ async fn handle(state: &State<'_>, event: LambdaEvent<Box<RawValue>>) -> Result<
     // than a timeout of the whole batch.
     let left = Duration::from_millis(event.context.deadline.saturating_sub(epoch_millis()));
     let deadline = Instant::now() + state.config.write_time(left);
-    let report = process_event_until(
-        &state.pipeline,
-        &state.sink,
-        event.payload.get(),
-        &BatchOptions::default(),
-        Some(deadline),
-    )
-    .await?;
+    // Sampled by X-Ray: every S3 write is a subsegment (and the cold start's secret read
+    // goes with the first such invocation).
+    let trace = event.context.xray_trace_id.as_deref().and_then(xray::TraceContext::of_header);
+    let options = BatchOptions::default();
+    let report = match &trace {
+        Some(context) => {
+            state.tracer.flush_pending(context);
+            let traced = xray::TracedSink { inner: &state.sink, tracer: &state.tracer, context };
+            process_event_until(&state.pipeline, &traced, event.payload.get(), &options, Some(deadline)).await?
+        }
+        None => {
+            process_event_until(&state.pipeline, &state.sink, event.payload.get(), &options, Some(deadline)).await?
+        }
+    };
     let now = epoch_millis() as i64;
     for line in state.metrics.batch_done(&report, now) {
         println!("{line}");
@@ -159,9 +167,13 @@ async fn run() -> Result<(), Error> {
     let config = FunctionConfig::from_env()?;
     let spec = config.load_spec()?;
     let aws = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let tracer = xray::Tracer::from_env();
     let normalizer = if spec.needs_redaction_key() {
         let secret = config.redaction_key_secret.as_deref().ok_or(config::ConfigError::NoRedactionKeySecret)?;
-        let key = redaction_key(&aws, secret).await?;
+        let span = xray::Span::start();
+        let key = redaction_key(&aws, secret).await;
+        tracer.secret_read(span.end(), key.is_ok());
+        let key = key?;
         Normalizer::with_key_from(&spec, Some(&key), &format!("the secret {secret}"))?
     } else {
         Normalizer::new(&spec, None)?
@@ -179,6 +191,7 @@ async fn run() -> Result<(), Error> {
         margin_seconds: spec.snapshot_margin_seconds,
         sink: S3Sink::new(s3, &bucket, &prefix, config.quarantine_prefix.as_deref(), config.encryption.clone()),
         metrics: Metrics::new(&config.metrics_namespace, &config.function_name),
+        tracer,
         config,
     };
     tracing::info!(

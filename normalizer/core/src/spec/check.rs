@@ -12,11 +12,11 @@ use toml::Spanned;
 
 use super::file::{
     BackfillSection, ColumnSection, FormatSection, LakeSection, PartitioningSection, RedactionSection, SourceSection,
-    SpecFile, TableSection, TenantSection,
+    SpecFile, TableSection, TenantSection, WhenSection,
 };
 use super::{
-    is_identifier, ColumnType, DeclaredColumn, DeclaredTable, LakeLocation, LakeSpec, RedactAction, Redaction,
-    SpecError, TenantRule, DEFAULT_SORT_KEY, MAX_SNAPSHOT_MARGIN_SECONDS,
+    is_identifier, ColumnType, DeclaredColumn, DeclaredTable, EntityRule, LakeLocation, LakeSpec, RedactAction,
+    Redaction, SpecError, TenantRule, DEFAULT_SORT_KEY, MAX_SNAPSHOT_MARGIN_SECONDS,
 };
 use crate::path::{AttributePath, Segment};
 use crate::schema::{
@@ -364,7 +364,52 @@ impl SpecText<'_> {
         for c in &t.columns {
             columns.push(self.column(c, &name, explode.as_ref(), spec, &mut col_names)?);
         }
-        Ok(DeclaredTable { name, comment: t.comment.clone(), explode, columns })
+        let when = match &t.when {
+            Some(w) => Some(self.when(w, &name, spec)?),
+            None => None,
+        };
+        Ok(DeclaredTable { name, comment: t.comment.clone(), explode, columns, when })
+    }
+
+    /// A table's `[tables.when]`: exactly one of `sk_prefix`, `pk_prefix`, or `attribute` with
+    /// `equals`, none of them empty.
+    fn when(&self, w: &Spanned<WhenSection>, name: &str, spec: &LakeSpec) -> Result<EntityRule, SpecError> {
+        let span = Some(w.span());
+        let fix = "write one of: sk_prefix = \"SYNC#\", pk_prefix = \"CLIENT#\", or attribute = \"entityType\" with equals = \"SyncConfig\"";
+        let w = w.get_ref();
+        let given = [w.sk_prefix.is_some(), w.pk_prefix.is_some(), w.attribute.is_some() || w.equals.is_some()];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return self.err(span, format!("table `{name}`: [tables.when] needs exactly one rule"), fix);
+        }
+        let non_empty = |v: &Option<String>, key: &str| -> Result<Option<String>, SpecError> {
+            match v {
+                Some(s) if s.is_empty() => self.err(
+                    span.clone(),
+                    format!("table `{name}`: when.{key} is empty (it would take every item)"),
+                    fix,
+                ),
+                other => Ok(other.clone()),
+            }
+        };
+        if let Some(p) = non_empty(&w.sk_prefix, "sk_prefix")? {
+            if spec.sort_key.is_none() {
+                return self.err(
+                    span,
+                    format!(
+                        "table `{name}`: when.sk_prefix needs a sort key, and the table has none ([source] sort_key)"
+                    ),
+                    "use pk_prefix, or attribute with equals",
+                );
+            }
+            return Ok(EntityRule::SkPrefix(p));
+        }
+        if let Some(p) = non_empty(&w.pk_prefix, "pk_prefix")? {
+            return Ok(EntityRule::PkPrefix(p));
+        }
+        match (non_empty(&w.attribute, "attribute")?, non_empty(&w.equals, "equals")?) {
+            (Some(attribute), Some(equals)) => Ok(EntityRule::Attribute { attribute, equals }),
+            _ => self.err(span, format!("table `{name}`: when.attribute and when.equals go together"), fix),
+        }
     }
 
     /// A table's `explode`: the path of one list, without positions.

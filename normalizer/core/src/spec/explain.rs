@@ -69,6 +69,9 @@ impl LakeSpec {
             let _ = writeln!(s, "  {:<18} {}", t.name, t.comment);
             let cols: Vec<String> = t.columns.iter().map(|c| format!("{} {}", c.name, c.sql_type)).collect();
             let _ = writeln!(s, "      columns: {}", cols.join(", "));
+            if let Some(rule) = self.tables.iter().find(|d| d.name == t.name).and_then(|d| d.when.as_ref()) {
+                let _ = writeln!(s, "      takes:   only {rule} (other items write no row here; a REMOVE writes none)");
+            }
         }
         s
     }

@@ -94,8 +94,19 @@ pub(super) struct TableSection {
     pub(super) name: Spanned<String>,
     pub(super) comment: Option<String>,
     pub(super) explode: Option<Spanned<String>>,
+    pub(super) when: Option<Spanned<WhenSection>>,
     #[serde(default)]
     pub(super) columns: Vec<ColumnSection>,
+}
+
+/// `[tables.when]`: which items a table takes (one of the three forms).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WhenSection {
+    pub(super) sk_prefix: Option<String>,
+    pub(super) pk_prefix: Option<String>,
+    pub(super) attribute: Option<String>,
+    pub(super) equals: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -181,6 +181,50 @@ pub struct DeclaredTable {
     pub explode: Option<AttributePath>,
     /// The columns, in order.
     pub columns: Vec<DeclaredColumn>,
+    /// Which items the table takes (`[tables.when]`); `None`: every item.
+    pub when: Option<EntityRule>,
+}
+
+/// Which items a table takes, in a single-table design (`[tables.when]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntityRule {
+    /// Items whose partition key is a string starting with this.
+    PkPrefix(String),
+    /// Items whose sort key is a string starting with this.
+    SkPrefix(String),
+    /// Items whose top-level attribute `attribute` is the string `equals`.
+    Attribute {
+        /// The attribute's name.
+        attribute: String,
+        /// The value it must have.
+        equals: String,
+    },
+}
+
+impl EntityRule {
+    /// Whether an item with these keys and top-level string attribute lookup matches.
+    pub fn matches<'a>(
+        &self,
+        pk: Option<&str>,
+        sk: Option<&str>,
+        string_attribute: impl Fn(&str) -> Option<&'a str>,
+    ) -> bool {
+        match self {
+            EntityRule::PkPrefix(p) => pk.is_some_and(|v| v.starts_with(p.as_str())),
+            EntityRule::SkPrefix(p) => sk.is_some_and(|v| v.starts_with(p.as_str())),
+            EntityRule::Attribute { attribute, equals } => string_attribute(attribute) == Some(equals.as_str()),
+        }
+    }
+}
+
+impl std::fmt::Display for EntityRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EntityRule::PkPrefix(p) => write!(f, "items whose partition key starts with {p:?}"),
+            EntityRule::SkPrefix(p) => write!(f, "items whose sort key starts with {p:?}"),
+            EntityRule::Attribute { attribute, equals } => write!(f, "items whose attribute {attribute} is {equals:?}"),
+        }
+    }
 }
 
 /// `s3://bucket/prefix`, split.

@@ -77,3 +77,42 @@ fn redaction_rules_are_checked() {
     assert!(ok.tables[0].columns[0].hashed);
     assert!(ok.needs_redaction_key());
 }
+
+#[test]
+fn a_table_takes_one_entity_by_key_prefix_or_attribute() {
+    let table = |when: &str| {
+        format!("{BASE}[[tables]]\nname = \"t1\"\n[tables.when]\n{when}\n[[tables.columns]]\nname=\"a\"\npath=\"a\"\ntype=\"string\"\n")
+    };
+    let rule = |when: &str| LakeSpec::from_toml(&table(when), "lake.toml").unwrap().tables[0].when.clone();
+    assert_eq!(rule("sk_prefix = \"SYNC#\""), Some(EntityRule::SkPrefix("SYNC#".into())));
+    assert_eq!(rule("pk_prefix = \"CLIENT#\""), Some(EntityRule::PkPrefix("CLIENT#".into())));
+    assert_eq!(
+        rule("attribute = \"entityType\"\nequals = \"SyncConfig\""),
+        Some(EntityRule::Attribute { attribute: "entityType".into(), equals: "SyncConfig".into() })
+    );
+    let spec = LakeSpec::from_toml(&table("sk_prefix = \"SYNC#\""), "lake.toml").unwrap();
+    assert!(spec.explain().contains("takes:   only items whose sort key starts with \"SYNC#\""), "{}", spec.explain());
+    let r = EntityRule::SkPrefix("SYNC#".into());
+    assert!(r.matches(Some("CLIENT#1"), Some("SYNC#2"), |_| None));
+    assert!(!r.matches(Some("CLIENT#1"), Some("USER#2"), |_| None) && !r.matches(Some("SYNC#"), None, |_| None));
+    let a = EntityRule::Attribute { attribute: "entityType".into(), equals: "User".into() };
+    assert!(a.matches(None, None, |n| (n == "entityType").then_some("User")));
+    assert!(!a.matches(None, None, |n| (n == "entityType").then_some("Users")));
+
+    for (when, says) in [
+        ("sk_prefix = \"A\"\npk_prefix = \"B\"", "needs exactly one rule"),
+        ("", "needs exactly one rule"),
+        ("sk_prefix = \"\"", "when.sk_prefix is empty"),
+        ("attribute = \"entityType\"", "when.attribute and when.equals go together"),
+        ("equals = \"x\"", "when.attribute and when.equals go together"),
+        ("sk_prefixx = \"A\"", "unknown field `sk_prefixx`"),
+    ] {
+        let e = err(&table(when));
+        assert!(e.to_string().contains(says), "{when}: {e}");
+        assert!(e.to_string().contains("lake.toml:"), "{e}");
+    }
+    let no_sort_key = "[source]\ntable = \"t\"\nsort_key = \"\"\n[lake]\nlocation = \"s3://bucket-a/p\"\n";
+    assert!(LakeSpec::from_toml(no_sort_key, "lake.toml").unwrap().sort_key.is_none());
+    let e = err(&table("sk_prefix = \"A\"").replace(BASE, no_sort_key));
+    assert!(e.to_string().contains("when.sk_prefix needs a sort key"), "{e}");
+}

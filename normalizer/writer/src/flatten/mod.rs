@@ -283,12 +283,34 @@ impl<'s> Flattener<'s> {
         // declared tables, and the cells they reject
         let mut rejects = Rejects { prefix, rows: TableRows::new(self.table_count - 1, rejected), sink };
         for (k, table) in self.spec.tables.iter().enumerate() {
+            if table.when.as_ref().is_some_and(|rule| !self.takes(rule, rec, image)) {
+                continue;
+            }
             let mut rows = TableRows::new(BuiltInTable::ITEM_TABLES.len() + k, main);
             self.declared_rows(table, &self.redacted_columns[k], image, prefix, &mut rows, &mut rejects);
             rows.flush(rejects.sink);
         }
         rejects.rows.flush(rejects.sink);
         Ok(())
+    }
+
+    /// Whether a declared table's `[tables.when]` takes this record's item: a key prefix on
+    /// its string keys, or a top-level string attribute of its image.
+    fn takes(
+        &self,
+        rule: &ddb_lake_core::spec::EntityRule,
+        rec: &StreamRecord<'_>,
+        image: &crate::record::Item<'_>,
+    ) -> bool {
+        fn string<'v>(v: Option<&'v crate::record::AttributeValue<'_>>) -> Option<&'v str> {
+            match v {
+                Some(crate::record::AttributeValue::S(s)) => Some(s.as_str()),
+                _ => None,
+            }
+        }
+        let pk = string(rec.keys.get(&self.spec.partition_key));
+        let sk = self.spec.sort_key.as_deref().and_then(|k| string(rec.keys.get(k)));
+        rule.matches(pk, sk, |name| string(image.get(name)))
     }
 
     /// The record's common columns, encoded: every row of it starts with them.

@@ -335,3 +335,99 @@ fn hash_rule_without_key_is_refused() {
         "the redaction key in the environment variable MY_KEY is 5 bytes long; it must be at least 16 bytes (e.g. openssl rand -hex 32)"
     );
 }
+
+/// A single-table design: sync configurations, user profiles and audit entries share one
+/// table and attribute names (a user has its own `fieldMappings` and `clientKey`).
+const SINGLE_TABLE: &str = r#"
+[source]
+table = "app"
+[lake]
+location = "s3://bucket-a/app"
+[[tables]]
+name = "sync_configs"
+[tables.when]
+sk_prefix = "SYNC#"
+[[tables.columns]]
+name = "client_key"
+path = "clientKey"
+type = "string"
+[[tables]]
+name = "field_mappings"
+explode = "fieldMappings"
+[tables.when]
+sk_prefix = "SYNC#"
+[[tables.columns]]
+name = "field_id"
+path = "fieldMappings[].fieldId"
+type = "string"
+[[tables]]
+name = "audit"
+[tables.when]
+attribute = "entityType"
+equals = "Audit"
+[[tables.columns]]
+name = "action"
+path = "action"
+type = "string"
+[[tables]]
+name = "clients"
+[tables.when]
+pk_prefix = "CLIENT#"
+[[tables.columns]]
+name = "client_key"
+path = "clientKey"
+type = "string"
+"#;
+
+fn entity_record(event: &str, sk: &str, image: serde_json::Value) -> String {
+    let key = serde_json::json!({"pk": {"S": "CLIENT#7"}, "sk": {"S": sk}});
+    let mut dynamodb = serde_json::json!({
+        "ApproximateCreationDateTime": 1_764_979_200, "Keys": key, "SequenceNumber": "100000000000000000001",
+        "SizeBytes": 10, "StreamViewType": "NEW_AND_OLD_IMAGES"
+    });
+    let mut image = image;
+    image["pk"] = key["pk"].clone();
+    image["sk"] = key["sk"].clone();
+    let side = if event == "REMOVE" { "OldImage" } else { "NewImage" };
+    dynamodb[side] = image;
+    serde_json::json!({"eventID": "e1", "eventName": event, "eventSource": "aws:dynamodb", "dynamodb": dynamodb})
+        .to_string()
+}
+
+#[test]
+fn a_declared_table_takes_only_its_entity() {
+    let spec = LakeSpec::from_toml(SINGLE_TABLE, "single.toml").unwrap();
+    let base = BuiltInTable::ITEM_TABLES.len();
+    let rows = |rec: &str| -> Vec<usize> { rows_of(&spec, rec).iter().map(|(_, r)| r.len()).collect() };
+    let mappings =
+        serde_json::json!({"L": [{"M": {"fieldId": {"S": "summary"}}}, {"M": {"fieldId": {"S": "status"}}}]});
+    let sync =
+        entity_record("INSERT", "SYNC#1", serde_json::json!({"clientKey": {"S": "k1"}, "fieldMappings": mappings}));
+    let user = entity_record(
+        "INSERT",
+        "USER#ann",
+        serde_json::json!({"clientKey": {"S": "k1"}, "fieldMappings": mappings, "entityType": {"S": "User"}}),
+    );
+    let audit =
+        entity_record("MODIFY", "AUDIT#9", serde_json::json!({"entityType": {"S": "Audit"}, "action": {"S": "login"}}));
+    // [changes, attributes, sync_configs, field_mappings, audit, clients, _rejects]
+    let got = rows(&sync);
+    assert_eq!(got[base..base + 4], [1, 2, 0, 1], "a sync configuration: its tables and the pk_prefix one");
+    // Leaves: pk, sk, clientKey and the two fieldIds.
+    assert_eq!(got[..2], [1, 5], "changes and attributes take every item");
+    let got = rows(&user);
+    assert_eq!(got[base..base + 4], [0, 0, 0, 1], "a user's own fieldMappings and clientKey reach no sync table");
+    let got = rows(&audit);
+    assert_eq!(got[base..base + 4], [0, 0, 1, 1]);
+    let (_, audit_rows) = &rows_of(&spec, &audit)[base + 2];
+    assert_eq!(audit_rows[0].last().cloned().flatten().as_deref(), Some("login"));
+    // A REMOVE writes its changes row only, whatever entity it removes.
+    let removed = rows(&entity_record("REMOVE", "SYNC#1", serde_json::json!({"clientKey": {"S": "k1"}})));
+    assert_eq!(removed[0], 1);
+    assert!(removed[1..].iter().all(|n| *n == 0), "{removed:?}");
+    // A number where the rule expects a string key matches nothing.
+    let mut odd: serde_json::Value = serde_json::from_str(&sync).unwrap();
+    odd["dynamodb"]["Keys"]["sk"] = serde_json::json!({"N": "1"});
+    odd["dynamodb"]["NewImage"]["sk"] = serde_json::json!({"N": "1"});
+    assert_eq!(rows(&odd.to_string())[base..base + 2], [0, 0]);
+}

@@ -380,18 +380,22 @@ type = "string"
 "#;
 
 fn entity_record(event: &str, sk: &str, image: serde_json::Value) -> String {
+    let fixture = match event {
+        "REMOVE" => "remove.json",
+        "MODIFY" => "modify.json",
+        _ => "insert.json",
+    };
+    let mut r = crate::test_events::record(fixture);
     let key = serde_json::json!({"pk": {"S": "CLIENT#7"}, "sk": {"S": sk}});
-    let mut dynamodb = serde_json::json!({
-        "ApproximateCreationDateTime": 1_764_979_200, "Keys": key, "SequenceNumber": "100000000000000000001",
-        "SizeBytes": 10, "StreamViewType": "NEW_AND_OLD_IMAGES"
-    });
     let mut image = image;
     image["pk"] = key["pk"].clone();
     image["sk"] = key["sk"].clone();
-    let side = if event == "REMOVE" { "OldImage" } else { "NewImage" };
-    dynamodb[side] = image;
-    serde_json::json!({"eventID": "e1", "eventName": event, "eventSource": "aws:dynamodb", "dynamodb": dynamodb})
-        .to_string()
+    let dynamodb = r["dynamodb"].as_object_mut().unwrap();
+    dynamodb.insert("Keys".into(), key);
+    dynamodb.remove("NewImage");
+    dynamodb.remove("OldImage");
+    dynamodb.insert(if event == "REMOVE" { "OldImage" } else { "NewImage" }.into(), image);
+    r.to_string()
 }
 
 #[test]

@@ -16,29 +16,22 @@
 // read the lake, write the compacted tables' folders and the compactions folder, delete in the
 // compacted tables' folders, and nothing else of the bucket. Created by DdbLakeStack.
 
-import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
+import { arnAsFound, grantAthenaQueries, objectsAsFound, type AthenaAccess } from './athena-access';
 import type { CompactionExport, CompactionStatement } from './inputs';
 import { underPrefix } from './normalizer';
 import { ATHENA_RESULTS_PREFIX } from './storage';
 
-export interface CompactionProps {
+/** Where it runs (the workgroup, the database, the lake, the results), and what. */
+export interface CompactionProps extends AthenaAccess {
   compaction: CompactionExport;
-  database: string;
-  workGroupName: string;
-  lakeBucket: s3.IBucket;
-  /** The lake's key prefix (may be empty). */
-  prefix: string;
-  resultsBucket: s3.IBucket;
-  key?: kms.IKey;
   /** EventBridge Scheduler expression, e.g. `cron(30 3 * * ? *)` (UTC). */
   schedule: string;
   logRetentionDays: number;
@@ -310,37 +303,18 @@ export class Compaction extends Construct {
     const role = this.role;
     const folder = (name: string) => `${underPrefix(props.prefix, name)}/*`;
     const arn = (service: string, resource: string, resourceName?: string) => stack.formatArn({ service, resource, resourceName });
-    const workGroup = arn('athena', 'workgroup', props.workGroupName);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RunStatements',
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetWorkGroup'],
-        resources: [workGroup],
-      }),
-    );
-    const tables = arn('glue', 'table', `${props.database}/*`);
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadCatalog',
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
-        resources: [arn('glue', 'catalog'), arn('glue', 'database', props.database), tables],
-      }),
-    );
+    grantAthenaQueries(role, props, [
+      'athena:StartQueryExecution',
+      'athena:GetQueryExecution',
+      'athena:GetQueryResults',
+      'athena:StopQueryExecution',
+      'athena:GetWorkGroup',
+    ]);
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'AddCompactedPartitions',
         actions: ['glue:BatchCreatePartition', 'glue:CreatePartition'],
         resources: parquetTables.map((t) => arn('glue', 'table', `${props.database}/${t}`)),
-      }),
-    );
-    const lakeObjects = props.lakeBucket.arnForObjects(props.prefix ? `${props.prefix}/*` : '*');
-    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadLake', actions: ['s3:GetObject'], resources: [lakeObjects] }));
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListLake',
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [props.lakeBucket.bucketArn],
-        ...(props.prefix ? { conditions: { StringLike: { 's3:prefix': [`${props.prefix}/*`] } } } : {}),
       }),
     );
     const written = [...parquetTables, 'compactions'].map(folder);
@@ -359,25 +333,6 @@ export class Compaction extends Construct {
         resources: removed.map((f) => props.lakeBucket.arnForObjects(f)),
       }),
     );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'QueryResults',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [props.resultsBucket.arnForObjects(`${ATHENA_RESULTS_PREFIX}*`)],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'QueryResultsBucket',
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [props.resultsBucket.bucketArn],
-      }),
-    );
-    if (props.key) {
-      role.addToPolicy(
-        new iam.PolicyStatement({ sid: 'UseDataKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.key.keyArn] }),
-      );
-    }
     const colon = (resource: string, resourceName: string) =>
       stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
     const machineArn = colon('stateMachine', machineName);
@@ -394,29 +349,16 @@ export class Compaction extends Construct {
       }),
     );
 
-    // Each wildcard, acknowledged with its reason (as cdk-nag prints the ARN: a token as <Ref>).
+    // Each wildcard of its own, acknowledged with its reason.
     const findings = Validations.of(role);
-    const shown = (value: string, token: string) => (Token.isUnresolved(value) ? `<${token}>` : value);
-    const arnShown = (service: string, rest: string) =>
-      `arn:${shown(stack.partition, 'AWS::Partition')}:${service}:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:${rest}`;
-    const bucketFinding = (bucket: s3.IBucket, objects: string) => {
-      const cfn = bucket.node.defaultChild as CfnElement | undefined;
-      return cfn ? `<${stack.getLogicalId(cfn)}.Arn>/${objects}` : `arn:<AWS::Partition>:s3:::${bucket.bucketName}/${objects}`;
-    };
     const reasons: [string, string][] = [
-      [bucketFinding(props.lakeBucket, props.prefix ? `${props.prefix}/*` : '*'), 'Athena reads every table of the lake (the views the state is computed with read them all); reading only.'],
-      [bucketFinding(props.resultsBucket, `${ATHENA_RESULTS_PREFIX}*`), "Athena writes each query's results under the workgroup's result folder, named by query id."],
-      ...written.map((f): [string, string] => [bucketFinding(props.lakeBucket, f), `Athena names the objects an INSERT INTO writes under ${f.slice(0, -2)}/; the run's compactions row goes under compactions/.`]),
-      ...removed.map((f): [string, string] => [bucketFinding(props.lakeBucket, f), `The run removes what it folded or made redundant under ${f.slice(0, -2)}/, by the keys Athena lists.`]),
+      ...written.map((f): [string, string] => [objectsAsFound(props.lakeBucket, f), `Athena names the objects an INSERT INTO writes under ${f.slice(0, -2)}/; the run's compactions row goes under compactions/.`]),
+      ...removed.map((f): [string, string] => [objectsAsFound(props.lakeBucket, f), `The run removes what it folded or made redundant under ${f.slice(0, -2)}/, by the keys Athena lists.`]),
     ];
     for (const [resource, reason] of reasons) findings.acknowledge({ id: `AwsSolutions-IAM5[Resource::${resource}]`, reason });
-    findings.acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${arnShown('glue', `table/${props.database}/*`)}]`,
-      reason: "Athena reads the database's tables and views (a view's statement names the tables it reads); reading only.",
-    });
     for (const children of [`${machineName}:*`, `${machineName}/*`]) {
       findings.acknowledge({
-        id: `AwsSolutions-IAM5[Resource::${arnShown('states', `execution:${children}`)}]`,
+        id: `AwsSolutions-IAM5[Resource::${arnAsFound(stack, 'states', `execution:${children}`)}]`,
         reason: "The Distributed Map describes and stops its own child executions, whose names Step Functions chooses at run time; this state machine's executions only.",
       });
     }

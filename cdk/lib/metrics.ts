@@ -8,32 +8,24 @@
 //   waited for) → Rows (GetQueryResults, at most 1,000) → Put (a Map over the rows:
 //   PutMetricData, the value with States.StringToJson, the dimensions as the row gives them)
 
-import { Duration, RemovalPolicy, Stack, TimeZone, Token, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, TimeZone, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
+import { grantAthenaQueries, type AthenaAccess } from './athena-access';
 import type { MetricAlarmConfig } from './config';
 import type { LakeQuery } from './inputs';
-import { ATHENA_RESULTS_PREFIX } from './storage';
 
-export interface AnswerMetricsProps {
+/** Where the questions run (the workgroup, the database, the lake, the results), and which. */
+export interface AnswerMetricsProps extends AthenaAccess {
   queries: LakeQuery[];
-  database: string;
-  workGroupName: string;
-  lakeBucket: s3.IBucket;
-  /** The lake's key prefix (may be empty). */
-  prefix: string;
-  resultsBucket: s3.IBucket;
-  key?: kms.IKey;
   namespace: string;
   alarms: MetricAlarmConfig[];
   topic: sns.ITopic;
@@ -199,51 +191,8 @@ export class AnswerMetrics extends Construct {
   }
 
   private grant(props: AnswerMetricsProps): void {
-    const stack = Stack.of(this);
-    const arn = (service: string, resource: string, resourceName?: string) => stack.formatArn({ service, resource, resourceName });
     const role = this.role;
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'RunQuestions',
-        actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
-        resources: [arn('athena', 'workgroup', props.workGroupName)],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadCatalog',
-        actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartition', 'glue:GetPartitions', 'glue:BatchGetPartition'],
-        resources: [arn('glue', 'catalog'), arn('glue', 'database', props.database), arn('glue', 'table', `${props.database}/*`)],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadLake',
-        actions: ['s3:GetObject'],
-        resources: [props.lakeBucket.arnForObjects(props.prefix ? `${props.prefix}/*` : '*')],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListLake',
-        actions: ['s3:ListBucket', 's3:GetBucketLocation'],
-        resources: [props.lakeBucket.bucketArn],
-        ...(props.prefix ? { conditions: { StringLike: { 's3:prefix': [`${props.prefix}/*`] } } } : {}),
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({
-        sid: 'QueryResults',
-        actions: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'],
-        resources: [props.resultsBucket.arnForObjects(`${ATHENA_RESULTS_PREFIX}*`)],
-      }),
-    );
-    role.addToPolicy(
-      new iam.PolicyStatement({ sid: 'QueryResultsBucket', actions: ['s3:ListBucket', 's3:GetBucketLocation'], resources: [props.resultsBucket.bucketArn] }),
-    );
-    if (props.key) {
-      role.addToPolicy(new iam.PolicyStatement({ sid: 'UseDataKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey'], resources: [props.key.keyArn] }));
-    }
+    grantAthenaQueries(role, props, ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution']);
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'PutMetrics',
@@ -252,23 +201,7 @@ export class AnswerMetrics extends Construct {
         conditions: { StringEquals: { 'cloudwatch:namespace': props.namespace } },
       }),
     );
-
-    const shown = (value: string, token: string) => (Token.isUnresolved(value) ? `<${token}>` : value);
-    const findings = Validations.of(role);
-    const bucketFinding = (bucket: s3.IBucket, objects: string) => `<${stack.getLogicalId(bucket.node.defaultChild as never)}.Arn>/${objects}`;
-    findings.acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${bucketFinding(props.lakeBucket, props.prefix ? `${props.prefix}/*` : '*')}]`,
-      reason: 'Athena reads the tables the published question reads (through its views); reading only.',
-    });
-    findings.acknowledge({
-      id: `AwsSolutions-IAM5[Resource::${bucketFinding(props.resultsBucket, `${ATHENA_RESULTS_PREFIX}*`)}]`,
-      reason: "Athena writes each query's results under the workgroup's result folder, named by query id.",
-    });
-    findings.acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:${shown(stack.partition, 'AWS::Partition')}:glue:${shown(stack.region, 'AWS::Region')}:${shown(stack.account, 'AWS::AccountId')}:table/${props.database}/*]`,
-      reason: "Athena reads the database's tables and views the question names; reading only.",
-    });
-    findings.acknowledge({
+    Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
         "cloudwatch:PutMetricData has no resource-level form (it is limited to the stack's namespace by a condition); log delivery and X-Ray neither.",

@@ -3,8 +3,9 @@
 // of context values, and reading the repository's SQL files independently of the app.
 // Used by every test under cdk/test.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -158,4 +159,39 @@ export function bodyAtDefaults(f: SqlFileOnDisk): string {
 /** Every resource of a type, as [logical id, resource]. */
 export function resourcesOf(template: Template, type: string): [string, { Properties: any; [k: string]: any }][] {
   return Object.entries(template.findResources(type)) as [string, { Properties: any; [k: string]: any }][];
+}
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/**
+ * A moto_server on 127.0.0.1 (`DDB_LAKE_MOTO_SERVER`, else `moto_server` on the PATH, which
+ * ./scripts/test installs), answering; `stop` ends it.
+ */
+export async function startMoto(): Promise<{ endpoint: string; stop: () => void }> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const server = process.env.DDB_LAKE_MOTO_SERVER || 'moto_server';
+  const moto: ChildProcess = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  let failed: Error | undefined;
+  moto.on('error', (e) => (failed = e));
+  for (let i = 0; ; i++) {
+    if (failed) throw new Error(`cannot start ${server} (${failed.message}): python3 -m pip install 'moto[server]>=5,<6' (./scripts/test does it)`);
+    try {
+      if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
+    } catch {
+      if (i > 100) throw new Error(`${server} did not answer on ${endpoint} within 20 s`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { endpoint, stop: () => moto.kill() };
 }

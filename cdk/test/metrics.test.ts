@@ -5,11 +5,9 @@
 // the config declares go to the alarm topic; a wrong declaration fails synth naming the fix.
 
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { logicalIdOf, resourcesOf, synth } from './helpers';
+import { logicalIdOf, resourcesOf, startMoto, synth } from './helpers';
 
 const { stack, template, inputs } = synth();
 const logicalId = (c: { node: { defaultChild?: unknown } }) => logicalIdOf(stack, c);
@@ -109,41 +107,18 @@ describe('answers as metrics', () => {
   });
 });
 
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe("the publisher's PutMetricData against moto's CloudWatch", () => {
-  let moto: ChildProcess;
-  let endpoint: string;
+  let moto: { endpoint: string; stop: () => void };
   before(async () => {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    const server = process.env.DDB_LAKE_MOTO_SERVER || 'moto_server';
-    moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-      } catch {
-        if (i > 100) throw new Error(`${server} did not answer on ${endpoint}: python3 -m pip install 'moto[server]>=5,<6' (./scripts/test does it)`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    moto = await startMoto();
   });
-  after(() => moto?.kill());
+  after(() => moto?.stop());
 
   it('puts one datum per answer row, by error code, and nothing for the header row', async () => {
     const cw = await import('@aws-sdk/client-cloudwatch');
     const client = new cw.CloudWatchClient({
-      endpoint,
+      endpoint: moto.endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
     });

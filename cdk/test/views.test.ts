@@ -4,11 +4,9 @@
 // in the stack's workgroup and database, and again on an update; nothing on a delete.
 
 import * as assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
-import { logicalIdOf, resourcesOf, synth } from './helpers';
+import { logicalIdOf, resourcesOf, startMoto, synth } from './helpers';
 
 const { stack, template, inputs } = synth();
 const logicalId = (c: { node: { defaultChild?: unknown } }) => logicalIdOf(stack, c);
@@ -51,46 +49,20 @@ describe('views at deploy', () => {
   });
 });
 
-/** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 describe('the views handler against moto', () => {
-  let moto: ChildProcess;
-  let endpoint: string;
+  let moto: { endpoint: string; stop: () => void };
 
   before(async () => {
-    const port = await freePort();
-    endpoint = `http://127.0.0.1:${port}`;
-    const server = process.env.DDB_LAKE_MOTO_SERVER || 'moto_server';
-    moto = spawn(server, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-    moto.on('error', (e) => {
-      throw new Error(`cannot start ${server} (${e.message}): python3 -m pip install 'moto[server]>=5,<6' (./scripts/test does it)`);
-    });
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${endpoint}/moto-api/`)).ok) break;
-      } catch {
-        if (i > 100) throw new Error(`${server} did not answer on ${endpoint} within 20 s`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    moto = await startMoto();
     Object.assign(process.env, {
-      AWS_ENDPOINT_URL: endpoint,
+      AWS_ENDPOINT_URL: moto.endpoint,
       AWS_ACCESS_KEY_ID: 'testing',
       AWS_SECRET_ACCESS_KEY: 'testing',
       AWS_REGION: 'us-east-1',
     });
   });
-  after(() => moto?.kill());
+  after(() => moto?.stop());
 
   it('creates every view in order, again on an update, and nothing on a delete', async () => {
     const athena = await import('@aws-sdk/client-athena');

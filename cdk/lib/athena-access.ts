@@ -85,3 +85,53 @@ export function grantAthenaQueries(role: iam.Role, a: AthenaAccess, athenaAction
     reason: "Athena reads the database's tables and views its statements name; reading only.",
   });
 }
+
+/** Retry of an Athena call Athena throttled (its account-wide query limits). */
+export const ATHENA_THROTTLED = [
+  { ErrorEquals: ['Athena.TooManyRequestsException'], IntervalSeconds: 30, MaxAttempts: 6, BackoffRate: 2, JitterStrategy: 'FULL' },
+];
+
+/**
+ * An ASL Task state running one statement in the workgroup and database and waiting for it
+ * (the `.sync` integration): `query` is `{QueryString}` or `{'QueryString.$'}`; the query's id
+ * is kept at `resultPath` as `{id}` (`null`: dropped); `next` or the end.
+ */
+export function athenaQueryState(
+  a: Pick<AthenaAccess, 'workGroupName' | 'database'>,
+  partition: string,
+  comment: string,
+  query: Record<string, string>,
+  resultPath: string | null,
+  next: string | undefined,
+): Record<string, unknown> {
+  return {
+    Type: 'Task',
+    Comment: comment,
+    Resource: `arn:${partition}:states:::athena:startQueryExecution.sync`,
+    Parameters: { ...query, WorkGroup: a.workGroupName, QueryExecutionContext: { Database: a.database } },
+    Retry: ATHENA_THROTTLED,
+    ...(resultPath === null
+      ? { ResultPath: null }
+      : { ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' }, ResultPath: resultPath }),
+    ...(next ? { Next: next } : { End: true }),
+  };
+}
+
+/** An ASL Task state reading the results of the query whose id is at `$.query.id`. */
+export function queryResultsState(
+  partition: string,
+  selector: Record<string, string>,
+  resultPath: string,
+  next: string,
+  maxResults?: number,
+): Record<string, unknown> {
+  return {
+    Type: 'Task',
+    Resource: `arn:${partition}:states:::athena:getQueryResults`,
+    Parameters: { 'QueryExecutionId.$': '$.query.id', ...(maxResults ? { MaxResults: maxResults } : {}) },
+    Retry: ATHENA_THROTTLED,
+    ResultSelector: selector,
+    ResultPath: resultPath,
+    Next: next,
+  };
+}

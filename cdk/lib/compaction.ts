@@ -24,7 +24,14 @@ import * as targets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { arnAsFound, grantAthenaQueries, objectsAsFound, type AthenaAccess } from './athena-access';
+import {
+  arnAsFound,
+  athenaQueryState,
+  grantAthenaQueries,
+  objectsAsFound,
+  queryResultsState,
+  type AthenaAccess,
+} from './athena-access';
 import type { CompactionExport, CompactionStatement } from './inputs';
 import { underPrefix } from './normalizer';
 import { ATHENA_RESULTS_PREFIX } from './storage';
@@ -94,15 +101,6 @@ export class Compaction extends Construct {
     const machineName = `ddb-lake-compaction-${props.database}`.slice(0, 80);
 
     const plan = { through: '$.plan.through', compaction_id: '$.plan.compaction_id', cutoff: '$.plan.cutoff', started: '$.plan.started' };
-    const throttled = [
-      {
-        ErrorEquals: ['Athena.TooManyRequestsException'],
-        IntervalSeconds: 30,
-        MaxAttempts: 6,
-        BackoffRate: 2,
-        JitterStrategy: 'FULL',
-      },
-    ];
     // A statement run in Athena, waited for; the query's id kept at `resultPath` (or dropped).
     const athena = (
       comment: string,
@@ -110,30 +108,17 @@ export class Compaction extends Construct {
       paths: Record<string, string>,
       resultPath: string | null,
       next: string | undefined,
-    ) => ({
-      Type: 'Task',
-      Comment: `${comment} (${s.name} v${compaction.version})`,
-      Resource: `arn:${stack.partition}:states:::athena:startQueryExecution.sync`,
-      Parameters: {
-        ...(s.sql.includes('{{') ? { 'QueryString.$': statesFormat(s.sql, paths, true) } : { QueryString: s.sql.replace(/\s*\n\s*/g, ' ') }),
-        WorkGroup: props.workGroupName,
-        QueryExecutionContext: { Database: props.database },
-      },
-      Retry: throttled,
-      ...(resultPath === null
-        ? { ResultPath: null }
-        : { ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' }, ResultPath: resultPath }),
-      ...(next ? { Next: next } : { End: true }),
-    });
-    const results = (selector: Record<string, string>, resultPath: string, next: string, maxResults?: number) => ({
-      Type: 'Task',
-      Resource: `arn:${stack.partition}:states:::athena:getQueryResults`,
-      Parameters: { 'QueryExecutionId.$': '$.query.id', ...(maxResults ? { MaxResults: maxResults } : {}) },
-      Retry: throttled,
-      ResultSelector: selector,
-      ResultPath: resultPath,
-      Next: next,
-    });
+    ) =>
+      athenaQueryState(
+        props,
+        stack.partition,
+        `${comment} (${s.name} v${compaction.version})`,
+        s.sql.includes('{{') ? { 'QueryString.$': statesFormat(s.sql, paths, true) } : { QueryString: s.sql.replace(/\s*\n\s*/g, ' ') },
+        resultPath,
+        next,
+      );
+    const results = (selector: Record<string, string>, resultPath: string, next: string, maxResults?: number) =>
+      queryResultsState(stack.partition, selector, resultPath, next, maxResults);
     const cell = (column: number) => `$.ResultSet.Rows[1].Data[${column}].VarCharValue`;
     const name = (prefix: string, s: CompactionStatement) => `${prefix} ${s.table}`;
 

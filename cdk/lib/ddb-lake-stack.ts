@@ -10,6 +10,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
 import { Backfill, exportLocation } from './backfill';
+import type { AthenaAccess } from './athena-access';
 import { Canary, CANARY_KEY } from './canary';
 import { LakeCatalog } from './catalog';
 import { Compaction } from './compaction';
@@ -151,14 +152,18 @@ export class DdbLakeStack extends Stack {
     });
     this.views.resource.node.addDependency(this.catalog);
 
-    this.compaction = new Compaction(this, 'Compaction', {
-      compaction: inputs.sql.compaction,
+    // What the compaction and the metric publishers run their statements with.
+    const athenaAccess: AthenaAccess = {
       database: inputs.schema.DatabaseName,
       workGroupName: this.catalog.workGroup.ref,
       lakeBucket: this.storage.lakeBucket,
       prefix: lake.Prefix,
       resultsBucket: this.storage.resultsBucket,
       key: this.storage.key,
+    };
+    this.compaction = new Compaction(this, 'Compaction', {
+      ...athenaAccess,
+      compaction: inputs.sql.compaction,
       schedule: config.compactionSchedule,
       logRetentionDays: config.logRetentionDays,
     });
@@ -189,13 +194,8 @@ export class DdbLakeStack extends Stack {
 
     // Questions published as metrics, and the alarms the config declares on them.
     this.metrics = new AnswerMetrics(this, 'AnswerMetrics', {
+      ...athenaAccess,
       queries: inputs.sql.queries,
-      database: inputs.schema.DatabaseName,
-      workGroupName: this.catalog.workGroup.ref,
-      lakeBucket: this.storage.lakeBucket,
-      prefix: lake.Prefix,
-      resultsBucket: this.storage.resultsBucket,
-      key: this.storage.key,
       namespace: config.metricsNamespace,
       alarms: config.metricAlarms,
       topic: this.monitoring.topic,

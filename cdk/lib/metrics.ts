@@ -19,7 +19,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
-import { grantAthenaQueries, type AthenaAccess } from './athena-access';
+import { athenaQueryState, grantAthenaQueries, queryResultsState, type AthenaAccess } from './athena-access';
 import type { MetricAlarmConfig } from './config';
 import type { LakeQuery } from './inputs';
 
@@ -36,30 +36,19 @@ export interface AnswerMetricsProps extends AthenaAccess {
 export function publisherDefinition(q: LakeQuery, namespace: string, workGroup: string, database: string, partition: string): any {
   const m = q.metric!;
   const n = m.dimensions.length;
-  const throttled = [{ ErrorEquals: ['Athena.TooManyRequestsException'], IntervalSeconds: 30, MaxAttempts: 6, BackoffRate: 2 }];
   return {
     Comment: `ddb-lake: publish ${q.name} v${q.version} as the CloudWatch metric ${namespace}/${m.name}`,
     StartAt: 'Answer',
     States: {
-      Answer: {
-        Type: 'Task',
-        Comment: `${q.question} (the dimensions' columns, then the value's)`,
-        Resource: `arn:${partition}:states:::athena:startQueryExecution.sync`,
-        Parameters: { QueryString: m.sql, WorkGroup: workGroup, QueryExecutionContext: { Database: database } },
-        Retry: throttled,
-        ResultSelector: { 'id.$': '$.QueryExecution.QueryExecutionId' },
-        ResultPath: '$.query',
-        Next: 'Rows',
-      },
-      Rows: {
-        Type: 'Task',
-        Resource: `arn:${partition}:states:::athena:getQueryResults`,
-        Parameters: { 'QueryExecutionId.$': '$.query.id', MaxResults: 1000 },
-        Retry: throttled,
-        ResultSelector: { 'rows.$': '$.ResultSet.Rows' },
-        ResultPath: '$.answer',
-        Next: 'Put',
-      },
+      Answer: athenaQueryState(
+        { workGroupName: workGroup, database },
+        partition,
+        `${q.question} (the dimensions' columns, then the value's)`,
+        { QueryString: m.sql },
+        '$.query',
+        'Rows',
+      ),
+      Rows: queryResultsState(partition, { 'rows.$': '$.ResultSet.Rows' }, '$.answer', 'Put', 1000),
       Put: {
         Type: 'Map',
         Comment: 'One PutMetricData per row of the answer',

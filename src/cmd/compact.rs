@@ -191,8 +191,8 @@ async fn compact_s3(
     let row = run("row", &render(&one(Step::Row)?.sql, &values)?).await?;
     let object =
         row.first().and_then(|r| r.first().cloned().flatten()).context("the row statement answered nothing")?;
-    let relative = statements.marker_key.replace("{{through}}", &through).replace("{{compaction_id}}", &id);
-    let key = if lake.prefix.is_empty() { relative } else { format!("{}/{relative}", lake.prefix) };
+    let relative = ddb_lake_core::object_key::ObjectKey::compaction_marker_text(&through, &id);
+    let key = if lake.prefix.is_empty() { relative.to_string() } else { format!("{}/{relative}", lake.prefix) };
     s3.put_object().bucket(lake.bucket).key(&key).body(object.clone().into_bytes().into()).send().await.map_err(
         |e| anyhow::anyhow!("cannot write s3://{}/{key}: {}", lake.bucket, aws_sdk_s3::error::DisplayErrorContext(&e)),
     )?;

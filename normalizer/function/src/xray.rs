@@ -69,10 +69,10 @@ impl Span {
     }
 }
 
-/// A random 64-bit id as 16 hex digits.
+/// A random 64-bit id as 16 hex digits (each `RandomState` has keys of its own).
 fn new_id() -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::Instant::now().elapsed().as_nanos() ^ now_seconds().to_bits() as u128);
+    h.write_u64(now_seconds().to_bits());
     format!("{:016x}", h.finish())
 }
 
@@ -80,8 +80,9 @@ fn new_id() -> String {
 #[derive(Debug)]
 pub struct Tracer {
     socket: Option<UdpSocket>,
-    /// The cold start's Secrets Manager read, sent with the first sampled invocation.
-    pending: Mutex<Vec<serde_json::Value>>,
+    /// The cold start's Secrets Manager read (when, and whether it succeeded), sent with the
+    /// first sampled invocation.
+    pending: Mutex<Vec<(Span, bool)>>,
 }
 
 impl Tracer {
@@ -137,28 +138,27 @@ impl Tracer {
     /// Records the cold start's Secrets Manager read; it is sent with the first sampled
     /// invocation (there is no trace before one).
     pub fn secret_read(&self, span: Span, ok: bool) {
-        let annotations = json!({"outcome": if ok { "ok" } else { "error" }});
-        let doc = json!({"span": [span.start, span.end], "annotations": annotations, "ok": ok});
         if let Ok(mut pending) = self.pending.lock() {
-            pending.push(doc);
+            pending.push((span, ok));
         }
     }
 
     /// Sends what waited for a trace (the cold start's calls) under `context`.
     pub fn flush_pending(&self, context: &TraceContext) {
         let waiting = self.pending.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
-        for w in waiting {
-            let span = Span { start: w["span"][0].as_f64().unwrap_or(0.0), end: w["span"][1].as_f64().unwrap_or(0.0) };
-            let ok = w["ok"].as_bool().unwrap_or(false);
-            self.send(&Self::document(
-                context,
-                "SecretsManager",
-                span,
-                "GetSecretValue",
-                w["annotations"].clone(),
-                !ok,
-            ));
+        for (span, ok) in waiting {
+            let annotations = json!({"outcome": outcome(ok)});
+            self.send(&Self::document(context, "SecretsManager", span, "GetSecretValue", annotations, !ok));
         }
+    }
+}
+
+/// The `outcome` annotation of a call.
+fn outcome(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "error"
     }
 }
 
@@ -178,7 +178,7 @@ impl<S: LakeSink + Sync> LakeSink for TracedSink<'_, S> {
         let span = Span::start();
         let result = self.inner.put(key, body).await;
         let table = key.components().next().unwrap_or_default();
-        let annotations = json!({"table": table, "outcome": if result.is_ok() { "ok" } else { "error" }});
+        let annotations = json!({"table": table, "outcome": outcome(result.is_ok())});
         let doc = Tracer::document(self.context, "S3", span.end(), "PutObject", annotations, result.is_err());
         self.tracer.send(&doc);
         result

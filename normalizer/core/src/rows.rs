@@ -62,6 +62,28 @@ pub struct ChangesRow<'a> {
     pub principal: Option<&'a str>,
     /// The top-level attributes the change touched, already joined and encoded.
     pub changed_attributes: Option<&'a str>,
+    /// The item's entity, when the spec declares entities.
+    pub entity: EntityColumn<'a>,
+}
+
+/// The `entity` column that ends the rows of `changes` and `attributes` when the spec declares
+/// `[[entities]]` ([`crate::schema::ENTITY_COLUMN`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EntityColumn<'a> {
+    /// The spec declares no entities: the rows have no such column.
+    #[default]
+    Absent,
+    /// The entity's name; `None` (NULL) when no entity takes the item.
+    Present(Option<&'a str>),
+}
+
+impl EntityColumn<'_> {
+    fn write(self, out: &mut Vec<u8>) {
+        if let EntityColumn::Present(entity) = self {
+            push_delimiter(out);
+            push_opt(out, entity);
+        }
+    }
 }
 
 impl ChangesRow<'_> {
@@ -80,6 +102,7 @@ impl ChangesRow<'_> {
         push_opt(out, self.principal);
         push_delimiter(out);
         push_opt(out, self.changed_attributes);
+        self.entity.write(out);
         end_row(out);
     }
 }
@@ -95,6 +118,8 @@ pub struct AttributeRow<'a> {
     pub value: Option<&'a str>,
     /// Whether it differs from the old image; `None` when that is not known.
     pub changed: Option<bool>,
+    /// The item's entity, when the spec declares entities.
+    pub entity: EntityColumn<'a>,
 }
 
 impl AttributeRow<'_> {
@@ -112,6 +137,7 @@ impl AttributeRow<'_> {
             Some(changed) => push_bool(out, changed),
             None => push_null(out),
         }
+        self.entity.write(out);
         end_row(out);
     }
 }
@@ -254,9 +280,13 @@ mod tests {
 
     /// The cells of one written row, decoded, by column name of `table`.
     fn cells(table: BuiltInTable, row: &[u8]) -> Vec<(String, Option<String>)> {
+        cells_with(table, false, row)
+    }
+
+    fn cells_with(table: BuiltInTable, with_entity: bool, row: &[u8]) -> Vec<(String, Option<String>)> {
         assert_eq!(row.last(), Some(&b'\n'), "a row ends with LF");
         let values = decode_line(&row[..row.len() - 1]).unwrap();
-        let columns = table.schema().columns;
+        let columns = table.item_schema(with_entity).columns;
         assert_eq!(values.len(), columns.len(), "{table:?}: one field per column of its schema");
         columns.into_iter().map(|c| c.name).zip(values).collect()
     }
@@ -291,6 +321,7 @@ mod tests {
             ttl_delete: true,
             principal: Some("dynamodb.amazonaws.com"),
             changed_attributes: Some("a%2Cb,name"),
+            entity: EntityColumn::Absent,
         }
         .write(&common, &mut row);
         let c = cells(BuiltInTable::Changes, &row);
@@ -304,8 +335,14 @@ mod tests {
         assert_eq!(get(&c, "changed_attributes"), Some("a%2Cb,name"));
 
         row.clear();
-        AttributeRow { path: "labels[1]", type_name: "SS", value: Some("line\none"), changed: None }
-            .write(&common, &mut row);
+        AttributeRow {
+            path: "labels[1]",
+            type_name: "SS",
+            value: Some("line\none"),
+            changed: None,
+            entity: EntityColumn::Absent,
+        }
+        .write(&common, &mut row);
         let c = cells(BuiltInTable::Attributes, &row);
         assert_eq!(
             c[7..],
@@ -359,5 +396,45 @@ mod tests {
         let c = cells(BuiltInTable::Snapshots, &row);
         assert_eq!(get(&c, "snapshot_time"), Some("2026-11-05 13:15:00.000"));
         assert_eq!(get(&c, "window_start"), Some("2026-11-05 12:00:00.000"));
+    }
+
+    #[test]
+    fn the_entity_column_ends_changes_and_attributes_only_when_entities_are_declared() {
+        let common = common();
+        let changes = |entity| {
+            let mut row = Vec::new();
+            ChangesRow {
+                event_id: Some("e1"),
+                stream_view_type: None,
+                size_bytes: None,
+                ttl_delete: false,
+                principal: None,
+                changed_attributes: None,
+                entity,
+            }
+            .write(&common, &mut row);
+            row
+        };
+        let without = changes(EntityColumn::Absent);
+        let with = changes(EntityColumn::Present(Some("user\tprofile")));
+        assert_eq!(cells_with(BuiltInTable::Changes, true, &with).last().unwrap().1.as_deref(), Some("user\tprofile"));
+        // The same row, one field longer: nothing before it moves.
+        assert!(with.starts_with(&without[..without.len() - 1]));
+        let null = changes(EntityColumn::Present(None));
+        let c = cells_with(BuiltInTable::Changes, true, &null);
+        assert_eq!(c.last().unwrap(), &("entity".to_owned(), None));
+
+        let mut row = Vec::new();
+        AttributeRow {
+            path: "a",
+            type_name: "S",
+            value: Some("v"),
+            changed: None,
+            entity: EntityColumn::Present(Some("audit")),
+        }
+        .write(&common, &mut row);
+        let c = cells_with(BuiltInTable::Attributes, true, &row);
+        assert_eq!((get(&c, "value"), get(&c, "entity")), (Some("v"), Some("audit")));
+        assert_eq!(BuiltInTable::Rejects.item_schema(true), BuiltInTable::Rejects.schema());
     }
 }

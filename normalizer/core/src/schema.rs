@@ -57,7 +57,21 @@ impl BuiltInTable {
         self as usize
     }
 
-    /// The table's columns, in file order.
+    /// The table's columns when the spec declares `[[entities]]` (`with_entity`): `changes`
+    /// and `attributes` end with [`ENTITY_COLUMN`]; every other table is [`BuiltInTable::schema`].
+    pub fn item_schema(self, with_entity: bool) -> TableSchema {
+        let mut schema = self.schema();
+        if with_entity && BuiltInTable::ITEM_TABLES.contains(&self) {
+            schema.columns.push(col(
+                ENTITY_COLUMN,
+                "string",
+                "the entity the item is, by the spec's [[entities]] rules (a REMOVE's from its old image or keys); NULL when none takes it",
+            ));
+        }
+        schema
+    }
+
+    /// The table's columns, in file order (without the `entity` column: [`BuiltInTable::item_schema`]).
     pub fn schema(self) -> TableSchema {
         let (comment, columns) = match self {
             BuiltInTable::Changes => (
@@ -96,6 +110,10 @@ pub const SNAPSHOT_EVENT_NAME: &str = "SNAPSHOT";
 
 /// Columns every table starts with, in this order.
 pub const COMMON_COLUMNS: [&str; 7] = ["event_name", "sequence_number", "event_time", "tenant", "item_key", "pk", "sk"];
+/// The last column of `changes` and `attributes` when the spec declares `[[entities]]`: the
+/// entity the item is (absent otherwise, so a lake without entities keeps its bytes; a lake
+/// that adds entities later reads NULL there in its older objects).
+pub const ENTITY_COLUMN: &str = "entity";
 /// Column of an exploded table that holds the element's position in its list.
 pub const ELEMENT_INDEX_COLUMN: &str = "element_index";
 /// The partition column.

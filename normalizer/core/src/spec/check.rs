@@ -3,19 +3,20 @@
 //!
 //! [`read`] parses the TOML into the file model ([`super::file`]) and then checks its sections
 //! in the order of the reference (`docs/lake-spec.md`): `[source]`, `[lake]`, `[format]`,
-//! `[partitioning]`, `[backfill]`, `[tenant]`, `[redaction]`, and every `[[tables]]` with its
-//! columns. A check reads only its section and what earlier sections settled.
+//! `[partitioning]`, `[backfill]`, `[tenant]`, `[redaction]`, every `[[tables]]` with its
+//! columns, and every `[[entities]]`. A check reads only its section and what earlier
+//! sections settled.
 
 use std::collections::HashSet;
 
 use toml::Spanned;
 
 use super::file::{
-    BackfillSection, ColumnSection, FormatSection, LakeSection, PartitioningSection, RedactionSection, SourceSection,
-    SpecFile, TableSection, TenantSection, WhenSection,
+    BackfillSection, ColumnSection, EntitySection, FormatSection, LakeSection, PartitioningSection, RedactionSection,
+    SourceSection, SpecFile, TableSection, TenantSection, WhenSection,
 };
 use super::{
-    is_identifier, ColumnType, DeclaredColumn, DeclaredTable, EntityRule, LakeLocation, LakeSpec, RedactAction,
+    is_identifier, ColumnType, DeclaredColumn, DeclaredTable, Entity, EntityRule, LakeLocation, LakeSpec, RedactAction,
     Redaction, SpecError, TenantRule, DEFAULT_SORT_KEY, MAX_SNAPSHOT_MARGIN_SECONDS,
 };
 use crate::path::{AttributePath, Segment};
@@ -50,6 +51,10 @@ pub(super) fn read(text: &str, file: &str) -> Result<LakeSpec, SpecError> {
     for table in &raw.tables {
         let declared = t.table(table, &spec, &mut table_names)?;
         spec.tables.push(declared);
+    }
+    for entity in &raw.entities {
+        let e = t.entity(entity, &spec)?;
+        spec.entities.push(e);
     }
     Ok(spec)
 }
@@ -365,7 +370,7 @@ impl SpecText<'_> {
             columns.push(self.column(c, &name, explode.as_ref(), spec, &mut col_names)?);
         }
         let when = match &t.when {
-            Some(w) => Some(self.when(w, &name, spec)?),
+            Some(w) => Some(self.when(w, &format!("table `{name}`"), "[tables.when]", spec)?),
             None => None,
         };
         Ok(DeclaredTable { name, comment: t.comment.clone(), explode, columns, when })
@@ -373,21 +378,26 @@ impl SpecText<'_> {
 
     /// A table's `[tables.when]`: exactly one of `sk_prefix`, `pk_prefix`, or `attribute` with
     /// `equals`, none of them empty.
-    fn when(&self, w: &Spanned<WhenSection>, name: &str, spec: &LakeSpec) -> Result<EntityRule, SpecError> {
-        let span = Some(w.span());
+    /// A `when` rule of `owner` (`table `x``, `entity `y``), written in `section`.
+    fn when(
+        &self,
+        w: &Spanned<WhenSection>,
+        owner: &str,
+        section: &str,
+        spec: &LakeSpec,
+    ) -> Result<EntityRule, SpecError> {
+        let (span, name) = (Some(w.span()), owner);
         let fix = "write one of: sk_prefix = \"SYNC#\", pk_prefix = \"CLIENT#\", or attribute = \"entityType\" with equals = \"SyncConfig\"";
         let w = w.get_ref();
         let given = [w.sk_prefix.is_some(), w.pk_prefix.is_some(), w.attribute.is_some() || w.equals.is_some()];
         if given.iter().filter(|g| **g).count() != 1 {
-            return self.err(span, format!("table `{name}`: [tables.when] needs exactly one rule"), fix);
+            return self.err(span, format!("{name}: {section} needs exactly one rule"), fix);
         }
         let non_empty = |v: &Option<String>, key: &str| -> Result<Option<String>, SpecError> {
             match v {
-                Some(s) if s.is_empty() => self.err(
-                    span.clone(),
-                    format!("table `{name}`: when.{key} is empty (it would take every item)"),
-                    fix,
-                ),
+                Some(s) if s.is_empty() => {
+                    self.err(span.clone(), format!("{name}: when.{key} is empty (it would take every item)"), fix)
+                }
                 other => Ok(other.clone()),
             }
         };
@@ -395,9 +405,7 @@ impl SpecText<'_> {
             if spec.sort_key.is_none() {
                 return self.err(
                     span,
-                    format!(
-                        "table `{name}`: when.sk_prefix needs a sort key, and the table has none ([source] sort_key)"
-                    ),
+                    format!("{name}: when.sk_prefix needs a sort key, and the table has none ([source] sort_key)"),
                     "use pk_prefix, or attribute with equals",
                 );
             }
@@ -408,8 +416,42 @@ impl SpecText<'_> {
         }
         match (non_empty(&w.attribute, "attribute")?, non_empty(&w.equals, "equals")?) {
             (Some(attribute), Some(equals)) => Ok(EntityRule::Attribute { attribute, equals }),
-            _ => self.err(span, format!("table `{name}`: when.attribute and when.equals go together"), fix),
+            _ => self.err(span, format!("{name}: when.attribute and when.equals go together"), fix),
         }
+    }
+
+    /// One `[[entities]]`: a name no other entity has, and a rule no item can meet together
+    /// with an earlier entity's (an item is one entity or none).
+    fn entity(&self, e: &EntitySection, spec: &LakeSpec) -> Result<Entity, SpecError> {
+        let name = self.identifier("entity", &e.name)?;
+        if spec.entities.iter().any(|x| x.name == name) {
+            return self.err(
+                Some(e.name.span()),
+                format!("entity `{name}` is declared twice"),
+                "give every [[entities]] entry its own name",
+            );
+        }
+        let Some(w) = &e.when else {
+            return self.err(
+                Some(e.name.span()),
+                format!("entity `{name}` has no [entities.when]: it would take every item"),
+                "add [entities.when] after its name, with sk_prefix, pk_prefix, or attribute and equals",
+            );
+        };
+        let when = self.when(w, &format!("entity `{name}`"), "[entities.when]", spec)?;
+        let key = (spec.partition_key.as_str(), spec.sort_key.as_deref());
+        if let Some(other) = spec.entities.iter().find(|x| !x.when.excludes(&when, key.0, key.1)) {
+            return self.err(
+                Some(w.span()),
+                format!(
+                    "entities `{}` and `{name}` overlap: one item can be both ({} and {when})",
+                    other.name, other.when
+                ),
+                "give the entities rules on the same key or attribute that no item meets twice, e.g. \
+                 sk_prefix = \"SYNC#\" and sk_prefix = \"USER#\", or attribute = \"entityType\" with a different equals each",
+            );
+        }
+        Ok(Entity { name, when })
     }
 
     /// A table's `explode`: the path of one list, without positions.

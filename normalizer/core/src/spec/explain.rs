@@ -64,6 +64,13 @@ impl LakeSpec {
                 }
             );
         }
+        if !self.entities.is_empty() {
+            let _ =
+                writeln!(s, "entities (the `entity` column of changes and attributes; NULL for an item none takes):");
+            for e in &self.entities {
+                let _ = writeln!(s, "  {:<18} {}", e.name, e.when);
+            }
+        }
         let _ = writeln!(s, "tables:");
         for t in self.table_schemas() {
             let _ = writeln!(s, "  {:<18} {}", t.name, t.comment);

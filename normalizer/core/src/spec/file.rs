@@ -25,6 +25,16 @@ pub(super) struct SpecFile {
     pub(super) tables: Vec<TableSection>,
     #[serde(default)]
     pub(super) backfill: Option<BackfillSection>,
+    #[serde(default)]
+    pub(super) entities: Vec<EntitySection>,
+}
+
+/// `[[entities]]`: one entity type of a single-table design (a name and its `when`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EntitySection {
+    pub(super) name: Spanned<String>,
+    pub(super) when: Option<Spanned<WhenSection>>,
 }
 
 #[derive(Deserialize)]
@@ -99,7 +109,8 @@ pub(super) struct TableSection {
     pub(super) columns: Vec<ColumnSection>,
 }
 
-/// `[tables.when]`: which items a table takes (one of the three forms).
+/// `[tables.when]` / `[entities.when]`: which items a table or an entity takes (one of the
+/// three forms).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WhenSection {

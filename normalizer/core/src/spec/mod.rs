@@ -185,7 +185,18 @@ pub struct DeclaredTable {
     pub when: Option<EntityRule>,
 }
 
-/// Which items a table takes, in a single-table design (`[tables.when]`).
+/// One entity type of a single-table design (`[[entities]]`): the items its rule takes are
+/// this entity, and the `entity` column of `changes` and `attributes` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// The entity's name (an identifier; the value of the `entity` column).
+    pub name: String,
+    /// Which items are this entity.
+    pub when: EntityRule,
+}
+
+/// Which items a table takes, or which items an entity is, in a single-table design
+/// (`[tables.when]`, `[entities.when]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntityRule {
     /// Items whose partition key is a string starting with this.
@@ -213,6 +224,61 @@ impl EntityRule {
             EntityRule::PkPrefix(p) => pk.is_some_and(|v| v.starts_with(p.as_str())),
             EntityRule::SkPrefix(p) => sk.is_some_and(|v| v.starts_with(p.as_str())),
             EntityRule::Attribute { attribute, equals } => string_attribute(attribute) == Some(equals.as_str()),
+        }
+    }
+}
+
+/// What an [`EntityRule`] constrains: a key or a top-level attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleSubject<'a> {
+    PartitionKey,
+    SortKey,
+    Attribute(&'a str),
+}
+
+/// How an [`EntityRule`] constrains its subject's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleText<'a> {
+    StartsWith(&'a str),
+    Is(&'a str),
+}
+
+impl EntityRule {
+    /// The rule as a subject and a condition on its text; an attribute rule on a key
+    /// attribute (`partition_key`, `sort_key`) constrains that key.
+    fn constraint<'r>(&'r self, partition_key: &str, sort_key: Option<&str>) -> (RuleSubject<'r>, RuleText<'r>) {
+        match self {
+            EntityRule::PkPrefix(p) => (RuleSubject::PartitionKey, RuleText::StartsWith(p)),
+            EntityRule::SkPrefix(p) => (RuleSubject::SortKey, RuleText::StartsWith(p)),
+            EntityRule::Attribute { attribute, equals } => {
+                let subject = if attribute == partition_key {
+                    RuleSubject::PartitionKey
+                } else if Some(attribute.as_str()) == sort_key {
+                    RuleSubject::SortKey
+                } else {
+                    RuleSubject::Attribute(attribute)
+                };
+                (subject, RuleText::Is(equals))
+            }
+        }
+    }
+
+    /// Whether no item can match both rules, whatever its values: only rules on the same key
+    /// or attribute can exclude each other (two prefixes neither of which starts the other,
+    /// two different values, a value that does not start with the prefix). Rules on different
+    /// keys or attributes can always both match one item.
+    pub fn excludes(&self, other: &EntityRule, partition_key: &str, sort_key: Option<&str>) -> bool {
+        let (a_on, a) = self.constraint(partition_key, sort_key);
+        let (b_on, b) = other.constraint(partition_key, sort_key);
+        if a_on != b_on {
+            return false;
+        }
+        match (a, b) {
+            (RuleText::StartsWith(p), RuleText::StartsWith(q)) => !p.starts_with(q) && !q.starts_with(p),
+            (RuleText::Is(v), RuleText::Is(w)) => v != w,
+            (RuleText::StartsWith(p), RuleText::Is(v)) | (RuleText::Is(v), RuleText::StartsWith(p)) => {
+                !v.starts_with(p)
+            }
         }
     }
 }
@@ -295,6 +361,9 @@ pub struct LakeSpec {
     pub redaction_key_env: String,
     /// Declared tables.
     pub tables: Vec<DeclaredTable>,
+    /// Entity types of a single-table design (`[[entities]]`), in spec order; when there are
+    /// any, `changes` and `attributes` end with an `entity` column.
+    pub entities: Vec<Entity>,
     /// Margin W of a backfilled snapshot, in seconds (`[backfill] margin_seconds`).
     pub snapshot_margin_seconds: u32,
     /// Whether attributes whose names look like secrets ([`crate::secret_names::DEFAULT_SECRET_NAMES`], the rule
@@ -320,6 +389,7 @@ impl Default for LakeSpec {
             redactions: Vec::new(),
             redaction_key_env: DEFAULT_REDACTION_KEY_ENV.into(),
             tables: Vec::new(),
+            entities: Vec::new(),
             snapshot_margin_seconds: DEFAULT_SNAPSHOT_MARGIN_SECONDS,
             default_drop: true,
             keep_names: Vec::new(),
@@ -387,6 +457,17 @@ impl LakeSpec {
             .map_or(0, |t| t.and_utc().timestamp_millis())
     }
 
+    /// The entity an item is (`[[entities]]`): the first whose rule matches its string keys
+    /// and top-level string attributes (the spec refuses rules one item could meet twice).
+    pub fn entity_of<'a>(
+        &self,
+        pk: Option<&str>,
+        sk: Option<&str>,
+        string_attribute: impl Fn(&str) -> Option<&'a str>,
+    ) -> Option<&str> {
+        self.entities.iter().find(|e| e.when.matches(pk, sk, &string_attribute)).map(|e| e.name.as_str())
+    }
+
     /// Whether any redaction rule hashes (and so needs the key).
     pub fn needs_redaction_key(&self) -> bool {
         self.redactions.iter().any(|r| r.action == RedactAction::Hash)
@@ -406,7 +487,8 @@ impl LakeSpec {
     /// [`BuiltInTable::ITEM_TABLES`], then the declared tables in spec order, then `_rejects`.
     pub fn item_table_schemas(&self) -> Vec<TableSchema> {
         let mut out = Vec::with_capacity(BuiltInTable::ALL.len() + self.tables.len());
-        out.extend(BuiltInTable::ITEM_TABLES.map(BuiltInTable::schema));
+        let with_entity = !self.entities.is_empty();
+        out.extend(BuiltInTable::ITEM_TABLES.map(|t| t.item_schema(with_entity)));
         for t in &self.tables {
             let mut columns = common_columns();
             if t.explode.is_some() {

@@ -116,3 +116,78 @@ fn a_table_takes_one_entity_by_key_prefix_or_attribute() {
     let e = err(&table("sk_prefix = \"A\"").replace(BASE, no_sort_key));
     assert!(e.to_string().contains("when.sk_prefix needs a sort key"), "{e}");
 }
+
+fn with_entities(entities: &[(&str, &str)]) -> String {
+    let mut text = BASE.to_owned();
+    for (name, when) in entities {
+        text.push_str(&format!("[[entities]]\nname = \"{name}\"\n[entities.when]\n{when}\n"));
+    }
+    text
+}
+
+#[test]
+fn entities_name_the_item_types_and_add_the_entity_column() {
+    let spec = LakeSpec::from_toml(
+        &with_entities(&[("sync_config", "sk_prefix = \"SYNC#\""), ("user", "sk_prefix = \"USER#\"")]),
+        "lake.toml",
+    )
+    .unwrap();
+    let names: Vec<&str> = spec.entities.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["sync_config", "user"]);
+    assert_eq!(spec.entity_of(Some("CLIENT#1"), Some("USER#ann"), |_| None), Some("user"));
+    assert_eq!(spec.entity_of(Some("CLIENT#1"), Some("AUDIT#1"), |_| None), None);
+    let explained = spec.explain();
+    assert!(explained.contains("user               items whose sort key starts with \"USER#\""), "{explained}");
+    // changes and attributes end with `entity`; no other table has it.
+    for t in spec.table_schemas() {
+        let last = t.columns.last().unwrap().name.as_str();
+        assert_eq!(last == "entity", t.name == "changes" || t.name == "attributes", "{}", t.name);
+    }
+    // Without the list the tables are exactly the built-in ones.
+    let plain = LakeSpec::from_toml(BASE, "lake.toml").unwrap();
+    assert!(plain.table_schemas().iter().all(|t| t.columns.iter().all(|c| c.name != "entity")));
+    assert!(!plain.explain().contains("entities"));
+
+    // Rules on one attribute with different values exclude each other, so do they on the
+    // sort key itself when the value does not start with the other's prefix.
+    let by_type = with_entities(&[
+        ("sync_config", "attribute = \"entityType\"\nequals = \"SyncConfig\""),
+        ("user", "attribute = \"entityType\"\nequals = \"User\""),
+    ]);
+    let spec = LakeSpec::from_toml(&by_type, "lake.toml").unwrap();
+    assert_eq!(spec.entity_of(None, None, |n| (n == "entityType").then_some("User")), Some("user"));
+    let mixed =
+        with_entities(&[("profile", "attribute = \"sk\"\nequals = \"PROFILE\""), ("sync", "sk_prefix = \"SYNC#\"")]);
+    LakeSpec::from_toml(&mixed, "lake.toml").unwrap();
+}
+
+#[test]
+fn entities_that_one_item_can_both_be_are_refused_naming_both() {
+    for (entities, says) in [
+        (
+            [("sync", "sk_prefix = \"SYNC#\""), ("sync_v2", "sk_prefix = \"SYNC#V2#\"")],
+            "entities `sync` and `sync_v2` overlap",
+        ),
+        (
+            [("sync", "sk_prefix = \"SYNC#\""), ("user", "attribute = \"entityType\"\nequals = \"User\"")],
+            "entities `sync` and `user` overlap: one item can be both (items whose sort key starts with \"SYNC#\" and items whose attribute entityType is \"User\")",
+        ),
+        (
+            [("a", "pk_prefix = \"CLIENT#\""), ("b", "sk_prefix = \"USER#\"")],
+            "entities `a` and `b` overlap",
+        ),
+        ([("a", "attribute = \"t\"\nequals = \"x\""), ("b", "attribute = \"t\"\nequals = \"x\"")], "entities `a` and `b` overlap"),
+        ([("a", "attribute = \"sk\"\nequals = \"USER#1\""), ("b", "sk_prefix = \"USER#\"")], "entities `a` and `b` overlap"),
+        ([("a", "sk_prefix = \"A\""), ("a", "sk_prefix = \"B\"")], "entity `a` is declared twice"),
+        ([("a", "sk_prefix = \"A\""), ("Users", "sk_prefix = \"B\"")], "entity `Users` is not usable"),
+        ([("a", "sk_prefix = \"A\""), ("b", "sk_prefix = \"\"")], "entity `b`: when.sk_prefix is empty"),
+    ] {
+        let text = with_entities(&entities);
+        let e = err(&text);
+        assert!(e.to_string().contains(says), "{text}: {e}");
+        assert!(e.line.is_some(), "{e}");
+    }
+    let e = err(&format!("{BASE}[[entities]]\nname = \"user\"\n"));
+    assert!(e.to_string().contains("entity `user` has no [entities.when]"), "{e}");
+    assert_eq!(e.line, Some(BASE.lines().count() + 2));
+}

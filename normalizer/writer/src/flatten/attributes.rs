@@ -8,7 +8,7 @@ use super::{Flattener, RowSink, TableRows};
 use crate::record::{value_text, AttributeValue, Item};
 use crate::redaction::{OpenRules, PathStep};
 use ddb_lake_core::path::{push_index, push_name};
-use ddb_lake_core::rows::AttributeRow;
+use ddb_lake_core::rows::{AttributeRow, EntityColumn};
 use ddb_lake_core::spec::RedactAction;
 
 /// The `attributes` rows of one record, written while its new image is walked: the
@@ -19,6 +19,7 @@ pub(super) struct AttributeRows<'r> {
     pub(super) sink: &'r mut dyn RowSink,
     pub(super) path: String,
     pub(super) changed_known: bool,
+    pub(super) entity: EntityColumn<'r>,
 }
 
 impl Flattener<'_> {
@@ -132,6 +133,6 @@ impl Flattener<'_> {
 static EMPTY_ITEM: Item<'static> = Item::EMPTY;
 
 fn emit(w: &mut AttributeRows<'_>, type_name: &str, value: Option<&str>, changed: Option<bool>) {
-    AttributeRow { path: &w.path, type_name, value, changed }.write(w.prefix, w.rows.buf());
+    AttributeRow { path: &w.path, type_name, value, changed, entity: w.entity }.write(w.prefix, w.rows.buf());
     w.rows.row_done(w.sink);
 }

@@ -17,7 +17,7 @@ mod tests;
 use crate::record::{item_key_json, value_text, EventName, StreamRecord, Text};
 use crate::redaction::{RedactionKeyError, Redactor};
 use ddb_lake_core::path::Segment;
-use ddb_lake_core::rows::{ChangesRow, CommonColumns};
+use ddb_lake_core::rows::{ChangesRow, CommonColumns, EntityColumn};
 use ddb_lake_core::schema::BuiltInTable;
 use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
 
@@ -243,6 +243,14 @@ impl<'s> Flattener<'s> {
         prefix.clear();
         self.common_prefix(rec, prefix);
 
+        let entity = match self.spec.entities.is_empty() {
+            true => EntityColumn::Absent,
+            false => {
+                let (pk, sk) = self.string_keys(rec);
+                EntityColumn::Present(self.spec.entity_of(pk, sk, |name| image_string(rec, name)))
+            }
+        };
+
         // changes
         let changed = changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name));
         let mut changes = TableRows::new(CHANGES, main);
@@ -253,6 +261,7 @@ impl<'s> Flattener<'s> {
             ttl_delete: rec.ttl_delete,
             principal: rec.principal.as_ref().map(Text::as_str),
             changed_attributes: changed.as_deref(),
+            entity,
         }
         .write(prefix, changes.buf());
         changes.row_done(sink);
@@ -275,6 +284,7 @@ impl<'s> Flattener<'s> {
                 sink: &mut *sink,
                 path: String::with_capacity(64),
                 changed_known,
+                entity,
             };
             self.walk_map(image, old, 0, self.redactor.all_rules(), &mut walk);
             walk.rows.flush(walk.sink);
@@ -283,7 +293,7 @@ impl<'s> Flattener<'s> {
         // declared tables, and the cells they reject
         let mut rejects = Rejects { prefix, rows: TableRows::new(self.table_count - 1, rejected), sink };
         for (k, table) in self.spec.tables.iter().enumerate() {
-            if table.when.as_ref().is_some_and(|rule| !self.takes(rule, rec, image)) {
+            if table.when.as_ref().is_some_and(|rule| !self.takes(rule, rec)) {
                 continue;
             }
             let mut rows = TableRows::new(BuiltInTable::ITEM_TABLES.len() + k, main);
@@ -296,21 +306,16 @@ impl<'s> Flattener<'s> {
 
     /// Whether a declared table's `[tables.when]` takes this record's item: a key prefix on
     /// its string keys, or a top-level string attribute of its image.
-    fn takes(
-        &self,
-        rule: &ddb_lake_core::spec::EntityRule,
-        rec: &StreamRecord<'_>,
-        image: &crate::record::Item<'_>,
-    ) -> bool {
-        fn string<'v>(v: Option<&'v crate::record::AttributeValue<'_>>) -> Option<&'v str> {
-            match v {
-                Some(crate::record::AttributeValue::S(s)) => Some(s.as_str()),
-                _ => None,
-            }
-        }
-        let pk = string(rec.keys.get(&self.spec.partition_key));
-        let sk = self.spec.sort_key.as_deref().and_then(|k| string(rec.keys.get(k)));
-        rule.matches(pk, sk, |name| string(image.get(name)))
+    fn takes(&self, rule: &ddb_lake_core::spec::EntityRule, rec: &StreamRecord<'_>) -> bool {
+        let (pk, sk) = self.string_keys(rec);
+        rule.matches(pk, sk, |name| image_string(rec, name))
+    }
+
+    /// The record's partition and sort key, when they are strings (what key rules read).
+    fn string_keys<'r>(&self, rec: &'r StreamRecord<'_>) -> (Option<&'r str>, Option<&'r str>) {
+        let pk = string_value(rec.keys.get(&self.spec.partition_key));
+        let sk = self.spec.sort_key.as_deref().and_then(|k| string_value(rec.keys.get(k)));
+        (pk, sk)
     }
 
     /// The record's common columns, encoded: every row of it starts with them.
@@ -356,6 +361,24 @@ impl<'s> Flattener<'s> {
                 Some(rest[..end].to_owned())
             }
         }
+    }
+}
+
+/// A string value's text; `None` for any other type.
+fn string_value<'v>(v: Option<&'v crate::record::AttributeValue<'_>>) -> Option<&'v str> {
+    match v {
+        Some(crate::record::AttributeValue::S(s)) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+/// The top-level string attribute `name` of the record's item as an entity rule reads it: from
+/// its new image (a REMOVE's old image, which a REMOVE of a KEYS_ONLY stream lacks), else its
+/// keys.
+fn image_string<'r>(rec: &'r StreamRecord<'_>, name: &str) -> Option<&'r str> {
+    match rec.new_image.as_ref().or(rec.old_image.as_ref()) {
+        Some(image) => string_value(image.get(name)),
+        None => string_value(rec.keys.get(name)),
     }
 }
 

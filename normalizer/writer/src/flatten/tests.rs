@@ -435,3 +435,65 @@ fn a_declared_table_takes_only_its_entity() {
     odd["dynamodb"]["NewImage"]["sk"] = serde_json::json!({"N": "1"});
     assert_eq!(rows(&odd.to_string())[base..base + 2], [0, 0]);
 }
+
+/// The single-table design with its entity types declared, each by `rule` with its value.
+fn single_table_with_entities(rule: impl Fn(&str) -> String) -> LakeSpec {
+    let mut text = SINGLE_TABLE.to_owned();
+    for (name, value) in [("sync_config", "SYNC"), ("user", "USER"), ("audit", "AUDIT")] {
+        text.push_str(&format!("[[entities]]\nname = \"{name}\"\n[entities.when]\n{}\n", rule(value)));
+    }
+    LakeSpec::from_toml(&text, "single.toml").unwrap()
+}
+
+/// The `entity` cell (the last) of every row of `changes` and of `attributes`.
+fn entity_cells(spec: &LakeSpec, rec: &str) -> (Vec<Option<String>>, Vec<Option<String>>) {
+    let tables = rows_of(spec, rec);
+    let last = |t: usize| -> Vec<Option<String>> {
+        let (_, rows) = &tables[t];
+        rows.iter().map(|r| r.last().cloned().flatten()).collect()
+    };
+    (last(CHANGES), last(ATTRIBUTES))
+}
+
+#[test]
+fn changes_and_attributes_name_the_entity_of_every_item() {
+    let spec = single_table_with_entities(|v| format!("sk_prefix = \"{v}#\""));
+    let image = serde_json::json!({"clientKey": {"S": "k1"}, "entityType": {"S": "User"}});
+    let user = entity_record("INSERT", "USER#ann", image.clone());
+    let (changes, attributes) = entity_cells(&spec, &user);
+    assert_eq!(changes, [Some("user".to_owned())]);
+    // Leaves: pk, sk, clientKey, entityType: every one names the entity.
+    assert_eq!(attributes, vec![Some("user".to_owned()); 4]);
+    // A REMOVE follows the entity of the item it removes (its keys here).
+    let (changes, attributes) = entity_cells(&spec, &entity_record("REMOVE", "AUDIT#9", image.clone()));
+    assert_eq!((changes, attributes.len()), (vec![Some("audit".to_owned())], 0));
+    // An item no entity takes: NULL.
+    let (changes, attributes) = entity_cells(&spec, &entity_record("MODIFY", "TEAM#1", image.clone()));
+    assert_eq!(changes, [None]);
+    assert!(attributes.iter().all(Option::is_none) && attributes.len() == 4);
+
+    // By attribute: a REMOVE reads its old image; without one (KEYS_ONLY) nothing says.
+    let spec = single_table_with_entities(|v| format!("attribute = \"entityType\"\nequals = \"{v}\""));
+    let audit = serde_json::json!({"entityType": {"S": "AUDIT"}, "action": {"S": "login"}});
+    let removed = entity_record("REMOVE", "LOG#1", audit.clone());
+    assert_eq!(entity_cells(&spec, &removed).0, [Some("audit".to_owned())]);
+    let mut keys_only: serde_json::Value = serde_json::from_str(&removed).unwrap();
+    keys_only["dynamodb"].as_object_mut().unwrap().remove("OldImage");
+    keys_only["dynamodb"]["StreamViewType"] = "KEYS_ONLY".into();
+    assert_eq!(entity_cells(&spec, &keys_only.to_string()).0, [None]);
+    // A MODIFY that turned the item into another type: the new image decides.
+    let mut turned: serde_json::Value = serde_json::from_str(&entity_record("MODIFY", "LOG#1", audit)).unwrap();
+    turned["dynamodb"]["OldImage"] = turned["dynamodb"]["NewImage"].clone();
+    turned["dynamodb"]["NewImage"]["entityType"] = serde_json::json!({"S": "Note"});
+    assert_eq!(entity_cells(&spec, &turned.to_string()).0, [None]);
+
+    // The declared tables are as without entities, and without the list no row has the column.
+    let plain = LakeSpec::from_toml(SINGLE_TABLE, "single.toml").unwrap();
+    let with = texts_of(&spec, &user);
+    let without = texts_of(&plain, &user);
+    assert_eq!(with[BuiltInTable::ITEM_TABLES.len()..], without[BuiltInTable::ITEM_TABLES.len()..]);
+    for (w, p) in with.iter().zip(&without).take(2) {
+        let stripped: Vec<&str> = w.lines().map(|l| l.rsplit_once('\t').unwrap().0).collect();
+        assert_eq!(stripped, p.lines().collect::<Vec<_>>());
+    }
+}

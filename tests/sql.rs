@@ -26,6 +26,7 @@ const SPEC: &str = include_str!("../docs/examples/sync-configurations.toml");
 type Item = HashMap<String, Av>;
 
 /// A record as the reference decoder reads it.
+#[derive(Clone)]
 struct Rec {
     seq: String,
     name: String,
@@ -79,7 +80,11 @@ fn b64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(b)
 }
 
-/// Leaves (path, type, value) the way the docs define them; `credentials` is dropped by the spec.
+/// Top-level attributes the example spec never writes: `credentials` by its rule,
+/// `passwordHash` (which only the single-table test's users have) by the default drop.
+const DROPPED: [&str; 2] = ["credentials", "passwordHash"];
+
+/// Leaves (path, type, value) the way the docs define them; [`DROPPED`] are not written.
 fn leaves(path: &str, v: &Av, out: &mut Vec<(String, &'static str, Option<String>)>) {
     match v {
         Av::S(s) => out.push((path.into(), "S", Some(s.clone()))),
@@ -99,7 +104,7 @@ fn leaves(path: &str, v: &Av, out: &mut Vec<(String, &'static str, Option<String
 
 fn item_leaves(item: &Item) -> Vec<(String, &'static str, Option<String>)> {
     let mut out = Vec::new();
-    for (k, v) in item.iter().filter(|(k, _)| k.as_str() != "credentials") {
+    for (k, v) in item.iter().filter(|(k, _)| !DROPPED.contains(&k.as_str())) {
         leaves(k, v, &mut out);
     }
     out
@@ -420,7 +425,7 @@ fn expected_from(name: &str, current: &[(Option<String>, &Item)], records: &[Rec
             for r in records.iter().filter(|r| r.name == "MODIFY") {
                 let (new, old) = (r.new.as_ref().unwrap(), r.old.as_ref().unwrap());
                 let mut settings = BTreeSet::new();
-                for (k, v) in new.iter().filter(|(k, _)| k.as_str() != "credentials") {
+                for (k, v) in new.iter().filter(|(k, _)| !DROPPED.contains(&k.as_str())) {
                     changed_settings(k, v, old.get(k), &mut settings);
                 }
                 for st in settings {
@@ -1438,4 +1443,176 @@ async fn compaction_batches_hold_at_most_100_days_each() {
     }
     assert_eq!(covered, want, "every day up to {through}, once, in order");
     assert_eq!(answer.rows.len(), want.len().div_ceil(100));
+}
+
+/// The entity of a single-table item: by its sort key's prefix, as the spec declares them.
+const ENTITIES: [(&str, &str); 3] = [("sync_config", "SYNC#"), ("user", "USER#"), ("audit", "AUDIT#")];
+
+/// The example spec as a single-table design: its tables take only sync configurations, and
+/// [[entities]] names the three item types by sort key.
+fn single_table_spec() -> String {
+    let mut text = String::new();
+    for (i, part) in SPEC.split("[[tables]]").enumerate() {
+        if i == 0 {
+            text.push_str(part);
+            continue;
+        }
+        let at = part.find("[[tables.columns]]").unwrap();
+        text.push_str(&format!("[[tables]]{}[tables.when]\nsk_prefix = \"SYNC#\"\n\n{}", &part[..at], &part[at..]));
+    }
+    for (name, prefix) in ENTITIES {
+        text.push_str(&format!("\n[[entities]]\nname = \"{name}\"\n[entities.when]\nsk_prefix = \"{prefix}\"\n"));
+    }
+    text
+}
+
+/// Issue 42: one table holds sync configurations, user profiles and audit entries that share
+/// attribute names (users have their own fieldMappings and clientKey, and a passwordHash);
+/// every per-entity answer equals the one computed from that entity's events, before and
+/// after compaction; redaction holds in every entity; a user's delete leaves
+/// current_sync_configs as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_entity_of_a_single_table_design_gets_its_own_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lake, spec_path) = (dir.path().join("lake"), dir.path().join("lake.toml"));
+    let spec_text = single_table_spec();
+    std::fs::write(&spec_path, &spec_text).unwrap();
+    let spec = LakeSpec::from_toml(&spec_text, "single-table spec").unwrap();
+    let opts = ddb_lake_synth::SynthOptions { items: 300, customers: 12, days: 6, seed: 42, ..Default::default() };
+    let mut events = ddb_lake_synth::generate(&opts).unwrap();
+    // A third of the items become users and a third audit entries, by their sync id.
+    let mut users_with_password = 0;
+    for r in events.iter_mut().flat_map(|e| e.records.iter_mut()) {
+        let Some(Av::S(sk)) = r.change.keys.get("sk") else { panic!("the generator writes string sort keys") };
+        let id = sk.strip_prefix("SYNC#").unwrap().to_owned();
+        let (_, prefix) = ENTITIES[id.bytes().map(usize::from).sum::<usize>() % 3];
+        let sk = Av::S(format!("{prefix}{id}"));
+        r.change.keys.insert("sk".into(), sk.clone());
+        for image in [&mut r.change.new_image, &mut r.change.old_image] {
+            if !image.is_empty() {
+                image.insert("sk".into(), sk.clone());
+                if prefix == "USER#" {
+                    image.insert("passwordHash".into(), Av::S("same-hash-for-all".into()));
+                    users_with_password += 1;
+                }
+            }
+        }
+    }
+    assert!(users_with_password > 50);
+    let all: Vec<&EventRecord> = events.iter().flat_map(|e| e.records.iter()).collect();
+    stream(&all, &lake, &spec).await;
+    let mut records: Vec<Rec> = all.iter().map(|r| to_rec(r)).collect();
+
+    let entity_of = |r: &Rec| ENTITIES.iter().find(|(_, p)| r.key.1.starts_with(p)).unwrap().0;
+    let per_entity = ["*", "sync_config", "user", "audit"];
+    let questions: Vec<_> = files::all()
+        .unwrap()
+        .into_iter()
+        .filter(|q| q.kind == Kind::Question && q.params.iter().any(|p| p.name == "entity"))
+        .collect();
+    let names: BTreeSet<&str> = questions.iter().map(|q| q.name.as_str()).collect();
+    for asked in ["popular_settings", "most_changed_settings", "write_traffic_by_customer", "writes_by_hour"] {
+        assert!(names.contains(asked), "{asked} can be asked per entity: {names:?}");
+    }
+    let check = |records: Vec<Rec>, label: &'static str| {
+        let (questions, lake, spec) = (&questions, &lake, &spec);
+        async move {
+            let local = LocalLake::open(lake, spec).await.unwrap();
+            for entity in per_entity {
+                let mine: Vec<Rec> =
+                    records.iter().filter(|r| entity == "*" || entity_of(r) == entity).cloned().collect();
+                assert!(mine.iter().any(|r| r.name == "REMOVE") && mine.iter().any(|r| r.name == "MODIFY"), "{entity}");
+                let current = current_items(&mine);
+                for q in questions {
+                    let want = expected_from(&q.name, &current, &mine);
+                    let sql = q.render(&[("entity".into(), entity.into())]).unwrap();
+                    let got = local.query(&sql).await.unwrap_or_else(|e| panic!("{} {entity}: {e}", q.name));
+                    assert_eq!(norm(&got), want, "{} for entity {entity} ({label})", q.name);
+                }
+                if entity != "*" {
+                    let n = local
+                        .query(&format!("SELECT count(*) AS n FROM current_items WHERE entity = '{entity}'"))
+                        .await
+                        .unwrap();
+                    assert_eq!(norm(&n), rows(vec![vec![current.len().to_string()]]), "{entity} ({label})");
+                }
+            }
+            // The answers differ by entity (the three share attribute names, not values).
+            let q = questions.iter().find(|q| q.name == "popular_settings").unwrap();
+            let mut seen = BTreeSet::new();
+            for entity in per_entity {
+                seen.insert(raw(&local.query(&q.render(&[("entity".into(), entity.into())]).unwrap()).await.unwrap()));
+            }
+            assert_eq!(seen.len(), per_entity.len(), "{label}");
+            // Redaction holds in every entity: neither the rule's nor the default drop's attribute.
+            let leaked = local
+                .query("SELECT count(*) AS n FROM history_attributes WHERE split_part(path, '.', 1) IN ('credentials', 'passwordHash')")
+                .await
+                .unwrap();
+            assert_eq!(raw(&leaked), [["0"]], "{label}");
+            // current_sync_configs: exactly the sync configurations that exist.
+            let mut got = raw(&local.query("SELECT pk, sk, client_key, sync_id, enabled, interval_minutes, timezone, synced_issues, error_code, version FROM current_sync_configs").await.unwrap());
+            got.sort();
+            let syncs: Vec<Rec> = records.iter().filter(|r| entity_of(r) == "sync_config").cloned().collect();
+            let want = expected_view("current_sync_configs", &syncs);
+            assert!(want.len() > 20, "{label}");
+            assert_eq!(got, want, "current_sync_configs ({label})");
+            got
+        }
+    };
+    let before = check(records.clone(), "streamed").await;
+
+    // A user's delete: its entity is the user's, current_sync_configs does not change.
+    let latest = all
+        .iter()
+        .rev()
+        .find(|r| r.change.keys.get("sk").is_some_and(|k| matches!(k, Av::S(s) if s.starts_with("USER#"))))
+        .unwrap();
+    let user_key = latest.change.keys.clone();
+    assert!(
+        current_items(&records)
+            .iter()
+            .any(|(_, item)| item.get("sk") == user_key.get("sk") && item.get("pk") == user_key.get("pk")),
+        "the latest user record leaves the user in place"
+    );
+    let mut delete = (*latest).clone();
+    delete.event_name = "REMOVE".into();
+    delete.event_id = "delete-a-user".into();
+    delete.change.old_image = delete.change.new_image.clone();
+    delete.change.new_image = Default::default();
+    let last = all.iter().map(|r| r.change.approximate_creation_date_time).max().unwrap();
+    delete.change.approximate_creation_date_time = last + chrono::Duration::seconds(1);
+    let longest = records.iter().map(|r| r.seq.clone()).max_by(|a, b| compare_sequence_numbers(a, b)).unwrap();
+    delete.change.sequence_number = Some(format!("{longest}0"));
+    stream(&[&delete], &lake, &spec).await;
+    records.push(to_rec(&delete));
+    let after = check(records.clone(), "a user deleted").await;
+    assert_eq!(before, after, "deleting a user leaves current_sync_configs as it was");
+    let local = LocalLake::open(&lake, &spec).await.unwrap();
+    let removed = local.query("SELECT entity FROM unique_changes WHERE event_id = 'delete-a-user'").await.unwrap();
+    assert_eq!(raw(&removed), [["user"]]);
+
+    // Compacted through the middle day: the same answers (the entity column is kept).
+    let days: BTreeSet<&str> = records.iter().map(|r| r.day.as_str()).collect();
+    let middle = days.iter().nth(days.len() / 2).unwrap().to_string();
+    let out = compact(&lake, &spec_path, &middle, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text_through(&lake, &middle).is_empty(), "compaction folded the text objects");
+    check(records, "compacted").await;
+
+    // `sql run` refuses an entity the spec does not declare, and names those it does.
+    let out = Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["sql", "run", "popular_settings", "--param", "entity=users", "--local"])
+        .arg(&lake)
+        .arg("--spec")
+        .arg(&spec_path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("entity=\"users\" is not an entity of the spec")
+            && stderr.contains("it declares: sync_config, user, audit"),
+        "{stderr}"
+    );
 }

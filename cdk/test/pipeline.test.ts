@@ -354,7 +354,7 @@ describe('catalog and queries', () => {
       generated.sort(),
       [
         ...declared.map((t) => `current_${t} v3`),
-        ...compacted.flatMap((t) => [`history_${t} v1`, `live_${t} v1`]),
+        ...compacted.flatMap((t) => [`history_${t} v2`, `live_${t} v2`]),
       ].sort(),
     );
   });

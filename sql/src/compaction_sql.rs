@@ -35,7 +35,7 @@ use crate::files::{self, Kind, Param, ParamType, SqlFile, SqlFileError};
 use crate::views::{column_list, GENERATED_SOURCE};
 
 /// Version of the compaction statements (bumped whenever one changes).
-pub const COMPACTION_SQL_VERSION: u32 = 1;
+pub const COMPACTION_SQL_VERSION: u32 = 2;
 
 /// Days per `history` statement: the partitions one INSERT INTO may write in Athena.
 pub const BATCH_DAYS: u32 = 100;
@@ -178,9 +178,10 @@ fn folded_objects(text: &[&TableDefinition]) -> String {
         .join("\n  UNION ALL ")
 }
 
-/// The `select` of `<changes>_state`: `item_versions` over the rows up to `through`, from the
-/// very view file (one rule, docs/snapshots.md).
-fn changes_state_select() -> Result<String, SqlFileError> {
+/// The `select` of `<changes>_state` (`def` is `changes`): `item_versions` over the rows up
+/// to `through`, from the very view file (one rule, docs/snapshots.md), with the table's own
+/// columns (the view also has `entity` when the table does not).
+fn changes_state_select(def: &TableDefinition) -> Result<String, SqlFileError> {
     let missing =
         |message: &str| SqlFileError::Header { path: "views/item_versions.sql".into(), message: message.into() };
     let view = files::all()?
@@ -194,7 +195,11 @@ fn changes_state_select() -> Result<String, SqlFileError> {
     }
     let body =
         body.replace(from, &format!("FROM (SELECT * FROM live_changes WHERE {PARTITION_COLUMN} <= {{{{through}}}}) c"));
-    Ok(format!("SELECT v.*, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\nFROM (\n{body}\n) v"))
+    let columns: Vec<String> = def.storage_descriptor.columns.iter().map(|c| format!("v.{}", c.name)).collect();
+    Ok(format!(
+        "SELECT {}, v.{PARTITION_COLUMN}, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\nFROM (\n{body}\n) v",
+        columns.join(", ")
+    ))
 }
 
 /// The `select` of `<table>_state` (not `changes`): the table's rows up to `through` of the
@@ -300,7 +305,7 @@ pub fn compaction_sql(spec: &LakeSpec) -> Result<CompactionSql, SqlFileError> {
         statements.push(insert(Step::History, def, history_select(def)));
     }
     for def in &text {
-        let select = if def.name == changes { changes_state_select()? } else { table_state_select(def) };
+        let select = if def.name == changes { changes_state_select(def)? } else { table_state_select(def) };
         statements.push(insert(Step::State, def, select));
     }
 

@@ -158,6 +158,42 @@ pub enum SqlFileError {
         /// What it should be.
         expected: &'static str,
     },
+    /// `entity` names no entity of the spec.
+    #[error("entity={value:?} is not an entity of the spec {spec} ({known}); give one of its entities, or entity=* for every item")]
+    UnknownEntity {
+        /// The value given.
+        value: String,
+        /// The spec's origin.
+        spec: String,
+        /// What the spec declares.
+        known: String,
+    },
+}
+
+/// The parameter of the questions that can be asked per entity (`[[entities]]`).
+pub const ENTITY_PARAM: &str = "entity";
+
+/// The `entity` value that asks about every item (no entity can be called this).
+pub const EVERY_ENTITY: &str = "*";
+
+/// Whether the `entity` value among `values` (the last one given) names an entity of `spec`,
+/// or is [`EVERY_ENTITY`]: a misspelt entity would otherwise answer with nothing.
+pub fn check_entity(spec: &ddb_lake_core::spec::LakeSpec, values: &[(String, String)]) -> Result<(), SqlFileError> {
+    let Some((_, value)) = values.iter().rev().find(|(k, _)| k == ENTITY_PARAM) else {
+        return Ok(());
+    };
+    if value == EVERY_ENTITY || spec.entities.iter().any(|e| &e.name == value) {
+        return Ok(());
+    }
+    Err(SqlFileError::UnknownEntity {
+        value: value.clone(),
+        spec: spec.origin.clone(),
+        known: if spec.entities.is_empty() {
+            "it declares no [[entities]]; docs/lake-spec.md shows how".into()
+        } else {
+            format!("it declares: {}", spec.entities.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", "))
+        },
+    })
 }
 
 macro_rules! sql_files {
@@ -427,6 +463,27 @@ mod tests {
         .unwrap();
         let sql = f.render(&[("a".into(), "it's {{b}}".into()), ("b".into(), r"{{a}} \' ''".into())]).unwrap();
         assert_eq!(sql, r"SELECT 'it''s {{b}}' AS a, '{{a}} \'' ''''' AS b, '{{c}}' AS c");
+    }
+
+    #[test]
+    fn an_entity_value_must_name_an_entity_of_the_spec() {
+        let plain = ddb_lake_core::spec::LakeSpec::default();
+        let given = |v: &str| vec![("top".to_owned(), "3".to_owned()), (ENTITY_PARAM.to_owned(), v.to_owned())];
+        assert_eq!(check_entity(&plain, &given(EVERY_ENTITY)), Ok(()));
+        assert_eq!(check_entity(&plain, &[]), Ok(()));
+        let e = check_entity(&plain, &given("user")).unwrap_err().to_string();
+        assert!(
+            e.contains("entity=\"user\" is not an entity of the spec <default spec> (it declares no [[entities]]"),
+            "{e}"
+        );
+        let mut spec = plain.clone();
+        spec.entities.push(ddb_lake_core::spec::Entity {
+            name: "user".into(),
+            when: ddb_lake_core::spec::EntityRule::SkPrefix("USER#".into()),
+        });
+        assert_eq!(check_entity(&spec, &given("user")), Ok(()));
+        let e = check_entity(&spec, &given("users")).unwrap_err().to_string();
+        assert!(e.contains("(it declares: user); give one of its entities, or entity=* for every item"), "{e}");
     }
 
     #[test]

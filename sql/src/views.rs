@@ -15,7 +15,7 @@
 //! retried batch wrote twice.
 //! Registered by the local engine; the same text is what Athena gets.
 
-use ddb_lake_core::schema::{BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, STATE_SUFFIX};
+use ddb_lake_core::schema::{BuiltInTable, COMPACTED_SUFFIX, COMPACTION_ID_COLUMN, ENTITY_COLUMN, STATE_SUFFIX};
 use ddb_lake_glue_schema::definition::TableDefinition;
 
 /// `source` of what is generated from the spec (the views here, the compaction statements).
@@ -28,9 +28,21 @@ pub(crate) fn column_list(def: &TableDefinition, with_partitions: bool) -> Strin
     def.storage_descriptor.columns.iter().chain(partitions).map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// The select list of `history_<table>` and `live_<table>`: every column of `def` with its
+/// partitions; for `changes` and `attributes` of a spec without `[[entities]]`, a NULL
+/// `entity` after them, so that the questions can always ask for one entity.
+fn view_columns(def: &TableDefinition) -> String {
+    let mut columns = column_list(def, true);
+    let item_table = BuiltInTable::ITEM_TABLES.iter().any(|t| t.name() == def.name);
+    if item_table && !def.storage_descriptor.columns.iter().any(|c| c.name == ENTITY_COLUMN) {
+        columns.push_str(&format!(", CAST(NULL AS varchar) AS {ENTITY_COLUMN}"));
+    }
+    columns
+}
+
 /// The body of `history_<table>` for the text table `def`.
 pub fn history_view(def: &TableDefinition) -> String {
-    let columns = column_list(def, true);
+    let columns = view_columns(def);
     format!(
         "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{COMPACTED_SUFFIX}\n\
          WHERE {COMPACTION_ID_COLUMN} IN (SELECT {COMPACTION_ID_COLUMN} FROM {compactions})",
@@ -41,7 +53,7 @@ pub fn history_view(def: &TableDefinition) -> String {
 
 /// The body of `live_<table>` for the text table `def`.
 pub fn live_view(def: &TableDefinition) -> String {
-    let columns = column_list(def, true);
+    let columns = view_columns(def);
     format!(
         "SELECT {columns}\nFROM {name}\nUNION ALL\nSELECT {columns}\nFROM {name}{STATE_SUFFIX}\n\
          WHERE {COMPACTION_ID_COLUMN} = (SELECT max({COMPACTION_ID_COLUMN}) FROM {compactions})",

@@ -1,10 +1,10 @@
 -- name: item_versions
 -- kind: view
 -- question: Every item's row that decides its state now, deleted items included (their REMOVE or INCREMENTAL_REMOVE): its latest stream record later than the chain's end minus its margin, else its latest row of the incremental exports chained to the latest full snapshot, else its row in that snapshot (docs/snapshots.md); an item in none has no row.
--- version: 1
+-- version: 2
 -- reads: live_changes, latest_snapshot
 SELECT event_name, sequence_number, event_time, tenant, item_key, pk, sk, event_id,
-       stream_view_type, size_bytes, ttl_delete, principal, changed_attributes, dt
+       stream_view_type, size_bytes, ttl_delete, principal, changed_attributes, entity, dt
 FROM (
     SELECT c.*,
            row_number() OVER (

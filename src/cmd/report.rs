@@ -32,6 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     {
         anyhow::bail!("no question has a parameter `{name}` (see `ddb-lake sql show NAME`)");
     }
+    files::check_entity(&super::load_spec(args.engine.spec.as_deref())?, &args.params)?;
     let engine = &args.engine;
     let spec_shown = engine.spec.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "the default spec".into());
     let dir = engine.local.clone().unwrap_or_else(|| PathBuf::from("lake"));

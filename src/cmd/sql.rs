@@ -233,6 +233,7 @@ pub fn run(cmd: SqlCommand) -> anyhow::Result<()> {
                 anyhow::bail!("`{name}` is a view; query it with `ddb-lake sql query 'SELECT * FROM {name} LIMIT 20'`");
             }
             let sql = f.render(&params)?;
+            files::check_entity(&load_spec(engine.spec.as_deref())?, &params)?;
             let answer = runtime()?.block_on(async {
                 if engine.athena {
                     run_athena(&engine, &sql).await

@@ -93,6 +93,37 @@ async fn apply_creates_then_changes_nothing_then_evolves() {
     assert_eq!(cols.last().unwrap().name(), "updated_at");
     assert!(version_count(&glue, "sync_lake", "sync_configs").await > before);
 
+    // [[entities]] added to a lake: `entity` at the end of changes and attributes (and by
+    // name in their Parquet tables), updated in place, nothing breaking; other tables unchanged.
+    let with_entities = dir.path().join("entities.toml");
+    let text = format!(
+        "{text}\n[[entities]]\nname = \"sync_config\"\n[entities.when]\nsk_prefix = \"SYNC#\"\n\
+         [[entities]]\nname = \"user\"\n[entities.when]\nsk_prefix = \"USER#\"\n"
+    );
+    std::fs::write(&with_entities, &text).unwrap();
+    let say = stdout_ok(&schema(&moto, &["apply", "--spec", with_entities.to_str().unwrap()]));
+    assert!(!say.contains("BREAKING"), "{say}");
+    let mut updated: Vec<&str> = say.lines().filter_map(|l| l.strip_prefix("~ update table sync_lake.")).collect();
+    updated.sort_unstable();
+    let want =
+        ["attributes", "attributes_compacted", "attributes_state", "changes", "changes_compacted", "changes_state"];
+    assert_eq!(updated, want, "{say}");
+    for t in ["changes", "attributes"] {
+        let got = glue.get_table().database_name("sync_lake").name(t).send().await.unwrap();
+        let cols = got.table().unwrap().storage_descriptor().unwrap().columns();
+        assert_eq!((cols.last().unwrap().name(), cols.last().unwrap().r#type()), ("entity", Some("string")), "{t}");
+        for suffix in ["_compacted", "_state"] {
+            let got = glue.get_table().database_name("sync_lake").name(format!("{t}{suffix}")).send().await.unwrap();
+            let cols = got.table().unwrap().storage_descriptor().unwrap().columns();
+            assert!(cols.iter().any(|c| c.name() == "entity"), "{t}{suffix}");
+        }
+    }
+    let entity_spec = LakeSpec::from_file(&with_entities).unwrap();
+    for def in &catalog_definition(&entity_spec).tables {
+        let t = glue.get_table().database_name("sync_lake").name(&def.name).send().await.unwrap();
+        assert_eq!(&from_glue_table(t.table().unwrap()), def, "table {}", def.name);
+    }
+
     // A retyped column: refused, catalog unchanged; then forced.
     let broken = dir.path().join("broken.toml");
     std::fs::write(

@@ -301,3 +301,39 @@ describe('bad context values', () => {
     assert.throws(() => synth({ spec: writeSpec('[lake]\nlocation = 42\n') }), /ddb-lake schema export .* failed \(exit 1\): error: .*spec\.toml:2: invalid type: integer `42`, expected a string/);
   });
 });
+
+describe('a single-table spec with [[entities]]', () => {
+  const entities = ['sync_config', 'user'];
+  const text =
+    fs.readFileSync(EXAMPLE_SPEC, 'utf8') +
+    entities.map((e) => `\n[[entities]]\nname = "${e}"\n[entities.when]\nsk_prefix = "${e === 'user' ? 'USER#' : 'SYNC#'}"\n`).join('');
+  const s = synth({ spec: writeSpec(text) });
+  const columnsOf = (name: string): { Name: string; Type: string }[] => {
+    const found = resourcesOf(s.template, 'AWS::Glue::Table').find(([, t]) => t.Properties.TableInput.Name === name);
+    assert.ok(found, name);
+    return found[1].Properties.TableInput.StorageDescriptor.Columns;
+  };
+  it('catalogs the entity column of changes and attributes, and of no other table', () => {
+    for (const t of ['changes', 'attributes']) {
+      const last = columnsOf(t).at(-1)!;
+      assert.deepEqual([last.Name, last.Type], ['entity', 'string'], t);
+      for (const parquet of [`${t}_compacted`, `${t}_state`]) assert.ok(columnsOf(parquet).some((c) => c.Name === 'entity'), parquet);
+    }
+    for (const t of ['sync_configs', 'field_mappings', '_rejects', 'snapshots', 'compactions']) {
+      assert.ok(!columnsOf(t).some((c) => c.Name === 'entity'), t);
+    }
+  });
+  it('publishes the per-entity questions with their parameter, and views that read the column itself', () => {
+    const named = resourcesOf(s.template, 'AWS::Athena::NamedQuery').map(([, q]) => q.Properties);
+    for (const q of ['popular_settings', 'most_changed_settings', 'write_traffic_by_customer', 'writes_by_hour']) {
+      const found = named.find((n) => n.Name.startsWith(`${q} v`));
+      assert.ok(found, q);
+      assert.ok(found.Description.includes('entity (text) = *'), found.Description);
+      assert.match(found.QueryString, /\('\*' = '\*' OR entity = '\*'\)/);
+    }
+    const [, views] = resourcesOf(s.template, 'Custom::DdbLakeViews')[0];
+    const history = views.Properties.Views.find((v: { Name: string }) => v.Name === 'history_changes');
+    assert.ok(history.Sql.includes('changed_attributes, entity, dt'), history.Sql);
+    assert.ok(!history.Sql.includes('CAST(NULL AS varchar)'), history.Sql);
+  });
+});

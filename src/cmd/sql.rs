@@ -115,7 +115,9 @@ pub enum SqlCommand {
     Run {
         /// Question name (see `ddb-lake sql list`).
         name: String,
-        /// Parameter values, name=value; typed and quoted, never pasted into the SQL.
+        /// Parameter values, name=value; typed and quoted, never pasted into the SQL (e.g.
+        /// top=5, from=2026-11-01, or entity=user for one of the spec's [[entities]]; `sql show
+        /// NAME` lists a question's parameters).
         #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
         params: Vec<(String, String)>,
         #[command(flatten)]

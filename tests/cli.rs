@@ -1212,3 +1212,76 @@ async fn backfill_writes_to_s3_the_same_objects_as_to_a_folder() {
         "{err}"
     );
 }
+
+/// Issue 43: `normalize --jobs N` writes the lake `--jobs 1` writes, byte for byte, and says
+/// the same, with re-delivered batches (the same object keys again), an exact duplicate and
+/// a record that goes to quarantine among the events.
+#[test]
+fn normalize_jobs_write_the_same_bytes_as_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = dir.path().join("generated.jsonl");
+    let args = ["generate", "--items", "300", "--days", "4", "--seed", "9", "--records-per-event", "20", "--out"];
+    ok(&[&args[..], &[generated.to_str().unwrap()]].concat());
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&generated).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(lines.len() > 20, "{} events", lines.len());
+    let mut events = Vec::new();
+    for (n, event) in lines.iter().enumerate() {
+        events.push(event.clone());
+        if n % 5 == 2 {
+            // Delivered again from its second record on: new keys for the first object, the
+            // same for the others.
+            let mut again = event.clone();
+            again["Records"].as_array_mut().unwrap().remove(0);
+            events.push(again);
+        }
+        if n % 7 == 3 {
+            events.push(event.clone());
+        }
+        if n % 6 == 4 {
+            // The same keys with other bytes (a middle record changed): the later event's
+            // objects are the ones that stay, as in a serial run.
+            let mut changed = event.clone();
+            changed["Records"][5]["dynamodb"]["NewImage"]["name"] = serde_json::json!({"S": format!("changed {n}")});
+            events.push(changed);
+        }
+        if n == 10 {
+            let mut poisoned = event.clone();
+            poisoned["Records"][1]["dynamodb"]["NewImage"]["v"] = serde_json::json!({"DATE": "2024"});
+            events.push(poisoned);
+        }
+    }
+    let file = dir.path().join("events.jsonl");
+    std::fs::write(&file, events.iter().map(|e| e.to_string() + "\n").collect::<String>()).unwrap();
+    let spec = example_spec();
+    let run_with = |jobs: &str| {
+        let lake = dir.path().join(format!("lake-{jobs}"));
+        let say = ok(&[
+            "normalize",
+            "--events",
+            file.to_str().unwrap(),
+            "--out",
+            lake.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+            "--jobs",
+            jobs,
+        ]);
+        let say = say.replace(lake.to_str().unwrap(), "LAKE");
+        let say: String = say.lines().map(|l| l.split(" in ").next().unwrap_or(l).to_owned() + "\n").collect();
+        (tree(&lake), say)
+    };
+    let (one, say_one) = run_with("1");
+    assert!(say_one.contains("quarantined 1 records"), "{say_one}");
+    let (_, rows) = table_rows(&one, "attributes");
+    assert!(rows.iter().flatten().flatten().any(|v| v.starts_with("changed ")), "the later bytes stayed");
+    assert!(one.len() > 50, "{} objects", one.len());
+    for jobs in ["2", "3", "16"] {
+        let (many, say) = run_with(jobs);
+        assert_eq!(many.keys().collect::<Vec<_>>(), one.keys().collect::<Vec<_>>(), "--jobs {jobs}");
+        assert!(many == one, "--jobs {jobs}: an object's bytes differ");
+        assert_eq!(say, say_one, "--jobs {jobs}");
+    }
+    let out = run(&["normalize", "--events", file.to_str().unwrap(), "--jobs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "--jobs 0 is refused");
+}

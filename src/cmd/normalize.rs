@@ -29,6 +29,11 @@ pub struct Args {
     /// stream ARN, as in Lambda.
     #[arg(long, value_name = "SHARD_ID")]
     source: Option<String>,
+    /// Events flattened and compressed at a time (default: the machine's cores). Objects are
+    /// written in the file's order whatever the number, so the lake is the same byte for
+    /// byte; each job holds at most two events' objects.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    jobs: Option<u16>,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -94,19 +99,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new(args.quiet);
     progress.start_count(events.len() as u64, "events", "normalizing");
     let mut summary = Summary::default();
-    for ev in &events {
-        let out = normalizer.normalize_event(ev.get(), &options)?;
-        rt.block_on(async {
-            for o in &out.objects {
-                sink.put(&o.key, &o.body).await?;
-            }
-            Ok::<_, ddb_lake_writer::sink::SinkError>(())
-        })?;
-        summary.add(&out);
-        progress.set(summary.events as u64, |_| {
-            format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)
-        });
-    }
+    let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
+    ddb_lake_writer::parallel::in_order(
+        &events,
+        jobs,
+        |ev| normalizer.normalize_event(ev.get(), &options).map_err(anyhow::Error::from),
+        |out| {
+            rt.block_on(async {
+                for o in &out.objects {
+                    sink.put(&o.key, &o.body).await?;
+                }
+                Ok::<_, ddb_lake_writer::sink::SinkError>(())
+            })?;
+            summary.add(&out);
+            progress.set(summary.events as u64, |_| {
+                format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)
+            });
+            Ok(())
+        },
+    )?;
     progress.finish();
     if !args.quiet {
         print_summary(&summary, &name, &args.out, started.elapsed(), text.len())?;

@@ -40,6 +40,7 @@ pub mod events_file;
 pub mod export;
 pub mod flatten;
 pub mod normalizer;
+pub mod parallel;
 pub mod quarantine;
 pub mod record;
 pub mod redaction;

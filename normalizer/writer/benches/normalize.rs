@@ -13,6 +13,10 @@
 //! records on 1,000 different days (every record its own table × day objects), and the widest
 //! item DynamoDB can hold (2 KB + 1 KB keys repeated on each of its 130,002 rows); and the time
 //! one MODIFY of an item with 40,000 top-level attributes takes (half of them changed).
+//!
+//! Last, every core: a 100 MB events file (17 events of 6 MB) normalized with the example
+//! spec and its objects written to a temporary folder, as `ddb-lake normalize --jobs N` does
+//! ([`ddb_lake_writer::parallel::in_order`]), with 1 job and with every core.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -21,6 +25,7 @@ use ddb_lake_core::spec::LakeSpec;
 use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::{decode_record, for_each_record, split_event};
+use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
 /// The allocator the `ddb-lake` binary and the Lambda function use.
 #[global_allocator]
@@ -233,4 +238,46 @@ fn main() {
             );
         }
     }
+
+    every_core(&example);
+}
+
+/// `ddb-lake normalize` of a 100 MB events file into a folder, with 1 job and with every core:
+/// its time (median), throughput and the speed-up.
+fn every_core(spec: &LakeSpec) {
+    let events: Vec<String> = (0..17).map(|seed| ddb_lake_synth::event_of_size(EVENT_BYTES, 100 + seed)).collect();
+    let bytes: usize = events.iter().map(String::len).sum();
+    let records: usize = events.iter().map(|e| split_event(e).expect("an event").len()).sum();
+    let normalizer = Normalizer::new(spec, Some(b"bench-redaction-key")).expect("normalizer").with_gzip_level(1);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let mut times = Vec::new();
+    for jobs in [1, cores] {
+        let sink = LocalDirSink::new(dir.path().join(format!("jobs-{jobs}")));
+        let t = median_time(|| {
+            ddb_lake_writer::parallel::in_order(
+                &events,
+                jobs,
+                |e| normalizer.normalize_event(e, &BatchOptions::default()),
+                |out| {
+                    rt.block_on(async {
+                        for o in &out.objects {
+                            sink.put(&o.key, &o.body).await.expect("write");
+                        }
+                    });
+                    Ok(())
+                },
+            )
+            .expect("normalize");
+        });
+        report(
+            &format!("every core: {:.0} MB file, example spec, {jobs} job(s)", bytes as f64 / 1e6),
+            bytes,
+            records,
+            t,
+        );
+        times.push(t);
+    }
+    println!("every core: {:.2}x with {cores} jobs", times[0].as_secs_f64() / times[1].as_secs_f64());
 }

@@ -81,10 +81,14 @@ pub(crate) fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef
         DataType::Boolean => {
             let mut b = BooleanBuilder::new();
             values.iter().for_each(|v| {
-                b.append_option(v.and_then(|t| match t.to_ascii_lowercase().as_str() {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
+                b.append_option(v.and_then(|t| {
+                    if t.eq_ignore_ascii_case("true") {
+                        Some(true)
+                    } else if t.eq_ignore_ascii_case("false") {
+                        Some(false)
+                    } else {
+                        None
+                    }
                 }))
             });
             Arc::new(b.finish())

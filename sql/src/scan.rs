@@ -11,12 +11,14 @@
 //! a few batches per partition, whatever the lake's size.
 //!
 //! Each scan tells the planner how many rows and bytes it will produce, estimated from the
-//! objects' stored size and the density of rows measured on the table's first object the
-//! first time a query scans it (`Density`); with that the planner hashes a join's smaller side.
+//! objects' stored size and the density of rows measured on the first MiB of the table's
+//! first object the first time a query scans it (`Density`); with that the planner hashes a
+//! join's smaller side.
 //!
-//! The rows are decoded exactly as before the table streamed: by the row format's decoder
-//! ([`ddb_lake_core::rowfmt::decode_line_as_serde`], the rules of `docs/row-format.md` that
-//! Athena's LazySimpleSerDe applies) and the column parsers of [`crate::columns`].
+//! The rows are decoded by the rules of `docs/row-format.md` that Athena's LazySimpleSerDe
+//! applies, only the columns a query reads ([`ddb_lake_core::rowfmt::SerdeCells`]: the other
+//! fields are stepped over), each cell parsed from its text straight into its Arrow type by
+//! the column parsers of [`crate::columns`].
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -39,7 +41,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
-use ddb_lake_core::rowfmt::decode_line_as_serde;
+use ddb_lake_core::rowfmt::SerdeCells;
 use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
 
@@ -48,6 +50,24 @@ use crate::error::LocalError;
 
 /// The partition column every lake table has.
 const DT: &str = "dt";
+
+/// Decoded bytes of a table's first object that its density is measured on: enough rows for
+/// an estimate, whatever the object's size.
+const DENSITY_SAMPLE: u64 = 1 << 20;
+
+/// Counts the bytes read through it (the gzip bytes a density sample took).
+struct Counted<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
 
 /// Batches a partition may have decoded ahead of the query.
 const BATCHES_AHEAD: usize = 2;
@@ -106,14 +126,18 @@ struct Density {
 }
 
 impl Density {
-    /// Measured on `file` (not counted in [`ReadCounters`]: it is read to plan, not to answer).
+    /// Measured on the first [`DENSITY_SAMPLE`] of `file`'s rows (not counted in
+    /// [`ReadCounters`]: it is read to plan, not to answer): rows and text per gzip byte read
+    /// to get them.
     fn of(file: &LakeFile) -> Result<Density, LocalError> {
         let opened = std::fs::File::open(&file.path).map_err(io(&file.path))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
-        let (mut lines, mut text) = (0u64, 0u64);
-        loop {
+        let counted = Counted { inner: opened, bytes: 0 };
+        let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(counted));
+        let (mut lines, mut text, mut whole) = (0u64, 0u64, false);
+        while text < DENSITY_SAMPLE {
             let buf = reader.fill_buf().map_err(io(&file.path))?;
             if buf.is_empty() {
+                whole = true;
                 break;
             }
             lines += buf.iter().filter(|&&b| b == b'\n').count() as u64;
@@ -121,7 +145,7 @@ impl Density {
             let n = buf.len();
             reader.consume(n);
         }
-        let stored = file.bytes.max(1) as f64;
+        let stored = if whole { file.bytes } else { reader.get_ref().get_ref().bytes }.max(1) as f64;
         // The first line is the header.
         Ok(Density { rows: lines.saturating_sub(1) as f64 / stored, text: text as f64 / stored })
     }
@@ -441,7 +465,9 @@ fn read_object(
     read.add(file.bytes);
     let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
     let mut line = Vec::new();
-    let mut rows: Vec<Vec<Option<String>>> = Vec::with_capacity(batch_size.min(8192));
+    // Only the stored columns the query reads are decoded; `dt` comes from the folder.
+    let kept: Vec<usize> = columns.iter().copied().filter(|&c| c < stored).collect();
+    let mut cells = SerdeCells::new(&kept);
     let mut header = true;
     loop {
         line.clear();
@@ -456,44 +482,94 @@ fn read_object(
         if std::mem::take(&mut header) || line.is_empty() {
             continue;
         }
-        let mut row = decode_line_as_serde(&line)
+        cells
+            .push_line(&line)
             .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
-        // Missing trailing fields are NULL, extra ones ignored (LazySimpleSerDe).
-        row.resize(stored, None);
-        rows.push(row);
-        if rows.len() == batch_size {
-            if !send(batch(&rows, schema, columns, stored, &file.dt)?) {
+        if cells.rows() == batch_size {
+            if !send(batch(&cells, schema, columns, stored, &file.dt)?) {
                 return Ok(false);
             }
-            rows.clear();
+            cells.clear();
         }
     }
-    if !rows.is_empty() && !send(batch(&rows, schema, columns, stored, &file.dt)?) {
+    if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, &file.dt)?) {
         return Ok(false);
     }
     Ok(true)
 }
 
-/// The projected columns of `rows` (of one day) as a batch.
+/// The projected columns of `cells` (rows of one day) as a batch: stored columns from their
+/// decoded text, straight into their Arrow types; `dt` from the folder.
 fn batch(
-    rows: &[Vec<Option<String>>],
+    cells: &SerdeCells,
     schema: &SchemaRef,
     columns: &[usize],
     stored: usize,
     dt: &str,
 ) -> datafusion::error::Result<RecordBatch> {
+    let rows = cells.rows();
+    let mut slot = 0;
     let arrays: Vec<ArrayRef> = columns
         .iter()
         .zip(schema.fields())
         .map(|(&c, field)| {
-            let values: Vec<Option<&str>> =
-                if c < stored { rows.iter().map(|r| r[c].as_deref()).collect() } else { vec![Some(dt); rows.len()] };
+            let values: Vec<Option<&str>> = if c < stored {
+                slot += 1;
+                cells.column(slot - 1).collect()
+            } else {
+                vec![Some(dt); rows]
+            };
             column_array(field.data_type(), &values)
         })
         .collect();
     Ok(RecordBatch::try_new_with_options(
         schema.clone(),
         arrays,
-        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A gzip object of a header and `rows` rows of about 60 bytes, then `tail` appended.
+    fn object(dir: &Path, rows: usize, tail: &[u8]) -> (LakeFile, u64) {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut text = 0u64;
+        let mut write = |line: String| {
+            text += line.len() as u64;
+            gz.write_all(line.as_bytes()).unwrap();
+        };
+        write("event_name\tpath\tvalue\n".into());
+        for n in 0..rows {
+            write(format!("MODIFY\tfieldMappings[{}].fieldId\tcustomfield_{:08}\n", n % 97, n * 7919 % 1_000_003));
+        }
+        let mut body = gz.finish().unwrap();
+        body.extend_from_slice(tail);
+        let path = dir.join(format!("object-{rows}.tsv.gz"));
+        std::fs::write(&path, &body).unwrap();
+        (LakeFile { dt: "2026-11-01".into(), path, bytes: body.len() as u64 }, text)
+    }
+
+    #[test]
+    fn density_is_measured_on_the_first_mib_only() {
+        let dir = tempfile::tempdir().unwrap();
+        // A small object is read whole: exact.
+        let (small, text) = object(dir.path(), 1_000, b"");
+        let d = Density::of(&small).unwrap();
+        assert!(((d.rows * small.bytes as f64) - 1_000.0).abs() < 0.5, "{d:?}");
+        assert!(((d.text * small.bytes as f64) - text as f64).abs() < 0.5, "{d:?}");
+        // A large one: about 8 MB of rows, then bytes that are not gzip. The sample stops
+        // long before them, and its estimate is close to the truth.
+        let rows = 160_000;
+        let (large, text) = object(dir.path(), rows, b"this is not gzip");
+        assert!(text > 7 * DENSITY_SAMPLE, "{text}");
+        let d = Density::of(&large).unwrap();
+        let estimated = d.rows * large.bytes as f64;
+        assert!((estimated / rows as f64 - 1.0).abs() < 0.1, "{estimated} rows estimated, {rows} there");
+        let estimated = d.text * large.bytes as f64;
+        assert!((estimated / text as f64 - 1.0).abs() < 0.1, "{estimated} bytes estimated, {text} there");
+    }
 }

@@ -233,6 +233,122 @@ fn unsymbol(text: &str) -> String {
     out
 }
 
+/// A kept cell of a row: its range in the decoded text, `None` for NULL.
+type Cell = Option<(usize, usize)>;
+
+/// Some columns of many lines, decoded by the SerDe's rules as [`decode_line_as_serde`]
+/// decodes them, into one buffer: what a reader that needs a few columns of a table keeps of
+/// a batch of its rows. The other fields are only stepped over (no copy, no allocation);
+/// missing trailing fields are NULL and extra ones ignored, as LazySimpleSerDe reads them.
+#[derive(Debug, Clone, Default)]
+pub struct SerdeCells {
+    /// The decoded text of every kept cell, one after another.
+    text: Vec<u8>,
+    /// Per kept column: its field's position, and each row's cell as a range of `text`.
+    columns: Vec<(usize, Vec<Cell>)>,
+    /// Per field position: the kept column it goes to.
+    slots: Vec<Option<usize>>,
+    rows: usize,
+}
+
+impl SerdeCells {
+    /// Keeps the fields at the positions `fields`, in that order (each at most once).
+    pub fn new(fields: &[usize]) -> Self {
+        let mut slots = vec![None; fields.iter().max().map_or(0, |m| m + 1)];
+        for (slot, &f) in fields.iter().enumerate() {
+            slots[f] = Some(slot);
+        }
+        SerdeCells { text: Vec::new(), columns: fields.iter().map(|&f| (f, Vec::new())).collect(), slots, rows: 0 }
+    }
+
+    /// Decodes one line (without its LF) and keeps its wanted fields.
+    pub fn push_line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
+        let mut field = 0;
+        let mut i = 0;
+        let mut kept = 0;
+        loop {
+            let slot = self.slots.get(field).copied().flatten();
+            let (start, text_start) = (i, self.text.len());
+            while i < line.len() && line[i] != FIELD_DELIMITER {
+                let run = line[i..].iter().position(|&b| b == FIELD_DELIMITER || b == ESCAPE).unwrap_or(line.len() - i);
+                if slot.is_some() {
+                    self.text.extend_from_slice(&line[i..i + run]);
+                }
+                i += run;
+                if i < line.len() && line[i] == ESCAPE {
+                    let Some(&escaped) = line.get(i + 1) else {
+                        self.text.truncate(text_start);
+                        self.drop_row_cells(kept);
+                        return Err(DecodeError::DanglingEscape);
+                    };
+                    if slot.is_some() {
+                        self.text.push(escaped);
+                    }
+                    i += 2;
+                }
+            }
+            if let Some(slot) = slot {
+                let cell = if &line[start..i] == NULL_MARKER {
+                    self.text.truncate(text_start);
+                    None
+                } else if std::str::from_utf8(&self.text[text_start..]).is_err() {
+                    self.text.truncate(text_start);
+                    self.drop_row_cells(kept);
+                    return Err(DecodeError::NotUtf8(field));
+                } else {
+                    Some((text_start, self.text.len()))
+                };
+                self.columns[slot].1.push(cell);
+                kept += 1;
+            }
+            field += 1;
+            if i == line.len() {
+                break;
+            }
+            i += 1;
+        }
+        for (f, cells) in &mut self.columns {
+            if *f >= field {
+                cells.push(None);
+            }
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Takes back the cells a refused line had kept (each kept column got at most one).
+    fn drop_row_cells(&mut self, kept: usize) {
+        if kept == 0 {
+            return;
+        }
+        let rows = self.rows;
+        for (_, cells) in &mut self.columns {
+            cells.truncate(rows);
+        }
+    }
+
+    /// Rows decoded since the last [`SerdeCells::clear`].
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The cells of the `slot`-th kept column, row by row (`None` for NULL).
+    pub fn column(&self, slot: usize) -> impl Iterator<Item = Option<&str>> + '_ {
+        // Every kept cell was checked to be UTF-8 on its own, and they lie one after another.
+        let text = std::str::from_utf8(&self.text).unwrap_or_default();
+        self.columns[slot].1.iter().map(move |cell| cell.map(|(a, b)| &text[a..b]))
+    }
+
+    /// Forgets the rows (keeps the memory for the next batch).
+    pub fn clear(&mut self) {
+        self.text.clear();
+        for (_, cells) in &mut self.columns {
+            cells.clear();
+        }
+        self.rows = 0;
+    }
+}
+
 /// Decodes a whole object body (already gunzipped): the header and the rows.
 pub fn decode_object(body: &[u8]) -> Result<(Vec<String>, Vec<Row>), DecodeError> {
     let mut lines = body.split(|&b| b == b'\n');
@@ -303,5 +419,53 @@ mod tests {
         let mut out = Vec::new();
         push_row(&mut out, [Some(long.as_str())]);
         assert_eq!(decode_line(&out[..out.len() - 1]).unwrap(), vec![Some(long)]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        /// The kept columns of any lines are what the whole-line decoder gives for them, NULL
+        /// where a line is short; a field that is not kept never has to be UTF-8.
+        #[test]
+        fn kept_columns_decode_as_the_whole_line_does(
+            lines in proptest::collection::vec(proptest::collection::vec(value(), 1..7), 1..6),
+            kept in proptest::collection::btree_set(0usize..8, 0..5),
+        ) {
+            let kept: Vec<usize> = kept.into_iter().rev().collect();
+            let mut cells = SerdeCells::new(&kept);
+            let mut want: Vec<Vec<Option<String>>> = vec![Vec::new(); kept.len()];
+            for values in &lines {
+                let mut out = Vec::new();
+                push_row(&mut out, values.iter().map(|v| v.as_deref()));
+                let line = &out[..out.len() - 1];
+                let whole = decode_line_as_serde(line).unwrap();
+                for (slot, f) in kept.iter().enumerate() {
+                    want[slot].push(whole.get(*f).cloned().flatten());
+                }
+                cells.push_line(line).unwrap();
+            }
+            prop_assert_eq!(cells.rows(), lines.len());
+            for (slot, w) in want.iter().enumerate() {
+                let got: Vec<Option<String>> = cells.column(slot).map(|c| c.map(str::to_owned)).collect();
+                prop_assert_eq!(&got, w);
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_line_keeps_nothing() {
+        let mut cells = SerdeCells::new(&[0, 2]);
+        cells.push_line(b"a\tb\tc\\\\").unwrap();
+        assert_eq!(cells.push_line(b"x\ty\tz\\"), Err(DecodeError::DanglingEscape));
+        assert_eq!(cells.push_line(b"x\t\xff\tz"), Ok(()), "field 1 is not kept: not read");
+        assert_eq!(cells.push_line(b"x\ty\t\xff"), Err(DecodeError::NotUtf8(2)));
+        cells.push_line(b"n\ty\t\\N").unwrap();
+        cells.push_line(b"only").unwrap();
+        assert_eq!(cells.rows(), 4);
+        let first: Vec<Option<&str>> = cells.column(0).collect();
+        let third: Vec<Option<&str>> = cells.column(1).collect();
+        assert_eq!(first, [Some("a"), Some("x"), Some("n"), Some("only")]);
+        assert_eq!(third, [Some("c\\"), Some("z"), None, None]);
+        cells.clear();
+        assert_eq!((cells.rows(), cells.column(0).count()), (0, 0));
     }
 }

@@ -1284,4 +1284,23 @@ fn normalize_jobs_write_the_same_bytes_as_one_job() {
     }
     let out = run(&["normalize", "--events", file.to_str().unwrap(), "--jobs", "0"]);
     assert_eq!(out.status.code(), Some(2), "--jobs 0 is refused");
+
+    // The input is checked on every core too: the first bad event in the file is named, and
+    // nothing is written.
+    let mut lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    lines[7] = r#"{"Records": "x"}"#.to_owned();
+    lines[12] = r#"{"Records": 3}"#.to_owned();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    for jobs in ["1", "2", "16"] {
+        let lake = dir.path().join(format!("refused-{jobs}"));
+        let out =
+            run(&["normalize", "--events", file.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--jobs", jobs]);
+        assert_eq!(out.status.code(), Some(1), "--jobs {jobs}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("line 8, column") && stderr.contains("event 8 is not a DynamoDB stream event"),
+            "--jobs {jobs}: {stderr}"
+        );
+        assert!(!lake.exists(), "--jobs {jobs}: nothing is written");
+    }
 }

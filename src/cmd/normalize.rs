@@ -76,18 +76,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let (text, name) = read_input(&args.events)?;
 
-    // Check the whole input before writing anything.
+    // Check the whole input before writing anything (on every core; the first bad event in
+    // the file's order is the one named).
     let events = events_file::events(&text, &name)?;
-    for (n, ev) in events.iter().enumerate() {
-        split_event(ev.get()).map_err(|e| {
-            let (line, column) = events_file::position(&text, ev, &e);
-            anyhow::anyhow!(
-                "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",
-                n + 1,
-                message_of(&e)
-            )
-        })?;
-    }
+    let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
+    let numbered: Vec<(usize, &serde_json::value::RawValue)> = events.iter().copied().enumerate().collect();
+    ddb_lake_writer::parallel::in_order(
+        &numbered,
+        jobs,
+        |(n, ev)| {
+            split_event(ev.get()).map(drop).map_err(|e| {
+                let (line, column) = events_file::position(&text, ev, &e);
+                anyhow::anyhow!(
+                    "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",
+                    n + 1,
+                    message_of(&e)
+                )
+            })
+        },
+        |()| Ok(()),
+    )?;
     if events.is_empty() {
         anyhow::bail!("{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line");
     }
@@ -99,7 +107,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut progress = Progress::new(args.quiet);
     progress.start_count(events.len() as u64, "events", "normalizing");
     let mut summary = Summary::default();
-    let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
     ddb_lake_writer::parallel::in_order(
         &events,
         jobs,

@@ -1032,6 +1032,15 @@ fn progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere() {
 
 /// `--jobs`: data files read and written side by side give the same objects, byte for byte,
 /// as one at a time, and the same summary.
+/// Runs `args` with `--out lake`: the lake's files, and what the command said with the lake's
+/// path as `LAKE` and without the time taken (the one thing that differs between runs).
+fn lake_and_summary(args: &[&str], lake: &Path) -> (BTreeMap<String, Vec<u8>>, String) {
+    let say = ok(&[args, &["--out", lake.to_str().unwrap()]].concat());
+    let say = say.replace(lake.to_str().unwrap(), "LAKE");
+    let say = say.lines().map(|l| l.split(" in ").next().unwrap_or(l).to_owned() + "\n").collect();
+    (tree(lake), say)
+}
+
 #[test]
 fn backfill_jobs_write_the_same_bytes_as_one_job() {
     let dir = tempfile::tempdir().unwrap();
@@ -1039,21 +1048,8 @@ fn backfill_jobs_write_the_same_bytes_as_one_job() {
     let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/sync-configurations.toml");
     let run_with = |jobs: &str| {
         let lake = dir.path().join(format!("lake-{jobs}"));
-        let say = ok(&[
-            "backfill",
-            "--export",
-            export.to_str().unwrap(),
-            "--out",
-            lake.to_str().unwrap(),
-            "--spec",
-            spec.to_str().unwrap(),
-            "--jobs",
-            jobs,
-        ]);
-        let say = say.replace(lake.to_str().unwrap(), "LAKE");
-        // The time taken is the one thing that differs.
-        let say: String = say.lines().map(|l| l.split(" in ").next().unwrap_or(l).to_owned() + "\n").collect();
-        (tree(&lake), say)
+        let (e, s) = (export.to_str().unwrap(), spec.to_str().unwrap());
+        lake_and_summary(&["backfill", "--export", e, "--spec", s, "--jobs", jobs], &lake)
     };
     let (one, say_one) = run_with("1");
     assert!(one.keys().filter(|k| k.starts_with("snapshots/")).count() == 3, "{:?}", one.keys());
@@ -1256,20 +1252,8 @@ fn normalize_jobs_write_the_same_bytes_as_one_job() {
     let spec = example_spec();
     let run_with = |jobs: &str| {
         let lake = dir.path().join(format!("lake-{jobs}"));
-        let say = ok(&[
-            "normalize",
-            "--events",
-            file.to_str().unwrap(),
-            "--out",
-            lake.to_str().unwrap(),
-            "--spec",
-            spec.to_str().unwrap(),
-            "--jobs",
-            jobs,
-        ]);
-        let say = say.replace(lake.to_str().unwrap(), "LAKE");
-        let say: String = say.lines().map(|l| l.split(" in ").next().unwrap_or(l).to_owned() + "\n").collect();
-        (tree(&lake), say)
+        let (e, s) = (file.to_str().unwrap(), spec.to_str().unwrap());
+        lake_and_summary(&["normalize", "--events", e, "--spec", s, "--jobs", jobs], &lake)
     };
     let (one, say_one) = run_with("1");
     assert!(say_one.contains("quarantined 1 records"), "{say_one}");

@@ -508,17 +508,13 @@ fn batch(
     dt: &str,
 ) -> datafusion::error::Result<RecordBatch> {
     let rows = cells.rows();
-    let mut slot = 0;
+    // The stored columns come in the order `cells` keeps them.
+    let mut kept = cells.columns().into_iter();
     let arrays: Vec<ArrayRef> = columns
         .iter()
         .zip(schema.fields())
         .map(|(&c, field)| {
-            let values: Vec<Option<&str>> = if c < stored {
-                slot += 1;
-                cells.column(slot - 1).collect()
-            } else {
-                vec![Some(dt); rows]
-            };
+            let values = if c < stored { kept.next().unwrap_or_default() } else { vec![Some(dt); rows] };
             column_array(field.data_type(), &values)
         })
         .collect();

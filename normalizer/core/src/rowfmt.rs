@@ -332,11 +332,15 @@ impl SerdeCells {
         self.rows
     }
 
-    /// The cells of the `slot`-th kept column, row by row (`None` for NULL).
-    pub fn column(&self, slot: usize) -> impl Iterator<Item = Option<&str>> + '_ {
+    /// The cells of every kept column, in the order [`SerdeCells::new`] was given them, row
+    /// by row (`None` for NULL). The buffer is read as text once for all of them.
+    pub fn columns(&self) -> Vec<Vec<Option<&str>>> {
         // Every kept cell was checked to be UTF-8 on its own, and they lie one after another.
         let text = std::str::from_utf8(&self.text).unwrap_or_default();
-        self.columns[slot].1.iter().map(move |cell| cell.map(|(a, b)| &text[a..b]))
+        self.columns
+            .iter()
+            .map(|(_, cells)| cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b])).collect())
+            .collect()
     }
 
     /// Forgets the rows (keeps the memory for the next batch).
@@ -445,7 +449,7 @@ mod tests {
             }
             prop_assert_eq!(cells.rows(), lines.len());
             for (slot, w) in want.iter().enumerate() {
-                let got: Vec<Option<String>> = cells.column(slot).map(|c| c.map(str::to_owned)).collect();
+                let got: Vec<Option<String>> = cells.columns()[slot].iter().map(|c| c.map(str::to_owned)).collect();
                 prop_assert_eq!(&got, w);
             }
         }
@@ -461,11 +465,10 @@ mod tests {
         cells.push_line(b"n\ty\t\\N").unwrap();
         cells.push_line(b"only").unwrap();
         assert_eq!(cells.rows(), 4);
-        let first: Vec<Option<&str>> = cells.column(0).collect();
-        let third: Vec<Option<&str>> = cells.column(1).collect();
-        assert_eq!(first, [Some("a"), Some("x"), Some("n"), Some("only")]);
-        assert_eq!(third, [Some("c\\"), Some("z"), None, None]);
+        let columns = cells.columns();
+        assert_eq!(columns[0], [Some("a"), Some("x"), Some("n"), Some("only")]);
+        assert_eq!(columns[1], [Some("c\\"), Some("z"), None, None]);
         cells.clear();
-        assert_eq!((cells.rows(), cells.column(0).count()), (0, 0));
+        assert_eq!((cells.rows(), cells.columns()[0].len()), (0, 0));
     }
 }

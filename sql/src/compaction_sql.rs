@@ -32,7 +32,7 @@ use ddb_lake_glue_schema::definition::{table_definitions, TableDefinition};
 use serde::Serialize;
 
 use crate::files::{self, Kind, Param, ParamType, SqlFile, SqlFileError};
-use crate::views::{column_list, GENERATED_SOURCE};
+use crate::views::{column_list, qualified_column_list, GENERATED_SOURCE};
 
 /// Version of the compaction statements (bumped whenever one changes).
 pub const COMPACTION_SQL_VERSION: u32 = 2;
@@ -195,10 +195,9 @@ fn changes_state_select(def: &TableDefinition) -> Result<String, SqlFileError> {
     }
     let body =
         body.replace(from, &format!("FROM (SELECT * FROM live_changes WHERE {PARTITION_COLUMN} <= {{{{through}}}}) c"));
-    let columns: Vec<String> = def.storage_descriptor.columns.iter().map(|c| format!("v.{}", c.name)).collect();
     Ok(format!(
-        "SELECT {}, v.{PARTITION_COLUMN}, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\nFROM (\n{body}\n) v",
-        columns.join(", ")
+        "SELECT {}, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\nFROM (\n{body}\n) v",
+        qualified_column_list(def, "v", true)
     ))
 }
 
@@ -208,15 +207,14 @@ fn changes_state_select(def: &TableDefinition) -> Result<String, SqlFileError> {
 /// over every current row of `attributes` ran out of the engine's memory on the 1 GB
 /// benchmark lake (an aggregation that cannot spill enough).
 fn table_state_select(def: &TableDefinition) -> String {
-    let columns: Vec<String> = def.storage_descriptor.columns.iter().map(|c| format!("t.{}", c.name)).collect();
     format!(
-        "SELECT {cols}, t.{PARTITION_COLUMN}, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\n\
+        "SELECT {cols}, {{{{compaction_id}}}} AS {COMPACTION_ID_COLUMN}\n\
          FROM (SELECT * FROM live_{name} WHERE {PARTITION_COLUMN} <= {{{{through}}}}) t\n\
          JOIN (SELECT item_key, event_name, event_time, sequence_number FROM changes{STATE_SUFFIX}\n\
                WHERE {COMPACTION_ID_COLUMN} = {{{{compaction_id}}}} AND event_name NOT IN {TOMBSTONES}) s\n  \
          ON t.item_key = s.item_key AND t.event_name = s.event_name AND t.event_time = s.event_time\n \
          AND coalesce(t.sequence_number, '') = coalesce(s.sequence_number, '')",
-        cols = columns.join(", "),
+        cols = qualified_column_list(def, "t", true),
         name = def.name,
     )
 }

@@ -24,8 +24,17 @@ pub const GENERATED_SOURCE: &str = "generated from the lake spec";
 /// The names of `def`'s stored columns, then of its partition keys when `with_partitions`,
 /// as a SQL select list.
 pub(crate) fn column_list(def: &TableDefinition, with_partitions: bool) -> String {
-    let partitions = def.partition_keys.iter().filter(|_| with_partitions);
-    def.storage_descriptor.columns.iter().chain(partitions).map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+    column_names(def, with_partitions).collect::<Vec<_>>().join(", ")
+}
+
+/// [`column_list`] with every name qualified by the table alias `alias` (`t.event_name, …`).
+pub(crate) fn qualified_column_list(def: &TableDefinition, alias: &str, with_partitions: bool) -> String {
+    column_names(def, with_partitions).map(|name| format!("{alias}.{name}")).collect::<Vec<_>>().join(", ")
+}
+
+fn column_names(def: &TableDefinition, with_partitions: bool) -> impl Iterator<Item = &str> {
+    let partitions = def.partition_keys.iter().filter(move |_| with_partitions);
+    def.storage_descriptor.columns.iter().chain(partitions).map(|c| c.name.as_str())
 }
 
 /// The select list of `history_<table>` and `live_<table>`: every column of `def` with its
@@ -64,17 +73,10 @@ pub fn live_view(def: &TableDefinition) -> String {
 
 /// The body of `current_<table>`.
 pub fn current_table_view(def: &TableDefinition) -> String {
-    let columns: Vec<String> = def
-        .storage_descriptor
-        .columns
-        .iter()
-        .map(|c| format!("t.{}", c.name))
-        .chain(def.partition_keys.iter().map(|c| format!("t.{}", c.name)))
-        .collect();
     format!(
         "SELECT DISTINCT {}\nFROM live_{} t\nJOIN current_items c\n  ON t.item_key = c.item_key AND t.event_name = c.event_name AND t.event_time = c.event_time\n \
          AND coalesce(t.sequence_number, '') = coalesce(c.sequence_number, '')",
-        columns.join(", "),
+        qualified_column_list(def, "t", true),
         def.name
     )
 }

@@ -152,35 +152,12 @@ pub struct Backfilled {
 }
 
 /// Runs `work(n)` for every `n` in `0..count` on `jobs` threads, in order of `n` as threads
-/// come free. After a failure no new `n` is started (those running finish); the error of
-/// the lowest `n` that failed is returned, so the message does not depend on timing.
+/// come free ([`ddb_lake_writer::parallel::in_order`]). After a failure no new `n` is started
+/// (those running finish); the error of the lowest `n` that failed is returned, so the
+/// message does not depend on timing.
 fn run_jobs(count: usize, jobs: usize, work: impl Fn(usize) -> anyhow::Result<()> + Sync) -> anyhow::Result<()> {
-    let next = AtomicUsize::new(0);
-    let failed: Mutex<Option<(usize, anyhow::Error)>> = Mutex::new(None);
-    let lock = || failed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.clamp(1, count.max(1)) {
-            scope.spawn(|| loop {
-                if lock().is_some() {
-                    break;
-                }
-                let n = next.fetch_add(1, Ordering::SeqCst);
-                if n >= count {
-                    break;
-                }
-                if let Err(e) = work(n) {
-                    let mut f = lock();
-                    if f.as_ref().is_none_or(|(k, _)| n < *k) {
-                        *f = Some((n, e));
-                    }
-                }
-            });
-        }
-    });
-    match failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
-        Some((_, e)) => Err(e),
-        None => Ok(()),
-    }
+    let numbers: Vec<usize> = (0..count).collect();
+    ddb_lake_writer::parallel::in_order(&numbers, jobs, |&n| work(n), |()| Ok(()))
 }
 
 /// Totals of the write pass, added to by every job.

@@ -16,10 +16,11 @@ pub const RESULTS_PER_JOB: usize = 2;
 /// Runs `work` on every item of `items` on up to `jobs` threads and hands each result to
 /// `consume` on the calling thread, in the items' order. At most `jobs` ×
 /// [`RESULTS_PER_JOB`] results are done and not yet consumed, so memory stays bounded
-/// whatever the number of items. The first error in item order ends the run once every
-/// earlier result has been consumed, as a serial loop would end (work already running
-/// finishes; nothing new starts); so does the first error `consume` returns. With one job
-/// the items are worked on the calling thread, one after another.
+/// whatever the number of items. Once any work fails no new item starts (work already
+/// running finishes), and the first error in item order is returned after every earlier
+/// result has been consumed, as a serial loop would end; the first error `consume` returns
+/// ends the run too. With one job the items are worked on the calling thread, one after
+/// another.
 pub fn in_order<T, R, E>(
     items: &[T],
     jobs: usize,
@@ -60,7 +61,15 @@ where
                     *slots -= 1;
                 }
                 let n = next.fetch_add(1, Ordering::SeqCst);
-                if n >= items.len() || tx.send((n, work(&items[n]))).is_err() {
+                if n >= items.len() {
+                    return;
+                }
+                let result = work(&items[n]);
+                if result.is_err() {
+                    stop.store(true, Ordering::SeqCst);
+                    free.1.notify_all();
+                }
+                if tx.send((n, result)).is_err() {
                     return;
                 }
             });
@@ -146,6 +155,31 @@ mod tests {
         .unwrap();
         assert!(most.load(Ordering::SeqCst) <= 3 * RESULTS_PER_JOB, "{} ahead", most.load(Ordering::SeqCst));
         assert!(most.load(Ordering::SeqCst) > 1, "the jobs did run side by side");
+    }
+
+    #[test]
+    fn no_item_starts_after_one_failed() {
+        // Item 0 is slow; item 1 fails at once, while item 0 still runs: nothing after it starts.
+        let started = AtomicUsize::new(0);
+        let items: Vec<u64> = (0..50).collect();
+        let e = in_order(
+            &items,
+            2,
+            |n| {
+                started.fetch_add(1, Ordering::SeqCst);
+                match n {
+                    0 => {
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                        Ok(0)
+                    }
+                    1 => Err("item 1".to_owned()),
+                    n => Ok(*n),
+                }
+            },
+            |_| Ok(()),
+        )
+        .unwrap_err();
+        assert_eq!((e.as_str(), started.load(Ordering::SeqCst)), ("item 1", 2));
     }
 
     #[test]

@@ -40,9 +40,22 @@ fn is_bare_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '$'
 }
 
-/// Whether `name` can be written without quotes.
+/// [`is_bare_char`] by byte: every bare character is ASCII, and no byte of any other
+/// character is.
+static BARE_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric() || b == b'_' as usize || b == b'-' as usize || b == b'$' as usize;
+        b += 1;
+    }
+    t
+};
+
+/// Whether `name` can be written without quotes (asked for every attribute of every item:
+/// a table lookup per byte).
 pub fn is_bare_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(is_bare_char)
+    !name.is_empty() && name.bytes().all(|b| BARE_BYTES[usize::from(b)])
 }
 
 /// Appends `name` to a rendered path (`.name`, or `["name"]` when it needs quoting).
@@ -213,6 +226,16 @@ mod tests {
             vec![Segment::Name("a".into()), Segment::Name("x.y".into()), Segment::Each, Segment::Name("b".into())]
         );
         assert_eq!(p.to_string(), r#"a["x.y"][].b"#);
+    }
+
+    #[test]
+    fn a_name_is_bare_exactly_when_each_of_its_characters_is() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let one = c.to_string();
+            assert_eq!(is_bare_name(&one), is_bare_char(c), "{c:?}");
+            assert_eq!(is_bare_name(&format!("a{c}_")), is_bare_char(c), "{c:?} inside a name");
+        }
+        assert!(!is_bare_name(""));
     }
 
     #[test]

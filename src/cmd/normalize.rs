@@ -76,26 +76,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let (text, name) = read_input(&args.events)?;
 
-    // Check the whole input before writing anything (on every core; the first bad event in
-    // the file's order is the one named).
-    let events = events_file::events(&text, &name)?;
+    // Check the whole input before writing anything, on every core; the first bad event in
+    // the file's order is the one named. JSON lines (one event per line, as `generate` writes
+    // them) are cut at line ends and each line parsed once, here; any other layout (a
+    // pretty-printed event, two values on a line, a line that is not an event) is read value
+    // by value instead, which also names the line and column of the first error.
     let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
-    let numbered: Vec<(usize, &serde_json::value::RawValue)> = events.iter().copied().enumerate().collect();
-    ddb_lake_writer::parallel::in_order(
-        &numbered,
-        jobs,
-        |(n, ev)| {
-            split_event(ev.get()).map(drop).map_err(|e| {
-                let (line, column) = events_file::position(&text, ev, &e);
-                anyhow::anyhow!(
-                    "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",
-                    n + 1,
-                    message_of(&e)
-                )
-            })
-        },
-        |()| Ok(()),
-    )?;
+    let lines = events_file::lines(&text);
+    let lines_are_events = !lines.is_empty()
+        && ddb_lake_writer::parallel::in_order(&lines, jobs, |line| split_event(line).map(drop), |()| Ok(())).is_ok();
+    let events = match lines_are_events {
+        true => lines,
+        false => checked_events(&text, &name, jobs)?,
+    };
     if events.is_empty() {
         anyhow::bail!("{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line");
     }
@@ -110,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     ddb_lake_writer::parallel::in_order(
         &events,
         jobs,
-        |ev| normalizer.normalize_event(ev.get(), &options).map_err(anyhow::Error::from),
+        |ev| normalizer.normalize_event(ev, &options).map_err(anyhow::Error::from),
         |out| {
             rt.block_on(async {
                 for o in &out.objects {
@@ -130,6 +123,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         print_summary(&summary, &name, &args.out, started.elapsed(), text.len())?;
     }
     Ok(())
+}
+
+/// The events of `text` read value by value (one event, or one per line), each checked to be
+/// an event on up to `jobs` threads; an error names the line and column where the first bad
+/// one, in the file's order, stops.
+fn checked_events<'t>(text: &'t str, name: &str, jobs: usize) -> anyhow::Result<Vec<&'t str>> {
+    let events = events_file::events(text, name)?;
+    let numbered: Vec<(usize, &serde_json::value::RawValue)> = events.iter().copied().enumerate().collect();
+    ddb_lake_writer::parallel::in_order(
+        &numbered,
+        jobs,
+        |(n, ev)| {
+            split_event(ev.get()).map(drop).map_err(|e| {
+                let (line, column) = events_file::position(text, ev, &e);
+                anyhow::anyhow!(
+                    "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",
+                    n + 1,
+                    message_of(&e)
+                )
+            })
+        },
+        |()| Ok(()),
+    )?;
+    Ok(events.iter().map(|ev| ev.get()).collect())
 }
 
 fn print_summary(

@@ -44,6 +44,19 @@ pub fn events<'a>(text: &'a str, source_name: &str) -> Result<Vec<&'a RawValue>,
     Ok(out)
 }
 
+/// The non-blank lines of `text`, without the JSON whitespace around them: the events of a
+/// JSON-lines file, when each line holds one whole event (a caller checks that by parsing
+/// each line, as it must anyway, and falls back to [`events`] when one does not parse).
+///
+/// Finding line ends is a byte search, where [`events`] parses the whole text on one thread
+/// before any event can be worked on: `ddb-lake normalize` checks and flattens the lines on
+/// every core without that serial pass. A line is the same text as the value [`events`]
+/// returns for it (a `RawValue` holds no surrounding whitespace).
+pub fn lines(text: &str) -> Vec<&str> {
+    let json_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    text.split('\n').map(|line| line.trim_matches(json_space)).filter(|line| !line.is_empty()).collect()
+}
+
 /// Line and column (both 1-based, the column in bytes as serde_json counts it) in `text` of
 /// the place where `e`, an error about `event` (a value inside `text`), stopped.
 pub fn position(text: &str, event: &RawValue, e: &serde_json::Error) -> (usize, usize) {
@@ -74,6 +87,17 @@ mod tests {
         let e = events("{\"Records\":[]}\n{\"Records\":[\n", "f.jsonl").unwrap_err();
         assert_eq!((e.line, e.events_before), (3, 1));
         assert!(e.to_string().starts_with("f.jsonl: line 3"));
+    }
+
+    #[test]
+    fn each_line_is_the_text_of_the_event_read_from_it() {
+        let text = " {\"Records\":[]} \r\n\n\t\n{\"Records\": [ ]}\r\n{\"Records\":[\"\\n\"]}";
+        let from_values: Vec<&str> = events(text, "f").unwrap().iter().map(|raw| raw.get()).collect();
+        assert_eq!(lines(text), from_values);
+        assert_eq!(from_values.len(), 3);
+        assert!(lines(" \r\n\n").is_empty());
+        // A pretty-printed event is not one event per line: its first line does not parse.
+        assert_eq!(lines("{\n\"Records\": []\n}\n")[0], "{");
     }
 
     #[test]

@@ -111,6 +111,8 @@ pub enum ShardEnd {
         /// Age of the last record read from the shard, if any was.
         last_record_age: Option<std::time::Duration>,
     },
+    /// Not read to its end: reading stopped at an error (in this shard or another).
+    Stopped,
 }
 
 /// What was read from one shard.
@@ -118,9 +120,9 @@ pub enum ShardEnd {
 pub struct ShardRead {
     /// The shard.
     pub shard_id: String,
-    /// Records read (and handed on).
+    /// Records read and handed on.
     pub records: usize,
-    /// Sequence number of the last record read.
+    /// Sequence number of the last record handed on.
     pub last_sequence: Option<String>,
     /// Why it stopped.
     pub end: ShardEnd,
@@ -149,6 +151,7 @@ impl std::fmt::Display for ShardRead {
                      the last sequence number and a higher --max-empty-pages)"
                 )
             }
+            ShardEnd::Stopped => write!(f, ", not read to its end (reading stopped at an error)"),
         }
     }
 }
@@ -180,104 +183,212 @@ pub async fn shards(client: &Client, stream_arn: &str) -> Result<Vec<Shard>, Str
     Ok(out)
 }
 
+/// Reading stopped at an error: the first error (in shard order), and what each shard had
+/// handed on by then (a shard not read to its end ends [`ShardEnd::Stopped`]).
+#[derive(Debug)]
+pub struct StreamFailure<E> {
+    /// What went wrong.
+    pub error: E,
+    /// Every shard, in the stream's order.
+    pub shards: Vec<ShardRead>,
+}
+
+impl<E> StreamFailure<E> {
+    /// Where a run that started at `start` resumes without losing a record: after the least
+    /// of the last sequence numbers handed on by the shards not read to their end (records of
+    /// other shards after it are read again, which the views' de-duplication absorbs). `None`:
+    /// one of them handed nothing on, so the run starts where this one did.
+    pub fn resume_after(&self, start: &StartAt) -> Option<String> {
+        let mut least: Option<&str> = None;
+        for read in self.shards.iter().filter(|r| r.end == ShardEnd::Stopped) {
+            let handed_on = match (&read.last_sequence, start) {
+                (Some(seq), _) => seq.as_str(),
+                (None, StartAt::After(seq)) => seq.as_str(),
+                (None, StartAt::TrimHorizon) => return None,
+            };
+            if least.is_none_or(|l| ddb_lake_core::object_key::compare_sequence_numbers(handed_on, l).is_lt()) {
+                least = Some(handed_on);
+            }
+        }
+        least.map(str::to_owned)
+    }
+}
+
+/// Where a later run continues after a run that read every shard: after the least of the
+/// last sequence numbers of the open shards (the closed ones get no new records), or, when
+/// no open shard handed a record on, after the greatest of all.
+pub fn continue_after(reads: &[ShardRead]) -> Option<String> {
+    use ddb_lake_core::object_key::compare_sequence_numbers as cmp;
+    let open = reads.iter().filter(|r| r.end != ShardEnd::Closed).filter_map(|r| r.last_sequence.as_deref());
+    let all = reads.iter().filter_map(|r| r.last_sequence.as_deref());
+    open.min_by(|a, b| cmp(a, b)).or_else(|| all.max_by(|a, b| cmp(a, b))).map(str::to_owned)
+}
+
 /// Reads every shard from `start` to its end or the present (see [`CatchUp`]), calling
 /// `page` for each non-empty page of at most `limit` records; says what it read per shard.
+///
+/// Up to `jobs` shards are read at a time (in the stream's order, parents first), each one
+/// page at a time: at most `jobs` pages are in memory, and their GetRecords calls wait on the
+/// network together. Pages of one shard are handed on in order; pages of different shards
+/// interleave, which changes no object (a page's objects are named after its shard and its
+/// records). The first error stops every shard before its next page.
+#[allow(clippy::too_many_arguments)]
 pub async fn read_stream<F, Fut, E>(
     client: &Client,
     stream_arn: &str,
     start: &StartAt,
     limit: i32,
     catch_up: CatchUp,
-    mut page: F,
-) -> Result<Vec<ShardRead>, E>
+    jobs: usize,
+    page: F,
+) -> Result<Vec<ShardRead>, StreamFailure<E>>
 where
-    F: FnMut(StreamPage) -> Fut,
+    F: Fn(StreamPage) -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
     E: From<StreamError>,
 {
-    let mut reads = Vec::new();
-    for Shard { id: shard, closed } in shards(client, stream_arn).await? {
-        let mut req = client.get_shard_iterator().stream_arn(stream_arn).shard_id(&shard);
-        req = match start {
-            StartAt::TrimHorizon => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
-            StartAt::After(seq) => req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(seq),
-        };
-        let mut iterator = match req.send().await {
-            Ok(r) => r.shard_iterator().map(str::to_owned),
-            // A sequence number from another shard: start this shard at its beginning and
-            // skip what is not newer below.
-            Err(_) if matches!(start, StartAt::After(_)) => client
-                .get_shard_iterator()
-                .stream_arn(stream_arn)
-                .shard_id(&shard)
-                .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .map_err(|e| err("GetShardIterator", &shard, e))?
-                .shard_iterator()
-                .map(str::to_owned),
-            Err(e) => return Err(err("GetShardIterator", &shard, e).into()),
-        };
-        let mut read = ShardRead { shard_id: shard.clone(), records: 0, last_sequence: None, end: ShardEnd::Closed };
-        let mut last_time: Option<std::time::SystemTime> = None;
-        let mut empty_pages = 0u32;
-        while let Some(it) = iterator.take() {
-            let resp = client
-                .get_records()
-                .shard_iterator(&it)
-                .limit(limit)
-                .send()
-                .await
-                .map_err(|e| err("GetRecords", &shard, e))?;
-            let records: Vec<&Record> = resp
-                .records()
-                .iter()
-                .filter(|r| match start {
-                    StartAt::After(seq) => r
-                        .dynamodb()
-                        .and_then(|d| d.sequence_number())
-                        .is_some_and(|s| ddb_lake_core::object_key::compare_sequence_numbers(s, seq).is_gt()),
-                    StartAt::TrimHorizon => true,
-                })
-                .collect();
-            if let Some(t) = resp.records().iter().rev().find_map(|r| r.dynamodb()?.approximate_creation_date_time()) {
-                last_time = std::time::SystemTime::try_from(*t).ok();
-            }
-            if let Some(seq) = records.last().and_then(|r| r.dynamodb()?.sequence_number()) {
-                read.last_sequence = Some(seq.to_owned());
-            }
-            if resp.records().is_empty() {
-                empty_pages += 1;
-            } else {
-                empty_pages = 0;
-            }
-            iterator = resp.next_shard_iterator().map(str::to_owned);
-            if !records.is_empty() {
-                read.records += records.len();
-                page(StreamPage {
-                    shard_id: shard.clone(),
-                    event_json: event_json(stream_arn, &records)?,
-                    records: records.len(),
-                })
-                .await?;
-            }
-            if closed || iterator.is_none() || empty_pages == 0 {
-                continue;
-            }
-            let age = last_time.map(|t| t.elapsed().unwrap_or_default());
-            let current = age.is_some_and(|a| a <= catch_up.current_within);
-            if current && empty_pages >= catch_up.empty_pages_when_current {
-                read.end = ShardEnd::CaughtUp { empty_pages };
-                break;
-            }
-            if empty_pages >= catch_up.max_empty_pages {
-                read.end = ShardEnd::EmptyPages { empty_pages, last_record_age: age };
-                break;
-            }
+    use futures_util::StreamExt as _;
+    let shards = shards(client, stream_arn).await.map_err(|e| StreamFailure { error: e.into(), shards: Vec::new() })?;
+    let stop = std::cell::Cell::new(false);
+    let ends: Vec<(ShardRead, Option<E>)> = futures_util::stream::iter(&shards)
+        .map(|shard| read_shard(client, stream_arn, shard, start, limit, catch_up, &page, &stop))
+        .buffered(jobs.max(1))
+        .collect()
+        .await;
+    let mut error = None;
+    let mut reads = Vec::with_capacity(ends.len());
+    for (read, e) in ends {
+        if error.is_none() {
+            error = e;
         }
         reads.push(read);
     }
-    Ok(reads)
+    match error {
+        None => Ok(reads),
+        Some(error) => Err(StreamFailure { error, shards: reads }),
+    }
+}
+
+/// One shard of [`read_stream`]: what it read, and the error that stopped it, if one did.
+/// Once `stop` is set (by this shard or another), it reads no further page.
+#[allow(clippy::too_many_arguments)]
+async fn read_shard<F, Fut, E>(
+    client: &Client,
+    stream_arn: &str,
+    shard: &Shard,
+    start: &StartAt,
+    limit: i32,
+    catch_up: CatchUp,
+    page: &F,
+    stop: &std::cell::Cell<bool>,
+) -> (ShardRead, Option<E>)
+where
+    F: Fn(StreamPage) -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: From<StreamError>,
+{
+    let mut read = ShardRead { shard_id: shard.id.clone(), records: 0, last_sequence: None, end: ShardEnd::Closed };
+    let failed = |mut read: ShardRead, e: E| {
+        stop.set(true);
+        read.end = ShardEnd::Stopped;
+        (read, Some(e))
+    };
+    if stop.get() {
+        read.end = ShardEnd::Stopped;
+        return (read, None);
+    }
+    let mut iterator = match shard_iterator(client, stream_arn, &shard.id, start).await {
+        Ok(it) => it,
+        Err(e) => return failed(read, e.into()),
+    };
+    let mut last_time: Option<std::time::SystemTime> = None;
+    let mut empty_pages = 0u32;
+    while let Some(it) = iterator.take() {
+        if stop.get() {
+            read.end = ShardEnd::Stopped;
+            return (read, None);
+        }
+        let resp = match client.get_records().shard_iterator(&it).limit(limit).send().await {
+            Ok(resp) => resp,
+            Err(e) => return failed(read, err("GetRecords", &shard.id, e).into()),
+        };
+        let records: Vec<&Record> = resp
+            .records()
+            .iter()
+            .filter(|r| match start {
+                StartAt::After(seq) => r
+                    .dynamodb()
+                    .and_then(|d| d.sequence_number())
+                    .is_some_and(|s| ddb_lake_core::object_key::compare_sequence_numbers(s, seq).is_gt()),
+                StartAt::TrimHorizon => true,
+            })
+            .collect();
+        if let Some(t) = resp.records().iter().rev().find_map(|r| r.dynamodb()?.approximate_creation_date_time()) {
+            last_time = std::time::SystemTime::try_from(*t).ok();
+        }
+        if resp.records().is_empty() {
+            empty_pages += 1;
+        } else {
+            empty_pages = 0;
+        }
+        iterator = resp.next_shard_iterator().map(str::to_owned);
+        if !records.is_empty() {
+            let event_json = match event_json(stream_arn, &records) {
+                Ok(json) => json,
+                Err(e) => return failed(read, e.into()),
+            };
+            let last = records.last().and_then(|r| r.dynamodb()?.sequence_number()).map(str::to_owned);
+            if let Err(e) = page(StreamPage { shard_id: shard.id.clone(), event_json, records: records.len() }).await {
+                return failed(read, e);
+            }
+            read.records += records.len();
+            read.last_sequence = last.or(read.last_sequence);
+        }
+        if shard.closed || iterator.is_none() || empty_pages == 0 {
+            continue;
+        }
+        let age = last_time.map(|t| t.elapsed().unwrap_or_default());
+        let current = age.is_some_and(|a| a <= catch_up.current_within);
+        if current && empty_pages >= catch_up.empty_pages_when_current {
+            read.end = ShardEnd::CaughtUp { empty_pages };
+            break;
+        }
+        if empty_pages >= catch_up.max_empty_pages {
+            read.end = ShardEnd::EmptyPages { empty_pages, last_record_age: age };
+            break;
+        }
+    }
+    (read, None)
+}
+
+/// The iterator `start` asks for in `shard`.
+async fn shard_iterator(
+    client: &Client,
+    stream_arn: &str,
+    shard: &str,
+    start: &StartAt,
+) -> Result<Option<String>, StreamError> {
+    let mut req = client.get_shard_iterator().stream_arn(stream_arn).shard_id(shard);
+    req = match start {
+        StartAt::TrimHorizon => req.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        StartAt::After(seq) => req.shard_iterator_type(ShardIteratorType::AfterSequenceNumber).sequence_number(seq),
+    };
+    match req.send().await {
+        Ok(r) => Ok(r.shard_iterator().map(str::to_owned)),
+        // A sequence number from another shard: start this shard at its beginning and skip
+        // what is not newer (read_shard's filter).
+        Err(_) if matches!(start, StartAt::After(_)) => Ok(client
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard)
+            .shard_iterator_type(ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .map_err(|e| err("GetShardIterator", shard, e))?
+            .shard_iterator()
+            .map(str::to_owned)),
+        Err(e) => Err(err("GetShardIterator", shard, e)),
+    }
 }
 
 /// Lambda event JSON for records read from the Streams API, written by the generator's
@@ -374,6 +485,40 @@ mod tests {
     use super::*;
     use aws_sdk_dynamodbstreams::primitives::{Blob, DateTime};
     use aws_sdk_dynamodbstreams::types::{Identity, OperationType, StreamRecord};
+
+    fn read(id: &str, last: Option<&str>, end: ShardEnd) -> ShardRead {
+        ShardRead { shard_id: id.into(), records: 1, last_sequence: last.map(str::to_owned), end }
+    }
+
+    #[test]
+    fn a_stopped_read_resumes_after_the_least_that_every_unfinished_shard_wrote() {
+        let failure = |shards| StreamFailure { error: (), shards };
+        let stopped = failure(vec![
+            read("done", Some("9000"), ShardEnd::Closed),
+            read("a", Some("303"), ShardEnd::Stopped),
+            // Compared as numbers: 99 is less than 303.
+            read("b", Some("99"), ShardEnd::Stopped),
+        ]);
+        assert_eq!(stopped.resume_after(&StartAt::TrimHorizon).as_deref(), Some("99"));
+        let nothing_yet = failure(vec![read("a", Some("303"), ShardEnd::Stopped), read("c", None, ShardEnd::Stopped)]);
+        assert_eq!(nothing_yet.resume_after(&StartAt::TrimHorizon), None, "from the oldest record");
+        assert_eq!(nothing_yet.resume_after(&StartAt::After("120".into())).as_deref(), Some("120"));
+    }
+
+    #[test]
+    fn a_finished_read_continues_after_the_least_of_the_open_shards() {
+        let open = ShardEnd::CaughtUp { empty_pages: 3 };
+        let reads = vec![
+            read("parent", Some("900"), ShardEnd::Closed),
+            read("x", Some("500"), open.clone()),
+            read("y", Some("450"), open.clone()),
+            read("z", None, open),
+        ];
+        assert_eq!(continue_after(&reads).as_deref(), Some("450"));
+        let closed_only = vec![read("p", Some("100"), ShardEnd::Closed), read("q", Some("1000"), ShardEnd::Closed)];
+        assert_eq!(continue_after(&closed_only).as_deref(), Some("1000"));
+        assert_eq!(continue_after(&[]), None);
+    }
 
     #[test]
     fn records_become_lambda_events_the_decoder_reads() {

@@ -855,6 +855,104 @@ fn replay_reads_past_empty_pages_to_each_shards_end_or_the_present() {
     );
 }
 
+/// Issue 43: `replay --jobs N` reads N shards at a time (their GetRecords calls overlap) and
+/// writes the lake that one shard at a time writes; a failure stops every shard, and the run
+/// again that it names loses no record.
+#[test]
+fn replay_reads_shards_at_once_and_resumes_after_a_failure_without_a_loss() {
+    use helpers::stub_streams::{StubShard, StubStreams};
+    let hours = 3 * 3600;
+    // Closed shards of 4 pages of 2 records; shard n holds sequence numbers n00..n07.
+    // Made once: a record's time is taken from the clock when it is made.
+    let shards: Vec<StubShard> = (1..=6)
+        .map(|n| StubShard {
+            id: format!("shardId-{n}"),
+            closed: true,
+            pages: (0..4).map(|p| (0..2).map(|r| streams_record(n * 100 + p * 2 + r, hours)).collect()).collect(),
+        })
+        .collect();
+    let shard = |n: u32| shards[n as usize - 1].clone();
+    let every: Vec<u32> = (1..=6).flat_map(|n| (0..8).map(move |k| n * 100 + k)).collect();
+    let arn = "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-06T00:00:00.000";
+    let hold = std::time::Duration::from_millis(40);
+    let dir = tempfile::tempdir().unwrap();
+    let replay = |stub: &StubStreams, jobs: &str, lake: &Path, more: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+            .args(["replay", "--stream-arn", arn, "--endpoint-url", &stub.endpoint(), "--jobs", jobs])
+            .args(more)
+            .arg("--out")
+            .arg(lake)
+            .envs(helpers::LOCAL_AWS_ENV)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let sequence_numbers = |lake: &Path| {
+        if !lake.exists() {
+            return Vec::new();
+        }
+        let (_, changes) = table_rows_any_day(&tree(lake), "changes");
+        let mut seqs: Vec<u32> = changes.iter().map(|r| r[1].as_deref().unwrap().parse().unwrap()).collect();
+        seqs.sort();
+        seqs
+    };
+
+    let mut lakes = Vec::new();
+    for jobs in ["1", "4"] {
+        let stub = StubStreams::slow(arn, (1..=6).map(shard).collect(), Vec::new(), hold);
+        let lake = dir.path().join(format!("lake-{jobs}"));
+        let (ok, stdout, stderr) = replay(&stub, jobs, &lake, &[]);
+        assert!(ok, "--jobs {jobs}: {stdout}\n{stderr}");
+        assert!(stdout.starts_with("replayed 48 records in 24 batches into "), "--jobs {jobs}: {stdout}");
+        assert_eq!(sequence_numbers(&lake), every, "--jobs {jobs}");
+        let most = stub.most_at_once();
+        match jobs {
+            "1" => assert_eq!(most, 1, "one shard at a time"),
+            _ => assert!((2..=4).contains(&most), "--jobs 4: {most} GetRecords calls at once"),
+        }
+        lakes.push(tree(&lake));
+    }
+    assert!(lakes[0] == lakes[1], "--jobs 4 writes the lake --jobs 1 writes, byte for byte");
+
+    // Shard 3 fails at its third page, after two were written.
+    let healthy: Vec<StubShard> = [1, 2, 4, 5, 6].into_iter().map(shard).collect();
+    let stub = StubStreams::slow(arn, healthy, vec![shard(3).failing_at(2)], hold);
+    let first = dir.path().join("stopped");
+    let (ok, stdout, stderr) = replay(&stub, "4", &first, &[]);
+    assert!(!ok, "{stdout}\n{stderr}");
+    assert!(stderr.contains("scripted failure at page 2 of shardId-3"), "{stderr}");
+    assert!(
+        stderr.contains("shard shardId-3: 4 records (last 303), not read to its end (reading stopped at an error)"),
+        "{stderr}"
+    );
+    let written = sequence_numbers(&first);
+    assert!([300, 301, 302, 303].iter().all(|s| written.contains(s)) && !written.contains(&304), "{written:?}");
+    // The run again it names: after a sequence number below every record not written, or
+    // from the oldest record.
+    let after = stderr.split("run again with --after ").nth(1).map(|rest| rest.split(' ').next().unwrap().to_owned());
+    assert!(after.is_some() || stderr.contains("run again from the oldest record"), "{stderr}");
+    let mut more = Vec::new();
+    if let Some(seq) = &after {
+        let seq: u32 = seq.parse().unwrap();
+        assert!(every.iter().filter(|s| !written.contains(s)).all(|s| *s > seq), "--after {seq}: {written:?}");
+        more = vec!["--after".to_owned(), seq.to_string()];
+    }
+    let stub = StubStreams::slow(arn, (1..=6).map(shard).collect(), Vec::new(), hold);
+    let second = dir.path().join("resumed");
+    let more: Vec<&str> = more.iter().map(String::as_str).collect();
+    let (ok, stdout, stderr) = replay(&stub, "4", &second, &more);
+    assert!(ok, "{stdout}\n{stderr}");
+    let mut both = written.clone();
+    both.extend(sequence_numbers(&second));
+    both.sort();
+    both.dedup();
+    assert_eq!(both, every, "no record lost between the two runs");
+}
+
 /// Runs `ddb-lake args` with its stdout a pipe whose reader is already gone (as after
 /// `| head -1` has read its line): every write to it fails with a broken pipe.
 fn ddb_lake_into_a_closed_pipe(args: &[&str]) -> std::process::Output {

@@ -223,6 +223,7 @@ async fn stream_events(moto: &Moto, stream_arn: &str) -> Vec<String> {
         &ddb_lake::stream_reader::StartAt::TrimHorizon,
         100,
         Default::default(),
+        1,
         |p| {
             pages.borrow_mut().push(p.event_json);
             async { Ok::<(), ddb_lake::stream_reader::StreamError>(()) }

@@ -5,7 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use ddb_lake::stream_reader::{read_stream, CatchUp, StartAt};
+use ddb_lake::stream_reader::{continue_after, read_stream, CatchUp, StartAt};
 use ddb_lake_writer::batch::BatchOptions;
 use ddb_lake_writer::delivery::{process_event, Pipeline};
 use ddb_lake_writer::normalizer::Normalizer;
@@ -56,11 +56,21 @@ pub struct Args {
     /// AWS region (default: AWS_REGION / the profile, else us-east-1).
     #[arg(long)]
     region: Option<String>,
+    /// Shards read at a time. Their GetRecords calls wait on the network together, and each
+    /// holds one page in memory; the objects are the same whatever the number (a page's are
+    /// named after its shard and records).
+    #[arg(long, default_value_t = DEFAULT_JOBS, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     /// Print no progress (a counter with the rate on a terminal, a line per batch and per
     /// shard otherwise); the summary still goes to stdout.
     #[arg(long, short)]
     quiet: bool,
 }
+
+/// Shards read at a time by default: a stream of a busy table has a few open shards and their
+/// closed parents; reading is network-bound (DynamoDB Streams serves a shard 5 GetRecords
+/// calls a second), so more shards than cores are read at once.
+const DEFAULT_JOBS: u16 = 4;
 
 /// Runs the command.
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -103,31 +113,27 @@ async fn replay<S: LakeSink + Sync>(
     sink: &S,
     destination: &str,
 ) -> anyhow::Result<()> {
-    // Shared by the page futures (they run one at a time).
+    // Shared by the page futures (polled on this one thread, one at a time).
     let (batches, objects, quarantined) = (Cell::new(0usize), Cell::new(0usize), Cell::new(0usize));
-    let last_seq: RefCell<Option<String>> = RefCell::new(None);
     let progress = RefCell::new(Progress::new(args.quiet));
     progress.borrow_mut().start_open("records", &format!("replaying into {destination}"));
     let catch_up = CatchUp { max_empty_pages: args.max_empty_pages, ..CatchUp::default() };
-    let shards = read_stream(streams, &args.stream_arn, start, args.batch_size, catch_up, |page| {
+    let jobs = usize::from(args.jobs);
+    let read = read_stream(streams, &args.stream_arn, start, args.batch_size, catch_up, jobs, |page| {
         let options = BatchOptions { source: Some(page.shard_id.clone()) };
-        let (batches, objects, quarantined, last_seq, progress) =
-            (&batches, &objects, &quarantined, &last_seq, &progress);
+        let (batches, objects, quarantined, progress) = (&batches, &objects, &quarantined, &progress);
         async move {
             let report = process_event(pipeline, sink, &page.event_json, &options).await?;
             if let Some(failed) = report.failed_objects.first() {
                 let resume = report.response.batch_item_failures[0].item_identifier.clone().unwrap_or_default();
-                let after = last_seq.borrow().as_deref().map(|s| format!(" --after {s}")).unwrap_or_default();
                 anyhow::bail!(
-                    "{failed}\nrecords from sequence number {resume} of shard {} on were not written; \
-                     run again{after} once the destination is writable",
+                    "{failed}\nrecords from sequence number {resume} of shard {} on were not written",
                     page.shard_id
                 );
             }
             batches.set(batches.get() + 1);
             objects.set(objects.get() + report.objects_written);
             quarantined.set(quarantined.get() + report.output.quarantined.len());
-            *last_seq.borrow_mut() = report.output.batch.as_ref().map(|b| b.last_sequence.clone());
             let progress = progress.borrow();
             progress.inc(page.records as u64);
             progress.line(&format!(
@@ -137,15 +143,37 @@ async fn replay<S: LakeSink + Sync>(
             Ok(())
         }
     })
-    .await?;
+    .await;
+    let shards = match read {
+        Ok(shards) => shards,
+        Err(failure) => {
+            let after = match failure.resume_after(start) {
+                Some(seq) => format!(" with --after {seq}"),
+                None => match start {
+                    StartAt::After(seq) => format!(" with --after {seq} (where this run started)"),
+                    StartAt::TrimHorizon => " from the oldest record, as this run did".to_owned(),
+                },
+            };
+            let mut progress = progress.into_inner();
+            progress.finish();
+            for shard in &failure.shards {
+                progress.println(&shard.to_string());
+            }
+            return Err(failure.error.context(format!(
+                "replay stopped: run again{after} once the cause below is fixed (every record up to \
+                 there is in the lake; records after it that were written are written again, which \
+                 the views' de-duplication absorbs)"
+            )));
+        }
+    };
     let mut progress = progress.into_inner();
     progress.finish();
     for shard in &shards {
         progress.println(&shard.to_string());
     }
     let records: usize = shards.iter().map(|s| s.records).sum();
-    let (batches, objects, quarantined, last_seq) =
-        (batches.get(), objects.get(), quarantined.get(), last_seq.into_inner());
+    let (batches, objects, quarantined) = (batches.get(), objects.get(), quarantined.get());
+    let last_seq = continue_after(&shards);
     outln!("replayed {records} records in {batches} batches into {destination}: {objects} objects, {quarantined} quarantined")?;
     if let Some(seq) = last_seq {
         outln!("to continue later: ddb-lake replay --stream-arn {} --after {seq} ...", args.stream_arn)?;

@@ -227,11 +227,12 @@ pub fn continue_after(reads: &[ShardRead]) -> Option<String> {
 /// Reads every shard from `start` to its end or the present (see [`CatchUp`]), calling
 /// `page` for each non-empty page of at most `limit` records; says what it read per shard.
 ///
-/// Up to `jobs` shards are read at a time (in the stream's order, parents first), each one
-/// page at a time: at most `jobs` pages are in memory, and their GetRecords calls wait on the
-/// network together. Pages of one shard are handed on in order; pages of different shards
-/// interleave, which changes no object (a page's objects are named after its shard and its
-/// records). The first error stops every shard before its next page.
+/// Up to `jobs` shards are read at a time (started in the stream's order, parents first;
+/// the next starts as soon as any one ends), each one page at a time: at most `jobs` pages
+/// are in memory, and their GetRecords calls wait on the network together. Pages of one
+/// shard are handed on in order; pages of different shards interleave, which changes no
+/// object (a page's objects are named after its shard and its records). The first error
+/// stops every shard before its next page.
 #[allow(clippy::too_many_arguments)]
 pub async fn read_stream<F, Fut, E>(
     client: &Client,
@@ -250,14 +251,20 @@ where
     use futures_util::StreamExt as _;
     let shards = shards(client, stream_arn).await.map_err(|e| StreamFailure { error: e.into(), shards: Vec::new() })?;
     let stop = std::cell::Cell::new(false);
-    let ends: Vec<(ShardRead, Option<E>)> = futures_util::stream::iter(&shards)
-        .map(|shard| read_shard(client, stream_arn, shard, start, limit, catch_up, &page, &stop))
-        .buffered(jobs.max(1))
+    // Unordered: a long shard does not keep the next ones from starting once others end.
+    let (page, stop) = (&page, &stop);
+    let mut ends: Vec<(usize, ShardRead, Option<E>)> = futures_util::stream::iter(shards.iter().enumerate())
+        .map(|(n, shard)| async move {
+            let (read, e) = read_shard(client, stream_arn, shard, start, limit, catch_up, page, stop).await;
+            (n, read, e)
+        })
+        .buffer_unordered(jobs.max(1))
         .collect()
         .await;
+    ends.sort_by_key(|(n, ..)| *n);
     let mut error = None;
     let mut reads = Vec::with_capacity(ends.len());
-    for (read, e) in ends {
+    for (_, read, e) in ends {
         if error.is_none() {
             error = e;
         }

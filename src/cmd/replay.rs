@@ -144,6 +144,15 @@ async fn replay<S: LakeSink + Sync>(
         }
     })
     .await;
+    // Every shard's line, whether the stream was read through or stopped at an error.
+    let mut progress = progress.into_inner();
+    progress.finish();
+    for shard in match &read {
+        Ok(shards) => shards,
+        Err(failure) => &failure.shards,
+    } {
+        progress.println(&shard.to_string());
+    }
     let shards = match read {
         Ok(shards) => shards,
         Err(failure) => {
@@ -154,11 +163,6 @@ async fn replay<S: LakeSink + Sync>(
                     StartAt::TrimHorizon => " from the oldest record, as this run did".to_owned(),
                 },
             };
-            let mut progress = progress.into_inner();
-            progress.finish();
-            for shard in &failure.shards {
-                progress.println(&shard.to_string());
-            }
             return Err(failure.error.context(format!(
                 "replay stopped: run again{after} once the cause below is fixed (every record up to \
                  there is in the lake; records after it that were written are written again, which \
@@ -166,11 +170,6 @@ async fn replay<S: LakeSink + Sync>(
             )));
         }
     };
-    let mut progress = progress.into_inner();
-    progress.finish();
-    for shard in &shards {
-        progress.println(&shard.to_string());
-    }
     let records: usize = shards.iter().map(|s| s.records).sum();
     let (batches, objects, quarantined) = (batches.get(), objects.get(), quarantined.get());
     let last_seq = continue_after(&shards);

@@ -175,11 +175,14 @@ fn measure(lake: &Path, name: &str, params: &str) -> (f64, u64, u64, u64, u64) {
 }
 
 fn main() {
+    // The children run the engine as `ddb-lake sql` and `ddb-lake compact` do.
     if let Ok(arg) = std::env::var(CHILD_ENV) {
+        ddb_lake::allocator::give_freed_memory_back_at_once();
         child(&arg);
         return;
     }
     if let Ok(arg) = std::env::var(COMPACT_CHILD_ENV) {
+        ddb_lake::allocator::give_freed_memory_back_at_once();
         compact_child(&arg);
         return;
     }

@@ -4,4 +4,5 @@
 //! `main.rs`; the lake's code lives in the workspace's library crates.
 #![deny(missing_docs)]
 
+pub mod allocator;
 pub mod stream_reader;

@@ -16,21 +16,6 @@ mod cmd;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// mimalloc's `mi_option_purge_delay` (its place in `mi_option_e`, the same in mimalloc 2
-/// and 3): milliseconds before freed memory goes back to the system (default 10).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// The commands that run the embedded engine give freed memory back at once. Its scans
-/// allocate each batch on a reading thread and free it on another; with the delay, memory
-/// the query no longer holds stayed resident: popular_settings on the 37.8 MB generated
-/// lake peaked at 285.6-292.5 MB, with no delay at 232.0-243.1 MB, in 13.0-14.0 s instead of
-/// 12.2-12.9 s (debug builds; docs/performance.md).
-fn give_freed_memory_back_at_once() {
-    // SAFETY: sets one of mimalloc's options to a value its documentation allows (0:
-    // immediate purging); mimalloc reads options atomically.
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) }
-}
-
 /// Turn a DynamoDB table's stream into a queryable data lake.
 ///
 /// Stream records are flattened into gzip'd, tab-separated rows (the `changes`,
@@ -142,21 +127,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => {
-            give_freed_memory_back_at_once();
+            ddb_lake::allocator::give_freed_memory_back_at_once();
             cmd::demo::run(args)
         }
         Command::Sql(c) => {
-            give_freed_memory_back_at_once();
+            ddb_lake::allocator::give_freed_memory_back_at_once();
             cmd::sql::run(c)
         }
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Backfill(args) => cmd::backfill::run(args),
         Command::Compact(args) => {
-            give_freed_memory_back_at_once();
+            ddb_lake::allocator::give_freed_memory_back_at_once();
             cmd::compact::run(args)
         }
         Command::Report(args) => {
-            give_freed_memory_back_at_once();
+            ddb_lake::allocator::give_freed_memory_back_at_once();
             cmd::report::run(args)
         }
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),

@@ -56,8 +56,49 @@ fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
     Some(if neg { -v } else { v })
 }
 
+/// A timestamp cell as Athena reads it (`yyyy-mm-dd hh:mm:ss[.fffffffff]`), in milliseconds
+/// since the epoch; `None` when it does not parse.
 fn parse_timestamp(text: &str) -> Option<i64> {
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
+    canonical_timestamp(text.as_bytes()).or_else(|| {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
+    })
+}
+
+/// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
+const EPOCH_DAYS_FROM_CE: i64 = 719_163;
+
+/// [`parse_timestamp`] of the shape the lake writes, every field its full width: four-digit
+/// year, two-digit month to second, then nothing or a dot and one to nine digits; `None` for
+/// any other text (chrono's parser, which also takes the shapes around it, decides those).
+/// chrono spent the most of a scan of `attributes` reading its format string again for every
+/// cell (docs/performance.md).
+fn canonical_timestamp(b: &[u8]) -> Option<i64> {
+    use chrono::Datelike;
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b' ' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let number =
+        |digits: &[u8]| digits.iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')));
+    let (year, month, day) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
+    let (hour, minute, second) = (number(&b[11..13])?, number(&b[14..16])?, number(&b[17..19])?);
+    let millis = match &b[19..] {
+        [] => 0,
+        // Digits past the third are dropped, as chrono's milliseconds drop them.
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            number(fraction)?;
+            let first = &fraction[..fraction.len().min(3)];
+            number(first)? * 10u32.pow(3 - first.len() as u32)
+        }
+        _ => return None,
+    };
+    // A leap second (60) is left to chrono.
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    let days = i64::from(date.num_days_from_ce()) - EPOCH_DAYS_FROM_CE;
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    Some(seconds * 1000 + i64::from(millis))
 }
 
 /// One column's values → an Arrow array (unparseable values are NULL, as in Athena).
@@ -125,7 +166,65 @@ mod tests {
         assert_eq!(parse_decimal("1.505", 2), None);
         assert_eq!(parse_decimal("abc", 0), None);
         assert_eq!(parse_timestamp("2026-11-02 10:00:00.250"), Some(1_793_613_600_250));
+        assert_eq!(parse_timestamp("2026-11-02 10:00:00"), Some(1_793_613_600_000));
+        assert_eq!(parse_timestamp("2026-11-02 10:00:00.2"), Some(1_793_613_600_200));
+        assert_eq!(parse_timestamp("2026-11-02 10:00:00.123456789"), Some(1_793_613_600_123));
+        assert_eq!(parse_timestamp("2026-02-30 10:00:00"), None);
+        assert_eq!(parse_timestamp("2026-11-02 24:00:00"), None);
         let a = column_array(&DataType::Int64, &[Some("5"), Some("x"), None]);
         assert_eq!((a.null_count(), a.len()), (2, 3));
+    }
+
+    /// What chrono's parser gives for a cell, the reference the fast path must agree with.
+    fn chrono_millis(text: &str) -> Option<i64> {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4000))]
+        /// Every time chrono can write with four-digit years, with 0 to 9 fraction digits,
+        /// reads back as chrono reads it.
+        #[test]
+        fn canonical_timestamps_read_as_chrono_reads_them(
+            millis in -62_135_596_800_000i64..253_402_300_800_000,
+            nanos in 0u32..1_000_000,
+            digits in 0usize..=9,
+        ) {
+            let t = chrono::DateTime::from_timestamp_millis(millis).unwrap().naive_utc()
+                + chrono::Duration::nanoseconds(i64::from(nanos));
+            let mut text = t.format("%Y-%m-%d %H:%M:%S").to_string();
+            if digits > 0 {
+                let fraction = format!("{:09}", t.and_utc().timestamp_subsec_nanos());
+                text.push('.');
+                text.push_str(&fraction[..digits]);
+            }
+            proptest::prop_assert!(canonical_timestamp(text.as_bytes()).is_some(), "{}", text);
+            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_millis(&text), "{}", text);
+        }
+
+        /// Any text near that shape (a character changed, cut or added) reads as chrono reads it.
+        #[test]
+        fn other_cells_read_as_chrono_reads_them(
+            millis in -62_135_596_800_000i64..253_402_300_800_000,
+            at in 0usize..24,
+            with in proptest::prop_oneof![
+                proptest::char::range('0', '9'),
+                proptest::prop_oneof![proptest::strategy::Just(' '), proptest::strategy::Just(':'),
+                    proptest::strategy::Just('-'), proptest::strategy::Just('.'), proptest::strategy::Just('+'),
+                    proptest::strategy::Just('é')],
+            ],
+            edit in 0u8..3,
+        ) {
+            let t = chrono::DateTime::from_timestamp_millis(millis).unwrap().naive_utc();
+            let mut text: Vec<char> = t.format("%Y-%m-%d %H:%M:%S%.3f").to_string().chars().collect();
+            let at = at.min(text.len());
+            match edit {
+                0 if at < text.len() => text[at] = with,
+                1 => text.insert(at, with),
+                _ => text.truncate(at),
+            }
+            let text: String = text.into_iter().collect();
+            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_millis(&text), "{}", text);
+        }
     }
 }

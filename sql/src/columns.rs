@@ -7,10 +7,12 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
-    TimestampMillisecondBuilder,
+    ArrayRef, BooleanBuilder, Decimal128Builder, Float64Builder, Int32Builder, Int64Builder, StringArray,
+    StringBuilder, TimestampMillisecondBuilder,
 };
+use datafusion::arrow::buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use ddb_lake_core::rowfmt::Cell;
 use ddb_lake_glue_schema::definition::TableDefinition;
 
 fn arrow_type(glue_type: &str) -> DataType {
@@ -101,27 +103,29 @@ fn canonical_timestamp(b: &[u8]) -> Option<i64> {
     Some(seconds * 1000 + i64::from(millis))
 }
 
-/// One column's values → an Arrow array (unparseable values are NULL, as in Athena).
-pub(crate) fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef {
+/// One column of a batch of rows → an Arrow array: `cells` are ranges of `text`, `None` for
+/// NULL (unparseable values are NULL too, as in Athena).
+pub(crate) fn column_array(kind: &DataType, text: &str, cells: &[Cell]) -> ArrayRef {
+    let values = cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b]));
     match kind {
         DataType::Int64 => {
-            let mut b = Int64Builder::new();
-            values.iter().for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
+            let mut b = Int64Builder::with_capacity(cells.len());
+            values.for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
             Arc::new(b.finish())
         }
         DataType::Int32 => {
-            let mut b = Int32Builder::new();
-            values.iter().for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
+            let mut b = Int32Builder::with_capacity(cells.len());
+            values.for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
             Arc::new(b.finish())
         }
         DataType::Float64 => {
-            let mut b = Float64Builder::new();
-            values.iter().for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
+            let mut b = Float64Builder::with_capacity(cells.len());
+            values.for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
             Arc::new(b.finish())
         }
         DataType::Boolean => {
-            let mut b = BooleanBuilder::new();
-            values.iter().for_each(|v| {
+            let mut b = BooleanBuilder::with_capacity(cells.len());
+            values.for_each(|v| {
                 b.append_option(v.and_then(|t| {
                     if t.eq_ignore_ascii_case("true") {
                         Some(true)
@@ -135,21 +139,42 @@ pub(crate) fn column_array(kind: &DataType, values: &[Option<&str>]) -> ArrayRef
             Arc::new(b.finish())
         }
         DataType::Timestamp(_, _) => {
-            let mut b = TimestampMillisecondBuilder::new();
-            values.iter().for_each(|v| b.append_option(v.and_then(parse_timestamp)));
+            let mut b = TimestampMillisecondBuilder::with_capacity(cells.len());
+            values.for_each(|v| b.append_option(v.and_then(parse_timestamp)));
             Arc::new(b.finish())
         }
         DataType::Decimal128(p, s) => {
-            let mut b = Decimal128Builder::new();
-            values.iter().for_each(|v| b.append_option(v.and_then(|t| parse_decimal(t, *s))));
+            let mut b = Decimal128Builder::with_capacity(cells.len());
+            values.for_each(|v| b.append_option(v.and_then(|t| parse_decimal(t, *s))));
             Arc::new(b.finish().with_precision_and_scale(*p, *s).unwrap_or_else(|_| Decimal128Builder::new().finish()))
         }
         _ => {
-            let mut b = StringBuilder::new();
-            values.iter().for_each(|v| b.append_option(*v));
+            let mut b = StringBuilder::with_capacity(cells.len(), text.len());
+            values.for_each(|v| b.append_option(v));
             Arc::new(b.finish())
         }
     }
+}
+
+/// A string column of a batch as an Arrow array made from the column's decoded text at once
+/// (one copy of the buffer, its offsets from the cells), where a builder copied each value on
+/// its own; Arrow checks the text is UTF-8 and every offset a character boundary. `None`
+/// when it is not, or when the text is too long for 32-bit offsets.
+pub(crate) fn string_array(text: &[u8], cells: &[Cell]) -> Option<ArrayRef> {
+    let mut offsets = Vec::with_capacity(cells.len() + 1);
+    offsets.push(0i32);
+    let mut end = 0;
+    for cell in cells {
+        if let Some((a, b)) = *cell {
+            debug_assert_eq!(a, end, "the cells lie one after another");
+            end = b;
+        }
+        offsets.push(i32::try_from(end).ok()?);
+    }
+    let nulls = cells.iter().any(Option::is_none).then(|| NullBuffer::from_iter(cells.iter().map(Option::is_some)));
+    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+    let array = StringArray::try_new(offsets, Buffer::from_slice_ref(&text[..end]), nulls).ok()?;
+    Some(Arc::new(array))
 }
 
 #[cfg(test)]
@@ -171,8 +196,23 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-02 10:00:00.123456789"), Some(1_793_613_600_123));
         assert_eq!(parse_timestamp("2026-02-30 10:00:00"), None);
         assert_eq!(parse_timestamp("2026-11-02 24:00:00"), None);
-        let a = column_array(&DataType::Int64, &[Some("5"), Some("x"), None]);
+        let a = column_array(&DataType::Int64, "5x", &[Some((0, 1)), Some((1, 2)), None]);
         assert_eq!((a.null_count(), a.len()), (2, 3));
+    }
+
+    #[test]
+    fn a_string_column_is_its_text_and_offsets() {
+        use datafusion::arrow::array::{Array, AsArray};
+        // "ab", NULL, "", "é" lie one after another in the text.
+        let text = "abé".as_bytes();
+        let a = string_array(text, &[Some((0, 2)), None, Some((2, 2)), Some((2, 4))]).unwrap();
+        let a = a.as_string::<i32>();
+        assert_eq!(a.len(), 4);
+        assert_eq!((a.value(0), a.is_null(1), a.value(2), a.value(3)), ("ab", true, "", "é"));
+        assert_eq!(a.null_count(), 1);
+        // A cell that ends inside a character, though the text as a whole is UTF-8.
+        assert!(string_array(text, &[Some((0, 3)), Some((3, 4))]).is_none());
+        assert!(string_array(&[b'a', 0xff], &[Some((0, 2))]).is_none());
     }
 
     /// What chrono's parser gives for a cell, the reference the fast path must agree with.

@@ -41,11 +41,11 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
-use ddb_lake_core::rowfmt::SerdeCells;
+use ddb_lake_core::rowfmt::{DecodeError, SerdeCells};
 use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
 
-use crate::columns::{column_array, table_schema};
+use crate::columns::{column_array, string_array, table_schema};
 use crate::error::LocalError;
 
 /// The partition column every lake table has.
@@ -486,13 +486,13 @@ fn read_object(
             .push_line(&line)
             .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
         if cells.rows() == batch_size {
-            if !send(batch(&cells, schema, columns, stored, &file.dt)?) {
+            if !send(batch(&cells, schema, columns, stored, file)?) {
                 return Ok(false);
             }
             cells.clear();
         }
     }
-    if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, &file.dt)?) {
+    if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, file)?) {
         return Ok(false);
     }
     Ok(true)
@@ -505,19 +505,31 @@ fn batch(
     schema: &SchemaRef,
     columns: &[usize],
     stored: usize,
-    dt: &str,
+    file: &LakeFile,
 ) -> datafusion::error::Result<RecordBatch> {
     let rows = cells.rows();
+    let not_utf8 = |field: usize| {
+        let message = DecodeError::NotUtf8(field).to_string();
+        DataFusionError::External(Box::new(LocalError::Format { path: file.path.clone(), message }))
+    };
     // The stored columns come in the order `cells` keeps them.
-    let mut kept = cells.columns().into_iter();
-    let arrays: Vec<ArrayRef> = columns
+    let mut slot = 0;
+    let arrays = columns
         .iter()
         .zip(schema.fields())
         .map(|(&c, field)| {
-            let values = if c < stored { kept.next().unwrap_or_default() } else { vec![Some(dt); rows] };
-            column_array(field.data_type(), &values)
+            if c >= stored {
+                return Ok(Arc::new(StringArray::from(vec![file.dt.as_str(); rows])) as ArrayRef);
+            }
+            slot += 1;
+            if *field.data_type() == DataType::Utf8 {
+                let (text, kept) = cells.column_bytes(slot - 1);
+                return string_array(text, kept).ok_or_else(|| not_utf8(c));
+            }
+            let (text, kept) = cells.column(slot - 1);
+            Ok(column_array(field.data_type(), text, kept))
         })
-        .collect();
+        .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new_with_options(
         schema.clone(),
         arrays,
@@ -547,6 +559,59 @@ mod tests {
         let path = dir.join(format!("object-{rows}.tsv.gz"));
         std::fs::write(&path, &body).unwrap();
         (LakeFile { dt: "2026-11-01".into(), path, bytes: body.len() as u64 }, text)
+    }
+
+    /// A row's event_name and value.
+    type KeptRow = (Option<String>, Option<String>);
+
+    /// The rows `path` holds, read as the scan reads them (the columns event_name and value
+    /// kept, path stepped over), or the error that stopped it.
+    fn read_kept(path: &Path) -> Result<Vec<KeptRow>, String> {
+        use datafusion::arrow::array::AsArray;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("event_name", DataType::Utf8, true),
+            Field::new("value", DataType::Utf8, true),
+        ]));
+        let bytes = std::fs::metadata(path).unwrap().len();
+        let file = LakeFile { dt: "2026-11-01".into(), path: path.to_path_buf(), bytes };
+        let mut rows = Vec::new();
+        let mut send = |b: RecordBatch| {
+            let (names, values) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+            for r in 0..b.num_rows() {
+                let cell = |a: &StringArray| (!a.is_null(r)).then(|| a.value(r).to_owned());
+                rows.push((cell(names), cell(values)));
+            }
+            true
+        };
+        read_object(&file, &schema, &[0, 2], 3, 2, &ReadCounters::default(), &mut send).map_err(|e| e.to_string())?;
+        Ok(rows)
+    }
+
+    fn gzip(dir: &Path, name: &str, body: &[u8]) -> PathBuf {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(body).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        path
+    }
+
+    #[test]
+    fn kept_text_is_checked_and_the_rest_stepped_over() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three rows in batches of two: escapes, NULL, empty, unicode, a short row; the
+        // column not kept holds bytes that are not UTF-8.
+        let body = b"event_name\tpath\tvalue\nMODIFY\tp\xff\ta\\\tb\xc3\xa9\nREMOVE\tq\t\\N\nINSERT\tr\t\nX\n";
+        let good = gzip(dir.path(), "good.gz", body);
+        let got = read_kept(&good).unwrap();
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            got,
+            vec![(s("MODIFY"), s("a\tb\u{e9}")), (s("REMOVE"), None), (s("INSERT"), s("")), (s("X"), None)]
+        );
+        // A kept cell that is not UTF-8 stops the scan, naming the object and the field.
+        let bad = gzip(dir.path(), "bad.gz", b"event_name\tpath\tvalue\nMODIFY\tp\tok\nMODIFY\tp\tv\xff\n");
+        let err = read_kept(&bad).unwrap_err();
+        assert!(err.contains("bad.gz") && err.contains("field 2 is not valid UTF-8"), "{err}");
     }
 
     #[test]

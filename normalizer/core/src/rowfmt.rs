@@ -286,19 +286,29 @@ fn unsymbol(text: &str) -> String {
     out
 }
 
-/// A kept cell of a row: its range in the decoded text, `None` for NULL.
-type Cell = Option<(usize, usize)>;
+/// A kept cell of a row: its range in its column's decoded text, `None` for NULL.
+pub type Cell = Option<(usize, usize)>;
+
+/// One kept column of [`SerdeCells`].
+#[derive(Debug, Clone, Default)]
+struct KeptColumn {
+    /// The field's position in a line.
+    field: usize,
+    /// The decoded text of the column's cells, one after another.
+    text: Vec<u8>,
+    /// Each row's cell, as a range of `text`.
+    cells: Vec<Cell>,
+}
 
 /// Some columns of many lines, decoded by the SerDe's rules as [`decode_line_as_serde`]
-/// decodes them, into one buffer: what a reader that needs a few columns of a table keeps of
-/// a batch of its rows. The other fields are only stepped over (no copy, no allocation);
-/// missing trailing fields are NULL and extra ones ignored, as LazySimpleSerDe reads them.
+/// decodes them, each column's text into one buffer: what a reader that needs a few columns
+/// of a table keeps of a batch of its rows (an Arrow string array is that buffer and the
+/// cells' offsets). The other fields are only stepped over (no copy, no allocation); missing
+/// trailing fields are NULL and extra ones ignored, as LazySimpleSerDe reads them.
 #[derive(Debug, Clone, Default)]
 pub struct SerdeCells {
-    /// The decoded text of every kept cell, one after another.
-    text: Vec<u8>,
-    /// Per kept column: its field's position, and each row's cell as a range of `text`.
-    columns: Vec<(usize, Vec<Cell>)>,
+    /// The kept columns, in the order [`SerdeCells::new`] was given them.
+    columns: Vec<KeptColumn>,
     /// Per field position: the kept column it goes to.
     slots: Vec<Option<usize>>,
     rows: usize,
@@ -311,47 +321,58 @@ impl SerdeCells {
         for (slot, &f) in fields.iter().enumerate() {
             slots[f] = Some(slot);
         }
-        SerdeCells { text: Vec::new(), columns: fields.iter().map(|&f| (f, Vec::new())).collect(), slots, rows: 0 }
+        let columns = fields.iter().map(|&field| KeptColumn { field, ..KeptColumn::default() }).collect();
+        SerdeCells { columns, slots, rows: 0 }
     }
 
     /// Decodes one line (without its LF) and keeps its wanted fields.
+    ///
+    /// A line that is UTF-8 as a whole is checked once: each of its fields is then UTF-8, and
+    /// so is a field without its escapes (an escape is one ASCII byte, and what follows it
+    /// starts a character). Only a line that is not has each kept cell checked, so that a
+    /// field that is not kept never has to be UTF-8.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
+        let check_cells = std::str::from_utf8(line).is_err();
         let mut field = 0;
         let mut i = 0;
         let mut kept = 0;
         loop {
             let slot = self.slots.get(field).copied().flatten();
-            let (start, text_start) = (i, self.text.len());
+            let start = i;
+            let text_start = slot.map_or(0, |s| self.columns[s].text.len());
             while i < line.len() && line[i] != FIELD_DELIMITER {
                 let run = line[i..].iter().position(|&b| b == FIELD_DELIMITER || b == ESCAPE).unwrap_or(line.len() - i);
-                if slot.is_some() {
-                    self.text.extend_from_slice(&line[i..i + run]);
+                if let Some(s) = slot {
+                    self.columns[s].text.extend_from_slice(&line[i..i + run]);
                 }
                 i += run;
                 if i < line.len() && line[i] == ESCAPE {
                     let Some(&escaped) = line.get(i + 1) else {
-                        self.text.truncate(text_start);
+                        if let Some(s) = slot {
+                            self.columns[s].text.truncate(text_start);
+                        }
                         self.drop_row_cells(kept);
                         return Err(DecodeError::DanglingEscape);
                     };
-                    if slot.is_some() {
-                        self.text.push(escaped);
+                    if let Some(s) = slot {
+                        self.columns[s].text.push(escaped);
                     }
                     i += 2;
                 }
             }
-            if let Some(slot) = slot {
+            if let Some(s) = slot {
+                let column = &mut self.columns[s];
                 let cell = if &line[start..i] == NULL_MARKER {
-                    self.text.truncate(text_start);
+                    column.text.truncate(text_start);
                     None
-                } else if std::str::from_utf8(&self.text[text_start..]).is_err() {
-                    self.text.truncate(text_start);
+                } else if check_cells && std::str::from_utf8(&column.text[text_start..]).is_err() {
+                    column.text.truncate(text_start);
                     self.drop_row_cells(kept);
                     return Err(DecodeError::NotUtf8(field));
                 } else {
-                    Some((text_start, self.text.len()))
+                    Some((text_start, column.text.len()))
                 };
-                self.columns[slot].1.push(cell);
+                column.cells.push(cell);
                 kept += 1;
             }
             field += 1;
@@ -360,23 +381,27 @@ impl SerdeCells {
             }
             i += 1;
         }
-        for (f, cells) in &mut self.columns {
-            if *f >= field {
-                cells.push(None);
+        for column in &mut self.columns {
+            if column.field >= field {
+                column.cells.push(None);
             }
         }
         self.rows += 1;
         Ok(())
     }
 
-    /// Takes back the cells a refused line had kept (each kept column got at most one).
+    /// Takes back the cells (and their text) a refused line had kept (each kept column got
+    /// at most one).
     fn drop_row_cells(&mut self, kept: usize) {
         if kept == 0 {
             return;
         }
         let rows = self.rows;
-        for (_, cells) in &mut self.columns {
-            cells.truncate(rows);
+        for column in &mut self.columns {
+            if let Some(Some((start, _))) = column.cells.get(rows) {
+                column.text.truncate(*start);
+            }
+            column.cells.truncate(rows);
         }
     }
 
@@ -385,22 +410,39 @@ impl SerdeCells {
         self.rows
     }
 
+    /// The kept column `slot` (its place in the list [`SerdeCells::new`] was given): its
+    /// decoded text, and each row's cell as a range of it (`None` for NULL).
+    pub fn column(&self, slot: usize) -> (&str, &[Cell]) {
+        let column = &self.columns[slot];
+        // Every cell was checked to be UTF-8 (on its own, or as part of a UTF-8 line), and
+        // the cells lie one after another.
+        (std::str::from_utf8(&column.text).unwrap_or_default(), &column.cells)
+    }
+
+    /// [`SerdeCells::column`] as bytes, unchecked: for a reader that checks the text itself
+    /// (an Arrow string array checks its buffer and its offsets when it is made). The cells
+    /// lie one after another: each starts where the one before it ends, a NULL is empty.
+    pub fn column_bytes(&self, slot: usize) -> (&[u8], &[Cell]) {
+        let column = &self.columns[slot];
+        (&column.text, &column.cells)
+    }
+
     /// The cells of every kept column, in the order [`SerdeCells::new`] was given them, row
-    /// by row (`None` for NULL). The buffer is read as text once for all of them.
+    /// by row (`None` for NULL).
     pub fn columns(&self) -> Vec<Vec<Option<&str>>> {
-        // Every kept cell was checked to be UTF-8 on its own, and they lie one after another.
-        let text = std::str::from_utf8(&self.text).unwrap_or_default();
-        self.columns
-            .iter()
-            .map(|(_, cells)| cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b])).collect())
+        (0..self.columns.len())
+            .map(|slot| {
+                let (text, cells) = self.column(slot);
+                cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b])).collect()
+            })
             .collect()
     }
 
     /// Forgets the rows (keeps the memory for the next batch).
     pub fn clear(&mut self) {
-        self.text.clear();
-        for (_, cells) in &mut self.columns {
-            cells.clear();
+        for column in &mut self.columns {
+            column.text.clear();
+            column.cells.clear();
         }
         self.rows = 0;
     }
@@ -579,6 +621,10 @@ mod tests {
         let columns = cells.columns();
         assert_eq!(columns[0], [Some("a"), Some("x"), Some("n"), Some("only")]);
         assert_eq!(columns[1], [Some("c\\"), Some("z"), None, None]);
+        // Nothing of the refused lines is left between the cells: each starts where the one
+        // before it ends.
+        assert_eq!(cells.column_bytes(0).0, b"axnonly");
+        assert_eq!(cells.column_bytes(1).0, b"c\\z");
         cells.clear();
         assert_eq!((cells.rows(), cells.columns()[0].len()), (0, 0));
     }

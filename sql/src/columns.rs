@@ -61,9 +61,12 @@ fn parse_decimal(text: &str, scale: i8) -> Option<i128> {
 /// A timestamp cell as Athena reads it (`yyyy-mm-dd hh:mm:ss[.fffffffff]`), in milliseconds
 /// since the epoch; `None` when it does not parse.
 fn parse_timestamp(text: &str) -> Option<i64> {
-    canonical_timestamp(text.as_bytes()).or_else(|| {
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
-    })
+    canonical_timestamp(text.as_bytes()).or_else(|| chrono_timestamp(text))
+}
+
+/// [`parse_timestamp`] by chrono's parser: every shape it takes.
+fn chrono_timestamp(text: &str) -> Option<i64> {
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
 }
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
@@ -104,10 +107,15 @@ fn canonical_timestamp(b: &[u8]) -> Option<i64> {
 }
 
 /// One column of a batch of rows → an Arrow array: `cells` are ranges of `text`, `None` for
-/// NULL (unparseable values are NULL too, as in Athena).
-pub(crate) fn column_array(kind: &DataType, text: &str, cells: &[Cell]) -> ArrayRef {
+/// NULL (unparseable values are NULL too, as in Athena). `None` when the text is not UTF-8
+/// (or a string column's is too long for 32-bit offsets).
+pub(crate) fn column_array(kind: &DataType, text: &[u8], cells: &[Cell]) -> Option<ArrayRef> {
+    if *kind == DataType::Utf8 {
+        return string_array(text, cells);
+    }
+    let text = std::str::from_utf8(text).ok()?;
     let values = cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b]));
-    match kind {
+    Some(match kind {
         DataType::Int64 => {
             let mut b = Int64Builder::with_capacity(cells.len());
             values.for_each(|v| b.append_option(v.and_then(|t| t.trim().parse().ok())));
@@ -153,14 +161,14 @@ pub(crate) fn column_array(kind: &DataType, text: &str, cells: &[Cell]) -> Array
             values.for_each(|v| b.append_option(v));
             Arc::new(b.finish())
         }
-    }
+    })
 }
 
 /// A string column of a batch as an Arrow array made from the column's decoded text at once
 /// (one copy of the buffer, its offsets from the cells), where a builder copied each value on
 /// its own; Arrow checks the text is UTF-8 and every offset a character boundary. `None`
 /// when it is not, or when the text is too long for 32-bit offsets.
-pub(crate) fn string_array(text: &[u8], cells: &[Cell]) -> Option<ArrayRef> {
+fn string_array(text: &[u8], cells: &[Cell]) -> Option<ArrayRef> {
     let mut offsets = Vec::with_capacity(cells.len() + 1);
     offsets.push(0i32);
     let mut end = 0;
@@ -196,7 +204,7 @@ mod tests {
         assert_eq!(parse_timestamp("2026-11-02 10:00:00.123456789"), Some(1_793_613_600_123));
         assert_eq!(parse_timestamp("2026-02-30 10:00:00"), None);
         assert_eq!(parse_timestamp("2026-11-02 24:00:00"), None);
-        let a = column_array(&DataType::Int64, "5x", &[Some((0, 1)), Some((1, 2)), None]);
+        let a = column_array(&DataType::Int64, b"5x", &[Some((0, 1)), Some((1, 2)), None]).unwrap();
         assert_eq!((a.null_count(), a.len()), (2, 3));
     }
 
@@ -213,11 +221,6 @@ mod tests {
         // A cell that ends inside a character, though the text as a whole is UTF-8.
         assert!(string_array(text, &[Some((0, 3)), Some((3, 4))]).is_none());
         assert!(string_array(&[b'a', 0xff], &[Some((0, 2))]).is_none());
-    }
-
-    /// What chrono's parser gives for a cell, the reference the fast path must agree with.
-    fn chrono_millis(text: &str) -> Option<i64> {
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc().timestamp_millis())
     }
 
     proptest::proptest! {
@@ -239,7 +242,7 @@ mod tests {
                 text.push_str(&fraction[..digits]);
             }
             proptest::prop_assert!(canonical_timestamp(text.as_bytes()).is_some(), "{}", text);
-            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_millis(&text), "{}", text);
+            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_timestamp(&text), "{}", text);
         }
 
         /// Any text near that shape (a character changed, cut or added) reads as chrono reads it.
@@ -264,7 +267,7 @@ mod tests {
                 _ => text.truncate(at),
             }
             let text: String = text.into_iter().collect();
-            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_millis(&text), "{}", text);
+            proptest::prop_assert_eq!(parse_timestamp(&text), chrono_timestamp(&text), "{}", text);
         }
     }
 }

@@ -45,7 +45,7 @@ use ddb_lake_core::rowfmt::{DecodeError, SerdeCells};
 use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
 
-use crate::columns::{column_array, string_array, table_schema};
+use crate::columns::{column_array, table_schema};
 use crate::error::LocalError;
 
 /// The partition column every lake table has.
@@ -521,13 +521,9 @@ fn batch(
             if c >= stored {
                 return Ok(Arc::new(StringArray::from(vec![file.dt.as_str(); rows])) as ArrayRef);
             }
+            let (text, cells) = cells.column_bytes(slot);
             slot += 1;
-            if *field.data_type() == DataType::Utf8 {
-                let (text, kept) = cells.column_bytes(slot - 1);
-                return string_array(text, kept).ok_or_else(|| not_utf8(c));
-            }
-            let (text, kept) = cells.column(slot - 1);
-            Ok(column_array(field.data_type(), text, kept))
+            column_array(field.data_type(), text, cells).ok_or_else(|| not_utf8(c))
         })
         .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new_with_options(
@@ -544,17 +540,13 @@ mod tests {
 
     /// A gzip object of a header and `rows` rows of about 60 bytes, then `tail` appended.
     fn object(dir: &Path, rows: usize, tail: &[u8]) -> (LakeFile, u64) {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let mut text = 0u64;
-        let mut write = |line: String| {
-            text += line.len() as u64;
-            gz.write_all(line.as_bytes()).unwrap();
-        };
-        write("event_name\tpath\tvalue\n".into());
+        let mut plain = b"event_name\tpath\tvalue\n".to_vec();
         for n in 0..rows {
-            write(format!("MODIFY\tfieldMappings[{}].fieldId\tcustomfield_{:08}\n", n % 97, n * 7919 % 1_000_003));
+            let line = format!("MODIFY\tfieldMappings[{}].fieldId\tcustomfield_{:08}\n", n % 97, n * 7919 % 1_000_003);
+            plain.extend_from_slice(line.as_bytes());
         }
-        let mut body = gz.finish().unwrap();
+        let text = plain.len() as u64;
+        let mut body = gzip_bytes(&plain);
         body.extend_from_slice(tail);
         let path = dir.join(format!("object-{rows}.tsv.gz"));
         std::fs::write(&path, &body).unwrap();
@@ -587,18 +579,23 @@ mod tests {
         Ok(rows)
     }
 
-    fn gzip(dir: &Path, name: &str, body: &[u8]) -> PathBuf {
+    fn gzip_bytes(plain: &[u8]) -> Vec<u8> {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(body).unwrap();
+        gz.write_all(plain).unwrap();
+        gz.finish().unwrap()
+    }
+
+    /// `plain` gzip'd into the file `name` of `dir`.
+    fn gzip(dir: &Path, name: &str, plain: &[u8]) -> PathBuf {
         let path = dir.join(name);
-        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        std::fs::write(&path, gzip_bytes(plain)).unwrap();
         path
     }
 
     #[test]
     fn kept_text_is_checked_and_the_rest_stepped_over() {
         let dir = tempfile::tempdir().unwrap();
-        // Three rows in batches of two: escapes, NULL, empty, unicode, a short row; the
+        // Four rows in batches of two: escapes, NULL, empty, unicode, a short row; the
         // column not kept holds bytes that are not UTF-8.
         let body = b"event_name\tpath\tvalue\nMODIFY\tp\xff\ta\\\tb\xc3\xa9\nREMOVE\tq\t\\N\nINSERT\tr\t\nX\n";
         let good = gzip(dir.path(), "good.gz", body);

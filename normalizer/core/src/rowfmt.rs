@@ -411,17 +411,11 @@ impl SerdeCells {
     }
 
     /// The kept column `slot` (its place in the list [`SerdeCells::new`] was given): its
-    /// decoded text, and each row's cell as a range of it (`None` for NULL).
-    pub fn column(&self, slot: usize) -> (&str, &[Cell]) {
-        let column = &self.columns[slot];
-        // Every cell was checked to be UTF-8 (on its own, or as part of a UTF-8 line), and
-        // the cells lie one after another.
-        (std::str::from_utf8(&column.text).unwrap_or_default(), &column.cells)
-    }
-
-    /// [`SerdeCells::column`] as bytes, unchecked: for a reader that checks the text itself
-    /// (an Arrow string array checks its buffer and its offsets when it is made). The cells
-    /// lie one after another: each starts where the one before it ends, a NULL is empty.
+    /// decoded text, and each row's cell as a range of it (`None` for NULL). The cells lie one
+    /// after another: each starts where the one before it ends, a NULL is empty. Every cell
+    /// was checked to be UTF-8 (on its own, or as part of a UTF-8 line); the reader checks
+    /// the text again as it makes it a `&str` (an Arrow string array checks its buffer and
+    /// its offsets when it is made).
     pub fn column_bytes(&self, slot: usize) -> (&[u8], &[Cell]) {
         let column = &self.columns[slot];
         (&column.text, &column.cells)
@@ -432,7 +426,8 @@ impl SerdeCells {
     pub fn columns(&self) -> Vec<Vec<Option<&str>>> {
         (0..self.columns.len())
             .map(|slot| {
-                let (text, cells) = self.column(slot);
+                let (text, cells) = self.column_bytes(slot);
+                let text = std::str::from_utf8(text).unwrap_or_default();
                 cells.iter().map(|cell| cell.map(|(a, b)| &text[a..b])).collect()
             })
             .collect()

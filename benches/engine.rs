@@ -118,7 +118,8 @@ fn child(arg: &str) {
     let question = files::all().expect("sql files").into_iter().find(|f| f.name == name).expect("question");
     let sql = question.render(&params).expect("render");
     let spec = spec();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    // As `ddb-lake sql` runs it: a worker thread per core.
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
     let started = Instant::now();
     let local = rt.block_on(LocalLake::open(Path::new(lake), &spec)).expect("open");
     let answer = rt.block_on(local.query(&sql)).expect("query");

@@ -196,8 +196,10 @@ pub fn find(name: &str) -> anyhow::Result<SqlFile> {
     })
 }
 
+/// A worker thread per core: the embedded engine's operators (joins, aggregations, sorts)
+/// run their partitions on them, beside the scans' reading threads.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the I/O runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the I/O runtime")
 }
 
 /// Opens a local lake (spec given, or the default spec).

@@ -464,26 +464,20 @@ fn read_object(
     let opened = std::fs::File::open(&file.path).map_err(|e| external(io(&file.path)(e)))?;
     read.add(file.bytes);
     let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
-    let mut line = Vec::new();
+    let failed = |e: std::io::Error| external(io(&file.path)(e));
     // Only the stored columns the query reads are decoded; `dt` comes from the folder.
     let kept: Vec<usize> = columns.iter().copied().filter(|&c| c < stored).collect();
     let mut cells = SerdeCells::new(&kept);
     let mut header = true;
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| external(io(&file.path)(e)))?;
-        if n == 0 {
-            break;
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
+    // One line (without its LF) into `cells`, a batch sent when full; `false` when `send`
+    // wants no more.
+    let mut row = |line: &[u8]| -> datafusion::error::Result<bool> {
         // skip.header.line.count = 1; empty lines hold no row.
         if std::mem::take(&mut header) || line.is_empty() {
-            continue;
+            return Ok(true);
         }
         cells
-            .push_line(&line)
+            .push_line(line)
             .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
         if cells.rows() == batch_size {
             if !send(batch(&cells, schema, columns, stored, file)?) {
@@ -491,6 +485,39 @@ fn read_object(
             }
             cells.clear();
         }
+        Ok(true)
+    };
+    // A line is decoded where the gunzipped text lies in the reader's buffer; only one that
+    // runs past the buffer's end is gathered in `partial` first.
+    let mut partial = Vec::new();
+    loop {
+        let text = reader.fill_buf().map_err(failed)?;
+        if text.is_empty() {
+            break;
+        }
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text) {
+            let more = if partial.is_empty() {
+                row(&text[start..end])?
+            } else {
+                partial.extend_from_slice(&text[start..end]);
+                let more = row(&partial)?;
+                partial.clear();
+                more
+            };
+            if !more {
+                // The query needs no more rows.
+                return Ok(false);
+            }
+            start = end + 1;
+        }
+        partial.extend_from_slice(&text[start..]);
+        let used = text.len();
+        reader.consume(used);
+    }
+    // The last line, when the text does not end with LF.
+    if !partial.is_empty() && !row(&partial)? {
+        return Ok(false);
     }
     if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, file)?) {
         return Ok(false);
@@ -609,6 +636,27 @@ mod tests {
         let bad = gzip(dir.path(), "bad.gz", b"event_name\tpath\tvalue\nMODIFY\tp\tok\nMODIFY\tp\tv\xff\n");
         let err = read_kept(&bad).unwrap_err();
         assert!(err.contains("bad.gz") && err.contains("field 2 is not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn lines_that_cross_the_readers_buffer_are_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        // 20,000 rows of about 60 bytes (1.2 MB of text: lines cross the end of the reader's
+        // 256 KiB buffer again and again), one row of 600 KB (longer than the buffer), an
+        // empty line, and a last row without LF.
+        let long = "é".repeat(300_000);
+        let mut plain = b"event_name\tpath\tvalue\n".to_vec();
+        let mut expected = Vec::new();
+        for n in 0..20_000 {
+            let value = if n == 7_000 { long.clone() } else { format!("customfield_{:08}", n * 7919 % 1_000_003) };
+            plain.extend_from_slice(format!("MODIFY\tfieldMappings[{}].fieldId\t{value}\n", n % 97).as_bytes());
+            expected.push((Some("MODIFY".to_owned()), Some(value)));
+        }
+        plain.extend_from_slice(b"\nREMOVE\tlast\t\\N");
+        expected.push((Some("REMOVE".to_owned()), None));
+        assert!(plain.len() > 1_200_000);
+        let path = gzip(dir.path(), "lines.tsv.gz", &plain);
+        assert_eq!(read_kept(&path).unwrap(), expected);
     }
 
     #[test]

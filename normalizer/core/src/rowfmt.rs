@@ -341,7 +341,7 @@ impl SerdeCells {
             let start = i;
             let text_start = slot.map_or(0, |s| self.columns[s].text.len());
             while i < line.len() && line[i] != FIELD_DELIMITER {
-                let run = line[i..].iter().position(|&b| b == FIELD_DELIMITER || b == ESCAPE).unwrap_or(line.len() - i);
+                let run = memchr::memchr2(FIELD_DELIMITER, ESCAPE, &line[i..]).unwrap_or(line.len() - i);
                 if let Some(s) = slot {
                     self.columns[s].text.extend_from_slice(&line[i..i + run]);
                 }

@@ -28,6 +28,7 @@ pub mod files;
 pub mod local;
 pub mod named_queries;
 pub mod parquet;
+mod prefilter;
 pub mod render;
 pub mod report;
 pub mod scan;

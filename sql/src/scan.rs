@@ -18,7 +18,9 @@
 //! The rows are decoded by the rules of `docs/row-format.md` that Athena's LazySimpleSerDe
 //! applies, only the columns a query reads ([`ddb_lake_core::rowfmt::SerdeCells`]: the other
 //! fields are stepped over), each cell parsed from its text straight into its Arrow type by
-//! the column parsers of [`crate::columns`].
+//! the column parsers of [`crate::columns`]. A row whose cells fail a filter the scan can test
+//! on its text ([`crate::prefilter`]: equalities, IN lists and "does not contain" on a text
+//! column) is dropped before it becomes Arrow; DataFusion applies those filters again.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -47,6 +49,7 @@ use flate2::read::MultiGzDecoder;
 
 use crate::columns::{column_array, table_schema};
 use crate::error::LocalError;
+use crate::prefilter::RowTest;
 
 /// The partition column every lake table has.
 const DT: &str = "dt";
@@ -277,7 +280,8 @@ impl TableProvider for LakeTable {
         Ok(filters
             .iter()
             .map(|f| {
-                if is_dt_filter(f) {
+                // Inexact: DataFusion applies the filter to the rows the scan hands on too.
+                if is_dt_filter(f) || RowTest::from_filter(f, &self.schema, self.stored).is_some() {
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -313,6 +317,8 @@ impl TableProvider for LakeTable {
             partitions: parts.iter().map(|(bytes, _)| Arc::new(density.statistics(*bytes, &schema))).collect(),
         };
         let objects = parts.iter().map(|(_, files)| files.len()).sum();
+        let tests: Arc<[RowTest]> =
+            filters.iter().filter_map(|f| RowTest::from_filter(f, &self.schema, self.stored)).collect();
         let partitions: Vec<Arc<dyn PartitionStream>> = parts
             .into_iter()
             .map(|(_, mut files)| {
@@ -323,6 +329,7 @@ impl TableProvider for LakeTable {
                     stored: self.stored,
                     files,
                     read: self.read.clone(),
+                    tests: tests.clone(),
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
@@ -422,6 +429,8 @@ struct ObjectsPartition {
     stored: usize,
     files: Vec<LakeFile>,
     read: Arc<ReadCounters>,
+    /// What a row's cells must pass to be kept ([`crate::prefilter`]).
+    tests: Arc<[RowTest]>,
 }
 
 impl PartitionStream for ObjectsPartition {
@@ -433,12 +442,19 @@ impl PartitionStream for ObjectsPartition {
         let batch_size = ctx.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
         let tx = builder.tx();
-        let (schema, columns, stored, files, read) =
-            (self.schema.clone(), self.columns.clone(), self.stored, self.files.clone(), self.read.clone());
+        let (schema, columns, stored, files, read, tests) = (
+            self.schema.clone(),
+            self.columns.clone(),
+            self.stored,
+            self.files.clone(),
+            self.read.clone(),
+            self.tests.clone(),
+        );
         builder.spawn_blocking(move || {
             for file in &files {
                 let mut send = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
-                if !read_object(file, &schema, &columns, stored, batch_size, &read, &mut send)? {
+                let scan = ObjectScan { schema: &schema, columns: &columns, stored, batch_size, tests: &tests };
+                if !read_object(file, &scan, &read, &mut send)? {
                     // The query needs no more rows (a LIMIT, or it was cancelled).
                     break;
                 }
@@ -449,17 +465,27 @@ impl PartitionStream for ObjectsPartition {
     }
 }
 
+/// What a scan makes of each object.
+struct ObjectScan<'a> {
+    /// The projected schema.
+    schema: &'a SchemaRef,
+    /// The table's columns to produce, by position (`stored` is `dt`).
+    columns: &'a [usize],
+    stored: usize,
+    batch_size: usize,
+    /// What a row's cells must pass to be kept.
+    tests: &'a [RowTest],
+}
+
 /// Decodes one object into batches of `batch_size` rows handed to `send`; `false` when
 /// `send` wants no more.
 fn read_object(
     file: &LakeFile,
-    schema: &SchemaRef,
-    columns: &[usize],
-    stored: usize,
-    batch_size: usize,
+    scan: &ObjectScan,
     read: &ReadCounters,
     send: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> datafusion::error::Result<bool> {
+    let ObjectScan { schema, columns, stored, batch_size, tests } = *scan;
     let external = |e: LocalError| DataFusionError::External(Box::new(e));
     let opened = std::fs::File::open(&file.path).map_err(|e| external(io(&file.path)(e)))?;
     read.add(file.bytes);
@@ -468,6 +494,10 @@ fn read_object(
     // Only the stored columns the query reads are decoded; `dt` comes from the folder.
     let kept: Vec<usize> = columns.iter().copied().filter(|&c| c < stored).collect();
     let mut cells = SerdeCells::new(&kept);
+    // Each test with the place its column has among the kept ones (a test on a column the
+    // query does not read is left to DataFusion).
+    let tests: Vec<(usize, &RowTest)> =
+        tests.iter().filter_map(|t| Some((kept.iter().position(|&c| c == t.column)?, t))).collect();
     let mut header = true;
     // One line (without its LF) into `cells`, a batch sent when full; `false` when `send`
     // wants no more.
@@ -479,6 +509,10 @@ fn read_object(
         cells
             .push_line(line)
             .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
+        if !tests.iter().all(|(slot, test)| test.passes(cells.last_cell(*slot))) {
+            cells.pop_row();
+            return Ok(true);
+        }
         if cells.rows() == batch_size {
             if !send(batch(&cells, schema, columns, stored, file)?) {
                 return Ok(false);
@@ -602,7 +636,8 @@ mod tests {
             }
             true
         };
-        read_object(&file, &schema, &[0, 2], 3, 2, &ReadCounters::default(), &mut send).map_err(|e| e.to_string())?;
+        let scan = ObjectScan { schema: &schema, columns: &[0, 2], stored: 3, batch_size: 2, tests: &[] };
+        read_object(&file, &scan, &ReadCounters::default(), &mut send).map_err(|e| e.to_string())?;
         Ok(rows)
     }
 
@@ -636,6 +671,41 @@ mod tests {
         let bad = gzip(dir.path(), "bad.gz", b"event_name\tpath\tvalue\nMODIFY\tp\tok\nMODIFY\tp\tv\xff\n");
         let err = read_kept(&bad).unwrap_err();
         assert!(err.contains("bad.gz") && err.contains("field 2 is not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn rows_that_fail_a_pushed_filter_are_dropped_in_the_scan() {
+        use crate::prefilter::{CellTest, RowTest};
+        use datafusion::arrow::array::AsArray;
+        let dir = tempfile::tempdir().unwrap();
+        // path without "[" and value "a" or "b<TAB>c" (escaped in the object); a NULL path
+        // fails; event_name (not read) is not tested.
+        let body = b"event_name\tpath\tvalue\nMODIFY\tx[0]\ta\nMODIFY\tx\ta\nREMOVE\tx\tb\\\tc\nMODIFY\t\\N\ta\n\
+                     MODIFY\ty\tz\nINSERT\tw\tb\\\tc\nMODIFY\tv\tb\tc\n";
+        let path = gzip(dir.path(), "filtered.tsv.gz", body);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("path", DataType::Utf8, true),
+            Field::new("value", DataType::Utf8, true),
+        ]));
+        let tests = [
+            RowTest { column: 1, test: CellTest::Lacks(b"[".to_vec()) },
+            RowTest { column: 2, test: CellTest::OneOf(vec![b"a".to_vec(), b"b\tc".to_vec()]) },
+        ];
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        let file = LakeFile { dt: "2026-11-01".into(), path, bytes };
+        let mut rows = Vec::new();
+        let mut send = |b: RecordBatch| {
+            let (paths, values) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+            for r in 0..b.num_rows() {
+                rows.push((paths.value(r).to_owned(), values.value(r).to_owned()));
+            }
+            true
+        };
+        let scan = ObjectScan { schema: &schema, columns: &[1, 2], stored: 3, batch_size: 2, tests: &tests };
+        assert!(read_object(&file, &scan, &ReadCounters::default(), &mut send).unwrap());
+        let row = |p: &str, v: &str| (p.to_owned(), v.to_owned());
+        // The last line has an unescaped TAB: its value is "b" (a fourth field follows).
+        assert_eq!(rows, vec![row("x", "a"), row("x", "b\tc"), row("w", "b\tc")]);
     }
 
     #[test]

@@ -405,6 +405,26 @@ impl SerdeCells {
         }
     }
 
+    /// The last row's cell of the kept column `slot` (`None` for NULL, or when there is no
+    /// row).
+    pub fn last_cell(&self, slot: usize) -> Option<&[u8]> {
+        let column = &self.columns[slot];
+        let (start, end) = (*column.cells.last()?)?;
+        Some(&column.text[start..end])
+    }
+
+    /// Takes back the last row (its cells and their text).
+    pub fn pop_row(&mut self) {
+        let Some(last) = self.rows.checked_sub(1) else { return };
+        for column in &mut self.columns {
+            if let Some(Some((start, _))) = column.cells.get(last) {
+                column.text.truncate(*start);
+            }
+            column.cells.truncate(last);
+        }
+        self.rows = last;
+    }
+
     /// Rows decoded since the last [`SerdeCells::clear`].
     pub fn rows(&self) -> usize {
         self.rows
@@ -622,5 +642,28 @@ mod tests {
         assert_eq!(cells.column_bytes(1).0, b"c\\z");
         cells.clear();
         assert_eq!((cells.rows(), cells.columns()[0].len()), (0, 0));
+    }
+
+    #[test]
+    fn the_last_row_can_be_read_and_taken_back() {
+        let mut cells = SerdeCells::new(&[0, 2]);
+        assert_eq!(cells.last_cell(0), None);
+        cells.pop_row();
+        assert_eq!(cells.rows(), 0, "nothing to take back");
+        cells.push_line(b"a\tb\tc\\\t").unwrap();
+        cells.push_line(b"x\ty\t\\N").unwrap();
+        assert_eq!((cells.last_cell(0), cells.last_cell(1)), (Some(&b"x"[..]), None));
+        cells.pop_row();
+        assert_eq!((cells.last_cell(0), cells.last_cell(1)), (Some(&b"a"[..]), Some(&b"c\t"[..])));
+        cells.push_line(b"only").unwrap();
+        cells.pop_row();
+        cells.push_line(b"m\tn\to").unwrap();
+        assert_eq!(cells.rows(), 2);
+        let columns = cells.columns();
+        assert_eq!(columns[0], [Some("a"), Some("m")]);
+        assert_eq!(columns[1], [Some("c\t"), Some("o")]);
+        // The rows taken back left no text behind.
+        assert_eq!(cells.column_bytes(0).0, b"am");
+        assert_eq!(cells.column_bytes(1).0, b"c\to");
     }
 }

@@ -1,7 +1,8 @@
 //! Filters the text scan tests on a line's decoded cells, so that a row no query could keep
 //! never becomes Arrow: `col = 'text'`, `col IN ('a', 'b', …)` (or such equalities on one
-//! column joined by OR) and `strpos(col, 'text') = 0` on a stored text column (the shapes of the canned questions' filters, such as
-//! popular_settings' `strpos(path, '[') = 0 AND type IN ('S', 'N', 'BOOL')`).
+//! column joined by OR) and `strpos(col, 'text') = 0` on a stored text column. These are the
+//! shapes of the canned questions' filters, such as popular_settings' `strpos(path, '[') = 0
+//! AND type IN ('S', 'N', 'BOOL')`.
 //!
 //! The scan tells DataFusion these filters are inexact: DataFusion still applies each one to
 //! the rows the scan hands on. So the scan only has to be sure of what it drops: a row whose

@@ -486,11 +486,10 @@ fn read_object(
     send: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> datafusion::error::Result<bool> {
     let ObjectScan { schema, columns, stored, batch_size, tests } = *scan;
-    let external = |e: LocalError| DataFusionError::External(Box::new(e));
-    let opened = std::fs::File::open(&file.path).map_err(|e| external(io(&file.path)(e)))?;
+    let failed = |e: std::io::Error| DataFusionError::External(Box::new(io(&file.path)(e)));
+    let opened = std::fs::File::open(&file.path).map_err(failed)?;
     read.add(file.bytes);
     let mut reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(opened));
-    let failed = |e: std::io::Error| external(io(&file.path)(e));
     // Only the stored columns the query reads are decoded; `dt` comes from the folder.
     let kept: Vec<usize> = columns.iter().copied().filter(|&c| c < stored).collect();
     let mut cells = SerdeCells::new(&kept);
@@ -506,9 +505,7 @@ fn read_object(
         if std::mem::take(&mut header) || line.is_empty() {
             return Ok(true);
         }
-        cells
-            .push_line(line)
-            .map_err(|e| external(LocalError::Format { path: file.path.clone(), message: e.to_string() }))?;
+        cells.push_line(line).map_err(|e| undecodable(file, e))?;
         if !tests.iter().all(|(slot, test)| test.passes(cells.last_cell(*slot))) {
             cells.pop_row();
             return Ok(true);
@@ -559,6 +556,11 @@ fn read_object(
     Ok(true)
 }
 
+/// The error of an object whose text breaks the row format.
+fn undecodable(file: &LakeFile, e: DecodeError) -> DataFusionError {
+    DataFusionError::External(Box::new(LocalError::Format { path: file.path.clone(), message: e.to_string() }))
+}
+
 /// The projected columns of `cells` (rows of one day) as a batch: stored columns from their
 /// decoded text, straight into their Arrow types; `dt` from the folder.
 fn batch(
@@ -569,10 +571,6 @@ fn batch(
     file: &LakeFile,
 ) -> datafusion::error::Result<RecordBatch> {
     let rows = cells.rows();
-    let not_utf8 = |field: usize| {
-        let message = DecodeError::NotUtf8(field).to_string();
-        DataFusionError::External(Box::new(LocalError::Format { path: file.path.clone(), message }))
-    };
     // The stored columns come in the order `cells` keeps them.
     let mut slot = 0;
     let arrays = columns
@@ -584,7 +582,7 @@ fn batch(
             }
             let (text, cells) = cells.column_bytes(slot);
             slot += 1;
-            column_array(field.data_type(), text, cells).ok_or_else(|| not_utf8(c))
+            column_array(field.data_type(), text, cells).ok_or_else(|| undecodable(file, DecodeError::NotUtf8(c)))
         })
         .collect::<datafusion::error::Result<Vec<ArrayRef>>>()?;
     Ok(RecordBatch::try_new_with_options(

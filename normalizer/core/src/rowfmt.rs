@@ -393,10 +393,13 @@ impl SerdeCells {
     /// Takes back the cells (and their text) a refused line had kept (each kept column got
     /// at most one).
     fn drop_row_cells(&mut self, kept: usize) {
-        if kept == 0 {
-            return;
+        if kept > 0 {
+            self.truncate_rows(self.rows);
         }
-        let rows = self.rows;
+    }
+
+    /// Forgets every kept column's cells (and their text) from row `rows` on.
+    fn truncate_rows(&mut self, rows: usize) {
         for column in &mut self.columns {
             if let Some(Some((start, _))) = column.cells.get(rows) {
                 column.text.truncate(*start);
@@ -416,12 +419,7 @@ impl SerdeCells {
     /// Takes back the last row (its cells and their text).
     pub fn pop_row(&mut self) {
         let Some(last) = self.rows.checked_sub(1) else { return };
-        for column in &mut self.columns {
-            if let Some(Some((start, _))) = column.cells.get(last) {
-                column.text.truncate(*start);
-            }
-            column.cells.truncate(last);
-        }
+        self.truncate_rows(last);
         self.rows = last;
     }
 

@@ -10,6 +10,7 @@
 //! The types mirror `aws_lambda_events::event::dynamodb` (the reference decoding, used by
 //! the tests as an oracle) but are leaner: no owned map per attribute.
 
+mod fast;
 mod json;
 mod value;
 
@@ -386,7 +387,10 @@ pub fn split_event(event_json: &str) -> Result<Vec<&RawValue>, serde_json::Error
 
 /// Decodes the raw JSON of one stream record.
 pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
-    let wire: RecordWire<'_> = serde_json::from_str(raw).map_err(RecordError::Shape)?;
+    let wire = match fast::record(raw) {
+        Some(wire) => wire,
+        None => serde_json::from_str::<RecordWire<'_>>(raw).map_err(RecordError::Shape)?,
+    };
     wire.check()
 }
 
@@ -396,7 +400,21 @@ pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
 /// Fails as soon as any record does not decode (records before it have been handed over):
 /// the caller then starts again with [`split_event`] and [`decode_record`], record by
 /// record, so that only the bad ones are quarantined.
-pub fn for_each_record<'a>(event_json: &'a str, f: impl FnMut(usize, StreamRecord<'a>)) -> Result<usize, RecordError> {
+pub fn for_each_record<'a>(
+    event_json: &'a str,
+    mut f: impl FnMut(usize, StreamRecord<'a>),
+) -> Result<usize, RecordError> {
+    match fast::for_each_record(event_json, &mut f) {
+        Some(done) => done,
+        None => for_each_record_serde(event_json, f),
+    }
+}
+
+/// [`for_each_record`] by serde alone (the fast path's reference).
+fn for_each_record_serde<'a>(
+    event_json: &'a str,
+    f: impl FnMut(usize, StreamRecord<'a>),
+) -> Result<usize, RecordError> {
     struct RecordsSeed<F>(F);
     impl<'de, F: FnMut(usize, StreamRecord<'de>)> de::DeserializeSeed<'de> for RecordsSeed<F> {
         type Value = usize;

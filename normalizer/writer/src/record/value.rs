@@ -244,7 +244,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for ValueList<'a> {
     }
 }
 
-fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
+pub(super) fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
     if ddb_lake_core::number::is_dynamodb_number(t.as_str()) {
         Ok(())
     } else {
@@ -255,7 +255,7 @@ fn check_number<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
     }
 }
 
-fn check_base64<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
+pub(super) fn check_base64<E: de::Error>(t: &Text<'_>) -> Result<(), E> {
     // Decoding is the only complete check; binary values are rare and small.
     base64::engine::general_purpose::STANDARD
         .decode(t.as_str())

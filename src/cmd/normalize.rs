@@ -7,7 +7,7 @@ use anyhow::Context;
 use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
 use ddb_lake_writer::normalizer::Normalizer;
-use ddb_lake_writer::record::{message_of, split_event};
+use ddb_lake_writer::record::{check_event, message_of};
 use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
 
 use super::progress::Progress;
@@ -84,7 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
     let lines = events_file::lines(&text);
     let lines_are_events = !lines.is_empty()
-        && ddb_lake_writer::parallel::in_order(&lines, jobs, |line| split_event(line).map(drop), |()| Ok(())).is_ok();
+        && ddb_lake_writer::parallel::in_order(&lines, jobs, |line| check_event(line), |()| Ok(())).is_ok();
     let events = match lines_are_events {
         true => lines,
         false => checked_events(&text, &name, jobs)?,
@@ -135,7 +135,7 @@ fn checked_events<'t>(text: &'t str, name: &str, jobs: usize) -> anyhow::Result<
         &numbered,
         jobs,
         |(n, ev)| {
-            split_event(ev.get()).map(drop).map_err(|e| {
+            check_event(ev.get()).map_err(|e| {
                 let (line, column) = events_file::position(text, ev, &e);
                 anyhow::anyhow!(
                     "{name}: line {line}, column {column}: event {} is not a DynamoDB stream event: {}",

@@ -65,7 +65,15 @@ impl Tag {
 struct Reader<'a> {
     text: &'a str,
     pos: usize,
+    /// Objects and lists open around the position, counted from the record (or event) the
+    /// reader started at.
+    depth: u32,
 }
+
+/// The most objects and lists the fast path reads inside one another. serde_json refuses
+/// a value nested 128 deep; DynamoDB allows 32 levels of attribute values (64 here, two per
+/// level, plus the record's own), so no real record comes near either.
+const MAX_DEPTH: u32 = 100;
 
 /// Whether `b` ends the plain run of a string: the closing quote, an escape, or a character
 /// JSON forbids inside a string (below U+0020).
@@ -98,7 +106,7 @@ fn string_stop(rest: &[u8]) -> Option<usize> {
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str) -> Self {
-        Reader { text, pos: 0 }
+        Reader { text, pos: 0, depth: 0 }
     }
 
     fn bytes(&self) -> &'a [u8] {
@@ -173,9 +181,20 @@ impl<'a> Reader<'a> {
         Ok(true)
     }
 
+    /// One more level of nesting; too deep is serde's to refuse.
+    #[inline]
+    fn nest(&mut self) -> Fast<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(GiveUp);
+        }
+        Ok(())
+    }
+
     /// An object's members: `each` reads the value of each key (the colon is consumed).
     #[inline]
     fn members(&mut self, mut each: impl FnMut(&mut Self, Text<'a>) -> Fast<()>) -> Fast<()> {
+        self.nest()?;
         if self.open(b'{', b'}')? {
             loop {
                 let key = self.string()?;
@@ -186,12 +205,14 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        self.depth -= 1;
         Ok(())
     }
 
     /// A list's elements, each read by `each`.
     #[inline]
     fn elements<T>(&mut self, mut each: impl FnMut(&mut Self) -> Fast<T>) -> Fast<Vec<T>> {
+        self.nest()?;
         let mut out = Vec::with_capacity(4);
         if self.open(b'[', b']')? {
             loop {
@@ -201,7 +222,20 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        self.depth -= 1;
         Ok(out)
+    }
+
+    /// Any JSON value, checked and skipped (a string or a number as serde_json checks it).
+    fn any(&mut self) -> Fast<()> {
+        match self.peek().ok_or(GiveUp)? {
+            b'{' => self.members(|r, _| r.any()),
+            b'[' => self.elements(Self::any).map(drop),
+            b'"' => self.string().map(drop),
+            b't' | b'f' => self.boolean().map(drop),
+            b'n' if self.null() => Ok(()),
+            _ => self.number::<de::IgnoredAny>().map(drop),
+        }
     }
 
     /// A string: borrowed from the text when it holds no escape, unescaped by serde_json when
@@ -332,6 +366,7 @@ impl<'a> Reader<'a> {
 
     /// One attribute value: `{"TYPE": value}`.
     fn value(&mut self) -> Fast<AttributeValue<'a>> {
+        self.nest()?;
         self.eat(b'{')?;
         let value = match self.tag()? {
             Tag::S => AttributeValue::S(self.string()?),
@@ -370,6 +405,7 @@ impl<'a> Reader<'a> {
         };
         // Exactly one type key.
         self.eat(b'}')?;
+        self.depth -= 1;
         Ok(value)
     }
 
@@ -486,6 +522,7 @@ fn records<'a>(
     while more {
         r.peek();
         let start = r.pos;
+        r.depth = 0;
         let record = match r.record() {
             Ok(wire) => wire.check()?,
             Err(GiveUp) => {
@@ -513,6 +550,23 @@ fn records<'a>(
         )));
     }
     Ok(index)
+}
+
+/// Whether the fast path reads `event_json` as an event `{"Records": [...]}` whose records are
+/// any JSON values, as [`super::split_event`] reads it: when this says yes, so does serde;
+/// when it says no, only serde can tell.
+pub(super) fn is_event(event_json: &str) -> bool {
+    let mut r = Reader::new(event_json);
+    let read = (|| {
+        r.eat(b'{')?;
+        if r.string()?.as_str() != "Records" {
+            return Err(GiveUp);
+        }
+        r.eat(b':')?;
+        r.elements(Reader::any)?;
+        r.eat(b'}')
+    })();
+    read.is_ok() && r.at_end()
 }
 
 /// [`super::decode_record`] on the fast path: the record's wire form, or `None` when serde
@@ -595,6 +649,7 @@ mod tests {
             // As written (pretty, keys in the file's order), compact, and pretty again.
             for event in [text.clone(), value.to_string(), serde_json::to_string_pretty(&value).unwrap()] {
                 assert!(fast_alone(&event), "{}: the fast path gave up", path.display());
+                assert!(is_event(&event), "{}: the event check gave up", path.display());
                 same(&event).unwrap();
                 let records = read(&event, true).unwrap();
                 assert!(!records.is_empty() && records.iter().all(Result::is_ok), "{}", path.display());
@@ -606,6 +661,7 @@ mod tests {
     fn a_generated_event_is_read_by_the_fast_path_as_serde_reads_it() {
         let event = ddb_lake_synth::event_of_size(300_000, 7);
         assert!(fast_alone(&event));
+        assert!(is_event(&event));
         let (fast, serde) = (read(&event, true).unwrap(), read(&event, false).unwrap());
         assert!(fast.len() > 50, "{}", fast.len());
         assert_eq!(fast, serde);
@@ -636,7 +692,32 @@ mod tests {
         ];
         for event in &cases {
             same(event).unwrap();
+            assert!(!is_event(event) || split_event(event).is_ok(), "{event}");
         }
+        // Records that are other JSON values are events all the same.
+        let others = r#"{"Records":[5, "x", null, [], {}, true, -1.5e-3, {"a":[{"b":"\u00e9"}]}]}"#;
+        assert!(is_event(others) && split_event(others).is_ok());
+        for not_event in [r#"{"Records":[1,]}"#, r#"{"Records":[01]}"#, r#"{"Records":[]}x"#, r#"{"Records":[tru]}"#] {
+            assert!(!is_event(not_event) && split_event(not_event).is_err(), "{not_event}");
+        }
+        // A value nested deeper than serde decodes (128): serde's refusal, not the fast path's
+        // reading (an event check gives up on it too; serde reads it as an event).
+        let nested = |levels: usize| {
+            let mut value = json!({"S": "leaf"});
+            for _ in 0..levels {
+                value = json!({ "L": [value] });
+            }
+            let mut record = insert.clone();
+            record["dynamodb"]["NewImage"]["deep"] = value;
+            crate::test_events::event_of(vec![record])
+        };
+        let (shallow, deep) = (nested(40), nested(70));
+        assert!(fast_alone(&shallow) && is_event(&shallow));
+        same(&shallow).unwrap();
+        assert!(!fast_alone(&deep) && !is_event(&deep));
+        let raws = split_event(&deep).unwrap();
+        assert!(decode_record(raws[0].get()).is_err());
+        same(&deep).unwrap();
         // Field by field: other shapes, escapes, duplicates, numbers.
         type Change = Box<dyn Fn(&mut Value)>;
         let variants: Vec<Change> = vec![
@@ -799,6 +880,10 @@ mod tests {
                 event.replace_range(at..end, with);
             }
             same(&event)?;
+            // The event check: when the fast path says yes, serde does too; untouched events
+            // are events whatever their records hold.
+            prop_assert!(!is_event(&event) || split_event(&event).is_ok(), "event: {}", event);
+            prop_assert!(change.is_some() || is_event(&event), "event: {}", event);
         }
     }
 }

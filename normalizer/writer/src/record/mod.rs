@@ -385,6 +385,16 @@ pub fn split_event(event_json: &str) -> Result<Vec<&RawValue>, serde_json::Error
     read_event(event_json, std::marker::PhantomData::<Vec<&RawValue>>)
 }
 
+/// Checks that `event_json` is an event, with [`split_event`]'s verdict and error, without
+/// keeping its records: most events are read by the fast path alone (`ddb-lake normalize`
+/// checks every event of its input before it writes anything).
+pub fn check_event(event_json: &str) -> Result<(), serde_json::Error> {
+    if fast::is_event(event_json) {
+        return Ok(());
+    }
+    split_event(event_json).map(drop)
+}
+
 /// Decodes the raw JSON of one stream record.
 pub fn decode_record(raw: &str) -> Result<StreamRecord<'_>, RecordError> {
     let wire = match fast::record(raw) {

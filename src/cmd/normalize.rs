@@ -3,12 +3,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::{check_event, message_of};
-use ddb_lake_writer::sink::{LakeSink, LocalDirSink};
+use ddb_lake_writer::sink::LocalDirSink;
 
 use super::progress::Progress;
 use super::{human_bytes, load_spec, read_input, redaction_key};
@@ -94,7 +93,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 
     let sink = LocalDirSink::new(&args.out);
-    let rt = tokio::runtime::Builder::new_current_thread().build().context("cannot start the I/O runtime")?;
     let options = BatchOptions { source: args.source.clone() };
     let started = Instant::now();
     let mut progress = Progress::new(args.quiet);
@@ -105,12 +103,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         jobs,
         |ev| normalizer.normalize_event(ev, &options).map_err(anyhow::Error::from),
         |out| {
-            rt.block_on(async {
-                for o in &out.objects {
-                    sink.put(&o.key, &o.body).await?;
-                }
-                Ok::<_, ddb_lake_writer::sink::SinkError>(())
-            })?;
+            for o in &out.objects {
+                sink.put_now(&o.key, &o.body)?;
+            }
             summary.add(&out);
             progress.set(summary.events as u64, |_| {
                 format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)

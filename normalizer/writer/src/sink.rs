@@ -66,6 +66,26 @@ impl LocalDirSink {
         &self.root
     }
 
+    /// Writes (or replaces) one object on the calling thread, as [`LakeSink::put`] does: for
+    /// a caller with a thread of its own for writing (`ddb-lake normalize` writes the objects
+    /// of every core from one, in the file's order). The async `put` hands each of its three
+    /// file operations to the runtime's blocking threads, a thread switch each.
+    pub fn put_now(&self, key: &ObjectKey, body: &[u8]) -> Result<(), SinkError> {
+        let err = |e: std::io::Error| SinkError { key: key.to_string(), source: Box::new(e) };
+        let path = self.path_of(key);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(err)?;
+        }
+        let tmp = self.temporary_path(&path);
+        std::fs::write(&tmp, body).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)
+    }
+
+    /// Where an object is written before it is renamed into place.
+    fn temporary_path(&self, path: &Path) -> PathBuf {
+        path.with_extension(format!("tmp-{}", std::process::id()))
+    }
+
     /// The file an object key maps to.
     pub fn path_of(&self, key: &ObjectKey) -> PathBuf {
         let mut p = self.root.clone();
@@ -83,7 +103,7 @@ impl LakeSink for LocalDirSink {
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await.map_err(err)?;
         }
-        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        let tmp = self.temporary_path(&path);
         tokio::fs::write(&tmp, body).await.map_err(err)?;
         tokio::fs::rename(&tmp, &path).await.map_err(err)
     }
@@ -213,15 +233,23 @@ mod tests {
 
     #[tokio::test]
     async fn writes_mirror_the_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let sink = LocalDirSink::new(dir.path());
         let b = BatchId { source: "s".into(), first_sequence: "1".into(), last_sequence: "2".into() };
         let key = ObjectKey::rows("changes", "2026-11-01", &b);
-        sink.put(&key, b"one").await.unwrap();
-        sink.put(&key, b"two").await.unwrap();
-        let p = dir.path().join("changes/dt=2026-11-01/s_1_2.tsv.gz");
-        assert_eq!(std::fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+        // Through the async trait and on the calling thread: the same file, replaced whole.
+        for now in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let sink = LocalDirSink::new(dir.path());
+            for body in [&b"one"[..], b"two"] {
+                match now {
+                    false => sink.put(&key, body).await.unwrap(),
+                    true => sink.put_now(&key, body).unwrap(),
+                }
+            }
+            let p = dir.path().join("changes/dt=2026-11-01/s_1_2.tsv.gz");
+            assert_eq!(std::fs::read(&p).unwrap(), b"two");
+            let names: Vec<_> =
+                std::fs::read_dir(p.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(names.len(), 1, "no temporary file left behind: {names:?}");
+        }
     }
 }

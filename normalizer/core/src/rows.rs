@@ -125,11 +125,19 @@ pub struct AttributeRow<'a> {
 impl AttributeRow<'_> {
     /// Appends the row: `common` (the record's encoded [`CommonColumns`]), then its columns.
     pub fn write(&self, common: &[u8], out: &mut Vec<u8>) {
+        // Room for the whole row when nothing needs an escape: one growth check, not one per
+        // field.
+        out.reserve(common.len() + self.path.len() + self.value.map_or(0, str::len) + 32);
         out.extend_from_slice(common);
         push_delimiter(out);
         push_field(out, self.path);
         push_delimiter(out);
-        push_field(out, self.type_name);
+        // A DynamoDB type descriptor (capital letters) needs no escape.
+        if self.type_name.bytes().all(|b| b.is_ascii_uppercase()) {
+            out.extend_from_slice(self.type_name.as_bytes());
+        } else {
+            push_field(out, self.type_name);
+        }
         push_delimiter(out);
         push_opt(out, self.value);
         push_delimiter(out);
@@ -435,6 +443,15 @@ mod tests {
         .write(&common, &mut row);
         let c = cells_with(BuiltInTable::Attributes, true, &row);
         assert_eq!((get(&c, "value"), get(&c, "entity")), (Some("v"), Some("audit")));
+        assert_eq!(get(&c, "type"), Some("S"));
+        // A type that is not a descriptor (no row holds one) is still a field like any other.
+        for type_name in ["SS", "x\ty", "back\\slash", ""] {
+            let mut row = Vec::new();
+            AttributeRow { path: "a", type_name, value: None, changed: Some(true), entity: EntityColumn::Absent }
+                .write(&common, &mut row);
+            let c = cells_with(BuiltInTable::Attributes, false, &row);
+            assert_eq!((get(&c, "type"), get(&c, "changed")), (Some(type_name), Some("true")));
+        }
         assert_eq!(BuiltInTable::Rejects.item_schema(true), BuiltInTable::Rejects.schema());
     }
 }

@@ -7,13 +7,13 @@
 //! same checks.
 //!
 //! It decides nothing about input it does not expect. Whatever it does not read as serde
-//! would (a key or a value of another shape, an escape, a duplicate field, a bad number, a
-//! control character) makes it give up, and serde reads that part: the whole event when
-//! nothing was read yet ([`for_each_record`] returns `None`), otherwise the one record
-//! ([`super::decode_record`] on its raw text, whose extent serde finds). Strings with escapes,
-//! and the two numbers of a record, are handed to serde_json itself, so that every value is
-//! the one serde makes. The tests compare both readers on every fixture, on generated events
-//! and on malformed ones.
+//! would (a key or a value of another shape, a duplicate field, a bad number or base64, a
+//! control character, a value nested past [`MAX_DEPTH`]) makes it give up, and serde reads
+//! that part: the whole event when nothing was read yet ([`for_each_record`] returns
+//! `None`), otherwise the one record ([`super::decode_record`] on its raw text, whose extent
+//! serde finds). Strings with escapes, and the two numbers of a record, are handed to
+//! serde_json itself, so that every value is the one serde makes. The tests compare both
+//! readers on every fixture, on generated events and on malformed ones.
 
 use std::borrow::Cow;
 

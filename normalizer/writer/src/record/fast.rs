@@ -474,6 +474,15 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// The head of an event up to its list: `{"Records":`.
+    fn records_key(&mut self) -> Fast<()> {
+        self.eat(b'{')?;
+        if self.string()?.as_str() != "Records" {
+            return Err(GiveUp);
+        }
+        self.eat(b':')
+    }
+
     /// Whether only whitespace is left.
     fn at_end(&mut self) -> bool {
         self.peek().is_none()
@@ -500,14 +509,7 @@ pub(super) fn for_each_record<'a>(
     f: &mut impl FnMut(usize, StreamRecord<'a>),
 ) -> Option<Result<usize, RecordError>> {
     let mut r = Reader::new(event_json);
-    let start = (|| {
-        r.eat(b'{')?;
-        if r.string()?.as_str() != "Records" {
-            return Err(GiveUp);
-        }
-        r.eat(b':')?;
-        r.open(b'[', b']')
-    })();
+    let start = r.records_key().and_then(|()| r.open(b'[', b']'));
     let Ok(any) = start else { return None };
     Some(records(&mut r, any, f))
 }
@@ -557,15 +559,7 @@ fn records<'a>(
 /// when it says no, only serde can tell.
 pub(super) fn is_event(event_json: &str) -> bool {
     let mut r = Reader::new(event_json);
-    let read = (|| {
-        r.eat(b'{')?;
-        if r.string()?.as_str() != "Records" {
-            return Err(GiveUp);
-        }
-        r.eat(b':')?;
-        r.elements(Reader::any)?;
-        r.eat(b'}')
-    })();
+    let read = r.records_key().and_then(|()| r.elements(Reader::any)).and_then(|_| r.eat(b'}'));
     read.is_ok() && r.at_end()
 }
 
@@ -627,7 +621,7 @@ mod tests {
     fn fast_alone(event: &str) -> bool {
         let mut records = Vec::new();
         let mut r = Reader::new(event);
-        let head = r.eat(b'{').and_then(|()| r.string()).and_then(|_| r.eat(b':')).and_then(|()| r.open(b'[', b']'));
+        let head = r.records_key().and_then(|()| r.open(b'[', b']'));
         let Ok(mut more) = head else { return false };
         while more {
             let Ok(wire) = r.record() else { return false };

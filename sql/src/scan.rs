@@ -20,7 +20,9 @@
 //! fields are stepped over), each cell parsed from its text straight into its Arrow type by
 //! the column parsers of [`crate::columns`]. A row whose cells fail a filter the scan can test
 //! on its text ([`crate::prefilter`]: equalities, IN lists and "does not contain" on a text
-//! column) is dropped before it becomes Arrow; DataFusion applies those filters again.
+//! column) is dropped before any of its cells is decoded ([`ddb_lake_core::rowfmt::fields_pass`]:
+//! only the fields up to the last one tested are stepped through); DataFusion applies those
+//! filters again.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -43,7 +45,7 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
-use ddb_lake_core::rowfmt::{DecodeError, SerdeCells};
+use ddb_lake_core::rowfmt::{fields_pass, DecodeError, SerdeCells};
 use ddb_lake_glue_schema::definition::TableDefinition;
 use flate2::read::MultiGzDecoder;
 
@@ -493,23 +495,34 @@ fn read_object(
     // Only the stored columns the query reads are decoded; `dt` comes from the folder.
     let kept: Vec<usize> = columns.iter().copied().filter(|&c| c < stored).collect();
     let mut cells = SerdeCells::new(&kept);
-    // Each test with the place its column has among the kept ones (a test on a column the
-    // query does not read is left to DataFusion).
-    let tests: Vec<(usize, &RowTest)> =
-        tests.iter().filter_map(|t| Some((kept.iter().position(|&c| c == t.column)?, t))).collect();
+    // The columns the tests are on, in order, each with its tests (whether the query reads
+    // the column or not).
+    let mut tested: Vec<(usize, Vec<&RowTest>)> = Vec::new();
+    for test in tests {
+        match tested.iter_mut().find(|(column, _)| *column == test.column) {
+            Some((_, same)) => same.push(test),
+            None => tested.push((test.column, vec![test])),
+        }
+    }
+    tested.sort_by_key(|(column, _)| *column);
+    let tested_fields: Vec<usize> = tested.iter().map(|(column, _)| *column).collect();
+    let mut scratch = Vec::new();
     let mut header = true;
-    // One line (without its LF) into `cells`, a batch sent when full; `false` when `send`
-    // wants no more.
+    // One line (without its LF) into `cells` when its cells pass the tests, a batch sent when
+    // full; `false` when `send` wants no more.
     let mut row = |line: &[u8]| -> datafusion::error::Result<bool> {
         // skip.header.line.count = 1; empty lines hold no row.
         if std::mem::take(&mut header) || line.is_empty() {
             return Ok(true);
         }
-        cells.push_line(line).map_err(|e| undecodable(file, e))?;
-        if !tests.iter().all(|(slot, test)| test.passes(cells.last_cell(*slot))) {
-            cells.pop_row();
+        // A row the tests drop is not decoded further.
+        let passes = |place: usize, cell: Option<&[u8]>| tested[place].1.iter().all(|t| t.passes(cell));
+        if !tested.is_empty()
+            && !fields_pass(line, &tested_fields, &mut scratch, passes).map_err(|e| undecodable(file, e))?
+        {
             return Ok(true);
         }
+        cells.push_line(line).map_err(|e| undecodable(file, e))?;
         if cells.rows() == batch_size {
             if !send(batch(&cells, schema, columns, stored, file)?) {
                 return Ok(false);
@@ -676,8 +689,9 @@ mod tests {
         use crate::prefilter::{CellTest, RowTest};
         use datafusion::arrow::array::AsArray;
         let dir = tempfile::tempdir().unwrap();
-        // path without "[" and value "a" or "b<TAB>c" (escaped in the object); a NULL path
-        // fails; event_name (not read) is not tested.
+        // path without "[", value "a" or "b<TAB>c" (escaped in the object) and event_name
+        // MODIFY or INSERT (a column the query does not read: tested all the same); a NULL
+        // path fails.
         let body = b"event_name\tpath\tvalue\nMODIFY\tx[0]\ta\nMODIFY\tx\ta\nREMOVE\tx\tb\\\tc\nMODIFY\t\\N\ta\n\
                      MODIFY\ty\tz\nINSERT\tw\tb\\\tc\nMODIFY\tv\tb\tc\n";
         let path = gzip(dir.path(), "filtered.tsv.gz", body);
@@ -688,6 +702,7 @@ mod tests {
         let tests = [
             RowTest { column: 1, test: CellTest::Lacks(b"[".to_vec()) },
             RowTest { column: 2, test: CellTest::OneOf(vec![b"a".to_vec(), b"b\tc".to_vec()]) },
+            RowTest { column: 0, test: CellTest::OneOf(vec![b"MODIFY".to_vec(), b"INSERT".to_vec()]) },
         ];
         let bytes = std::fs::metadata(&path).unwrap().len();
         let file = LakeFile { dt: "2026-11-01".into(), path, bytes };
@@ -703,7 +718,7 @@ mod tests {
         assert!(read_object(&file, &scan, &ReadCounters::default(), &mut send).unwrap());
         let row = |p: &str, v: &str| (p.to_owned(), v.to_owned());
         // The last line has an unescaped TAB: its value is "b" (a fourth field follows).
-        assert_eq!(rows, vec![row("x", "a"), row("x", "b\tc"), row("w", "b\tc")]);
+        assert_eq!(rows, vec![row("x", "a"), row("w", "b\tc")]);
     }
 
     #[test]

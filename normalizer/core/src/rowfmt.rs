@@ -408,21 +408,6 @@ impl SerdeCells {
         }
     }
 
-    /// The last row's cell of the kept column `slot` (`None` for NULL, or when there is no
-    /// row).
-    pub fn last_cell(&self, slot: usize) -> Option<&[u8]> {
-        let column = &self.columns[slot];
-        let (start, end) = (*column.cells.last()?)?;
-        Some(&column.text[start..end])
-    }
-
-    /// Takes back the last row (its cells and their text).
-    pub fn pop_row(&mut self) {
-        let Some(last) = self.rows.checked_sub(1) else { return };
-        self.truncate_rows(last);
-        self.rows = last;
-    }
-
     /// Rows decoded since the last [`SerdeCells::clear`].
     pub fn rows(&self) -> usize {
         self.rows
@@ -459,6 +444,72 @@ impl SerdeCells {
         }
         self.rows = 0;
     }
+}
+
+/// Where the field that starts at `start` of `line` ends (its delimiter, or the line's end),
+/// and whether it holds an escape.
+fn field_end(line: &[u8], start: usize) -> Result<(usize, bool), DecodeError> {
+    let (mut i, mut escaped) = (start, false);
+    while let Some(at) = memchr::memchr2(FIELD_DELIMITER, ESCAPE, &line[i..]) {
+        i += at;
+        if line[i] == FIELD_DELIMITER {
+            return Ok((i, escaped));
+        }
+        if i + 1 == line.len() {
+            return Err(DecodeError::DanglingEscape);
+        }
+        escaped = true;
+        i += 2;
+    }
+    Ok((line.len(), escaped))
+}
+
+/// Whether the cells of `line` (without its LF) at the positions `fields` (ascending, each
+/// once) all pass `test`, which gets a field's place in `fields` and its cell decoded as
+/// [`SerdeCells`] decodes it (`None` for NULL and for a missing trailing field); it stops at
+/// the first that fails. A cell with an escape is decoded into `scratch`. Nothing past the
+/// last field tested is read, and the cells are not checked to be UTF-8: a reader tests its
+/// filters with this before it decodes a line, so a line they drop costs only the search for
+/// its first delimiters. `Err` when a field read ends inside an escape sequence.
+pub fn fields_pass(
+    line: &[u8],
+    fields: &[usize],
+    scratch: &mut Vec<u8>,
+    mut test: impl FnMut(usize, Option<&[u8]>) -> bool,
+) -> Result<bool, DecodeError> {
+    let (mut field, mut start, mut ended) = (0, 0, false);
+    for (place, &wanted) in fields.iter().enumerate() {
+        let cell = loop {
+            if ended {
+                break None;
+            }
+            let (end, escaped) = field_end(line, start)?;
+            let (this, raw) = (field, &line[start..end]);
+            field += 1;
+            ended = end == line.len();
+            start = end + 1;
+            if this < wanted {
+                continue;
+            }
+            if raw == NULL_MARKER {
+                break None;
+            }
+            if !escaped {
+                break Some(raw);
+            }
+            scratch.clear();
+            let mut bytes = raw.iter();
+            while let Some(&b) = bytes.next() {
+                // `field_end` saw every escape followed by a byte.
+                scratch.push(if b == ESCAPE { bytes.next().copied().unwrap_or(b) } else { b });
+            }
+            break Some(scratch.as_slice());
+        };
+        if !test(place, cell) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Decodes a whole object body (already gunzipped): the header and the rows.
@@ -642,26 +693,48 @@ mod tests {
         assert_eq!((cells.rows(), cells.columns()[0].len()), (0, 0));
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        /// The cells a filter is tested on are the cells the line decodes to, whatever their
+        /// escapes, NULLs and missing trailing fields; the test stops at the first that fails.
+        #[test]
+        fn tested_cells_are_the_decoded_cells(
+            values in proptest::collection::vec(value(), 1..7),
+            fields in proptest::collection::btree_set(0usize..8, 0..5),
+            fail_at in proptest::option::of(0usize..5),
+        ) {
+            let fields: Vec<usize> = fields.into_iter().collect();
+            let mut out = Vec::new();
+            push_row(&mut out, values.iter().map(|v| v.as_deref()));
+            let line = &out[..out.len() - 1];
+            let whole = decode_line_as_serde(line).unwrap();
+            let mut seen = Vec::new();
+            let mut scratch = Vec::new();
+            let passed = fields_pass(line, &fields, &mut scratch, |place, cell| {
+                seen.push((place, cell.map(|c| String::from_utf8(c.to_vec()).unwrap())));
+                Some(place) != fail_at
+            })
+            .unwrap();
+            let tested = fail_at.map_or(fields.len(), |f| (f + 1).min(fields.len()));
+            let want: Vec<(usize, Option<String>)> =
+                fields.iter().take(tested).enumerate().map(|(p, f)| (p, whole.get(*f).cloned().flatten())).collect();
+            prop_assert_eq!(seen, want);
+            prop_assert_eq!(passed, fail_at.is_none_or(|f| f >= fields.len()));
+        }
+    }
+
     #[test]
-    fn the_last_row_can_be_read_and_taken_back() {
-        let mut cells = SerdeCells::new(&[0, 2]);
-        assert_eq!(cells.last_cell(0), None);
-        cells.pop_row();
-        assert_eq!(cells.rows(), 0, "nothing to take back");
-        cells.push_line(b"a\tb\tc\\\t").unwrap();
-        cells.push_line(b"x\ty\t\\N").unwrap();
-        assert_eq!((cells.last_cell(0), cells.last_cell(1)), (Some(&b"x"[..]), None));
-        cells.pop_row();
-        assert_eq!((cells.last_cell(0), cells.last_cell(1)), (Some(&b"a"[..]), Some(&b"c\t"[..])));
-        cells.push_line(b"only").unwrap();
-        cells.pop_row();
-        cells.push_line(b"m\tn\to").unwrap();
-        assert_eq!(cells.rows(), 2);
-        let columns = cells.columns();
-        assert_eq!(columns[0], [Some("a"), Some("m")]);
-        assert_eq!(columns[1], [Some("c\t"), Some("o")]);
-        // The rows taken back left no text behind.
-        assert_eq!(cells.column_bytes(0).0, b"am");
-        assert_eq!(cells.column_bytes(1).0, b"c\to");
+    fn tested_fields_need_not_be_utf8_and_a_dangling_escape_is_an_error() {
+        let mut scratch = Vec::new();
+        let mut cells = Vec::new();
+        let mut record = |_: usize, c: Option<&[u8]>| {
+            cells.push(c.map(<[u8]>::to_vec));
+            true
+        };
+        // Field 1 is not UTF-8 and the last field ends in a lone escape: neither is read.
+        assert_eq!(fields_pass(b"a\\\\b\\\tc\t\xff\tz\t\\N\tq\\", &[0, 2], &mut scratch, &mut record), Ok(true));
+        assert_eq!(cells, [Some(b"a\\b\tc".to_vec()), Some(b"z".to_vec())]);
+        assert_eq!(fields_pass(b"a\tb\\", &[1], &mut scratch, |_, _| true), Err(DecodeError::DanglingEscape));
+        assert_eq!(fields_pass(b"a\t\\N", &[1, 3], &mut scratch, |_, c| c.is_none()), Ok(true));
     }
 }

@@ -635,6 +635,45 @@ async fn a_dated_question_reads_only_its_days() {
     assert_eq!(after - before, objects_of("changes", None));
 }
 
+/// The filters the scan tests on a line's text are exact: DataFusion leaves them to the scan,
+/// which tests them whether the query reads their columns or not, and the answer is the one
+/// DataFusion gives when it evaluates the same conditions itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_the_scan_tests_are_applied_by_the_scan_alone() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    // path and type are not read: only tested.
+    let pushed = "SELECT item_key, value FROM attributes \
+                  WHERE strpos(path, '[') = 0 AND type IN ('S', 'N', 'BOOL') AND event_name = 'MODIFY'";
+    // The same conditions in shapes the scan does not test (DataFusion evaluates them).
+    let evaluated = "SELECT item_key, value FROM attributes \
+                     WHERE strpos(path, '[') + 0 = 0 AND concat(type, '') IN ('S', 'N', 'BOOL') \
+                     AND concat(event_name, '') = 'MODIFY'";
+    let sorted = |a: &Answer| {
+        let mut rows = raw(a);
+        rows.sort();
+        rows
+    };
+    let got = sorted(&lake.query(pushed).await.unwrap());
+    let want = sorted(&lake.query(evaluated).await.unwrap());
+    let all = lake.query("SELECT count(*) FROM attributes").await.unwrap();
+    let all: usize = all.rows[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(!want.is_empty() && want.len() < all, "{} of {all} rows", want.len());
+    assert_eq!(got, want);
+
+    // No FilterExec is left of the pushed conditions; the other query keeps its own.
+    let physical = |q: &str| {
+        let lake = &lake;
+        let q = q.to_owned();
+        async move { plan_text(&lake.query(&format!("EXPLAIN {q}")).await.unwrap(), "physical_plan") }
+    };
+    let plan = physical(pushed).await;
+    assert!(!plan.contains("FilterExec"), "{plan}");
+    let plan = physical(evaluated).await;
+    assert!(plan.contains("FilterExec"), "{plan}");
+}
+
 /// The `logical_plan` or `physical_plan` text of an EXPLAIN answer.
 fn plan_text(explained: &Answer, kind: &str) -> String {
     explained.rows.iter().find(|r| r[0].as_deref() == Some(kind)).unwrap()[1].clone().unwrap()

@@ -4,11 +4,14 @@
 //! shapes of the canned questions' filters, such as popular_settings' `strpos(path, '[') = 0
 //! AND type IN ('S', 'N', 'BOOL')`.
 //!
-//! The scan tells DataFusion these filters are inexact: DataFusion still applies each one to
-//! the rows the scan hands on. So the scan only has to be sure of what it drops: a row whose
-//! cell fails a test makes the filter false or NULL, and a WHERE keeps only rows that make it
-//! true. A NULL cell fails every test (`NULL = 'x'`, `NULL IN (…)` and `strpos(NULL, 'x') = 0`
-//! are NULL).
+//! The scan tells DataFusion these filters are exact: it tests every row it hands on, on the
+//! column's cell whether the query reads that column or not, and DataFusion does not apply
+//! them again. So a test must hold for exactly the rows whose filter is true: a row whose cell
+//! fails it makes the filter false or NULL (a WHERE keeps only rows that make it true), and a
+//! row whose cell passes makes it true. The cell is the decoded text the column's value is
+//! made of; equality is byte for byte, as DataFusion compares strings; for valid UTF-8, a
+//! byte match of a text is a match of its characters, which is what `strpos` finds. A NULL
+//! cell fails every test (`NULL = 'x'`, `NULL IN (…)` and `strpos(NULL, 'x') = 0` are NULL).
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::common::ScalarValue;

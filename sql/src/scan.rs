@@ -21,8 +21,8 @@
 //! the column parsers of [`crate::columns`]. A row whose cells fail a filter the scan can test
 //! on its text ([`crate::prefilter`]: equalities, IN lists and "does not contain" on a text
 //! column) is dropped before any of its cells is decoded ([`ddb_lake_core::rowfmt::fields_pass`]:
-//! only the fields up to the last one tested are stepped through); DataFusion applies those
-//! filters again.
+//! only the fields up to the last one tested are stepped through); the scan tells DataFusion
+//! those filters are exact, so it does not apply them again.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -282,8 +282,13 @@ impl TableProvider for LakeTable {
         Ok(filters
             .iter()
             .map(|f| {
-                // Inexact: DataFusion applies the filter to the rows the scan hands on too.
-                if is_dt_filter(f) || RowTest::from_filter(f, &self.schema, self.stored).is_some() {
+                if RowTest::from_filter(f, &self.schema, self.stored).is_some() {
+                    // Every row the scan hands on passed the test (crate::prefilter), whether
+                    // the query reads its column or not: DataFusion need not apply it again.
+                    TableProviderFilterPushDown::Exact
+                } else if is_dt_filter(f) {
+                    // Inexact: the scan only leaves out days; DataFusion applies the filter to
+                    // the rows too.
                     TableProviderFilterPushDown::Inexact
                 } else {
                     TableProviderFilterPushDown::Unsupported

@@ -674,6 +674,21 @@ async fn filters_the_scan_tests_are_applied_by_the_scan_alone() {
     assert!(plan.contains("FilterExec"), "{plan}");
 }
 
+/// The live views' `entity` of a spec without `[[entities]]` is NULL in every row (it is
+/// written as an expression, not a literal: views.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_entities_the_live_views_entity_is_null() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    assert!(spec.entities.is_empty());
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    for view in ["live_attributes", "live_changes"] {
+        let q = format!("SELECT count(*), count(entity), count(*) FILTER (WHERE entity IS NULL) FROM {view}");
+        let counts = raw(&lake.query(&q).await.unwrap());
+        assert!(counts[0][0] != "0" && counts[0][1] == "0" && counts[0][2] == counts[0][0], "{view}: {counts:?}");
+    }
+}
+
 /// The `logical_plan` or `physical_plan` text of an EXPLAIN answer.
 fn plan_text(explained: &Answer, kind: &str) -> String {
     explained.rows.iter().find(|r| r[0].as_deref() == Some(kind)).unwrap()[1].clone().unwrap()

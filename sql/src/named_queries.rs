@@ -31,7 +31,7 @@ pub use crate::views::GENERATED_SOURCE;
 pub const GENERATED_VERSION: u32 = 3;
 
 /// Version of the generated `history_<table>` and `live_<table>` views.
-pub const COMPACTION_VIEWS_VERSION: u32 = 2;
+pub const COMPACTION_VIEWS_VERSION: u32 = 3;
 
 /// One view or question, as Athena should get it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -354,7 +354,7 @@ describe('catalog and queries', () => {
       generated.sort(),
       [
         ...declared.map((t) => `current_${t} v3`),
-        ...compacted.flatMap((t) => [`history_${t} v2`, `live_${t} v2`]),
+        ...compacted.flatMap((t) => [`history_${t} v3`, `live_${t} v3`]),
       ].sort(),
     );
   });

@@ -333,53 +333,41 @@ impl SerdeCells {
     /// field that is not kept never has to be UTF-8.
     pub fn push_line(&mut self, line: &[u8]) -> Result<(), DecodeError> {
         let check_cells = std::str::from_utf8(line).is_err();
-        let mut field = 0;
-        let mut i = 0;
-        let mut kept = 0;
+        let (mut field, mut start, mut kept) = (0, 0, 0);
         loop {
-            let slot = self.slots.get(field).copied().flatten();
-            let start = i;
-            let text_start = slot.map_or(0, |s| self.columns[s].text.len());
-            while i < line.len() && line[i] != FIELD_DELIMITER {
-                let run = memchr::memchr2(FIELD_DELIMITER, ESCAPE, &line[i..]).unwrap_or(line.len() - i);
-                if let Some(s) = slot {
-                    self.columns[s].text.extend_from_slice(&line[i..i + run]);
-                }
-                i += run;
-                if i < line.len() && line[i] == ESCAPE {
-                    let Some(&escaped) = line.get(i + 1) else {
-                        if let Some(s) = slot {
-                            self.columns[s].text.truncate(text_start);
-                        }
-                        self.drop_row_cells(kept);
-                        return Err(DecodeError::DanglingEscape);
-                    };
-                    if let Some(s) = slot {
-                        self.columns[s].text.push(escaped);
-                    }
-                    i += 2;
-                }
-            }
-            if let Some(s) = slot {
-                let column = &mut self.columns[s];
-                let cell = if &line[start..i] == NULL_MARKER {
-                    column.text.truncate(text_start);
-                    None
-                } else if check_cells && std::str::from_utf8(&column.text[text_start..]).is_err() {
-                    column.text.truncate(text_start);
+            let (end, escaped) = match field_end(line, start) {
+                Ok(found) => found,
+                Err(e) => {
                     self.drop_row_cells(kept);
-                    return Err(DecodeError::NotUtf8(field));
+                    return Err(e);
+                }
+            };
+            if let Some(s) = self.slots.get(field).copied().flatten() {
+                let raw = &line[start..end];
+                let column = &mut self.columns[s];
+                let text_start = column.text.len();
+                let cell = if raw == NULL_MARKER {
+                    None
                 } else {
+                    match escaped {
+                        true => unescape_into(raw, &mut column.text),
+                        false => column.text.extend_from_slice(raw),
+                    }
+                    if check_cells && std::str::from_utf8(&column.text[text_start..]).is_err() {
+                        column.text.truncate(text_start);
+                        self.drop_row_cells(kept);
+                        return Err(DecodeError::NotUtf8(field));
+                    }
                     Some((text_start, column.text.len()))
                 };
                 column.cells.push(cell);
                 kept += 1;
             }
             field += 1;
-            if i == line.len() {
+            if end == line.len() {
                 break;
             }
-            i += 1;
+            start = end + 1;
         }
         for column in &mut self.columns {
             if column.field >= field {
@@ -447,7 +435,8 @@ impl SerdeCells {
 }
 
 /// Where the field that starts at `start` of `line` ends (its delimiter, or the line's end),
-/// and whether it holds an escape.
+/// and whether it holds an escape: the one splitter of [`SerdeCells::push_line`] and
+/// [`fields_pass`].
 fn field_end(line: &[u8], start: usize) -> Result<(usize, bool), DecodeError> {
     let (mut i, mut escaped) = (start, false);
     while let Some(at) = memchr::memchr2(FIELD_DELIMITER, ESCAPE, &line[i..]) {
@@ -462,6 +451,18 @@ fn field_end(line: &[u8], start: usize) -> Result<(usize, bool), DecodeError> {
         i += 2;
     }
     Ok((line.len(), escaped))
+}
+
+/// Appends the field `raw` without its escapes: each escape byte dropped, the byte after it
+/// kept ([`field_end`] found none at the end).
+fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(ESCAPE, rest) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(rest.get(at + 1..at + 2).unwrap_or_default());
+        rest = rest.get(at + 2..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
 }
 
 /// Whether the cells of `line` (without its LF) at the positions `fields` (ascending, each
@@ -498,11 +499,7 @@ pub fn fields_pass(
                 break Some(raw);
             }
             scratch.clear();
-            let mut bytes = raw.iter();
-            while let Some(&b) = bytes.next() {
-                // `field_end` saw every escape followed by a byte.
-                scratch.push(if b == ESCAPE { bytes.next().copied().unwrap_or(b) } else { b });
-            }
+            unescape_into(raw, scratch);
             break Some(scratch.as_slice());
         };
         if !test(place, cell) {

@@ -23,6 +23,12 @@
 //! column) is dropped before any of its cells is decoded ([`ddb_lake_core::rowfmt::fields_pass`]:
 //! only the fields up to the last one tested are stepped through); the scan tells DataFusion
 //! those filters are exact, so it does not apply them again.
+//!
+//! A filter that another operator fills in while the query runs (a join's dynamic filter: the
+//! keys of its build side, such as `current_items` under every current view) reaches the scan
+//! too ([`LakeScanExec`]). It is tested on the rows that passed those tests, one buffer of
+//! text at a time, with only the columns it reads decoded; a row it leaves out is not decoded
+//! further (EXPLAIN ANALYZE counts them: `dynamic_filtered_rows`).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -31,17 +37,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use datafusion::arrow::array::new_null_array;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use datafusion::arrow::compute::kernels::boolean::and;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::config::ConfigOptions;
 use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{Column, DFSchema, DataFusionError, Statistics};
 use datafusion::datasource::TableType;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::utils::collect_columns;
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr_common::physical_expr::{snapshot_physical_expr, snapshot_physical_expr_opt};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterPushdownPhase, FilterPushdownPropagation, PushedDown,
+};
+use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchReceiverStreamBuilder;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties, StatisticsArgs};
@@ -73,6 +89,9 @@ impl<R: std::io::Read> std::io::Read for Counted<R> {
         Ok(n)
     }
 }
+
+/// The scan's metric of the rows its dynamic filters left out (EXPLAIN ANALYZE shows it).
+const DYNAMIC_FILTERED_ROWS: &str = "dynamic_filtered_rows";
 
 /// Batches a partition may have decoded ahead of the query.
 const BATCHES_AHEAD: usize = 2;
@@ -326,22 +345,26 @@ impl TableProvider for LakeTable {
         let objects = parts.iter().map(|(_, files)| files.len()).sum();
         let tests: Arc<[RowTest]> =
             filters.iter().filter_map(|f| RowTest::from_filter(f, &self.schema, self.stored)).collect();
-        let partitions: Vec<Arc<dyn PartitionStream>> = parts
+        let metrics = ExecutionPlanMetricsSet::new();
+        let partitions: Vec<ObjectsPartition> = parts
             .into_iter()
-            .map(|(_, mut files)| {
+            .enumerate()
+            .map(|(partition, (_, mut files))| {
                 files.sort_by(|a, b| a.path.cmp(&b.path));
-                Arc::new(ObjectsPartition {
+                ObjectsPartition {
+                    partition,
+                    metrics: metrics.clone(),
                     schema: schema.clone(),
                     columns: columns.clone(),
                     stored: self.stored,
                     files,
                     read: self.read.clone(),
                     tests: tests.clone(),
-                }) as Arc<dyn PartitionStream>
+                    runtime: Arc::new([]),
+                }
             })
             .collect();
-        let inner = StreamingTableExec::try_new(schema, partitions, None, Vec::new(), false, limit)?;
-        Ok(Arc::new(LakeScanExec { inner: Arc::new(inner), objects, statistics }))
+        Ok(Arc::new(LakeScanExec::new(schema, partitions, limit, objects, Arc::new(statistics), metrics)?))
     }
 }
 
@@ -357,16 +380,52 @@ struct LakeStatistics {
 /// planner build a join's hash table on its smaller side (`current_items`, not all of
 /// `attributes`) and hold the one row of `latest_snapshot` rather than all of `changes`
 /// where it joins without keys; without them it keeps the join's first side, whatever its size.
+///
+/// A filter that a join or a TopK fills in while the query runs (a dynamic filter: the keys of
+/// a join's build side, once it is built) is handed to the scan, which tests it on the rows
+/// that passed the [`RowTest`]s, decoding only the columns it reads, and decodes the rest of
+/// a row only when it passes. The scan says it does not apply such a filter (the join still
+/// matches every row it gets): it only leaves out rows that could not match.
 #[derive(Debug)]
 struct LakeScanExec {
     inner: Arc<StreamingTableExec>,
+    /// What `inner` reads, kept to build it again with the filters pushed down at run time.
+    partitions: Vec<ObjectsPartition>,
+    limit: Option<usize>,
     objects: usize,
-    statistics: LakeStatistics,
+    statistics: Arc<LakeStatistics>,
+    /// Rows the dynamic filters left out (`dynamic_filtered_rows`, per partition).
+    metrics: ExecutionPlanMetricsSet,
+}
+
+impl LakeScanExec {
+    fn new(
+        schema: SchemaRef,
+        partitions: Vec<ObjectsPartition>,
+        limit: Option<usize>,
+        objects: usize,
+        statistics: Arc<LakeStatistics>,
+        metrics: ExecutionPlanMetricsSet,
+    ) -> datafusion::error::Result<Self> {
+        let streams = partitions.iter().map(|p| Arc::new(p.clone()) as Arc<dyn PartitionStream>).collect();
+        let inner = StreamingTableExec::try_new(schema, streams, None, Vec::new(), false, limit)?;
+        Ok(LakeScanExec { inner: Arc::new(inner), partitions, limit, objects, statistics, metrics })
+    }
+
+    /// The filters tested at run time (the same in every partition).
+    fn runtime(&self) -> &[Arc<dyn PhysicalExpr>] {
+        self.partitions.first().map_or(&[], |p| &p.runtime)
+    }
 }
 
 impl DisplayAs for LakeScanExec {
     fn fmt_as(&self, t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         write!(f, "LakeScanExec: objects={}, ", self.objects)?;
+        let runtime = self.runtime();
+        if !runtime.is_empty() {
+            let shown: Vec<String> = runtime.iter().map(|r| r.to_string()).collect();
+            write!(f, "runtime_filters=[{}], ", shown.join(", "))?;
+        }
         self.inner.fmt_as(t, f)
     }
 }
@@ -384,7 +443,55 @@ impl ExecutionPlan for LakeScanExec {
         &self,
         f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> datafusion::error::Result<TreeNodeRecursion>,
     ) -> datafusion::error::Result<TreeNodeRecursion> {
-        self.inner.apply_expressions(f)
+        // The runtime filters too: a join fills in its dynamic filter only when a node of its
+        // probe side holds it.
+        if self.inner.apply_expressions(f)? == TreeNodeRecursion::Stop {
+            return Ok(TreeNodeRecursion::Stop);
+        }
+        for filter in self.runtime() {
+            if f(filter)? == TreeNodeRecursion::Stop {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> datafusion::error::Result<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        let offered: Vec<Arc<dyn PhysicalExpr>> =
+            child_pushdown_result.parent_filters.into_iter().map(|f| f.filter).collect();
+        // Never "pushed down": the node above still applies each filter. The scan takes the
+        // dynamic ones (filled in while the query runs) to leave out rows early; a static
+        // filter is one its node applies to the rows anyway.
+        let no = vec![PushedDown::No; offered.len()];
+        let dynamic: Vec<Arc<dyn PhysicalExpr>> = offered
+            .into_iter()
+            .filter(|f| phase == FilterPushdownPhase::Post && is_dynamic(f))
+            .filter(|f| !self.runtime().iter().any(|held| held.as_ref() == f.as_ref()))
+            .collect();
+        if dynamic.is_empty() {
+            return Ok(FilterPushdownPropagation::with_parent_pushdown_result(no));
+        }
+        let runtime: Arc<[Arc<dyn PhysicalExpr>]> = self.runtime().iter().cloned().chain(dynamic).collect();
+        let metrics = ExecutionPlanMetricsSet::new();
+        let partitions = self
+            .partitions
+            .iter()
+            .map(|p| ObjectsPartition { runtime: runtime.clone(), metrics: metrics.clone(), ..p.clone() })
+            .collect();
+        let updated = LakeScanExec::new(
+            self.inner.schema(),
+            partitions,
+            self.limit,
+            self.objects,
+            self.statistics.clone(),
+            metrics,
+        )?;
+        Ok(FilterPushdownPropagation::with_parent_pushdown_result(no).with_updated_node(Arc::new(updated)))
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
@@ -410,8 +517,8 @@ impl ExecutionPlan for LakeScanExec {
         self.inner.execute(partition, context)
     }
 
-    fn metrics(&self) -> Option<datafusion::physical_plan::metrics::MetricsSet> {
-        self.inner.metrics()
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 
     fn statistics_from_inputs(
@@ -427,8 +534,11 @@ impl ExecutionPlan for LakeScanExec {
 }
 
 /// Some objects of a table, read in turn.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct ObjectsPartition {
+    /// Its place among the scan's partitions (for its metrics).
+    partition: usize,
+    metrics: ExecutionPlanMetricsSet,
     /// The projected schema.
     schema: SchemaRef,
     /// The table's columns to produce, by position (`stored` is `dt`).
@@ -438,6 +548,13 @@ struct ObjectsPartition {
     read: Arc<ReadCounters>,
     /// What a row's cells must pass to be kept ([`crate::prefilter`]).
     tests: Arc<[RowTest]>,
+    /// Dynamic filters on the projected columns, tested on the rows that pass `tests`.
+    runtime: Arc<[Arc<dyn PhysicalExpr>]>,
+}
+
+/// Whether `filter` holds a dynamic filter (one its producer fills in while the query runs).
+fn is_dynamic(filter: &Arc<dyn PhysicalExpr>) -> bool {
+    snapshot_physical_expr_opt(filter.clone()).is_ok_and(|s| s.transformed)
 }
 
 impl PartitionStream for ObjectsPartition {
@@ -449,18 +566,28 @@ impl PartitionStream for ObjectsPartition {
         let batch_size = ctx.session_config().batch_size().max(1);
         let mut builder = RecordBatchReceiverStreamBuilder::new(self.schema.clone(), BATCHES_AHEAD);
         let tx = builder.tx();
-        let (schema, columns, stored, files, read, tests) = (
+        let left_out = MetricBuilder::new(&self.metrics).counter(DYNAMIC_FILTERED_ROWS, self.partition);
+        let (schema, columns, stored, files, read, tests, runtime) = (
             self.schema.clone(),
             self.columns.clone(),
             self.stored,
             self.files.clone(),
             self.read.clone(),
             self.tests.clone(),
+            self.runtime.clone(),
         );
         builder.spawn_blocking(move || {
             for file in &files {
                 let mut send = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
-                let scan = ObjectScan { schema: &schema, columns: &columns, stored, batch_size, tests: &tests };
+                let scan = ObjectScan {
+                    schema: &schema,
+                    columns: &columns,
+                    stored,
+                    batch_size,
+                    tests: &tests,
+                    runtime: &runtime,
+                    left_out: &left_out,
+                };
                 if !read_object(file, &scan, &read, &mut send)? {
                     // The query needs no more rows (a LIMIT, or it was cancelled).
                     break;
@@ -482,6 +609,99 @@ struct ObjectScan<'a> {
     batch_size: usize,
     /// What a row's cells must pass to be kept.
     tests: &'a [RowTest],
+    /// Dynamic filters on the projected columns (see [`LakeScanExec`]).
+    runtime: &'a [Arc<dyn PhysicalExpr>],
+    /// Counts the rows they leave out.
+    left_out: &'a Count,
+}
+
+/// The dynamic filters of a scan, tested on the rows of one buffer of text at a time: only
+/// the columns they read are decoded for that, into a batch of the projected schema whose
+/// other columns are NULL.
+struct RuntimeTest<'a> {
+    filters: &'a [Arc<dyn PhysicalExpr>],
+    /// The columns the filters read: positions in the projected schema.
+    read: Vec<usize>,
+    cells: SerdeCells,
+}
+
+impl<'a> RuntimeTest<'a> {
+    fn new(filters: &'a [Arc<dyn PhysicalExpr>], scan: &ObjectScan) -> Option<Self> {
+        if filters.is_empty() {
+            return None;
+        }
+        let read: BTreeSet<usize> = filters.iter().flat_map(collect_columns).map(|c| c.index()).collect();
+        let read: Vec<usize> = read.into_iter().collect();
+        let stored: Vec<usize> = read.iter().map(|&i| scan.columns[i]).filter(|&c| c < scan.stored).collect();
+        Some(RuntimeTest { filters, read, cells: SerdeCells::new(&stored) })
+    }
+
+    /// The filters as they are now, `None` while every one still passes every row (a join's
+    /// filter before its build side is read).
+    fn current(&self) -> datafusion::error::Result<Option<Vec<Arc<dyn PhysicalExpr>>>> {
+        let mut now = Vec::with_capacity(self.filters.len());
+        for f in self.filters {
+            let snapshot = snapshot_physical_expr(f.clone())?;
+            let passes_all = snapshot
+                .downcast_ref::<Literal>()
+                .is_some_and(|l| l.value() == &datafusion::common::ScalarValue::Boolean(Some(true)));
+            if !passes_all {
+                now.push(snapshot);
+            }
+        }
+        Ok((!now.is_empty()).then_some(now))
+    }
+
+    /// Which of the lines of `text` at `lines` (start and end) pass every filter of `now`.
+    fn passing(
+        &mut self,
+        now: &[Arc<dyn PhysicalExpr>],
+        text: &[u8],
+        lines: &[(usize, usize)],
+        scan: &ObjectScan,
+        file: &LakeFile,
+    ) -> datafusion::error::Result<BooleanArray> {
+        self.cells.clear();
+        for &(start, end) in lines {
+            self.cells.push_line(&text[start..end]).map_err(|e| undecodable(file, e))?;
+        }
+        let rows = lines.len();
+        let mut slot = 0;
+        let mut arrays = Vec::with_capacity(scan.schema.fields().len());
+        for (i, field) in scan.schema.fields().iter().enumerate() {
+            let c = scan.columns[i];
+            let array = if self.read.binary_search(&i).is_err() {
+                new_null_array(field.data_type(), rows)
+            } else if c >= scan.stored {
+                Arc::new(StringArray::from(vec![file.dt.as_str(); rows])) as ArrayRef
+            } else {
+                let (text, cells) = self.cells.column_bytes(slot);
+                slot += 1;
+                column_array(field.data_type(), text, cells)
+                    .ok_or_else(|| undecodable(file, DecodeError::NotUtf8(c)))?
+            };
+            arrays.push(array);
+        }
+        let batch = RecordBatch::try_new_with_options(
+            scan.schema.clone(),
+            arrays,
+            &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
+        )?;
+        let mut passing: Option<BooleanArray> = None;
+        for f in now {
+            let result = f.evaluate(&batch)?.into_array(rows)?;
+            let result = result
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .ok_or_else(|| DataFusionError::Internal(format!("the dynamic filter {f} is not a predicate")))?
+                .clone();
+            passing = Some(match passing {
+                None => result,
+                Some(p) => and(&p, &result)?,
+            });
+        }
+        Ok(passing.unwrap_or_else(|| BooleanArray::from(vec![true; rows])))
+    }
 }
 
 /// Decodes one object into batches of `batch_size` rows handed to `send`; `false` when
@@ -492,7 +712,7 @@ fn read_object(
     read: &ReadCounters,
     send: &mut dyn FnMut(RecordBatch) -> bool,
 ) -> datafusion::error::Result<bool> {
-    let ObjectScan { schema, columns, stored, batch_size, tests } = *scan;
+    let ObjectScan { schema, columns, stored, batch_size, tests, runtime, left_out } = *scan;
     let failed = |e: std::io::Error| DataFusionError::External(Box::new(io(&file.path)(e)));
     let opened = std::fs::File::open(&file.path).map_err(failed)?;
     read.add(file.bytes);
@@ -513,20 +733,19 @@ fn read_object(
     let tested_fields: Vec<usize> = tested.iter().map(|(column, _)| *column).collect();
     let mut scratch = Vec::new();
     let mut header = true;
-    // One line (without its LF) into `cells` when its cells pass the tests, a batch sent when
-    // full; `false` when `send` wants no more.
-    let mut row = |line: &[u8]| -> datafusion::error::Result<bool> {
+    // Whether a line (without its LF) holds a row that passes the tests.
+    let mut wanted = |line: &[u8]| -> datafusion::error::Result<bool> {
         // skip.header.line.count = 1; empty lines hold no row.
         if std::mem::take(&mut header) || line.is_empty() {
-            return Ok(true);
+            return Ok(false);
         }
         // A row the tests drop is not decoded further.
         let passes = |place: usize, cell: Option<&[u8]>| tested[place].1.iter().all(|t| t.passes(cell));
-        if !tested.is_empty()
-            && !fields_pass(line, &tested_fields, &mut scratch, passes).map_err(|e| undecodable(file, e))?
-        {
-            return Ok(true);
-        }
+        Ok(tested.is_empty()
+            || fields_pass(line, &tested_fields, &mut scratch, passes).map_err(|e| undecodable(file, e))?)
+    };
+    // One wanted line into `cells`, a batch sent when full; `false` when `send` wants no more.
+    let mut keep = |line: &[u8]| -> datafusion::error::Result<bool> {
         cells.push_line(line).map_err(|e| undecodable(file, e))?;
         if cells.rows() == batch_size {
             if !send(batch(&cells, schema, columns, stored, file)?) {
@@ -536,36 +755,59 @@ fn read_object(
         }
         Ok(true)
     };
+    let mut runtime = RuntimeTest::new(runtime, scan);
+    // Where the wanted lines of one buffer lie, while dynamic filters are to be tested on them.
+    let mut held: Vec<(usize, usize)> = Vec::new();
     // A line is decoded where the gunzipped text lies in the reader's buffer; only one that
-    // runs past the buffer's end is gathered in `partial` first.
+    // runs past the buffer's end is gathered in `partial` first (and kept untested by the
+    // dynamic filters: they only leave out what the join would).
     let mut partial = Vec::new();
     loop {
         let text = reader.fill_buf().map_err(failed)?;
         if text.is_empty() {
             break;
         }
+        let now = match &runtime {
+            Some(r) => r.current()?,
+            None => None,
+        };
+        held.clear();
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', text) {
-            let more = if partial.is_empty() {
-                row(&text[start..end])?
-            } else {
+            if !partial.is_empty() {
                 partial.extend_from_slice(&text[start..end]);
-                let more = row(&partial)?;
+                if wanted(&partial)? && !keep(&partial)? {
+                    return Ok(false);
+                }
                 partial.clear();
-                more
-            };
-            if !more {
-                // The query needs no more rows.
-                return Ok(false);
+            } else if wanted(&text[start..end])? {
+                if now.is_some() {
+                    held.push((start, end));
+                } else if !keep(&text[start..end])? {
+                    // The query needs no more rows.
+                    return Ok(false);
+                }
             }
             start = end + 1;
+        }
+        if let (Some(now), Some(r)) = (&now, &mut runtime) {
+            if !held.is_empty() {
+                let passing = r.passing(now, text, &held, scan, file)?;
+                for (i, &(a, b)) in held.iter().enumerate() {
+                    if !(passing.is_valid(i) && passing.value(i)) {
+                        left_out.add(1);
+                    } else if !keep(&text[a..b])? {
+                        return Ok(false);
+                    }
+                }
+            }
         }
         partial.extend_from_slice(&text[start..]);
         let used = text.len();
         reader.consume(used);
     }
     // The last line, when the text does not end with LF.
-    if !partial.is_empty() && !row(&partial)? {
+    if !partial.is_empty() && wanted(&partial)? && !keep(&partial)? {
         return Ok(false);
     }
     if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, file)?) {
@@ -652,9 +894,52 @@ mod tests {
             }
             true
         };
-        let scan = ObjectScan { schema: &schema, columns: &[0, 2], stored: 3, batch_size: 2, tests: &[] };
+        let left_out = Count::new();
+        let scan = ObjectScan {
+            schema: &schema,
+            columns: &[0, 2],
+            stored: 3,
+            batch_size: 2,
+            tests: &[],
+            runtime: &[],
+            left_out: &left_out,
+        };
         read_object(&file, &scan, &ReadCounters::default(), &mut send).map_err(|e| e.to_string())?;
         Ok(rows)
+    }
+
+    /// The rows `file` (event_name, path, value) holds as (path, value), read as the scan reads
+    /// them with these row tests and dynamic filters, and how many the filters left out.
+    fn read_path_value(
+        file: &LakeFile,
+        tests: &[RowTest],
+        runtime: &[Arc<dyn PhysicalExpr>],
+    ) -> (Vec<(String, String)>, usize) {
+        use datafusion::arrow::array::AsArray;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("path", DataType::Utf8, true),
+            Field::new("value", DataType::Utf8, true),
+        ]));
+        let left_out = Count::new();
+        let mut rows = Vec::new();
+        let mut send = |b: RecordBatch| {
+            let (paths, values) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
+            for r in 0..b.num_rows() {
+                rows.push((paths.value(r).to_owned(), values.value(r).to_owned()));
+            }
+            true
+        };
+        let scan = ObjectScan {
+            schema: &schema,
+            columns: &[1, 2],
+            stored: 3,
+            batch_size: 2,
+            tests,
+            runtime,
+            left_out: &left_out,
+        };
+        assert!(read_object(file, &scan, &ReadCounters::default(), &mut send).unwrap());
+        (rows, left_out.value())
     }
 
     fn gzip_bytes(plain: &[u8]) -> Vec<u8> {
@@ -692,7 +977,6 @@ mod tests {
     #[test]
     fn rows_that_fail_a_pushed_filter_are_dropped_in_the_scan() {
         use crate::prefilter::{CellTest, RowTest};
-        use datafusion::arrow::array::AsArray;
         let dir = tempfile::tempdir().unwrap();
         // path without "[", value "a" or "b<TAB>c" (escaped in the object) and event_name
         // MODIFY or INSERT (a column the query does not read: tested all the same); a NULL
@@ -700,10 +984,6 @@ mod tests {
         let body = b"event_name\tpath\tvalue\nMODIFY\tx[0]\ta\nMODIFY\tx\ta\nREMOVE\tx\tb\\\tc\nMODIFY\t\\N\ta\n\
                      MODIFY\ty\tz\nINSERT\tw\tb\\\tc\nMODIFY\tv\tb\tc\n";
         let path = gzip(dir.path(), "filtered.tsv.gz", body);
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("path", DataType::Utf8, true),
-            Field::new("value", DataType::Utf8, true),
-        ]));
         let tests = [
             RowTest { column: 1, test: CellTest::Lacks(b"[".to_vec()) },
             RowTest { column: 2, test: CellTest::OneOf(vec![b"a".to_vec(), b"b\tc".to_vec()]) },
@@ -711,19 +991,41 @@ mod tests {
         ];
         let bytes = std::fs::metadata(&path).unwrap().len();
         let file = LakeFile { dt: "2026-11-01".into(), path, bytes };
-        let mut rows = Vec::new();
-        let mut send = |b: RecordBatch| {
-            let (paths, values) = (b.column(0).as_string::<i32>(), b.column(1).as_string::<i32>());
-            for r in 0..b.num_rows() {
-                rows.push((paths.value(r).to_owned(), values.value(r).to_owned()));
-            }
-            true
-        };
-        let scan = ObjectScan { schema: &schema, columns: &[1, 2], stored: 3, batch_size: 2, tests: &tests };
-        assert!(read_object(&file, &scan, &ReadCounters::default(), &mut send).unwrap());
         let row = |p: &str, v: &str| (p.to_owned(), v.to_owned());
         // The last line has an unescaped TAB: its value is "b" (a fourth field follows).
-        assert_eq!(rows, vec![row("x", "a"), row("w", "b\tc")]);
+        assert_eq!(read_path_value(&file, &tests, &[]), (vec![row("x", "a"), row("w", "b\tc")], 0));
+    }
+
+    #[test]
+    fn rows_a_dynamic_filter_leaves_out_are_not_handed_on() {
+        use crate::prefilter::CellTest;
+        use datafusion::logical_expr::Operator;
+        use datafusion::physical_expr::expressions::{lit, BinaryExpr, Column, DynamicFilterPhysicalExpr};
+        let dir = tempfile::tempdir().unwrap();
+        let values = ["a", "b", "a", "c", "a\tb", "b"];
+        let mut body = b"event_name\tpath\tvalue\n".to_vec();
+        for (n, v) in values.iter().enumerate() {
+            body.extend_from_slice(format!("MODIFY\tp{n}\t{}\n", v.replace('\t', "\\\t")).as_bytes());
+        }
+        let path = gzip(dir.path(), "dynamic.tsv.gz", &body);
+        let bytes = std::fs::metadata(&path).unwrap().len();
+        let file = LakeFile { dt: "2026-11-01".into(), path, bytes };
+        // As a join hands it on: true for every row until its build side is read.
+        let value: Arc<dyn PhysicalExpr> = Arc::new(Column::new("value", 1));
+        let dynamic = Arc::new(DynamicFilterPhysicalExpr::new(vec![value.clone()], lit(true)));
+        let runtime: Vec<Arc<dyn PhysicalExpr>> = vec![dynamic.clone()];
+        let every: Vec<(String, String)> =
+            values.iter().enumerate().map(|(n, v)| (format!("p{n}"), (*v).to_owned())).collect();
+        assert_eq!(read_path_value(&file, &[], &runtime), (every.clone(), 0));
+        // Filled in: value = 'a' OR value = 'a<TAB>b' (the escaped cell decoded first).
+        let is =
+            |text: &str| -> Arc<dyn PhysicalExpr> { Arc::new(BinaryExpr::new(value.clone(), Operator::Eq, lit(text))) };
+        dynamic.update(Arc::new(BinaryExpr::new(is("a"), Operator::Or, is("a\tb")))).unwrap();
+        let kept: Vec<(String, String)> = every.iter().filter(|(_, v)| v == "a" || v == "a\tb").cloned().collect();
+        assert_eq!(read_path_value(&file, &[], &runtime), (kept.clone(), every.len() - kept.len()));
+        // A row the row tests drop is not tested again, nor counted.
+        let tests = [RowTest { column: 1, test: CellTest::OneOf(vec![b"p0".to_vec(), b"p1".to_vec()]) }];
+        assert_eq!(read_path_value(&file, &tests, &runtime), (vec![kept[0].clone()], 1));
     }
 
     #[test]

@@ -672,6 +672,20 @@ async fn filters_the_scan_tests_are_applied_by_the_scan_alone() {
     assert!(!plan.contains("FilterExec"), "{plan}");
     let plan = physical(evaluated).await;
     assert!(plan.contains("FilterExec"), "{plan}");
+
+    // A boolean column as the filter (most_changed_settings' `changed`), not read either.
+    let pushed = "SELECT item_key, path FROM attributes WHERE event_name = 'MODIFY' AND changed";
+    let evaluated = "SELECT item_key, path FROM attributes WHERE event_name = 'MODIFY' AND coalesce(changed, false)";
+    let got = sorted(&lake.query(pushed).await.unwrap());
+    let want = sorted(&lake.query(evaluated).await.unwrap());
+    let modified = lake.query("SELECT count(*) FROM attributes WHERE event_name = 'MODIFY'").await.unwrap();
+    let modified: usize = modified.rows[0][0].as_deref().unwrap().parse().unwrap();
+    assert!(!want.is_empty() && want.len() < modified, "{} of {modified} rows", want.len());
+    assert_eq!(got, want);
+    let plan = physical(pushed).await;
+    assert!(!plan.contains("FilterExec"), "{plan}");
+    let plan = physical(evaluated).await;
+    assert!(plan.contains("FilterExec"), "{plan}");
 }
 
 /// The dynamic filter of current_attributes' join (the keys of current_items, known once that

@@ -109,6 +109,19 @@ fn canonical_timestamp(b: &[u8]) -> Option<i64> {
 /// One column of a batch of rows → an Arrow array: `cells` are ranges of `text`, `None` for
 /// NULL (unparseable values are NULL too, as in Athena). `None` when the text is not UTF-8
 /// (or a string column's is too long for 32-bit offsets).
+/// A `boolean` cell's value: `true` or `false` in any case, NULL for any other text (as Hive
+/// reads it). The scan's test of a boolean filter reads a cell by this too
+/// ([`crate::prefilter`]).
+pub(crate) fn boolean_cell(text: &[u8]) -> Option<bool> {
+    if text.eq_ignore_ascii_case(b"true") {
+        Some(true)
+    } else if text.eq_ignore_ascii_case(b"false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 pub(crate) fn column_array(kind: &DataType, text: &[u8], cells: &[Cell]) -> Option<ArrayRef> {
     if *kind == DataType::Utf8 {
         return string_array(text, cells);
@@ -133,17 +146,7 @@ pub(crate) fn column_array(kind: &DataType, text: &[u8], cells: &[Cell]) -> Opti
         }
         DataType::Boolean => {
             let mut b = BooleanBuilder::with_capacity(cells.len());
-            values.for_each(|v| {
-                b.append_option(v.and_then(|t| {
-                    if t.eq_ignore_ascii_case("true") {
-                        Some(true)
-                    } else if t.eq_ignore_ascii_case("false") {
-                        Some(false)
-                    } else {
-                        None
-                    }
-                }))
-            });
+            values.for_each(|v| b.append_option(v.and_then(|t| boolean_cell(t.as_bytes()))));
             Arc::new(b.finish())
         }
         DataType::Timestamp(_, _) => {

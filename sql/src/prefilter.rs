@@ -1,8 +1,9 @@
 //! Filters the text scan tests on a line's decoded cells, so that a row no query could keep
 //! never becomes Arrow: `col = 'text'`, `col IN ('a', 'b', …)` (or such equalities on one
-//! column joined by OR) and `strpos(col, 'text') = 0` on a stored text column. These are the
-//! shapes of the canned questions' filters, such as popular_settings' `strpos(path, '[') = 0
-//! AND type IN ('S', 'N', 'BOOL')`.
+//! column joined by OR) and `strpos(col, 'text') = 0` on a stored text column, and `col`
+//! (`col = true`, `col IS TRUE`) on a stored boolean column. These are the shapes of the canned
+//! questions' filters, such as popular_settings' `strpos(path, '[') = 0 AND type IN ('S', 'N',
+//! 'BOOL')` and most_changed_settings' `event_name = 'MODIFY' AND changed`.
 //!
 //! The scan tells DataFusion these filters are exact: it tests every row it hands on, on the
 //! column's cell whether the query reads that column or not, and DataFusion does not apply
@@ -24,6 +25,8 @@ pub(crate) enum CellTest {
     OneOf(Vec<Vec<u8>>),
     /// Without this text in it (`strpos(col, text) = 0`; the text is not empty).
     Lacks(Vec<u8>),
+    /// A boolean cell that reads as true (`col`, `col = true`, `col IS TRUE`).
+    True,
 }
 
 /// A test on the cell of one stored column.
@@ -43,9 +46,22 @@ impl RowTest {
             let i = schema.index_of(&c.name).ok()?;
             (i < stored && schema.field(i).data_type() == &DataType::Utf8).then_some(i)
         };
+        let boolean_column = |e: &Expr| -> Option<usize> {
+            let Expr::Column(c) = e else { return None };
+            let i = schema.index_of(&c.name).ok()?;
+            (i < stored && schema.field(i).data_type() == &DataType::Boolean).then_some(i)
+        };
+        let is_true = |column: usize| Some(RowTest { column, test: CellTest::True });
         match filter {
+            Expr::Column(_) => is_true(boolean_column(filter)?),
+            Expr::IsTrue(e) => is_true(boolean_column(e)?),
             Expr::BinaryExpr(BinaryExpr { left, op: Operator::Eq, right }) => {
                 for (a, b) in [(left, right), (right, left)] {
+                    if let (Some(column), Expr::Literal(ScalarValue::Boolean(Some(true)), _)) =
+                        (boolean_column(a), b.as_ref())
+                    {
+                        return is_true(column);
+                    }
                     if let (Some(column), Some(text)) = (text_column(a), text_literal(b)) {
                         return Some(RowTest { column, test: CellTest::OneOf(vec![text]) });
                     }
@@ -84,6 +100,7 @@ impl RowTest {
         match &self.test {
             CellTest::OneOf(texts) => texts.iter().any(|t| t.as_slice() == cell),
             CellTest::Lacks(text) => memchr::memmem::find(cell, text).is_none(),
+            CellTest::True => crate::columns::boolean_cell(cell) == Some(true),
         }
     }
 }
@@ -142,6 +159,7 @@ mod tests {
             Field::new("path", DataType::Utf8, true),
             Field::new("type", DataType::Utf8, true),
             Field::new("size_bytes", DataType::Int64, true),
+            Field::new("changed", DataType::Boolean, true),
             Field::new("dt", DataType::Utf8, true),
         ])
     }
@@ -153,7 +171,7 @@ mod tests {
     #[test]
     fn the_shapes_it_knows_become_tests() {
         let s = schema();
-        let test = |e: Expr| RowTest::from_filter(&e, &s, 3);
+        let test = |e: Expr| RowTest::from_filter(&e, &s, 4);
         assert_eq!(
             test(col("type").eq(lit("S"))),
             Some(RowTest { column: 1, test: CellTest::OneOf(vec![b"S".to_vec()]) })
@@ -178,12 +196,17 @@ mod tests {
             test(lit(0i32).eq(strpos(col("path"), "["))),
             Some(RowTest { column: 0, test: CellTest::Lacks(b"[".to_vec()) })
         );
+        let changed = Some(RowTest { column: 3, test: CellTest::True });
+        assert_eq!(test(col("changed")), changed);
+        assert_eq!(test(col("changed").eq(lit(true))), changed);
+        assert_eq!(test(lit(true).eq(col("changed"))), changed);
+        assert_eq!(test(col("changed").is_true()), changed);
     }
 
     #[test]
     fn other_shapes_are_left_to_datafusion() {
         let s = schema();
-        let test = |e: Expr| RowTest::from_filter(&e, &s, 3);
+        let test = |e: Expr| RowTest::from_filter(&e, &s, 4);
         // Negations, other operators, other positions, an empty needle (strpos is then 1).
         assert_eq!(test(col("type").not_eq(lit("S"))), None);
         assert_eq!(test(col("type").in_list(vec![lit("S")], true)), None);
@@ -196,6 +219,13 @@ mod tests {
         assert_eq!(test(col("size_bytes").eq(lit("1"))), None);
         assert_eq!(test(col("dt").eq(lit("2026-11-01"))), None);
         assert_eq!(test(col("nope").eq(lit("S"))), None);
+        // A boolean column tested for anything but true; a text column as a predicate.
+        assert_eq!(test(col("changed").eq(lit(false))), None);
+        assert_eq!(test(col("changed").is_not_true()), None);
+        assert_eq!(test(!col("changed")), None);
+        assert_eq!(test(col("changed").eq(lit("true"))), None);
+        assert_eq!(test(col("path")), None);
+        assert_eq!(test(col("path").is_true()), None);
         // Two columns; an OR of tests on two columns, or of a test and something else.
         assert_eq!(test(col("type").eq(col("path"))), None);
         assert_eq!(test(col("type").eq(lit("S")).or(col("path").eq(lit("S")))), None);
@@ -216,5 +246,15 @@ mod tests {
         assert!(lacks.passes(Some("a[e".as_bytes())));
         assert!(!lacks.passes(Some("mappings[é]".as_bytes())));
         assert!(!lacks.passes(None));
+        // As the scan reads a boolean cell: `true` in any case; `false`, other text and NULL fail.
+        let is_true = RowTest { column: 3, test: CellTest::True };
+        for (cell, passes) in [(Some(&b"true"[..]), true), (Some(b"TRUE"), true), (Some(b"True"), true)]
+            .into_iter()
+            .chain([(Some(&b"false"[..]), false), (Some(b"1"), false), (Some(b" true"), false), (Some(b""), false)])
+            .chain([(None, false)])
+        {
+            assert_eq!(is_true.passes(cell), passes, "{cell:?}");
+            assert_eq!(crate::columns::boolean_cell(cell.unwrap_or(b"\\N")) == Some(true), passes, "{cell:?}");
+        }
     }
 }

@@ -439,7 +439,7 @@ impl SerdeCells {
 /// [`fields_pass`].
 fn field_end(line: &[u8], start: usize) -> Result<(usize, bool), DecodeError> {
     let (mut i, mut escaped) = (start, false);
-    while let Some(at) = memchr::memchr2(FIELD_DELIMITER, ESCAPE, &line[i..]) {
+    while let Some(at) = find_stop(&line[i..]) {
         i += at;
         if line[i] == FIELD_DELIMITER {
             return Ok((i, escaped));
@@ -451,6 +451,41 @@ fn field_end(line: &[u8], start: usize) -> Result<(usize, bool), DecodeError> {
         i += 2;
     }
     Ok((line.len(), escaped))
+}
+
+/// The first field delimiter or escape byte of `bytes`.
+///
+/// Fields are short (most under 32 bytes): on x86-64 the bytes are compared 16 at a time with
+/// SSE2 (part of every x86-64 CPU) in code inlined into the splitter, which for such fields
+/// costs less than a call of `memchr2` (a dispatch to its AVX2 search and that search's own
+/// set-up, every field); elsewhere, `memchr2`.
+#[inline(always)]
+fn find_stop(bytes: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut at = 0;
+        // SAFETY: SSE2 is enabled on every x86-64 target, so its intrinsics can be called;
+        // each load reads the 16 bytes of one `chunk`, with no alignment requirement.
+        unsafe {
+            let (delimiter, escape) = (_mm_set1_epi8(FIELD_DELIMITER as i8), _mm_set1_epi8(ESCAPE as i8));
+            for chunk in bytes.chunks_exact(16) {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+                let hits = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, delimiter), _mm_cmpeq_epi8(v, escape)));
+                if hits != 0 {
+                    return Some(at + hits.trailing_zeros() as usize);
+                }
+                at += 16;
+            }
+        }
+        bytes[at..].iter().position(|&b| b == FIELD_DELIMITER || b == ESCAPE).map(|p| at + p)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        memchr::memchr2(FIELD_DELIMITER, ESCAPE, bytes)
+    }
 }
 
 /// Appends the field `raw` without its escapes: each escape byte dropped, the byte after it
@@ -717,6 +752,23 @@ mod tests {
                 fields.iter().take(tested).enumerate().map(|(p, f)| (p, whole.get(*f).cloned().flatten())).collect();
             prop_assert_eq!(seen, want);
             prop_assert_eq!(passed, fail_at.is_none_or(|f| f >= fields.len()));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The splitter's search finds the first delimiter or escape wherever it lies: in the
+        /// first 16 bytes, a later block of 16, the bytes after the last whole block, or none.
+        #[test]
+        fn the_search_for_a_stop_finds_the_first_one(
+            bytes in proptest::collection::vec(
+                prop_oneof![8 => any::<u8>(), 1 => Just(FIELD_DELIMITER), 1 => Just(ESCAPE)],
+                0..80,
+            ),
+            from in 0usize..80,
+        ) {
+            let rest = &bytes[from.min(bytes.len())..];
+            prop_assert_eq!(find_stop(rest), rest.iter().position(|&b| b == FIELD_DELIMITER || b == ESCAPE));
         }
     }
 

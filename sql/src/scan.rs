@@ -412,6 +412,17 @@ impl LakeScanExec {
         Ok(LakeScanExec { inner: Arc::new(inner), partitions, limit, objects, statistics, metrics })
     }
 
+    /// The same scan with these filters tested at run time (and metrics of its own).
+    fn with_runtime(&self, runtime: Arc<[Arc<dyn PhysicalExpr>]>) -> datafusion::error::Result<Self> {
+        let metrics = ExecutionPlanMetricsSet::new();
+        let partitions = self
+            .partitions
+            .iter()
+            .map(|p| ObjectsPartition { runtime: runtime.clone(), metrics: metrics.clone(), ..p.clone() })
+            .collect();
+        LakeScanExec::new(self.inner.schema(), partitions, self.limit, self.objects, self.statistics.clone(), metrics)
+    }
+
     /// The filters tested at run time (the same in every partition).
     fn runtime(&self) -> &[Arc<dyn PhysicalExpr>] {
         self.partitions.first().map_or(&[], |p| &p.runtime)
@@ -456,6 +467,15 @@ impl ExecutionPlan for LakeScanExec {
         Ok(TreeNodeRecursion::Continue)
     }
 
+    fn reset_state(self: Arc<Self>) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        // A join that is reset (a recursive query's next round) drops its dynamic filter and
+        // fills in no other: a scan that kept it would test the keys of the join's last round.
+        if self.runtime().is_empty() {
+            return Ok(self);
+        }
+        Ok(Arc::new(self.with_runtime(Arc::new([]))?))
+    }
+
     fn handle_child_pushdown_result(
         &self,
         phase: FilterPushdownPhase,
@@ -477,20 +497,7 @@ impl ExecutionPlan for LakeScanExec {
             return Ok(FilterPushdownPropagation::with_parent_pushdown_result(no));
         }
         let runtime: Arc<[Arc<dyn PhysicalExpr>]> = self.runtime().iter().cloned().chain(dynamic).collect();
-        let metrics = ExecutionPlanMetricsSet::new();
-        let partitions = self
-            .partitions
-            .iter()
-            .map(|p| ObjectsPartition { runtime: runtime.clone(), metrics: metrics.clone(), ..p.clone() })
-            .collect();
-        let updated = LakeScanExec::new(
-            self.inner.schema(),
-            partitions,
-            self.limit,
-            self.objects,
-            self.statistics.clone(),
-            metrics,
-        )?;
+        let updated = self.with_runtime(runtime)?;
         Ok(FilterPushdownPropagation::with_parent_pushdown_result(no).with_updated_node(Arc::new(updated)))
     }
 
@@ -666,27 +673,9 @@ impl<'a> RuntimeTest<'a> {
             self.cells.push_line(&text[start..end]).map_err(|e| undecodable(file, e))?;
         }
         let rows = lines.len();
-        let mut slot = 0;
-        let mut arrays = Vec::with_capacity(scan.schema.fields().len());
-        for (i, field) in scan.schema.fields().iter().enumerate() {
-            let c = scan.columns[i];
-            let array = if self.read.binary_search(&i).is_err() {
-                new_null_array(field.data_type(), rows)
-            } else if c >= scan.stored {
-                Arc::new(StringArray::from(vec![file.dt.as_str(); rows])) as ArrayRef
-            } else {
-                let (text, cells) = self.cells.column_bytes(slot);
-                slot += 1;
-                column_array(field.data_type(), text, cells)
-                    .ok_or_else(|| undecodable(file, DecodeError::NotUtf8(c)))?
-            };
-            arrays.push(array);
-        }
-        let batch = RecordBatch::try_new_with_options(
-            scan.schema.clone(),
-            arrays,
-            &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows)),
-        )?;
+        let read = &self.read;
+        let batch =
+            batch(&self.cells, scan.schema, scan.columns, scan.stored, file, |i| read.binary_search(&i).is_ok())?;
         let mut passing: Option<BooleanArray> = None;
         for f in now {
             let result = f.evaluate(&batch)?.into_array(rows)?;
@@ -748,7 +737,7 @@ fn read_object(
     let mut keep = |line: &[u8]| -> datafusion::error::Result<bool> {
         cells.push_line(line).map_err(|e| undecodable(file, e))?;
         if cells.rows() == batch_size {
-            if !send(batch(&cells, schema, columns, stored, file)?) {
+            if !send(batch(&cells, schema, columns, stored, file, |_| true)?) {
                 return Ok(false);
             }
             cells.clear();
@@ -810,7 +799,7 @@ fn read_object(
     if !partial.is_empty() && wanted(&partial)? && !keep(&partial)? {
         return Ok(false);
     }
-    if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, file)?) {
+    if cells.rows() > 0 && !send(batch(&cells, schema, columns, stored, file, |_| true)?) {
         return Ok(false);
     }
     Ok(true)
@@ -822,13 +811,15 @@ fn undecodable(file: &LakeFile, e: DecodeError) -> DataFusionError {
 }
 
 /// The projected columns of `cells` (rows of one day) as a batch: stored columns from their
-/// decoded text, straight into their Arrow types; `dt` from the folder.
+/// decoded text, straight into their Arrow types; `dt` from the folder; a column for which
+/// `decoded` is false NULL in every row (`cells` keeps only the others).
 fn batch(
     cells: &SerdeCells,
     schema: &SchemaRef,
     columns: &[usize],
     stored: usize,
     file: &LakeFile,
+    decoded: impl Fn(usize) -> bool,
 ) -> datafusion::error::Result<RecordBatch> {
     let rows = cells.rows();
     // The stored columns come in the order `cells` keeps them.
@@ -836,7 +827,11 @@ fn batch(
     let arrays = columns
         .iter()
         .zip(schema.fields())
-        .map(|(&c, field)| {
+        .enumerate()
+        .map(|(i, (&c, field))| {
+            if !decoded(i) {
+                return Ok(new_null_array(field.data_type(), rows));
+            }
             if c >= stored {
                 return Ok(Arc::new(StringArray::from(vec![file.dt.as_str(); rows])) as ArrayRef);
             }
@@ -1026,6 +1021,36 @@ mod tests {
         // A row the row tests drop is not tested again, nor counted.
         let tests = [RowTest { column: 1, test: CellTest::OneOf(vec![b"p0".to_vec(), b"p1".to_vec()]) }];
         assert_eq!(read_path_value(&file, &tests, &runtime), (vec![kept[0].clone()], 1));
+    }
+
+    #[test]
+    fn a_reset_scan_forgets_its_dynamic_filters() {
+        use datafusion::physical_expr::expressions::{lit, Column, DynamicFilterPhysicalExpr};
+        let schema = Arc::new(Schema::new(vec![Field::new("value", DataType::Utf8, true)]));
+        let partition = ObjectsPartition {
+            partition: 0,
+            metrics: ExecutionPlanMetricsSet::new(),
+            schema: schema.clone(),
+            columns: vec![0],
+            stored: 1,
+            files: Vec::new(),
+            read: Arc::new(ReadCounters::default()),
+            tests: Arc::new([]),
+            runtime: Arc::new([]),
+        };
+        let statistics =
+            Arc::new(LakeStatistics { total: Arc::new(Statistics::new_unknown(&schema)), partitions: Vec::new() });
+        let scan =
+            LakeScanExec::new(schema, vec![partition], None, 0, statistics, ExecutionPlanMetricsSet::new()).unwrap();
+        let value: Arc<dyn PhysicalExpr> = Arc::new(Column::new("value", 0));
+        let dynamic: Arc<dyn PhysicalExpr> = Arc::new(DynamicFilterPhysicalExpr::new(vec![value], lit(true)));
+        let held: Arc<dyn ExecutionPlan> = Arc::new(scan.with_runtime(Arc::new([dynamic])).unwrap());
+        let shown = |plan: &Arc<dyn ExecutionPlan>| {
+            datafusion::physical_plan::displayable(plan.as_ref()).one_line().to_string()
+        };
+        assert!(shown(&held).contains("runtime_filters=[DynamicFilter"), "{}", shown(&held));
+        let reset = held.reset_state().unwrap();
+        assert!(!shown(&reset).contains("runtime_filters"), "{}", shown(&reset));
     }
 
     #[test]

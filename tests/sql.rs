@@ -243,6 +243,18 @@ fn raw(answer: &Answer) -> Vec<Vec<String>> {
     answer.rows.iter().map(|r| r.iter().map(|v| v.clone().unwrap_or_else(|| "NULL".into())).collect()).collect()
 }
 
+/// [`raw`], its rows sorted: an answer whose order the query leaves open.
+fn sorted_rows(answer: &Answer) -> Vec<Vec<String>> {
+    let mut rows = raw(answer);
+    rows.sort();
+    rows
+}
+
+/// The number a `SELECT count(*) …` answers.
+async fn count(lake: &LocalLake, q: &str) -> usize {
+    raw(&lake.query(q).await.unwrap())[0][0].parse().unwrap()
+}
+
 /// Text as a query shows it, here and in Athena (docs/row-format.md, rule 4): the SerDe gives
 /// TAB and backslash back, and line breaks stay the symbols ␊ and ␍ (a value's own ␊, ␍ or
 /// ␛ behind a ␛).
@@ -650,38 +662,28 @@ async fn filters_the_scan_tests_are_applied_by_the_scan_alone() {
     let evaluated = "SELECT item_key, value FROM attributes \
                      WHERE strpos(path, '[') + 0 = 0 AND concat(type, '') IN ('S', 'N', 'BOOL') \
                      AND concat(event_name, '') = 'MODIFY'";
-    let sorted = |a: &Answer| {
-        let mut rows = raw(a);
-        rows.sort();
-        rows
-    };
-    let got = sorted(&lake.query(pushed).await.unwrap());
-    let want = sorted(&lake.query(evaluated).await.unwrap());
-    let all = lake.query("SELECT count(*) FROM attributes").await.unwrap();
-    let all: usize = all.rows[0][0].as_deref().unwrap().parse().unwrap();
-    assert!(!want.is_empty() && want.len() < all, "{} of {all} rows", want.len());
-    assert_eq!(got, want);
-
-    // No FilterExec is left of the pushed conditions; the other query keeps its own.
-    let physical = |q: &str| {
-        let lake = &lake;
-        let q = q.to_owned();
-        async move { plan_text(&lake.query(&format!("EXPLAIN {q}")).await.unwrap(), "physical_plan") }
-    };
-    let plan = physical(pushed).await;
-    assert!(!plan.contains("FilterExec"), "{plan}");
-    let plan = physical(evaluated).await;
-    assert!(plan.contains("FilterExec"), "{plan}");
+    same_answer_without_filter_exec(&lake, pushed, evaluated, "SELECT count(*) FROM attributes").await;
 
     // A boolean column as the filter (most_changed_settings' `changed`), not read either.
     let pushed = "SELECT item_key, path FROM attributes WHERE event_name = 'MODIFY' AND changed";
     let evaluated = "SELECT item_key, path FROM attributes WHERE event_name = 'MODIFY' AND coalesce(changed, false)";
-    let got = sorted(&lake.query(pushed).await.unwrap());
-    let want = sorted(&lake.query(evaluated).await.unwrap());
-    let modified = lake.query("SELECT count(*) FROM attributes WHERE event_name = 'MODIFY'").await.unwrap();
-    let modified: usize = modified.rows[0][0].as_deref().unwrap().parse().unwrap();
-    assert!(!want.is_empty() && want.len() < modified, "{} of {modified} rows", want.len());
+    let modified = "SELECT count(*) FROM attributes WHERE event_name = 'MODIFY'";
+    same_answer_without_filter_exec(&lake, pushed, evaluated, modified).await;
+}
+
+/// `pushed` (conditions the scan tests) answers what `evaluated` (the same conditions in shapes
+/// DataFusion evaluates) does, some but not all of the `of` rows (a count), and its plan keeps
+/// no FilterExec where the other's does.
+async fn same_answer_without_filter_exec(lake: &LocalLake, pushed: &str, evaluated: &str, of: &str) {
+    let got = sorted_rows(&lake.query(pushed).await.unwrap());
+    let want = sorted_rows(&lake.query(evaluated).await.unwrap());
+    let all = count(lake, of).await;
+    assert!(!want.is_empty() && want.len() < all, "{} of {all} rows", want.len());
     assert_eq!(got, want);
+    let physical = |q: &str| {
+        let q = format!("EXPLAIN {q}");
+        async move { plan_text(&lake.query(&q).await.unwrap(), "physical_plan") }
+    };
     let plan = physical(pushed).await;
     assert!(!plan.contains("FilterExec"), "{plan}");
     let plan = physical(evaluated).await;
@@ -702,30 +704,21 @@ async fn the_joins_dynamic_filter_leaves_rows_out_in_the_scan() {
     let without = LocalLake::open_with(&f.lake, &spec, &options).await.unwrap();
     without.query("SET datafusion.optimizer.enable_join_dynamic_filter_pushdown = false").await.unwrap();
     let q = "SELECT tenant, item_key, path, type, value, sequence_number FROM current_attributes";
-    let sorted = |a: &Answer| {
-        let mut rows = raw(a);
-        rows.sort();
-        rows
-    };
-    let got = sorted(&with.query(q).await.unwrap());
+    let got = sorted_rows(&with.query(q).await.unwrap());
     assert!(!got.is_empty());
-    assert_eq!(got, sorted(&without.query(q).await.unwrap()));
+    assert_eq!(got, sorted_rows(&without.query(q).await.unwrap()));
 
     // The rows of attributes that belong to no current version: what the filter may leave out.
-    let count = |a: Answer| raw(&a)[0][0].parse::<u64>().unwrap();
-    let all = count(without.query("SELECT count(*) FROM attributes").await.unwrap());
+    let all = count(&without, "SELECT count(*) FROM attributes").await;
     let current = count(
-        without
-            .query(
-                "SELECT count(*) FROM attributes a JOIN current_items c ON a.item_key = c.item_key \
-                 AND a.event_name = c.event_name AND a.event_time = c.event_time \
-                 AND coalesce(a.sequence_number, '') = coalesce(c.sequence_number, '')",
-            )
-            .await
-            .unwrap(),
-    );
+        &without,
+        "SELECT count(*) FROM attributes a JOIN current_items c ON a.item_key = c.item_key \
+         AND a.event_name = c.event_name AND a.event_time = c.event_time \
+         AND coalesce(a.sequence_number, '') = coalesce(c.sequence_number, '')",
+    )
+    .await;
     assert!(current < all, "{current} of {all} rows are of current versions");
-    let left_out = |plan: &str| -> Vec<u64> {
+    let left_out = |plan: &str| -> Vec<usize> {
         plan.lines()
             // The scan of attributes (changes has no path).
             .filter(|l| l.contains("LakeScanExec") && l.contains(" path, type, value"))
@@ -1347,9 +1340,7 @@ async fn histories(lake: &std::path::Path, spec: &LakeSpec) -> BTreeMap<String, 
     let mut out = BTreeMap::new();
     for t in spec.item_table_schemas().iter().filter(|t| ddb_lake_core::schema::is_compacted(&t.name)) {
         let a = local.query(&format!("SELECT DISTINCT * FROM history_{}", t.name)).await.unwrap();
-        let mut rows = raw(&a);
-        rows.sort();
-        out.insert(t.name.clone(), rows);
+        out.insert(t.name.clone(), sorted_rows(&a));
     }
     out
 }

@@ -738,6 +738,37 @@ async fn the_joins_dynamic_filter_leaves_rows_out_in_the_scan() {
     assert!(!plan.contains("runtime_filters"), "{plan}");
 }
 
+/// A DISTINCT whose first batch is all new groups (current_attributes': every row of a
+/// current version is one) hands its rows on from its partial step unaggregated, after one
+/// batch rather than DataFusion's 100,000 rows; the answer is the one the engine gives when
+/// it aggregates in both steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_distinct_of_distinct_rows_skips_its_partial_step_after_one_batch() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let options = LocalOptions { batch_size: 16, ..LocalOptions::default() };
+    let skips = LocalLake::open_with(&f.lake, &spec, &options).await.unwrap();
+    let aggregates = LocalLake::open_with(&f.lake, &spec, &options).await.unwrap();
+    aggregates.query("SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 100000").await.unwrap();
+    let q = "SELECT * FROM current_attributes";
+    let got = sorted_rows(&skips.query(q).await.unwrap());
+    let rows = count(&skips, "SELECT count(*) FROM current_attributes").await;
+    assert!(rows > 3 * options.batch_size, "{rows} rows");
+    assert_eq!(got, sorted_rows(&aggregates.query(q).await.unwrap()));
+    let skipped = |plan: &str| -> f64 {
+        plan.lines()
+            .filter(|l| l.contains("AggregateExec: mode=Partial"))
+            .map(|l| metric(l, "skipped_aggregation_rows"))
+            .sum()
+    };
+    let analyze = format!("EXPLAIN ANALYZE {q}");
+    let plan = plan_text(&skips.query(&analyze).await.unwrap(), "Plan with Metrics");
+    // Only the first batches of each partition are aggregated.
+    assert!(skipped(&plan) > rows as f64 / 2.0, "{rows} rows: {plan}");
+    let plan = plan_text(&aggregates.query(&analyze).await.unwrap(), "Plan with Metrics");
+    assert_eq!(skipped(&plan), 0.0, "{plan}");
+}
+
 /// The live views' `entity` of a spec without `[[entities]]` is NULL in every row (it is
 /// written as an expression, not a literal: views.rs).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -756,6 +787,22 @@ async fn without_entities_the_live_views_entity_is_null() {
 /// The `logical_plan` or `physical_plan` text of an EXPLAIN answer.
 fn plan_text(explained: &Answer, kind: &str) -> String {
     explained.rows.iter().find(|r| r[0].as_deref() == Some(kind)).unwrap()[1].clone().unwrap()
+}
+
+/// The count `name` of an EXPLAIN ANALYZE plan line, as DataFusion shows it: `12` or
+/// `12.79 K` (rounded: thousands, millions, billions).
+fn metric(line: &str, name: &str) -> f64 {
+    let at = line.find(&format!("{name}=")).unwrap_or_else(|| panic!("no {name} in {line}")) + name.len() + 1;
+    let mut words = line[at..].split([',', ']']).next().unwrap().split_whitespace();
+    let number: f64 = words.next().unwrap().parse().unwrap();
+    number
+        * match words.next() {
+            None => 1.0,
+            Some("K") => 1e3,
+            Some("M") => 1e6,
+            Some("B") => 1e9,
+            Some(unit) => panic!("{name}: unit {unit} in {line}"),
+        }
 }
 
 /// The subtrees under the plan line `at`, by indentation (two spaces per level).

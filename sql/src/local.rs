@@ -150,6 +150,12 @@ impl LocalLake {
         // Trino's (Athena's) order: NULLs last whether ascending or descending, where
         // DataFusion's default treats NULL as the largest value (first under DESC).
         config.options_mut().sql_parser.default_null_ordering = TRINO_NULL_ORDERING.into();
+        // A partial aggregation that finds (almost) as many groups as rows in its first batch
+        // hands its rows on unaggregated from then on: DataFusion's probe waits for 100,000
+        // rows by default, and a partial step whose fair share of the pool is small emits
+        // early before that, which restarts its group count, so the probe never fired:
+        // current_attributes' DISTINCT hashed 3.35 M rows twice (docs/performance.md).
+        config.options_mut().execution.skip_partial_aggregation_probe_rows_threshold = options.batch_size.max(1);
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         register_day_of_week(&ctx);
         let mut relations = Vec::new();

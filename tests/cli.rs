@@ -1358,6 +1358,12 @@ fn normalize_jobs_write_the_same_bytes_as_one_job() {
     let (_, rows) = table_rows(&one, "attributes");
     assert!(rows.iter().flatten().flatten().any(|v| v.starts_with("changed ")), "the later bytes stayed");
     assert!(one.len() > 50, "{} objects", one.len());
+    // The staging folder (crate::cmd::normalize) is gone, empty or not.
+    let hidden = |lake: &Path| -> Vec<String> {
+        let names = std::fs::read_dir(lake).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned());
+        names.filter(|n| n.starts_with('.')).collect()
+    };
+    assert_eq!(hidden(&dir.path().join("lake-1")), Vec::<String>::new());
     for jobs in ["2", "3", "16"] {
         let (many, say) = run_with(jobs);
         assert_eq!(many.keys().collect::<Vec<_>>(), one.keys().collect::<Vec<_>>(), "--jobs {jobs}");
@@ -1412,4 +1418,11 @@ fn normalize_jobs_write_the_same_bytes_as_one_job() {
         );
         assert!(!lake.exists(), "--jobs {jobs}: nothing is written");
     }
+    // Nor into a lake that exists (the good events before the bad one included), and what is
+    // there stays byte for byte, with nothing left beside it.
+    let lake = dir.path().join("lake-1");
+    let out = run(&["normalize", "--events", file.to_str().unwrap(), "--out", lake.to_str().unwrap(), "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(tree(&lake) == one, "the lake changed: {:?}", tree(&lake).keys().collect::<Vec<_>>());
+    assert_eq!(hidden(&lake), Vec::<String>::new());
 }

@@ -1,7 +1,11 @@
 //! `ddb-lake normalize`: stream events from a file → a local lake folder.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ddb_lake_core::object_key::ObjectKey;
 
 use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
@@ -74,50 +78,186 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let key = redaction_key(&spec);
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
     let (text, name) = read_input(&args.events)?;
-
-    // Check the whole input before writing anything, on every core; the first bad event in
-    // the file's order is the one named. JSON lines (one event per line, as `generate` writes
-    // them) are cut at line ends and each line parsed once, here; any other layout (a
-    // pretty-printed event, two values on a line, a line that is not an event) is read value
-    // by value instead, which also names the line and column of the first error.
     let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
-    let lines = events_file::lines(&text);
-    let lines_are_events = !lines.is_empty()
-        && ddb_lake_writer::parallel::in_order(&lines, jobs, |line| check_event(line), |()| Ok(())).is_ok();
-    let events = match lines_are_events {
-        true => lines,
-        false => checked_events(&text, &name, jobs)?,
-    };
-    if events.is_empty() {
-        anyhow::bail!("{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line");
-    }
-
-    let sink = LocalDirSink::new(&args.out);
-    let options = BatchOptions { source: args.source.clone() };
+    let run =
+        Run { normalizer: &normalizer, options: BatchOptions { source: args.source.clone() }, jobs, quiet: args.quiet };
     let started = Instant::now();
-    let mut progress = Progress::new(args.quiet);
-    progress.start_count(events.len() as u64, "events", "normalizing");
-    let mut summary = Summary::default();
-    ddb_lake_writer::parallel::in_order(
-        &events,
-        jobs,
-        |ev| normalizer.normalize_event(ev, &options).map_err(anyhow::Error::from),
-        |out| {
-            for o in &out.objects {
-                sink.put_now(&o.key, &o.body)?;
+
+    // Nothing is written unless the whole input is events, and the first bad event in the
+    // file's order is the one named. JSON lines (one event per line, as `generate` writes
+    // them) are cut at line ends and each line is parsed once, by the normalizer, on every
+    // core: the objects go to a staging folder inside the lake, moved into place once the
+    // last line turned out to be an event. Any other layout (a pretty-printed event, two
+    // values on a line, a line that is not an event) is read value by value and every event
+    // checked before the first is written, which also names the line and column of the first
+    // error.
+    let lines = events_file::lines(&text);
+    let summary = match lines.is_empty() {
+        false => {
+            let staging = Staging::new(&args.out);
+            match run.normalize(&lines, |key, body| staging.put(key, body)) {
+                Ok(summary) => {
+                    staging.publish(&LocalDirSink::new(&args.out))?;
+                    Some(summary)
+                }
+                // Read the input again value by value: that names the bad event, or finds
+                // the events of another layout.
+                Err(Failed::NotAnEvent) => None,
+                Err(Failed::Write(e)) => return Err(e),
             }
-            summary.add(&out);
-            progress.set(summary.events as u64, |_| {
-                format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)
-            });
-            Ok(())
-        },
-    )?;
-    progress.finish();
+        }
+        true => None,
+    };
+    let summary = match summary {
+        Some(summary) => summary,
+        None => {
+            let events = checked_events(&text, &name, jobs)?;
+            if events.is_empty() {
+                anyhow::bail!(
+                    "{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line"
+                );
+            }
+            let sink = LocalDirSink::new(&args.out);
+            match run.normalize(&events, |key, body| sink.put_now(key, body).map_err(anyhow::Error::from)) {
+                Ok(summary) => summary,
+                Err(Failed::Write(e)) => return Err(e),
+                Err(Failed::NotAnEvent) => unreachable!("every event was checked"),
+            }
+        }
+    };
     if !args.quiet {
         print_summary(&summary, &name, &args.out, started.elapsed(), text.len())?;
     }
     Ok(())
+}
+
+/// What one normalizing pass over the events needs.
+struct Run<'n> {
+    normalizer: &'n Normalizer<'n>,
+    options: BatchOptions,
+    jobs: usize,
+    quiet: bool,
+}
+
+/// Why a pass over the events stopped.
+enum Failed {
+    /// One of them is not an event (its line and column are named by reading the input
+    /// again, [`checked_events`]).
+    NotAnEvent,
+    /// An object could not be written.
+    Write(anyhow::Error),
+}
+
+impl Run<'_> {
+    /// Normalizes `events` on up to `jobs` threads and hands each object to `put`, in the
+    /// events' order, whatever the number of jobs (the lake is the same byte for byte).
+    fn normalize(
+        &self,
+        events: &[&str],
+        mut put: impl FnMut(&ObjectKey, &[u8]) -> anyhow::Result<()>,
+    ) -> Result<Summary, Failed> {
+        let mut progress = Progress::new(self.quiet);
+        progress.start_count(events.len() as u64, "events", "normalizing");
+        let mut summary = Summary::default();
+        ddb_lake_writer::parallel::in_order(
+            events,
+            self.jobs,
+            |ev| self.normalizer.normalize_event(ev, &self.options).map_err(|_| Failed::NotAnEvent),
+            |out| {
+                for o in &out.objects {
+                    put(&o.key, &o.body).map_err(Failed::Write)?;
+                }
+                summary.add(&out);
+                progress.set(summary.events as u64, |_| {
+                    format!("normalized {}/{} events ({} records)", summary.events, events.len(), summary.records)
+                });
+                Ok(())
+            },
+        )?;
+        progress.finish();
+        Ok(summary)
+    }
+}
+
+/// A hidden folder inside the lake that holds the objects of a file being normalized until
+/// every event of the file has turned out to be one; then each object is renamed into its
+/// place (a rename is atomic: a reader sees an object whole or not at all, as with
+/// [`LocalDirSink::put_now`]). Dropped before that, it removes what it holds, and the lake
+/// folder too when this run made it, so that a refused file leaves nothing behind. A run
+/// that is killed leaves the folder (`.ddb-lake-normalize-<pid>`), which no table's reader
+/// looks into.
+struct Staging {
+    lake: PathBuf,
+    made_lake: bool,
+    sink: LocalDirSink,
+    /// The keys written, each once, in the order written.
+    keys: std::cell::RefCell<(Vec<ObjectKey>, HashSet<ObjectKey>)>,
+    published: bool,
+}
+
+impl Staging {
+    fn new(lake: &Path) -> Staging {
+        Staging {
+            lake: lake.to_owned(),
+            made_lake: !lake.exists(),
+            sink: LocalDirSink::new(lake.join(format!(".ddb-lake-normalize-{}", std::process::id()))),
+            keys: Default::default(),
+            published: false,
+        }
+    }
+
+    /// Writes one object into the folder (it is nobody's to read yet: no temporary name).
+    fn put(&self, key: &ObjectKey, body: &[u8]) -> anyhow::Result<()> {
+        let path = self.sink.path_of(key);
+        let written = match std::fs::write(&path, body) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, body))
+            }
+            written => written,
+        };
+        written.with_context(|| format!("cannot write {}", path.display()))?;
+        let mut keys = self.keys.borrow_mut();
+        if keys.1.insert(key.clone()) {
+            keys.0.push(key.clone());
+        }
+        Ok(())
+    }
+
+    /// Moves every object into its place in `lake`, replacing what is there, then removes
+    /// the folder.
+    fn publish(mut self, lake: &LocalDirSink) -> anyhow::Result<()> {
+        for key in &self.keys.borrow().0 {
+            let (from, to) = (self.sink.path_of(key), lake.path_of(key));
+            let moved = match std::fs::rename(&from, &to) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
+                    to.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::rename(&from, &to))
+                }
+                moved => moved,
+            };
+            moved.with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+        }
+        self.published = true;
+        match std::fs::remove_dir_all(self.sink.root()) {
+            // Events without records write no object, and no folder.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            removed => {
+                removed.with_context(|| format!("cannot remove the staging folder {}", self.sink.root().display()))
+            }
+        }
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.published {
+            return;
+        }
+        // Best effort: what cannot be removed stays in a folder no reader looks into.
+        let _ = std::fs::remove_dir_all(self.sink.root());
+        if self.made_lake {
+            let _ = std::fs::remove_dir(&self.lake);
+        }
+    }
 }
 
 /// The events of `text` read value by value (one event, or one per line), each checked to be

@@ -1400,6 +1400,31 @@ fn normalize_jobs_write_the_same_bytes_as_one_job() {
         assert_eq!(rest(&say), rest(&say_one), "{layout}");
     }
 
+    // From stdin and from a named pipe (neither is mapped, as a file is: src/cmd/mod.rs), the
+    // same lake.
+    let fifo = dir.path().join("events.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo (coreutils) runs");
+    assert!(made.success());
+    let feed = {
+        let (from, to) = (file.clone(), fifo.clone());
+        std::thread::spawn(move || std::fs::write(&to, std::fs::read(&from).unwrap()).unwrap())
+    };
+    let (piped, _) = lake_and_summary(
+        &["normalize", "--events", fifo.to_str().unwrap(), "--spec", spec.to_str().unwrap()],
+        &dir.path().join("lake-fifo"),
+    );
+    feed.join().unwrap();
+    assert!(piped == one, "read from a named pipe: another lake");
+    let lake = dir.path().join("lake-stdin");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ddb-lake"))
+        .args(["normalize", "--events", "-", "--spec", spec.to_str().unwrap(), "--out", lake.to_str().unwrap()])
+        .stdin(std::fs::File::open(&file).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("from <stdin>"));
+    assert!(tree(&lake) == one, "read from stdin: another lake");
+
     // The input is checked on every core too: the first bad event in the file is named, and
     // nothing is written.
     let mut lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();

@@ -77,7 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let spec = load_spec(args.spec.as_deref())?;
     let key = redaction_key(&spec);
     let normalizer = Normalizer::new(&spec, key.as_deref())?;
-    let (text, name) = read_input(&args.events)?;
+    let (input, name) = read_input(&args.events)?;
+    let text = input.text(&name)?;
     let jobs = args.jobs.map_or_else(super::backfill::default_jobs, usize::from);
     let run =
         Run { normalizer: &normalizer, options: BatchOptions { source: args.source.clone() }, jobs, quiet: args.quiet };
@@ -91,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // values on a line, a line that is not an event) is read value by value and every event
     // checked before the first is written, which also names the line and column of the first
     // error.
-    let lines = events_file::lines(&text);
+    let lines = events_file::lines(text);
     let summary = match lines.is_empty() {
         false => {
             let staging = Staging::new(&args.out);
@@ -111,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let summary = match summary {
         Some(summary) => summary,
         None => {
-            let events = checked_events(&text, &name, jobs)?;
+            let events = checked_events(text, &name, jobs)?;
             if events.is_empty() {
                 anyhow::bail!(
                     "{name} holds no events; expected one Lambda event {{\"Records\": [...]}} or one event per line"

@@ -33,14 +33,14 @@ impl Flattener<'_> {
     ) {
         // Every name is looked up in the old map: by name, not by a scan per name.
         let old = old.map(Item::by_name);
-        for (name, value) in item {
+        for (at, (name, value)) in item.iter().enumerate() {
             let (act, action) = self.redactor.step_onto(active, depth, PathStep::Name(name.as_str()));
             if action == Some(RedactAction::Drop) {
                 continue;
             }
             let mark = w.path.len();
             push_name(&mut w.path, name.as_str());
-            let old_value = old.as_ref().and_then(|o| o.get(name.as_str()));
+            let old_value = old.as_ref().and_then(|o| o.get_at(at, name.as_str()));
             self.walk_value(value, old_value, depth + 1, act, w);
             w.path.truncate(mark);
         }

@@ -400,9 +400,17 @@ fn changed_attributes(rec: &StreamRecord<'_>, dropped: impl Fn(&str) -> bool) ->
         (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
         (EventName::Modify, Some(new), Some(old)) => {
             let (new_by_name, old_by_name) = (new.by_name(), old.by_name());
-            let mut n: Vec<&str> =
-                new.iter().filter(|(k, v)| old_by_name.get(k.as_str()) != Some(v)).map(|(k, _)| k.as_str()).collect();
-            n.extend(old.iter().filter(|(k, _)| new_by_name.get(k.as_str()).is_none()).map(|(k, _)| k.as_str()));
+            let in_new = new.iter().enumerate();
+            let mut n: Vec<&str> = in_new
+                .filter(|(at, (k, v))| old_by_name.get_at(*at, k.as_str()) != Some(v))
+                .map(|(_, (k, _))| k.as_str())
+                .collect();
+            let in_old = old.iter().enumerate();
+            n.extend(
+                in_old
+                    .filter(|(at, (k, _))| new_by_name.get_at(*at, k.as_str()).is_none())
+                    .map(|(_, (k, _))| k.as_str()),
+            );
             n
         }
         _ => return None,

@@ -593,6 +593,18 @@ mod tests {
         for missing in ["", "a", "a40", "a0", "b", "a07 "] {
             assert_eq!(by_name.get(missing), None, "{missing:?}");
         }
+        // Looked for first at a position, the answer is `get`'s wherever the name is: at
+        // that position or not, repeated (the second a07 is at 40) or not.
+        let unrepeated_json = format!("{{{}}}", members[..40].join(","));
+        let unrepeated: Item<'_> = serde_json::from_str(&unrepeated_json).unwrap();
+        for map in [&item, &unrepeated] {
+            let by_name = map.by_name();
+            for n in names.iter().map(String::as_str).chain(["", "a40", "a07 "]) {
+                for at in 0..map.len() + 2 {
+                    assert_eq!(by_name.get_at(at, n), by_name.get(n), "{n} at {at}");
+                }
+            }
+        }
         let small: Item<'_> = serde_json::from_str(r#"{"b":{"N":"1"},"a":{"N":"2"},"b":{"N":"3"}}"#).unwrap();
         type Lookup = fn(&Item<'static>, &str) -> Option<AttributeValue<'static>>;
         let lookups: [Lookup; 2] = [|i, n| i.get(n).cloned(), |i, n| i.by_name().get(n).cloned()];

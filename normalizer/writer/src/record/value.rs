@@ -119,12 +119,15 @@ impl<'a> Item<'a> {
     /// flattener looks every attribute of a MODIFY's new image up in its old image.
     pub fn by_name(&self) -> ByName<'_, 'a> {
         let mut sorted = Vec::new();
+        let mut repeats = false;
         if self.0.len() > ByName::SCAN_UP_TO {
+            let name = |i: u32| self.0[i as usize].0.as_str();
             sorted = (0..self.0.len() as u32).collect();
             // Stable: the first of a repeated name comes first.
-            sorted.sort_by(|&a, &b| self.0[a as usize].0.as_str().cmp(self.0[b as usize].0.as_str()));
+            sorted.sort_by(|&a, &b| name(a).cmp(name(b)));
+            repeats = sorted.windows(2).any(|w| name(w[0]) == name(w[1]));
         }
-        ByName { item: self, sorted }
+        ByName { item: self, sorted, repeats }
     }
 
     /// The attributes, in event order.
@@ -149,6 +152,8 @@ pub struct ByName<'i, 'a> {
     item: &'i Item<'a>,
     /// Positions sorted by name; empty for a small map, which is scanned.
     sorted: Vec<u32>,
+    /// Whether a name of a sorted map comes twice.
+    repeats: bool,
 }
 
 impl<'i, 'a> ByName<'i, 'a> {
@@ -164,6 +169,21 @@ impl<'i, 'a> ByName<'i, 'a> {
         let at = self.sorted.partition_point(|&i| entries[i as usize].0.as_str() < name);
         let (n, v) = &entries[*self.sorted.get(at)? as usize];
         (n.as_str() == name).then_some(v)
+    }
+
+    /// [`ByName::get`], looking first at position `at`: where a map with the same names in
+    /// the same order has it, as an item's new and old images of a MODIFY usually do. One
+    /// comparison instead of a binary search's several (these lookups were 5% of the
+    /// normalizer's time); a small map is scanned as by `get`.
+    pub fn get_at(&self, at: usize, name: &str) -> Option<&'i AttributeValue<'a>> {
+        if !self.sorted.is_empty() && !self.repeats {
+            if let Some((n, v)) = self.item.0.get(at) {
+                if n.as_str() == name {
+                    return Some(v);
+                }
+            }
+        }
+        self.get(name)
     }
 }
 

@@ -79,10 +79,11 @@ pub fn read_input(path: &Path) -> anyhow::Result<(InputBytes, String)> {
     let cannot = || format!("cannot read events from {name}");
     let file = std::fs::File::open(path).with_context(cannot)?;
     let is_file = file.metadata().with_context(cannot)?.is_file();
-    // SAFETY: the map is only read. If another program changed or truncated the file while
-    // this one runs, the events read would be its new bytes (or the process would stop on
-    // SIGBUS), as with any reader of a file being written; the text is checked to be UTF-8
-    // when it is taken, and every parser of it is safe code.
+    // SAFETY: the map is only read, and the events file is assumed not to change while the
+    // command runs (as ripgrep and other readers of large files assume of theirs): a program
+    // that truncated it meanwhile would stop this one with SIGBUS, and one that rewrote its
+    // bytes after the UTF-8 check (`InputBytes::text`) could hand the parsers text that is
+    // not UTF-8. A file being written should be normalized once it is complete.
     match is_file.then(|| unsafe { memmap2::Mmap::map(&file) }) {
         Some(Ok(map)) => Ok((InputBytes::Mapped(map), name)),
         // A FIFO or another special file, an empty file on some systems, or no mmap at all.

@@ -42,9 +42,10 @@ enum Command {
     /// Normalize stream events into a local lake folder (laid out like the S3 prefix).
     ///
     /// Reads one Lambda DynamoDB event ({"Records": [...]}) or one event per line (JSON
-    /// lines). The whole input is checked before anything is written: broken JSON or
-    /// something that is not an event stops the command (exit 1) with the line and column.
-    /// A record that cannot be normalized (unknown attribute type, a value that does not fit
+    /// lines). Nothing is written unless the whole input is events: broken JSON or
+    /// something that is not an event stops the command (exit 1) with the line and column,
+    /// and the lake is left as it was (the objects wait in a staging folder inside it,
+    /// .ddb-lake-normalize-<pid>, until the last event is read). A record that cannot be normalized (unknown attribute type, a value that does not fit
     /// its declared column, ...) is written to <out>/_quarantine/ with the reason, and the
     /// rest goes on. Running the same events again rewrites the same objects, byte for byte.
     Normalize(cmd::normalize::Args),

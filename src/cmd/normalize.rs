@@ -1,6 +1,6 @@
 //! `ddb-lake normalize`: stream events from a file → a local lake folder.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use ddb_lake_writer::batch::{BatchOptions, BatchOutput};
 use ddb_lake_writer::events_file;
 use ddb_lake_writer::normalizer::Normalizer;
 use ddb_lake_writer::record::{check_event, message_of};
-use ddb_lake_writer::sink::LocalDirSink;
+use ddb_lake_writer::sink::{in_its_folder, LocalDirSink};
 
 use super::progress::Progress;
 use super::{human_bytes, load_spec, read_input, redaction_key};
@@ -196,8 +196,8 @@ struct Staging {
     lake: PathBuf,
     made_lake: bool,
     sink: LocalDirSink,
-    /// The keys written, each once, in the order written.
-    keys: std::cell::RefCell<(Vec<ObjectKey>, HashSet<ObjectKey>)>,
+    /// The keys written, each once.
+    keys: std::cell::RefCell<BTreeSet<ObjectKey>>,
     published: bool,
 }
 
@@ -215,32 +215,19 @@ impl Staging {
     /// Writes one object into the folder (it is nobody's to read yet: no temporary name).
     fn put(&self, key: &ObjectKey, body: &[u8]) -> anyhow::Result<()> {
         let path = self.sink.path_of(key);
-        let written = match std::fs::write(&path, body) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, body))
-            }
-            written => written,
-        };
-        written.with_context(|| format!("cannot write {}", path.display()))?;
-        let mut keys = self.keys.borrow_mut();
-        if keys.1.insert(key.clone()) {
-            keys.0.push(key.clone());
-        }
+        in_its_folder(&path, || std::fs::write(&path, body))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        self.keys.borrow_mut().insert(key.clone());
         Ok(())
     }
 
     /// Moves every object into its place in `lake`, replacing what is there, then removes
     /// the folder.
     fn publish(mut self, lake: &LocalDirSink) -> anyhow::Result<()> {
-        for key in &self.keys.borrow().0 {
+        for key in self.keys.borrow().iter() {
             let (from, to) = (self.sink.path_of(key), lake.path_of(key));
-            let moved = match std::fs::rename(&from, &to) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && from.exists() => {
-                    to.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::rename(&from, &to))
-                }
-                moved => moved,
-            };
-            moved.with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+            in_its_folder(&to, || std::fs::rename(&from, &to))
+                .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
         }
         self.published = true;
         match std::fs::remove_dir_all(self.sink.root()) {

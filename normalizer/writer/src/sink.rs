@@ -74,17 +74,7 @@ impl LocalDirSink {
         let err = |e: std::io::Error| SinkError { key: key.to_string(), source: Box::new(e) };
         let path = self.path_of(key);
         let tmp = self.temporary_path(&path);
-        // The folder is made when the write finds it missing: most objects go to a folder
-        // that exists, and asking for it first cost two system calls an object.
-        match std::fs::write(&tmp, body) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(err)?;
-                }
-                std::fs::write(&tmp, body).map_err(err)?;
-            }
-            written => written.map_err(err)?,
-        }
+        in_its_folder(&tmp, || std::fs::write(&tmp, body)).map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(err)
     }
 
@@ -100,6 +90,21 @@ impl LocalDirSink {
             p.push(c);
         }
         p
+    }
+}
+
+/// `op`, a file operation that makes `path`, run again after making `path`'s folder when the
+/// first try finds the folder missing: most objects go to a folder that exists, and asking
+/// for it first cost two system calls an object.
+pub fn in_its_folder<T>(path: &Path, op: impl Fn() -> std::io::Result<T>) -> std::io::Result<T> {
+    match op() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            op()
+        }
+        done => done,
     }
 }
 

@@ -738,12 +738,12 @@ async fn the_joins_dynamic_filter_leaves_rows_out_in_the_scan() {
     assert!(!plan.contains("runtime_filters"), "{plan}");
 }
 
-/// A DISTINCT whose first batch is all new groups (current_attributes': every row of a
+/// A grouping whose first batch is all new groups (current_attributes': every row of a
 /// current version is one) hands its rows on from its partial step unaggregated, after one
 /// batch rather than DataFusion's 100,000 rows; the answer is the one the engine gives when
 /// it aggregates in both steps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_distinct_of_distinct_rows_skips_its_partial_step_after_one_batch() {
+async fn a_grouping_of_distinct_rows_skips_its_partial_step_after_one_batch() {
     let f = fixture().await;
     let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
     let options = LocalOptions { batch_size: 16, ..LocalOptions::default() };
@@ -767,6 +767,50 @@ async fn a_distinct_of_distinct_rows_skips_its_partial_step_after_one_batch() {
     assert!(skipped(&plan) > rows as f64 / 2.0, "{rows} rows: {plan}");
     let plan = plan_text(&aggregates.query(&analyze).await.unwrap(), "Plan with Metrics");
     assert_eq!(skipped(&plan), 0.0, "{plan}");
+}
+
+/// current_attributes groups the joined rows by item, path, type, value and entity and takes
+/// the columns one item's version fixes (tenant, pk, sk, sequence_number) by `min`: every
+/// column equals a DISTINCT over all nine, on a lake where batches were delivered twice; and a
+/// question that reads none of those four does not hash them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_attributes_collapses_copies_as_a_distinct_of_every_column_would() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    let join = "FROM live_attributes a JOIN current_items c ON a.item_key = c.item_key \
+                AND a.event_name = c.event_name AND a.event_time = c.event_time \
+                AND coalesce(a.sequence_number, '') = coalesce(c.sequence_number, '')";
+    let columns = "tenant, item_key, pk, sk, path, type, value, sequence_number, entity";
+    let copies = count(&lake, &format!("SELECT count(*) {join}")).await;
+    let distinct = sorted_rows(
+        &lake
+            .query(&format!(
+                "SELECT DISTINCT a.tenant, a.item_key, a.pk, a.sk, a.path, a.type, a.value, a.sequence_number, \
+                 a.entity {join}"
+            ))
+            .await
+            .unwrap(),
+    );
+    assert!(copies > distinct.len(), "the re-deliveries left {copies} joined rows for {} distinct", distinct.len());
+    let got = sorted_rows(&lake.query(&format!("SELECT {columns} FROM current_attributes")).await.unwrap());
+    assert_eq!(got, distinct);
+
+    let plan = plan_text(
+        &lake.query("EXPLAIN SELECT path, value, count(*) FROM current_attributes GROUP BY path, value").await.unwrap(),
+        "physical_plan",
+    );
+    let grouped: Vec<&str> = plan.lines().filter(|l| l.contains("AggregateExec") && l.contains("item_key")).collect();
+    assert!(!grouped.is_empty(), "{plan}");
+    for line in grouped {
+        assert!(
+            line.contains(
+                "gby=[item_key@0 as item_key, path@1 as path, type@2 as type, value@3 as value, entity@4 as entity]"
+            ),
+            "{line}"
+        );
+        assert!(!["tenant", "pk@", "sk@", "sequence_number", "min("].iter().any(|c| line.contains(c)), "{line}");
+    }
 }
 
 /// The live views' `entity` of a spec without `[[entities]]` is NULL in every row (it is

@@ -83,11 +83,47 @@ fn stops_string(b: u8) -> bool {
 }
 
 /// Where the first byte of `rest` that [`stops_string`] is.
+///
+/// On x86-64, 16 bytes at a time with SSE2 (part of every x86-64 CPU), inlined into the
+/// reader: most strings of an event are names and values under 32 bytes, where one or two
+/// such steps replace two to four of [`string_stop_words`]'; the last bytes, and other
+/// architectures, go eight at a time.
 #[inline]
 fn string_stop(rest: &[u8]) -> Option<usize> {
-    // Eight bytes at a time: a byte equal to `c` is a zero byte of `w ^ c…c`, and the lowest
-    // flagged byte of `(x - 0x01…01) & !x & 0x80…80` is the first zero byte of x (the borrow
-    // can flag bytes after it, never before). `< 0x20` works the same with 0x20…20.
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+        let mut at = 0;
+        // SAFETY: SSE2 is enabled on every x86-64 target, so its intrinsics can be called;
+        // each load reads the 16 bytes of one `chunk`, with no alignment requirement.
+        unsafe {
+            let (quote, escape, control) = (_mm_set1_epi8(b'"' as i8), _mm_set1_epi8(b'\\' as i8), _mm_set1_epi8(0x1f));
+            for chunk in rest.chunks_exact(16) {
+                let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+                // A byte below 0x20 is its own unsigned minimum with 0x1F.
+                let below = _mm_cmpeq_epi8(_mm_min_epu8(v, control), v);
+                let stops = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, escape)), below);
+                let hits = _mm_movemask_epi8(stops);
+                if hits != 0 {
+                    return Some(at + hits.trailing_zeros() as usize);
+                }
+                at += 16;
+            }
+        }
+        string_stop_words(&rest[at..]).map(|i| at + i)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    string_stop_words(rest)
+}
+
+/// [`string_stop`] eight bytes at a time, in a `u64`.
+#[inline]
+fn string_stop_words(rest: &[u8]) -> Option<usize> {
+    // A byte equal to `c` is a zero byte of `w ^ c…c`, and the lowest flagged byte of
+    // `(x - 0x01…01) & !x & 0x80…80` is the first zero byte of x (the borrow can flag bytes
+    // after it, never before). `< 0x20` works the same with 0x20…20.
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let flags = |x: u64, below: u64| x.wrapping_sub(ONES * below) & !x;
@@ -578,6 +614,28 @@ mod tests {
 
     use super::super::{for_each_record_serde, split_event};
     use super::*;
+
+    /// The first stopping byte, found 16 and 8 at a time, is the one a byte-by-byte search
+    /// finds: every byte value at every place of texts of 0 to 40 bytes, before and after
+    /// other stops.
+    #[test]
+    fn string_stop_finds_the_first_quote_escape_or_control_byte() {
+        let naive = |s: &[u8]| s.iter().position(|&b| stops_string(b));
+        for len in 0..=40 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = b;
+                    assert_eq!(string_stop(&text), naive(&text), "{b:#04x} at {at} of {len}");
+                    assert_eq!(string_stop_words(&text), naive(&text), "{b:#04x} at {at} of {len}");
+                    // A stop after it leaves the answer to the first.
+                    text.push(b'"');
+                    assert_eq!(string_stop(&text), naive(&text), "{b:#04x} at {at} of {len}, then a quote");
+                }
+            }
+        }
+        assert_eq!(string_stop("é✓ plain \u{1F600}".as_bytes()), None);
+    }
 
     /// What the batch makes of an event (crate::batch): the records streamed in one pass, or,
     /// when that fails, the event split and each record decoded on its own. `fast`: this

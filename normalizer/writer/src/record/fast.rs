@@ -86,8 +86,8 @@ fn stops_string(b: u8) -> bool {
 ///
 /// On x86-64, 16 bytes at a time with SSE2 (part of every x86-64 CPU), inlined into the
 /// reader: most strings of an event are names and values under 32 bytes, where one or two
-/// such steps replace two to four of [`string_stop_words`]'; the last bytes, and other
-/// architectures, go eight at a time.
+/// such steps do the work of two to four steps of [`string_stop_words`]; the last bytes, and
+/// other architectures, go eight at a time.
 #[inline]
 fn string_stop(rest: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]

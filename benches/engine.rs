@@ -179,11 +179,13 @@ fn main() {
     // The children run the engine as `ddb-lake sql` and `ddb-lake compact` do.
     if let Ok(arg) = std::env::var(CHILD_ENV) {
         ddb_lake::allocator::give_freed_memory_back_at_once();
+        ddb_lake::allocator::no_transparent_huge_pages();
         child(&arg);
         return;
     }
     if let Ok(arg) = std::env::var(COMPACT_CHILD_ENV) {
         ddb_lake::allocator::give_freed_memory_back_at_once();
+        ddb_lake::allocator::no_transparent_huge_pages();
         compact_child(&arg);
         return;
     }

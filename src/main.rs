@@ -129,20 +129,24 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => {
             ddb_lake::allocator::give_freed_memory_back_at_once();
+            ddb_lake::allocator::no_transparent_huge_pages();
             cmd::demo::run(args)
         }
         Command::Sql(c) => {
             ddb_lake::allocator::give_freed_memory_back_at_once();
+            ddb_lake::allocator::no_transparent_huge_pages();
             cmd::sql::run(c)
         }
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Backfill(args) => cmd::backfill::run(args),
         Command::Compact(args) => {
             ddb_lake::allocator::give_freed_memory_back_at_once();
+            ddb_lake::allocator::no_transparent_huge_pages();
             cmd::compact::run(args)
         }
         Command::Report(args) => {
             ddb_lake::allocator::give_freed_memory_back_at_once();
+            ddb_lake::allocator::no_transparent_huge_pages();
             cmd::report::run(args)
         }
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),

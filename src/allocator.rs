@@ -33,8 +33,8 @@ const ALLOW_THP_VARIABLE: &str = "MIMALLOC_ALLOW_THP";
 /// (`madvise(MADV_HUGEPAGE)`) for the memory it maps, and with the engine's memory given back
 /// at once ([`give_freed_memory_back_at_once`]) the kernel zeroed and held 2 MiB pages that
 /// the scans' batches use a fraction of: without them the questions of the 1 GB generated
-/// lake peaked 20-28% lower (popular_settings 351-380 -> 273-276 MB, most_changed_settings
-/// 283 -> 205 MB), in the same time or less (docs/performance.md).
+/// lake peaked 11-24% lower (popular_settings 326 -> 282 MB, most_changed_settings 292 ->
+/// 223 MB), in the same time or less (docs/performance.md).
 pub fn no_transparent_huge_pages() {
     if std::env::var_os(ALLOW_THP_VARIABLE).is_some() {
         return;

@@ -178,14 +178,12 @@ fn measure(lake: &Path, name: &str, params: &str) -> (f64, u64, u64, u64, u64) {
 fn main() {
     // The children run the engine as `ddb-lake sql` and `ddb-lake compact` do.
     if let Ok(arg) = std::env::var(CHILD_ENV) {
-        ddb_lake::allocator::give_freed_memory_back_at_once();
-        ddb_lake::allocator::no_transparent_huge_pages();
+        ddb_lake::allocator::for_the_embedded_engine();
         child(&arg);
         return;
     }
     if let Ok(arg) = std::env::var(COMPACT_CHILD_ENV) {
-        ddb_lake::allocator::give_freed_memory_back_at_once();
-        ddb_lake::allocator::no_transparent_huge_pages();
+        ddb_lake::allocator::for_the_embedded_engine();
         compact_child(&arg);
         return;
     }

@@ -8,13 +8,21 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// The environment variable by which mimalloc itself reads that option at start.
 const PURGE_DELAY_VARIABLE: &str = "MIMALLOC_PURGE_DELAY";
 
+/// What the commands that run the embedded engine (`sql`, `report`, `demo`, `compact`, and the
+/// engine benchmark's children) ask of memory before they start it: freed memory back at once
+/// and no transparent huge pages.
+pub fn for_the_embedded_engine() {
+    give_freed_memory_back_at_once();
+    no_transparent_huge_pages();
+}
+
 /// Freed memory goes back to the system at once, for the commands that run the embedded
 /// engine, unless `MIMALLOC_PURGE_DELAY` is set (then mimalloc's reading of it stands). Its
 /// scans allocate each batch on a reading thread and free it on another; with mimalloc's
 /// delay, memory the query no longer held stayed resident: popular_settings on the 37.8 MB
 /// generated lake peaked at 285.6-292.5 MB, with no delay at 232.0-243.1 MB, in 13.0-14.0 s
 /// instead of 12.2-12.9 s (debug builds; docs/performance.md).
-pub fn give_freed_memory_back_at_once() {
+fn give_freed_memory_back_at_once() {
     if std::env::var_os(PURGE_DELAY_VARIABLE).is_some() {
         return;
     }
@@ -35,7 +43,7 @@ const ALLOW_THP_VARIABLE: &str = "MIMALLOC_ALLOW_THP";
 /// the scans' batches use a fraction of: without them the questions of the 1 GB generated
 /// lake peaked 11-24% lower (popular_settings 326 -> 282 MB, most_changed_settings 292 ->
 /// 223 MB), in the same time or less (docs/performance.md).
-pub fn no_transparent_huge_pages() {
+fn no_transparent_huge_pages() {
     if std::env::var_os(ALLOW_THP_VARIABLE).is_some() {
         return;
     }

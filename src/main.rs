@@ -128,25 +128,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => {
-            ddb_lake::allocator::give_freed_memory_back_at_once();
-            ddb_lake::allocator::no_transparent_huge_pages();
+            ddb_lake::allocator::for_the_embedded_engine();
             cmd::demo::run(args)
         }
         Command::Sql(c) => {
-            ddb_lake::allocator::give_freed_memory_back_at_once();
-            ddb_lake::allocator::no_transparent_huge_pages();
+            ddb_lake::allocator::for_the_embedded_engine();
             cmd::sql::run(c)
         }
         Command::Normalize(args) => cmd::normalize::run(args),
         Command::Backfill(args) => cmd::backfill::run(args),
         Command::Compact(args) => {
-            ddb_lake::allocator::give_freed_memory_back_at_once();
-            ddb_lake::allocator::no_transparent_huge_pages();
+            ddb_lake::allocator::for_the_embedded_engine();
             cmd::compact::run(args)
         }
         Command::Report(args) => {
-            ddb_lake::allocator::give_freed_memory_back_at_once();
-            ddb_lake::allocator::no_transparent_huge_pages();
+            ddb_lake::allocator::for_the_embedded_engine();
             cmd::report::run(args)
         }
         Command::Spec(SpecCommand::Check { file }) => cmd::spec::check(&file),

@@ -610,7 +610,7 @@ async fn a_dated_question_reads_only_its_days() {
     let q = files::all().unwrap().into_iter().find(|q| q.name == "changes_by_kind").unwrap();
     let one_day = q.render(&[("from".into(), day.into()), ("to".into(), day.into())]).unwrap();
 
-    // The filter on dt reaches the scan of `changes`, below unique_changes' window.
+    // The filter on dt reaches the scan of `changes`, below unique_changes' grouping.
     let plan = lake.query(&format!("EXPLAIN {one_day}")).await.unwrap();
     let logical = plan_text(&plan, "logical_plan");
     let scan = logical.lines().find(|l| l.trim_start().starts_with("TableScan: changes")).unwrap();
@@ -811,6 +811,38 @@ async fn current_attributes_collapses_copies_as_a_distinct_of_every_column_would
         );
         assert!(!["tenant", "pk@", "sk@", "sequence_number", "min("].iter().any(|c| line.contains(c)), "{line}");
     }
+}
+
+/// unique_changes groups a record's copies by day, item, sequence number and event name and
+/// takes the other columns by `min`: every column equals a DISTINCT over all of them (copies
+/// of a record are the same row), on a lake where batches were delivered twice. Its plan has
+/// no window left, and deletions' filter on event_name reaches the scan of `changes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unique_changes_collapses_copies_as_a_distinct_of_every_column_would() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    let columns = "event_name, sequence_number, event_time, tenant, item_key, pk, sk, event_id, stream_view_type, \
+                   size_bytes, ttl_delete, principal, changed_attributes, entity, dt";
+    let stream = "FROM history_changes WHERE event_name IN ('INSERT', 'MODIFY', 'REMOVE')";
+    let copies = count(&lake, &format!("SELECT count(*) {stream}")).await;
+    let distinct = sorted_rows(&lake.query(&format!("SELECT DISTINCT {columns} {stream}")).await.unwrap());
+    assert!(copies > distinct.len(), "the re-deliveries left {copies} rows for {} distinct", distinct.len());
+    let got = sorted_rows(&lake.query(&format!("SELECT {columns} FROM unique_changes")).await.unwrap());
+    assert_eq!(got, distinct);
+
+    let removes = "SELECT count(*) FROM unique_changes WHERE event_name = 'REMOVE'";
+    let want = distinct.iter().filter(|r| r[0] == "REMOVE").count();
+    assert!(want > 0);
+    assert_eq!(count(&lake, removes).await, want);
+    let explained = lake.query(&format!("EXPLAIN {removes}")).await.unwrap();
+    let physical = plan_text(&explained, "physical_plan");
+    assert!(!physical.contains("Window"), "{physical}");
+    let logical = plan_text(&explained, "logical_plan");
+    let scan = logical.lines().find(|l| l.trim_start().starts_with("TableScan: changes")).unwrap();
+    // A filter of its own, not the view's IN list (which the scan had before, too).
+    let filters = scan.split_once("full_filters=[").map_or("", |(_, f)| f.trim_end_matches(']'));
+    assert!(filters.split(", ").any(|f| f == "changes.event_name = Utf8(\"REMOVE\")"), "{logical}");
 }
 
 /// The live views' `entity` of a spec without `[[entities]]` is NULL in every row (it is

@@ -813,6 +813,55 @@ async fn current_attributes_collapses_copies_as_a_distinct_of_every_column_would
     }
 }
 
+/// current_<table> groups the joined rows by item (and element, for an exploded table) and
+/// takes every other column by `min`: every column equals a DISTINCT over all of them, for
+/// the example spec's plain table and its exploded one, on a lake where batches were delivered
+/// twice; and popular_field_mappings' two columns are all that its scan of the table decodes
+/// besides the keys and the join's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn current_tables_collapse_copies_as_a_distinct_of_every_column_would() {
+    let f = fixture().await;
+    let spec = LakeSpec::from_toml(SPEC, "spec").unwrap();
+    let lake = LocalLake::open(&f.lake, &spec).await.unwrap();
+    let join = "JOIN current_items c ON t.item_key = c.item_key AND t.event_name = c.event_name \
+                AND t.event_time = c.event_time AND coalesce(t.sequence_number, '') = coalesce(c.sequence_number, '')";
+    for (table, columns) in [
+        (
+            "sync_configs",
+            "event_name, sequence_number, event_time, tenant, item_key, pk, sk, client_key, sync_id, enabled, \
+             interval_minutes, timezone, synced_issues, error_code, version, dt",
+        ),
+        (
+            "field_mappings",
+            "event_name, sequence_number, event_time, tenant, item_key, pk, sk, element_index, client_key, field_id, \
+             mapping, direction, transform, dt",
+        ),
+    ] {
+        let from = format!("FROM live_{table} t {join}");
+        let copies = count(&lake, &format!("SELECT count(*) {from}")).await;
+        let qualified: Vec<String> = columns.split(", ").map(|c| format!("t.{c}")).collect();
+        let distinct =
+            sorted_rows(&lake.query(&format!("SELECT DISTINCT {} {from}", qualified.join(", "))).await.unwrap());
+        assert!(copies > distinct.len(), "{table}: {copies} joined rows for {} distinct", distinct.len());
+        let got = sorted_rows(&lake.query(&format!("SELECT {columns} FROM current_{table}")).await.unwrap());
+        assert_eq!(got, distinct, "current_{table}");
+    }
+
+    let plan = plan_text(
+        &lake
+            .query("EXPLAIN SELECT field_id, mapping, count(*) FROM current_field_mappings GROUP BY 1, 2")
+            .await
+            .unwrap(),
+        "logical_plan",
+    );
+    let scan = plan.lines().find(|l| l.trim_start().starts_with("TableScan: field_mappings ")).unwrap();
+    let projection = scan.split_once("projection=[").map_or("", |(_, p)| p.split(']').next().unwrap_or(""));
+    assert_eq!(
+        projection, "event_name, sequence_number, event_time, item_key, element_index, field_id, mapping",
+        "{plan}"
+    );
+}
+
 /// unique_changes groups a record's copies by day, item, sequence number and event name and
 /// takes the other columns by `min`: every column equals a DISTINCT over all of them (copies
 /// of a record are the same row), on a lake where batches were delivered twice. Its plan has

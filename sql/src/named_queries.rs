@@ -28,7 +28,7 @@ use crate::views::{current_table_view, history_view, live_view};
 pub use crate::views::GENERATED_SOURCE;
 
 /// Version of the generated `current_<table>` views.
-pub const GENERATED_VERSION: u32 = 3;
+pub const GENERATED_VERSION: u32 = 4;
 
 /// Version of the generated `history_<table>` and `live_<table>` views.
 pub const COMPACTION_VIEWS_VERSION: u32 = 3;

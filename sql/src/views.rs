@@ -94,7 +94,7 @@ const CURRENT_ROW_KEYS: [&str; 2] = ["item_key", ELEMENT_INDEX_COLUMN];
 /// overlap) are the same row. The view groups by those and takes every other column by `min`
 /// (in Athena's dialect and DataFusion's alike, whichever copy comes first), so a question
 /// that reads two columns has the others pruned, where a DISTINCT over every column decoded
-/// and hashed them all (popular_field_mappings on the 1 GB generated lake: 8.0-8.4 s → 5.6-6.3 s,
+/// and hashed them all (popular_field_mappings on the 1 GB generated lake: 8.3-10.3 s → 5.5 s,
 /// docs/performance.md).
 pub fn current_table_view(def: &TableDefinition) -> String {
     let is_key = |name: &&str| CURRENT_ROW_KEYS.contains(name);

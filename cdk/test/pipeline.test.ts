@@ -353,7 +353,7 @@ describe('catalog and queries', () => {
     assert.deepEqual(
       generated.sort(),
       [
-        ...declared.map((t) => `current_${t} v3`),
+        ...declared.map((t) => `current_${t} v4`),
         ...compacted.flatMap((t) => [`history_${t} v3`, `live_${t} v3`]),
       ].sort(),
     );

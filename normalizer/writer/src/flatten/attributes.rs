@@ -19,20 +19,44 @@ pub(super) struct AttributeRows<'r> {
     pub(super) sink: &'r mut dyn RowSink,
     pub(super) path: String,
     pub(super) changed_known: bool,
+    /// Set while the walk is inside a top-level attribute that a MODIFY left as it was:
+    /// every leaf there is unchanged, and nothing is looked up in the old image.
+    pub(super) unchanged: bool,
     pub(super) entity: EntityColumn<'r>,
+}
+
+/// What a map's leaves are compared with.
+#[derive(Clone, Copy)]
+pub(super) enum OldMap<'o, 'a> {
+    /// Nothing: no old image, or the map is new.
+    Absent,
+    /// The old image's map at the same path, looked up by name.
+    Map(&'o Item<'a>),
+    /// A MODIFY's top level, looked up once already ([`super::top_level`]).
+    Top(&'o [TopLevel<'o, 'a>]),
+}
+
+/// One top-level attribute of a MODIFY's new image, by position: the old image's value of
+/// that name (the first, should the event repeat a name) and whether it is the same value.
+pub(super) struct TopLevel<'o, 'a> {
+    pub(super) old: Option<&'o AttributeValue<'a>>,
+    pub(super) same: bool,
 }
 
 impl Flattener<'_> {
     pub(super) fn walk_map(
         &self,
         item: &Item<'_>,
-        old: Option<&Item<'_>>,
+        old: OldMap<'_, '_>,
         depth: usize,
         active: OpenRules,
         w: &mut AttributeRows<'_>,
     ) {
         // Every name is looked up in the old map: by name, not by a scan per name.
-        let old = old.map(Item::by_name);
+        let by_name = match old {
+            OldMap::Map(o) => Some(o.by_name()),
+            _ => None,
+        };
         for (at, (name, value)) in item.iter().enumerate() {
             let (act, action) = self.redactor.step_onto(active, depth, PathStep::Name(name.as_str()));
             if action == Some(RedactAction::Drop) {
@@ -40,8 +64,21 @@ impl Flattener<'_> {
             }
             let mark = w.path.len();
             push_name(&mut w.path, name.as_str());
-            let old_value = old.as_ref().and_then(|o| o.get_at(at, name.as_str()));
-            self.walk_value(value, old_value, depth + 1, act, w);
+            match old {
+                OldMap::Top(tops) if tops[at].same => {
+                    // Equal as a whole, so equal leaf by leaf: no leaf is compared. (With a
+                    // name repeated inside it, which DynamoDB never sends, the lookup by name
+                    // would have paired a leaf with another of the same name.)
+                    let outer = std::mem::replace(&mut w.unchanged, true);
+                    self.walk_value(value, None, depth + 1, act, w);
+                    w.unchanged = outer;
+                }
+                OldMap::Top(tops) => self.walk_value(value, tops[at].old, depth + 1, act, w),
+                _ => {
+                    let old_value = by_name.as_ref().and_then(|o| o.get_at(at, name.as_str()));
+                    self.walk_value(value, old_value, depth + 1, act, w);
+                }
+            }
             w.path.truncate(mark);
         }
     }
@@ -60,7 +97,7 @@ impl Flattener<'_> {
                 Some(RedactAction::Hash) => {
                     let text = value_text(v);
                     let hashed = self.redactor.hash(&text);
-                    let changed = w.changed_known.then(|| old != Some(v));
+                    let changed = w.changed_known.then(|| !w.unchanged && old != Some(v));
                     emit(w, v.type_name(), Some(&hashed), changed);
                     return;
                 }
@@ -75,7 +112,7 @@ impl Flattener<'_> {
                 };
                 // A map that replaced a non-map: every leaf changed.
                 let old_map = if old.is_some() && old_map.is_none() { Some(&EMPTY_ITEM) } else { old_map };
-                self.walk_map(m, old_map, depth, active, w);
+                self.walk_map(m, old_map.map_or(OldMap::Absent, OldMap::Map), depth, active, w);
             }
             AttributeValue::L(l) if !l.is_empty() => {
                 let old_list = match old {
@@ -106,7 +143,8 @@ impl Flattener<'_> {
                     match self.redactor.action_at(act, depth + 1) {
                         Some(RedactAction::Drop) => {}
                         other => {
-                            let changed = w.changed_known.then(|| !old_set.is_some_and(|o| o.contains(e)));
+                            let changed =
+                                w.changed_known.then(|| !w.unchanged && !old_set.is_some_and(|o| o.contains(e)));
                             if other == Some(RedactAction::Hash) {
                                 let h = self.redactor.hash(e.as_str());
                                 emit(w, v.type_name(), Some(&h), changed);
@@ -119,7 +157,7 @@ impl Flattener<'_> {
                 }
             }
             _ => {
-                let changed = w.changed_known.then(|| old != Some(v));
+                let changed = w.changed_known.then(|| !w.unchanged && old != Some(v));
                 let value = match v {
                     AttributeValue::Bool(b) => Some(if *b { "true" } else { "false" }),
                     other => other.scalar_text(),

@@ -21,7 +21,7 @@ use ddb_lake_core::rows::{ChangesRow, CommonColumns, EntityColumn};
 use ddb_lake_core::schema::BuiltInTable;
 use ddb_lake_core::spec::{LakeSpec, RedactAction, TenantRule};
 
-use attributes::AttributeRows;
+use attributes::{AttributeRows, OldMap, TopLevel};
 use declared::Rejects;
 
 /// Position of the `changes` table among a spec's item tables.
@@ -252,7 +252,8 @@ impl<'s> Flattener<'s> {
         };
 
         // changes
-        let changed = changed_attributes(rec, |name| self.redactor.is_dropped_attribute(name));
+        let tops = top_level(rec);
+        let changed = changed_attributes(rec, tops.as_deref(), |name| self.redactor.is_dropped_attribute(name));
         let mut changes = TableRows::new(CHANGES, main);
         ChangesRow {
             event_id: rec.event_id.as_ref().map(Text::as_str),
@@ -284,7 +285,13 @@ impl<'s> Flattener<'s> {
                 sink: &mut *sink,
                 path: String::with_capacity(64),
                 changed_known,
+                unchanged: false,
                 entity,
+            };
+            let old = match (&tops, old) {
+                (Some(tops), _) => OldMap::Top(tops),
+                (None, Some(old)) => OldMap::Map(old),
+                (None, None) => OldMap::Absent,
             };
             self.walk_map(image, old, 0, self.redactor.all_rules(), &mut walk);
             walk.rows.flush(walk.sink);
@@ -392,19 +399,38 @@ fn encode_name(name: &str, out: &mut String) {
     }
 }
 
+/// A MODIFY's top-level attributes (both images known): for each of the new image, by
+/// position, its value in the old image and whether the two are the same. Looked up once for
+/// the `changes` row and the `attributes` walk.
+fn top_level<'r, 'a>(rec: &'r StreamRecord<'a>) -> Option<Vec<TopLevel<'r, 'a>>> {
+    match (rec.event_name, &rec.new_image, &rec.old_image) {
+        (EventName::Modify, Some(new), Some(old)) => {
+            let old_by_name = old.by_name();
+            let tops = new.iter().enumerate().map(|(at, (k, v))| {
+                let old = old_by_name.get_at(at, k.as_str());
+                TopLevel { old, same: old == Some(v) }
+            });
+            Some(tops.collect())
+        }
+        _ => None,
+    }
+}
+
 /// Sorted, comma-separated top-level attribute names that the change touched, leaving out
 /// those `dropped` says are never written (a dropped attribute's name is not shown either).
-fn changed_attributes(rec: &StreamRecord<'_>, dropped: impl Fn(&str) -> bool) -> Option<String> {
-    let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image) {
-        (EventName::Insert, Some(new), _) => new.iter().map(|(k, _)| k.as_str()).collect(),
-        (EventName::Remove, _, Some(old)) => old.iter().map(|(k, _)| k.as_str()).collect(),
-        (EventName::Modify, Some(new), Some(old)) => {
-            let (new_by_name, old_by_name) = (new.by_name(), old.by_name());
-            let in_new = new.iter().enumerate();
-            let mut n: Vec<&str> = in_new
-                .filter(|(at, (k, v))| old_by_name.get_at(*at, k.as_str()) != Some(v))
-                .map(|(_, (k, _))| k.as_str())
-                .collect();
+/// `tops` is [`top_level`] of the record.
+fn changed_attributes(
+    rec: &StreamRecord<'_>,
+    tops: Option<&[TopLevel<'_, '_>]>,
+    dropped: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let mut names: Vec<&str> = match (rec.event_name, &rec.new_image, &rec.old_image, tops) {
+        (EventName::Insert, Some(new), _, _) => new.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Remove, _, Some(old), _) => old.iter().map(|(k, _)| k.as_str()).collect(),
+        (EventName::Modify, Some(new), Some(old), Some(tops)) => {
+            let new_by_name = new.by_name();
+            let in_new = new.iter().zip(tops);
+            let mut n: Vec<&str> = in_new.filter(|(_, top)| !top.same).map(|((k, _), _)| k.as_str()).collect();
             let in_old = old.iter().enumerate();
             n.extend(
                 in_old

@@ -80,6 +80,41 @@ fn attributes_have_paths_types_values_and_changes() {
     assert_eq!(texts[ATTRIBUTES], attribute_rows(&p, &leaves));
 }
 
+/// A MODIFY's leaves under top-level attributes that it left as they were are unchanged,
+/// however deep; under one it changed, each leaf is compared with its old value, and the
+/// default drop applies in both.
+#[test]
+fn leaves_of_an_attribute_the_modify_left_alone_are_unchanged_however_deep() {
+    let kept = serde_json::json!({"M": {
+        "rules": {"L": [{"M": {"to": {"S": "x"}, "apiToken": {"S": "t"}}}, {"SS": ["a", "b"]}]},
+        "limits": {"M": {"max": {"N": "5"}, "none": {"NULL": true}}}
+    }});
+    let mut old_partly = kept.clone();
+    old_partly["M"]["limits"]["M"]["max"] = serde_json::json!({"N": "4"});
+    let mut r = crate::test_events::record("edge_cases.json");
+    let images = r["dynamodb"].as_object_mut().unwrap();
+    images["NewImage"]
+        .as_object_mut()
+        .unwrap()
+        .extend([("kept".into(), kept.clone()), ("partly".into(), kept.clone())]);
+    images["OldImage"].as_object_mut().unwrap().extend([("kept".into(), kept), ("partly".into(), old_partly)]);
+    let texts = texts_of(&LakeSpec::default(), &r.to_string());
+    let changed_of = |path: &str| {
+        let row = texts[ATTRIBUTES].lines().find(|l| l.split('\t').nth(7) == Some(path));
+        row.unwrap_or_else(|| panic!("no row for {path}")).rsplit('\t').next().unwrap().to_owned()
+    };
+    for path in ["rules[0].to", "rules[1][0]", "rules[1][1]", "limits.max", "limits.none"] {
+        assert_eq!(changed_of(&format!("kept.{path}")), "false", "kept.{path}");
+    }
+    for path in ["rules[0].to", "rules[1][0]", "rules[1][1]", "limits.none"] {
+        assert_eq!(changed_of(&format!("partly.{path}")), "false", "partly.{path}");
+    }
+    assert_eq!(changed_of("partly.limits.max"), "true");
+    assert!(!texts[ATTRIBUTES].contains("apiToken"), "the default drop takes apiToken in both");
+    let changes = texts[CHANGES].trim_end().rsplit('\t').next().unwrap().to_owned();
+    assert!(changes.split(',').any(|n| n == "partly") && !changes.split(',').any(|n| n == "kept"), "{changes}");
+}
+
 #[test]
 fn declared_exploded_table_with_redaction() {
     let text = r#"

@@ -14,12 +14,11 @@
 
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
-use std::io::Write;
 
-use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use crate::flatten::RowSink;
+use crate::gzip::{GzipMember, SpareStates};
 use ddb_lake_core::object_key::ObjectKey;
 use ddb_lake_core::schema::TableSchema;
 
@@ -29,11 +28,13 @@ pub const MAX_OPEN_ENCODERS: usize = 32;
 
 /// How a spec's objects are laid out: its tables (in file order), the gzip level, and how
 /// many objects of a unit are compressed as their rows arrive.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct ObjectLayout {
     pub(crate) tables: Vec<TableSchema>,
     pub(crate) level: Compression,
     pub(crate) max_open_encoders: usize,
+    /// Deflate states kept from one object to the next ([`crate::gzip`]).
+    pub(crate) spare: SpareStates,
 }
 
 /// One object to write.
@@ -56,9 +57,15 @@ impl LakeObject {
     /// The object of `table` at `key` holding `rows` (encoded rows, each ending with LF), at
     /// gzip level `level`.
     pub(crate) fn of_rows(table: &TableSchema, key: ObjectKey, rows: &[u8], count: u64, level: Compression) -> Self {
-        let mut body = Body::open(table, level);
-        body.write(rows, level);
-        LakeObject { key, body: body.finish(level), table: Some(table.name.clone()), rows: count, first_record: 0 }
+        let mut body = Body::open(table, level, None);
+        body.write(rows, level, None);
+        LakeObject {
+            key,
+            body: body.finish(level, None),
+            table: Some(table.name.clone()),
+            rows: count,
+            first_record: 0,
+        }
     }
 }
 
@@ -66,16 +73,17 @@ impl LakeObject {
 /// per table × day, opened with the table's header row when its first row comes.
 pub(crate) struct ObjectAssembler<'n> {
     tables: &'n [TableSchema],
+    spare: &'n SpareStates,
     level: Compression,
     max_open_encoders: usize,
     open_encoders: usize,
-    objects: BTreeMap<(usize, String), OpenObject>,
+    objects: BTreeMap<(usize, String), OpenObject<'n>>,
     totals: Vec<u64>,
     row_bytes: usize,
 }
 
-struct OpenObject {
-    body: Body,
+struct OpenObject<'n> {
+    body: Body<'n>,
     rows: u64,
     first_record: usize,
 }
@@ -98,51 +106,47 @@ impl RowSink for RecordTarget<'_, '_> {
 const MAX_TEXT_BYTES: usize = 1 << 20;
 
 /// An object's body while its unit is assembled.
-enum Body {
+enum Body<'n> {
     /// Compressed as rows arrive.
-    Gzip(Box<GzEncoder<Vec<u8>>>),
+    Gzip(Box<GzipMember<'n>>),
     /// Rows as text (header included), compressed when the unit is finished or when it
     /// outgrows [`MAX_TEXT_BYTES`].
     Text(Vec<u8>),
 }
 
-impl Body {
+impl<'n> Body<'n> {
     /// A body compressed as rows arrive, holding `table`'s header row.
-    fn open(table: &TableSchema, level: Compression) -> Self {
-        Self::gzip(&table.header_row(), level)
+    fn open(table: &TableSchema, level: Compression, spare: Option<&'n SpareStates>) -> Self {
+        Self::gzip(&table.header_row(), level, spare)
     }
 
     /// A body compressed as rows arrive, starting with `text`.
-    fn gzip(text: &[u8], level: Compression) -> Self {
-        let mut gz = GzEncoder::new(Vec::with_capacity(64 * 1024), level);
-        // Writing to a Vec cannot fail.
-        let _ = gz.write_all(text);
+    fn gzip(text: &[u8], level: Compression, spare: Option<&'n SpareStates>) -> Self {
+        let mut gz = GzipMember::new(level, 64 * 1024, spare);
+        gz.write(text);
         Body::Gzip(Box::new(gz))
     }
 
-    fn write(&mut self, bytes: &[u8], level: Compression) {
+    fn write(&mut self, bytes: &[u8], level: Compression, spare: Option<&'n SpareStates>) {
         match self {
-            // Writing to a Vec cannot fail.
-            Body::Gzip(gz) => {
-                let _ = gz.write_all(bytes);
-            }
+            Body::Gzip(gz) => gz.write(bytes),
             Body::Text(text) => {
                 text.extend_from_slice(bytes);
                 if text.len() > MAX_TEXT_BYTES {
-                    *self = Self::gzip(text, level);
+                    *self = Self::gzip(text, level, spare);
                 }
             }
         }
     }
 
-    fn finish(self, level: Compression) -> Vec<u8> {
+    fn finish(self, level: Compression, spare: Option<&'n SpareStates>) -> Vec<u8> {
         match self {
-            Body::Gzip(gz) => (*gz).finish().unwrap_or_default(),
+            Body::Gzip(gz) => gz.finish(),
             Body::Text(text) => {
-                let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 4 + 64), level);
-                let _ = gz.write_all(&text);
+                let mut gz = GzipMember::new(level, text.len() / 4 + 64, spare);
+                gz.write(&text);
                 drop(text);
-                gz.finish().unwrap_or_default()
+                gz.finish()
             }
         }
     }
@@ -152,6 +156,7 @@ impl<'n> ObjectAssembler<'n> {
     pub(crate) fn new(layout: &'n ObjectLayout) -> Self {
         ObjectAssembler {
             tables: &layout.tables,
+            spare: &layout.spare,
             level: layout.level,
             max_open_encoders: layout.max_open_encoders,
             open_encoders: 0,
@@ -173,14 +178,14 @@ impl<'n> ObjectAssembler<'n> {
             Entry::Vacant(e) => {
                 let body = if self.open_encoders < self.max_open_encoders {
                     self.open_encoders += 1;
-                    Body::open(&self.tables[t], self.level)
+                    Body::open(&self.tables[t], self.level, Some(self.spare))
                 } else {
                     Body::Text(self.tables[t].header_row())
                 };
                 e.insert(OpenObject { body, rows: 0, first_record: index })
             }
         };
-        o.body.write(rows, self.level);
+        o.body.write(rows, self.level, Some(self.spare));
         o.rows += count;
         self.totals[t] += count;
         self.row_bytes += rows.len();
@@ -204,7 +209,7 @@ impl<'n> ObjectAssembler<'n> {
             let table = &self.tables[t];
             objects.push(LakeObject {
                 key: key(&table.name, &day),
-                body: o.body.finish(self.level),
+                body: o.body.finish(self.level, Some(self.spare)),
                 table: Some(table.name.clone()),
                 rows: o.rows,
                 first_record: o.first_record,

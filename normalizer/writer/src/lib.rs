@@ -39,6 +39,7 @@ pub mod delivery;
 pub mod events_file;
 pub mod export;
 pub mod flatten;
+mod gzip;
 pub mod normalizer;
 pub mod parallel;
 pub mod quarantine;

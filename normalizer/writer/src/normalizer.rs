@@ -12,6 +12,7 @@ use crate::assembler::{LakeObject, ObjectLayout, MAX_OPEN_ENCODERS};
 use crate::batch::{self, BatchOptions, BatchOutput, EventError};
 use crate::export::{DataFile, Export, ExportError, FileStats};
 use crate::flatten::Flattener;
+use crate::gzip::SpareStates;
 use crate::record::Item;
 use crate::redaction::RedactionKeyError;
 use crate::snapshot::{self, BackfillStep, KeyAttributeMissing, Snapshot, SnapshotError, SnapshotPartOutput};
@@ -49,6 +50,7 @@ impl<'s> Normalizer<'s> {
                 tables: spec.item_table_schemas(),
                 level: Compression::new(spec.gzip_level),
                 max_open_encoders: MAX_OPEN_ENCODERS,
+                spare: SpareStates::new(MAX_OPEN_ENCODERS),
             },
         })
     }

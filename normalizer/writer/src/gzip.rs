@@ -1,0 +1,252 @@
+//! Gzip members compressed by deflate states that are kept for the next object.
+//!
+//! zlib makes a deflate state of about 330 KB (the 64 KB window, the hash chains, the pending
+//! output) and zeroes 256 KB of it: about 445,000 instructions a state in callgrind. A batch
+//! opens one per table × day it touches, up to [`crate::assembler::MAX_OPEN_ENCODERS`]
+//! (20 for the 6 MB benchmark event under the example spec), and used to drop them all at its
+//! end, so every batch made them again.
+//!
+//! A [`GzipMember`] takes its state from the normalizer's spares ([`SpareStates`], one set
+//! for every thread the normalizer works on) and gives it back, reset, when it is done: a
+//! reset (flate2's `DeflateEncoder::reset`, zlib's `deflateReset`) clears only the 128 KB of
+//! hash heads, and the state then writes the same stream a new one would. The spares hold at
+//! most as many states as one batch has open, so they keep no more memory between batches
+//! than a batch takes while it runs. The member's framing is the one
+//! `flate2::write::GzEncoder` writes (no name, no time, XFL by level, OS 255) and its deflate
+//! stream goes through the same flate2 writer, so a member's bytes are `GzEncoder`'s for the
+//! same rows and level: the tests below compare them, and `lake-digest` the lake.
+
+use std::io::Write as _;
+use std::sync::Mutex;
+
+use flate2::write::DeflateEncoder;
+use flate2::{Compression, Crc};
+
+/// Deflate states kept between objects, each with its level: reset, writing into an empty
+/// `Vec`. Shared by the threads of one normalizer.
+pub(crate) struct SpareStates {
+    states: Mutex<Vec<(u32, DeflateEncoder<Vec<u8>>)>>,
+    cap: usize,
+}
+
+impl SpareStates {
+    /// Spares for up to `cap` states.
+    pub(crate) fn new(cap: usize) -> Self {
+        SpareStates { states: Mutex::new(Vec::new()), cap }
+    }
+
+    fn take(&self, level: Compression) -> Option<DeflateEncoder<Vec<u8>>> {
+        let mut states = self.states.lock().ok()?;
+        let at = states.iter().rposition(|(l, _)| *l == level.level())?;
+        Some(states.swap_remove(at).1)
+    }
+
+    fn give_back(&self, level: Compression, state: DeflateEncoder<Vec<u8>>) {
+        if let Ok(mut states) = self.states.lock() {
+            if states.len() < self.cap {
+                states.push((level.level(), state));
+            }
+        }
+    }
+
+    /// How many states are kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.states.lock().map(|s| s.len()).unwrap_or(0)
+    }
+}
+
+impl std::fmt::Debug for SpareStates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.states.lock().map(|s| s.len()).unwrap_or(0);
+        write!(f, "SpareStates {{ kept: {kept}, cap: {} }}", self.cap)
+    }
+}
+
+/// One gzip member (a whole `.gz` object) being written into memory.
+///
+/// The deflate stream goes through flate2's own writer, as `GzEncoder`'s does: at level 0
+/// the stored blocks are as long as the output room of each call, so the same writer keeps
+/// them the same.
+pub(crate) struct GzipMember<'p> {
+    /// `None` only once the state has gone back to the spares.
+    deflate: Option<DeflateEncoder<Vec<u8>>>,
+    level: Compression,
+    crc: Crc,
+    spare: Option<&'p SpareStates>,
+}
+
+impl<'p> GzipMember<'p> {
+    /// An empty member at `level`, its output first given room for `capacity` bytes, its
+    /// state taken from `spare` when it has one and given back to it.
+    pub(crate) fn new(level: Compression, capacity: usize, spare: Option<&'p SpareStates>) -> Self {
+        let mut out = Vec::with_capacity(capacity.max(HEADER_LEN));
+        out.extend_from_slice(&header(level));
+        let deflate = match spare.and_then(|s| s.take(level)) {
+            Some(mut deflate) => {
+                *deflate.get_mut() = out;
+                deflate
+            }
+            None => DeflateEncoder::new(out, level),
+        };
+        GzipMember { deflate: Some(deflate), level, crc: Crc::new(), spare }
+    }
+
+    /// Compresses `bytes` onto the member.
+    pub(crate) fn write(&mut self, bytes: &[u8]) {
+        self.crc.update(bytes);
+        // Writing to a Vec cannot fail.
+        let _ = self.deflate().write_all(bytes);
+    }
+
+    /// The whole member: header, compressed bytes, CRC-32 and length of what was written.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let deflate = self.deflate();
+        // Writing to a Vec cannot fail.
+        let _ = deflate.try_finish();
+        let mut out = std::mem::take(deflate.get_mut());
+        out.extend_from_slice(&self.crc.sum().to_le_bytes());
+        out.extend_from_slice(&self.crc.amount().to_le_bytes());
+        out
+    }
+
+    fn deflate(&mut self) -> &mut DeflateEncoder<Vec<u8>> {
+        self.deflate.as_mut().expect("a member keeps its state until it is dropped")
+    }
+}
+
+impl Drop for GzipMember<'_> {
+    /// The state goes back to the spares, reset, unless they are full.
+    fn drop(&mut self) {
+        let (Some(spare), Some(mut deflate)) = (self.spare, self.deflate.take()) else { return };
+        // Ends what is left of the stream into the member's output, if it was not finished,
+        // then starts a new stream (writing to a Vec cannot fail).
+        if deflate.reset(Vec::new()).is_ok() {
+            spare.give_back(self.level, deflate);
+        }
+    }
+}
+
+const HEADER_LEN: usize = 10;
+
+/// The 10-byte gzip header `GzEncoder` writes: magic, deflate, no flags, no time, XFL 4 at
+/// the fastest levels (0 and 1) and 2 at the best (9), no operating system named (255).
+fn header(level: Compression) -> [u8; HEADER_LEN] {
+    let xfl = match level.level() {
+        l if l >= Compression::best().level() => 2,
+        l if l <= Compression::fast().level() => 4,
+        _ => 0,
+    };
+    [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write as _;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// What `flate2::write::GzEncoder` writes for `chunks`, one `write_all` each.
+    fn reference(chunks: &[Vec<u8>], level: u32) -> Vec<u8> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), Compression::new(level));
+        for c in chunks {
+            gz.write_all(c).unwrap();
+        }
+        gz.finish().unwrap()
+    }
+
+    fn member(chunks: &[Vec<u8>], level: u32, spare: Option<&SpareStates>) -> Vec<u8> {
+        let mut m = GzipMember::new(Compression::new(level), 64, spare);
+        for c in chunks {
+            m.write(c);
+        }
+        m.finish()
+    }
+
+    /// Rows as the lake has them: repeated columns, some noise, now and then a long run.
+    fn rows(seed: u64, len: usize) -> Vec<u8> {
+        let mut x = seed | 1;
+        let mut out = Vec::with_capacity(len);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            match x % 4 {
+                0 => out.extend_from_slice(b"MODIFY\t49000000000000000000001\t2026-11-05 10:00:00.000\tcustomer-7\t"),
+                1 => out.extend_from_slice(format!("fieldMappings[{}].jiraField\tS\t{:x}\n", x % 97, x).as_bytes()),
+                2 => out.extend(std::iter::repeat_n(b'a' + (x % 26) as u8, (x % 700) as usize)),
+                _ => out.extend_from_slice(&x.to_le_bytes()),
+            }
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn a_member_is_the_bytes_gzencoder_writes_at_every_level() {
+        let chunks: Vec<Vec<u8>> =
+            [0, 1, 300, 70_000, 5, 260_000, 0, 40_000].iter().map(|&n| rows(n as u64, n)).collect();
+        let spare = SpareStates::new(4);
+        for level in 0..=9 {
+            let want = reference(&chunks, level);
+            assert_eq!(member(&chunks, level, None), want, "level {level}, a new state");
+            assert_eq!(member(&chunks, level, Some(&spare)), want, "level {level}, a new state kept");
+            assert_eq!(member(&chunks, level, Some(&spare)), want, "level {level}, the kept state");
+        }
+        assert_eq!(member(&[], 1, None), reference(&[], 1), "an empty member");
+    }
+
+    #[test]
+    fn a_reused_state_writes_what_a_new_one_does() {
+        let spare = SpareStates::new(4);
+        // The first member leaves its window and hash chains in the state it gives back;
+        // each next one takes that state.
+        let first = vec![rows(7, 300_000)];
+        assert_eq!(member(&first, 1, Some(&spare)), reference(&first, 1));
+        assert_eq!(spare.len(), 1, "a finished member gives its state back");
+        for seed in 1..6 {
+            let chunks = vec![rows(seed, 1000 * seed as usize), rows(seed + 100, 90_000)];
+            assert_eq!(member(&chunks, 1, Some(&spare)), reference(&chunks, 1), "member {seed} after another");
+            assert_eq!(spare.len(), 1, "one state serves members one after another");
+        }
+        // A member dropped half-way gives back a state that starts over cleanly.
+        let mut half = GzipMember::new(Compression::new(1), 64, Some(&spare));
+        half.write(&rows(99, 200_000));
+        drop(half);
+        assert_eq!(spare.len(), 1);
+        assert_eq!(member(&first, 1, Some(&spare)), reference(&first, 1));
+    }
+
+    #[test]
+    fn spares_are_kept_per_level_and_capped() {
+        let spare = SpareStates::new(3);
+        let open: Vec<GzipMember> = (0..5).map(|_| GzipMember::new(Compression::new(6), 64, Some(&spare))).collect();
+        drop(open);
+        assert_eq!(spare.len(), 3, "no more states than the cap");
+        // A state of level 6 is not taken for a member of level 9, which makes its own.
+        let chunks = vec![rows(3, 100_000)];
+        let nine = GzipMember::new(Compression::new(9), 64, Some(&spare));
+        assert_eq!(spare.len(), 3);
+        drop(nine);
+        assert_eq!(member(&chunks, 9, Some(&spare)), reference(&chunks, 9));
+        assert_eq!(member(&chunks, 6, Some(&spare)), reference(&chunks, 6));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn members_of_any_rows_and_cuts_are_gzencoders(
+            seed in any::<u64>(),
+            cuts in proptest::collection::vec(0usize..150_000, 0..6),
+            level in prop_oneof![Just(0u32), Just(1u32), Just(6u32)],
+        ) {
+            // One set of spares for every case: each case's member takes the state the
+            // case before it left.
+            static SPARE: std::sync::LazyLock<SpareStates> = std::sync::LazyLock::new(|| SpareStates::new(3));
+            let chunks: Vec<Vec<u8>> = cuts.iter().enumerate().map(|(i, &n)| rows(seed ^ i as u64, n)).collect();
+            prop_assert_eq!(member(&chunks, level, Some(&SPARE)), reference(&chunks, level));
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::{FlattenError, Flattener, RowSink, TableRows, TypeConflict};
-use crate::record::{value_text, AttributeValue, Item};
+use crate::record::{value_str, AttributeValue, Item};
 use crate::redaction::OpenRules;
 use ddb_lake_core::number::{self, NumberFitError};
 use ddb_lake_core::path::Segment;
@@ -102,7 +102,7 @@ impl Flattener<'_> {
                 // A parent of redacted values: its JSON without them.
                 let mut s = String::new();
                 self.redactor.write_json_redacted(v, segs.len(), active, &mut s);
-                s
+                Cow::Owned(s)
             } else {
                 match convert(v, c.kind) {
                     Ok(text) => text,
@@ -164,17 +164,19 @@ fn lookup_value<'v, 'a>(mut v: &'v AttributeValue<'a>, segs: &[Segment]) -> Opti
     Some(v)
 }
 
-/// The text a declared column of type `kind` holds for `v`, or why it cannot.
-fn convert(v: &AttributeValue<'_>, kind: ColumnType) -> Result<String, String> {
+/// The text a declared column of type `kind` holds for `v`, or why it cannot: the value's
+/// own text where it is the cell's (a string, a double's digits, a boolean), made otherwise.
+fn convert<'v>(v: &'v AttributeValue<'_>, kind: ColumnType) -> Result<Cow<'v, str>, String> {
     let fit = |e: NumberFitError| e.to_string();
     match (kind, v) {
-        (ColumnType::String, AttributeValue::Bool(b)) => Ok(b.to_string()),
-        (ColumnType::String, v) => Ok(value_text(v)),
-        (ColumnType::Bigint, AttributeValue::N(n)) => number::to_integer(n.as_str(), 64).map_err(fit),
-        (ColumnType::Int, AttributeValue::N(n)) => number::to_integer(n.as_str(), 32).map_err(fit),
-        (ColumnType::Double, AttributeValue::N(n)) => Ok(n.as_str().to_owned()),
-        (ColumnType::Decimal(p, s), AttributeValue::N(n)) => number::to_decimal(n.as_str(), p, s).map_err(fit),
-        (ColumnType::Boolean, AttributeValue::Bool(b)) => Ok(b.to_string()),
+        (ColumnType::String, v) => Ok(value_str(v)),
+        (ColumnType::Bigint, AttributeValue::N(n)) => number::to_integer(n.as_str(), 64).map(Cow::Owned).map_err(fit),
+        (ColumnType::Int, AttributeValue::N(n)) => number::to_integer(n.as_str(), 32).map(Cow::Owned).map_err(fit),
+        (ColumnType::Double, AttributeValue::N(n)) => Ok(Cow::Borrowed(n.as_str())),
+        (ColumnType::Decimal(p, s), AttributeValue::N(n)) => {
+            number::to_decimal(n.as_str(), p, s).map(Cow::Owned).map_err(fit)
+        }
+        (ColumnType::Boolean, AttributeValue::Bool(b)) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => Err("cannot be converted".into()),
     }
 }

@@ -14,7 +14,7 @@ mod declared;
 #[cfg(test)]
 mod tests;
 
-use crate::record::{item_key_json, value_text, EventName, StreamRecord, Text};
+use crate::record::{item_key_json, value_str, EventName, StreamRecord, Text};
 use crate::redaction::{RedactionKeyError, Redactor};
 use ddb_lake_core::path::Segment;
 use ddb_lake_core::rows::{ChangesRow, CommonColumns, EntityColumn};
@@ -329,8 +329,8 @@ impl<'s> Flattener<'s> {
     fn common_prefix(&self, rec: &StreamRecord<'_>, b: &mut Vec<u8>) {
         let tenant = self.tenant(rec);
         let item_key = item_key_json(&rec.keys);
-        let pk = rec.keys.get(&self.spec.partition_key).map(value_text);
-        let sk = self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(value_text);
+        let pk = rec.keys.get(&self.spec.partition_key).map(value_str);
+        let sk = self.spec.sort_key.as_deref().and_then(|k| rec.keys.get(k)).map(value_str);
         CommonColumns {
             event_name: rec.event_name.as_str(),
             sequence_number: (rec.event_name != EventName::Snapshot).then(|| rec.sequence_number.as_str()),

@@ -1,17 +1,25 @@
 //! Attribute values as text: a scalar as it is, everything else as plain JSON (numbers exact,
 //! binary as its base64 text), and an item's key as canonical JSON.
 
+use std::borrow::Cow;
+
 use super::{AttributeValue, Item, Text};
 
 /// A value as text: scalars as they are, BOOL as true/false, everything else as JSON.
 pub fn value_text(v: &AttributeValue<'_>) -> String {
+    value_str(v).into_owned()
+}
+
+/// [`value_text`], borrowed where it can be: a scalar's own text, `true` or `false`; only a
+/// container's JSON is made (the flattener asks this for every declared cell and key).
+pub fn value_str<'v>(v: &'v AttributeValue<'_>) -> Cow<'v, str> {
     match v {
-        AttributeValue::S(t) | AttributeValue::N(t) | AttributeValue::B(t) => t.as_str().to_owned(),
-        AttributeValue::Bool(b) => b.to_string(),
+        AttributeValue::S(t) | AttributeValue::N(t) | AttributeValue::B(t) => Cow::Borrowed(t.as_str()),
+        AttributeValue::Bool(b) => Cow::Borrowed(if *b { "true" } else { "false" }),
         other => {
             let mut s = String::new();
             write_json(other, &mut s);
-            s
+            Cow::Owned(s)
         }
     }
 }

@@ -21,7 +21,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-pub use json::{item_key_json, value_text, write_json};
+pub use json::{item_key_json, value_str, value_text, write_json};
 pub(crate) use json::{json_number, json_string};
 pub(crate) use value::clip;
 pub use value::{AttributeValue, ByName, Item, Text};

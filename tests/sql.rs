@@ -718,22 +718,42 @@ async fn the_joins_dynamic_filter_leaves_rows_out_in_the_scan() {
     )
     .await;
     assert!(current < all, "{current} of {all} rows are of current versions");
-    let left_out = |plan: &str| -> Vec<usize> {
+    // The metric as EXPLAIN ANALYZE shows it: the count, or from 1,000 on a rounded one
+    // ("1.53 K", "12.40 M"); the bounds it stands for.
+    let left_out = |plan: &str| -> Vec<(f64, f64)> {
         plan.lines()
             // The scan of attributes (changes has no path).
             .filter(|l| l.contains("LakeScanExec") && l.contains(" path, type, value"))
             .map(|l| {
-                let at = l.find("dynamic_filtered_rows=").map(|i| i + "dynamic_filtered_rows=".len());
-                at.map_or(0, |i| l[i..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+                let Some(at) = l.find("dynamic_filtered_rows=").map(|i| i + "dynamic_filtered_rows=".len()) else {
+                    return (0.0, 0.0);
+                };
+                let shown: String = l[at..].chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+                let unit = match l[at + shown.len()..].strip_prefix(' ').and_then(|r| r.chars().next()) {
+                    Some('K') => 1e3,
+                    Some('M') => 1e6,
+                    Some('B') => 1e9,
+                    _ => 1.0,
+                };
+                let decimals = shown.split_once('.').map_or(0, |(_, d)| d.len());
+                let (value, half_step) =
+                    (shown.parse::<f64>().unwrap() * unit, 0.5 * unit / 10f64.powi(decimals as i32));
+                (value - half_step, value + half_step)
             })
             .collect()
     };
+    let line = |shown: &str| {
+        format!("LakeScanExec: projection=[item_key, path, type, value], metrics=[dynamic_filtered_rows={shown}, x=1]")
+    };
+    assert_eq!(left_out(&line("123")), [(122.5, 123.5)]);
+    assert_eq!(left_out(&line("1.53 K")), [(1525.0, 1535.0)]);
     let analyze = format!("EXPLAIN ANALYZE {q}");
     let plan = plan_text(&with.query(&analyze).await.unwrap(), "Plan with Metrics");
     assert!(plan.contains("runtime_filters=[DynamicFilter"), "{plan}");
     let scans = left_out(&plan);
     assert_eq!(scans.len(), 1, "{plan}");
-    assert!(scans[0] > 0 && scans[0] <= all - current, "{} rows left out of {all} ({current} current)", scans[0]);
+    let (low, high) = scans[0];
+    assert!(high >= 1.0 && low <= (all - current) as f64, "{low}..{high} rows left out of {all} ({current} current)");
     let plan = plan_text(&without.query(&analyze).await.unwrap(), "Plan with Metrics");
     assert!(!plan.contains("runtime_filters"), "{plan}");
 }

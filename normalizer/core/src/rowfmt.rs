@@ -146,31 +146,41 @@ pub fn push_opt(out: &mut Vec<u8>, value: Option<&str>) {
 /// chrono's `format` (about 3,700 instructions a call in the profile of issue 43); chrono
 /// still does the calendar, and writes the years outside 0000-9999 (with their sign).
 pub fn push_timestamp(out: &mut Vec<u8>, millis: i64) {
-    use chrono::{Datelike as _, Timelike as _};
+    use chrono::Timelike as _;
     let Some(t) = chrono::DateTime::from_timestamp_millis(millis) else {
         return push_null(out);
     };
-    let Ok(year) = u32::try_from(t.year()) else {
+    let Some(date) = date_digits(&t) else {
         return push_timestamp_chrono(out, &t);
     };
-    if year > 9999 {
-        return push_timestamp_chrono(out, &t);
-    }
     let mut text = *b"0000-00-00 00:00:00.000";
-    let mut put = |at: usize, width: usize, mut n: u32| {
-        for k in (at..at + width).rev() {
-            text[k] = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-    };
-    put(0, 4, year);
-    put(5, 2, t.month());
-    put(8, 2, t.day());
-    put(11, 2, t.hour());
-    put(14, 2, t.minute());
-    put(17, 2, t.second());
-    put(20, 3, t.timestamp_subsec_millis());
+    text[..10].copy_from_slice(&date);
+    put_digits(&mut text, 11, 2, t.hour());
+    put_digits(&mut text, 14, 2, t.minute());
+    put_digits(&mut text, 17, 2, t.second());
+    put_digits(&mut text, 20, 3, t.timestamp_subsec_millis());
     out.extend_from_slice(&text);
+}
+
+/// The date of `t` as `YYYY-MM-DD`, written here (chrono's `format` is thousands of
+/// instructions a call), when its year is 0000-9999; `None` for the years chrono writes
+/// with a sign or more digits. Timestamps and the day folders share it.
+pub(crate) fn date_digits(t: &chrono::DateTime<chrono::Utc>) -> Option<[u8; 10]> {
+    use chrono::Datelike as _;
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    let mut text = *b"0000-00-00";
+    put_digits(&mut text, 0, 4, year);
+    put_digits(&mut text, 5, 2, t.month());
+    put_digits(&mut text, 8, 2, t.day());
+    Some(text)
+}
+
+/// Writes `n` as `width` decimal digits, zero-padded, at `text[at..at + width]`.
+fn put_digits(text: &mut [u8], at: usize, width: usize, mut n: u32) {
+    for k in (at..at + width).rev() {
+        text[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
 }
 
 fn push_timestamp_chrono(out: &mut Vec<u8>, t: &chrono::DateTime<chrono::Utc>) {

@@ -3,6 +3,8 @@
 //! Called by the record decoder (syntax check) and by the flattener when a declared column
 //! has a numeric type. Numbers are never parsed into `f64`: conversions work on the digits.
 
+use std::borrow::Cow;
+
 /// Whether `s` is decimal number text as DynamoDB writes it: `-12`, `0.5`, `.5`, `1.5E+3`.
 ///
 /// The decoder asks this of every `N` of every record, so it is one scan that allocates
@@ -117,7 +119,27 @@ pub enum NumberFitError {
 
 /// Renders `s` as plain decimal text with exactly `scale` fractional digits and at most
 /// `precision` digits in all, as Athena's `DECIMAL(precision, scale)` reads it. Never rounds.
-pub fn to_decimal(s: &str, precision: u8, scale: u8) -> Result<String, NumberFitError> {
+/// An integer already written that way (most counters) is `s` itself, not a copy.
+pub fn to_decimal(s: &str, precision: u8, scale: u8) -> Result<Cow<'_, str>, NumberFitError> {
+    match plain_integer(s) {
+        Some(digits) if scale == 0 && digits <= usize::from(precision) => Ok(Cow::Borrowed(s)),
+        _ => render_decimal(s, precision, scale).map(Cow::Owned),
+    }
+}
+
+/// The number of digits of `s` when it is an integer as [`render_decimal`] writes one: `0`,
+/// or digits without a leading zero after an optional `-`.
+fn plain_integer(s: &str) -> Option<usize> {
+    let digits = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    match digits {
+        b"0" if digits.len() == s.len() => Some(1),
+        [b'1'..=b'9', rest @ ..] if rest.iter().all(u8::is_ascii_digit) => Some(digits.len()),
+        _ => None,
+    }
+}
+
+/// [`to_decimal`] for any number text, written out digit by digit.
+fn render_decimal(s: &str, precision: u8, scale: u8) -> Result<String, NumberFitError> {
     let d = parse(s).ok_or(NumberFitError::NotANumber)?;
     if d.digits.is_empty() {
         return Ok(if scale == 0 { "0".to_owned() } else { format!("0.{}", "0".repeat(scale as usize)) });
@@ -154,7 +176,8 @@ pub fn to_decimal(s: &str, precision: u8, scale: u8) -> Result<String, NumberFit
 }
 
 /// Renders `s` as an integer that fits in `bits` (32 or 64) signed bits, or says why not.
-pub fn to_integer(s: &str, bits: u32) -> Result<String, NumberFitError> {
+/// An integer already written as [`to_decimal`] writes one is `s` itself, not a copy.
+pub fn to_integer(s: &str, bits: u32) -> Result<Cow<'_, str>, NumberFitError> {
     let text = to_decimal(s, 38, 0)?;
     let v: i128 = text.parse().map_err(|_| NumberFitError::OutOfRange)?;
     let max = (1i128 << (bits - 1)) - 1;
@@ -162,7 +185,8 @@ pub fn to_integer(s: &str, bits: u32) -> Result<String, NumberFitError> {
     if v < min || v > max {
         return Err(NumberFitError::OutOfRange);
     }
-    Ok(v.to_string())
+    // `to_decimal` writes an integer's shortest text, which is the one `i128` writes.
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -204,6 +228,31 @@ mod tests {
     }
 
     proptest! {
+        /// Whether the text comes back as it is or written out, it is the text the digit
+        /// by digit rendering gives, and the same error.
+        #[test]
+        fn a_decimal_is_its_rendering(
+            s in "-?[0-9]{0,40}|-?[0-9]{0,4}\\.?[0-9]{0,4}([eE][-+]?[0-9]{0,3})?",
+            precision in 1u8..=38,
+            scale in 0u8..=4,
+        ) {
+            let scale = scale.min(precision);
+            let got = to_decimal(&s, precision, scale).map(Cow::into_owned);
+            prop_assert_eq!(got, render_decimal(&s, precision, scale), "{}", s);
+        }
+
+        /// An integer's text is the one `i128` writes for the value the digits say.
+        #[test]
+        fn an_integer_is_written_as_i128_writes_it(s in "-?[0-9]{1,21}(\\.0{0,2})?", bits in prop_oneof![Just(32u32), Just(64)]) {
+            let digits = s.split('.').next().unwrap_or_default();
+            let value: i128 = digits.parse().unwrap();
+            let fits = value >= -(1i128 << (bits - 1)) && value < (1i128 << (bits - 1));
+            match to_integer(&s, bits) {
+                Ok(text) => prop_assert!(fits && text == value.to_string(), "{} gave {}", s, text),
+                Err(e) => prop_assert!(!fits && e == NumberFitError::OutOfRange, "{} gave {}", s, e),
+            }
+        }
+
         /// The syntax check accepts exactly the texts the parser reads: number-like texts
         /// with their pieces in any order, repeated or missing.
         #[test]
@@ -213,7 +262,8 @@ mod tests {
 
         #[test]
         fn integers_round_trip(v in any::<i64>()) {
-            prop_assert_eq!(to_integer(&v.to_string(), 64).unwrap(), v.to_string());
+            let text = v.to_string();
+            prop_assert_eq!(to_integer(&text, 64).unwrap(), text.as_str());
         }
 
         #[test]

@@ -12,7 +12,6 @@
 //! rows and the keys are the same either way. Nor does memory grow with the rows of one
 //! record: the flattener hands them over in pieces ([`crate::flatten::SPILL_BYTES`]).
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 
 use flate2::Compression;
@@ -77,7 +76,8 @@ pub(crate) struct ObjectAssembler<'n> {
     level: Compression,
     max_open_encoders: usize,
     open_encoders: usize,
-    objects: BTreeMap<(usize, String), OpenObject<'n>>,
+    /// Per table (in table order), its objects by day.
+    objects: Vec<BTreeMap<String, OpenObject<'n>>>,
     totals: Vec<u64>,
     row_bytes: usize,
 }
@@ -160,7 +160,7 @@ impl<'n> ObjectAssembler<'n> {
             level: layout.level,
             max_open_encoders: layout.max_open_encoders,
             open_encoders: 0,
-            objects: BTreeMap::new(),
+            objects: layout.tables.iter().map(|_| BTreeMap::new()).collect(),
             totals: vec![0; layout.tables.len()],
             row_bytes: 0,
         }
@@ -173,20 +173,20 @@ impl<'n> ObjectAssembler<'n> {
     }
 
     fn take(&mut self, index: usize, day: &str, t: usize, rows: &[u8], count: u64) {
-        let o = match self.objects.entry((t, day.to_owned())) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                let body = if self.open_encoders < self.max_open_encoders {
-                    self.open_encoders += 1;
-                    Body::open(&self.tables[t], self.level, Some(self.spare))
-                } else {
-                    Body::Text(self.tables[t].header_row())
-                };
-                e.insert(OpenObject { body, rows: 0, first_record: index })
-            }
-        };
-        o.body.write(rows, self.level, Some(self.spare));
-        o.rows += count;
+        // Looked up by the borrowed day: the day's text is copied only for a new object.
+        if let Some(o) = self.objects[t].get_mut(day) {
+            o.body.write(rows, self.level, Some(self.spare));
+            o.rows += count;
+        } else {
+            let mut body = if self.open_encoders < self.max_open_encoders {
+                self.open_encoders += 1;
+                Body::open(&self.tables[t], self.level, Some(self.spare))
+            } else {
+                Body::Text(self.tables[t].header_row())
+            };
+            body.write(rows, self.level, Some(self.spare));
+            self.objects[t].insert(day.to_owned(), OpenObject { body, rows: count, first_record: index });
+        }
         self.totals[t] += count;
         self.row_bytes += rows.len();
     }
@@ -204,16 +204,18 @@ impl<'n> ObjectAssembler<'n> {
     /// Closes the objects, in table order and then by day, each named by `key(table, day)`;
     /// and the rows written per table, in table order.
     pub(crate) fn finish(self, key: impl Fn(&str, &str) -> ObjectKey) -> (Vec<LakeObject>, Vec<(String, u64)>) {
-        let mut objects = Vec::with_capacity(self.objects.len());
-        for ((t, day), o) in self.objects {
+        let mut objects = Vec::with_capacity(self.objects.iter().map(BTreeMap::len).sum());
+        for (t, days) in self.objects.into_iter().enumerate() {
             let table = &self.tables[t];
-            objects.push(LakeObject {
-                key: key(&table.name, &day),
-                body: o.body.finish(self.level, Some(self.spare)),
-                table: Some(table.name.clone()),
-                rows: o.rows,
-                first_record: o.first_record,
-            });
+            for (day, o) in days {
+                objects.push(LakeObject {
+                    key: key(&table.name, &day),
+                    body: o.body.finish(self.level, Some(self.spare)),
+                    table: Some(table.name.clone()),
+                    rows: o.rows,
+                    first_record: o.first_record,
+                });
+            }
         }
         let rows_per_table = self.tables.iter().zip(self.totals).map(|(t, n)| (t.name.clone(), n)).collect();
         (objects, rows_per_table)

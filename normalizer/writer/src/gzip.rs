@@ -119,11 +119,11 @@ impl<'p> GzipMember<'p> {
     /// Compresses `bytes` onto the member: keeps them, or hands them and the writes kept
     /// before them to deflate, each write in one call as `GzEncoder::write_all` would.
     pub(crate) fn write(&mut self, bytes: &[u8]) {
-        self.crc.update(bytes);
-        let state = self.state();
+        let state = self.state.as_mut().expect("a member keeps its state until it is dropped");
         if state.kept.len() + bytes.len() > KEEP_BYTES {
-            state.hand_over();
+            state.hand_over(&mut self.crc);
             if bytes.len() > KEEP_BYTES {
+                self.crc.update(bytes);
                 // Writing to a Vec cannot fail.
                 let _ = state.deflate.write_all(bytes);
                 return;
@@ -138,8 +138,8 @@ impl<'p> GzipMember<'p> {
 
     /// The whole member: header, compressed bytes, CRC-32 and length of what was written.
     pub(crate) fn finish(mut self) -> Vec<u8> {
-        let state = self.state();
-        state.hand_over();
+        let state = self.state.as_mut().expect("a member keeps its state until it is dropped");
+        state.hand_over(&mut self.crc);
         // Writing to a Vec cannot fail.
         let _ = state.deflate.try_finish();
         let mut out = std::mem::take(state.deflate.get_mut());
@@ -147,15 +147,13 @@ impl<'p> GzipMember<'p> {
         out.extend_from_slice(&self.crc.amount().to_le_bytes());
         out
     }
-
-    fn state(&mut self) -> &mut State {
-        self.state.as_mut().expect("a member keeps its state until it is dropped")
-    }
 }
 
 impl State {
-    /// Hands the kept writes to deflate, one call each, in order.
-    fn hand_over(&mut self) {
+    /// Hands the kept writes to deflate, one call each, in order, and adds them to `crc` in
+    /// one go (a CRC over a run folds 64 bytes a step; over one short write, few steps).
+    fn hand_over(&mut self, crc: &mut Crc) {
+        crc.update(&self.kept);
         let mut start = 0;
         for &end in &self.ends {
             // Writing to a Vec cannot fail.

@@ -8,26 +8,26 @@
 //!
 //! A [`GzipMember`] takes its state from the normalizer's spares ([`SpareStates`], one set
 //! for every thread the normalizer works on) and gives it back, reset, when it is done: a
-//! reset (flate2's `DeflateEncoder::reset`, zlib's `deflateReset`) clears only the 128 KB of
+//! reset (flate2's `Compress::reset`, zlib's `deflateReset`) clears only the 128 KB of
 //! hash heads, and the state then writes the same stream a new one would. The spares hold at
 //! most as many states as one batch has open, so they keep no more memory between batches
 //! than a batch takes while it runs. The member's framing is the one
 //! `flate2::write::GzEncoder` writes (no name, no time, XFL by level, OS 255) and its deflate
-//! stream goes through the same flate2 writer, so a member's bytes are `GzEncoder`'s for the
-//! same rows and level: the tests below compare them, and `lake-digest` the lake.
+//! stream is made by flate2's `Compress` in the calls that writer would make, with the output
+//! room it would give ([`State::run`]), so a member's bytes are `GzEncoder`'s for the same
+//! rows and level: the tests below compare them at every level, and `lake-digest` the lake.
+//! Deflate writes onto the member's own output, without the writer's 32 KB buffer between.
 //!
 //! A member keeps its writes ([`KEEP_BYTES`]) and hands them to deflate in runs, each write
 //! still in a call of its own (see [`GzipMember`]): the same calls, so the same bytes, with
 //! the state's memory in the caches for a run of them.
 
-use std::io::Write as _;
 use std::sync::Mutex;
 
-use flate2::write::DeflateEncoder;
-use flate2::{Compression, Crc};
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-/// Deflate states kept between objects, each with its level: reset, writing into an empty
-/// `Vec`. Shared by the threads of one normalizer.
+/// Deflate states kept between objects, each with its level, reset. Shared by the threads
+/// of one normalizer.
 pub(crate) struct SpareStates {
     states: Mutex<Vec<(u32, State)>>,
     cap: usize,
@@ -35,7 +35,11 @@ pub(crate) struct SpareStates {
 
 /// A deflate state and the room its member keeps writes in ([`GzipMember::write`]).
 struct State {
-    deflate: DeflateEncoder<Vec<u8>>,
+    deflate: Compress,
+    /// Whether it writes stored blocks (level 0), whose length is the output room of a call.
+    stores: bool,
+    /// Output room of each call at level 0 ([`State::run`]); empty at the other levels.
+    room: Vec<u8>,
     /// Bytes written to the member and not yet handed to deflate.
     kept: Vec<u8>,
     /// Where each of those writes ends in `kept`.
@@ -78,10 +82,6 @@ impl std::fmt::Debug for SpareStates {
 
 /// One gzip member (a whole `.gz` object) being written into memory.
 ///
-/// The deflate stream goes through flate2's own writer, as `GzEncoder`'s does: at level 0
-/// the stored blocks are as long as the output room of each call, so the same writer keeps
-/// them the same.
-///
 /// Writes are kept, up to [`KEEP_BYTES`], and then handed to deflate one by one, as they
 /// came. Deflate's output depends on where its input is cut (each call that brings input
 /// enters one more string into the hash table), so the calls stay the same and so do the
@@ -92,6 +92,8 @@ impl std::fmt::Debug for SpareStates {
 pub(crate) struct GzipMember<'p> {
     /// `None` only once the state has gone back to the spares.
     state: Option<State>,
+    /// The member so far: header and compressed bytes.
+    out: Vec<u8>,
     level: Compression,
     crc: Crc,
     spare: Option<&'p SpareStates>,
@@ -106,14 +108,14 @@ impl<'p> GzipMember<'p> {
     pub(crate) fn new(level: Compression, capacity: usize, spare: Option<&'p SpareStates>) -> Self {
         let mut out = Vec::with_capacity(capacity.max(HEADER_LEN));
         out.extend_from_slice(&header(level));
-        let state = match spare.and_then(|s| s.take(level)) {
-            Some(mut state) => {
-                *state.deflate.get_mut() = out;
-                state
-            }
-            None => State { deflate: DeflateEncoder::new(out, level), kept: Vec::new(), ends: Vec::new() },
-        };
-        GzipMember { state: Some(state), level, crc: Crc::new(), spare }
+        let state = spare.and_then(|s| s.take(level)).unwrap_or_else(|| State {
+            deflate: Compress::new(level, false),
+            stores: level.level() == 0,
+            room: Vec::new(),
+            kept: Vec::new(),
+            ends: Vec::new(),
+        });
+        GzipMember { state: Some(state), out, level, crc: Crc::new(), spare }
     }
 
     /// Compresses `bytes` onto the member: keeps them, or hands them and the writes kept
@@ -121,11 +123,10 @@ impl<'p> GzipMember<'p> {
     pub(crate) fn write(&mut self, bytes: &[u8]) {
         let state = self.state.as_mut().expect("a member keeps its state until it is dropped");
         if state.kept.len() + bytes.len() > KEEP_BYTES {
-            state.hand_over(&mut self.crc);
+            state.hand_over(&mut self.crc, &mut self.out);
             if bytes.len() > KEEP_BYTES {
                 self.crc.update(bytes);
-                // Writing to a Vec cannot fail.
-                let _ = state.deflate.write_all(bytes);
+                state.run(&mut self.out, bytes, FlushCompress::None);
                 return;
             }
         }
@@ -139,10 +140,9 @@ impl<'p> GzipMember<'p> {
     /// The whole member: header, compressed bytes, CRC-32 and length of what was written.
     pub(crate) fn finish(mut self) -> Vec<u8> {
         let state = self.state.as_mut().expect("a member keeps its state until it is dropped");
-        state.hand_over(&mut self.crc);
-        // Writing to a Vec cannot fail.
-        let _ = state.deflate.try_finish();
-        let mut out = std::mem::take(state.deflate.get_mut());
+        state.hand_over(&mut self.crc, &mut self.out);
+        state.run(&mut self.out, &[], FlushCompress::Finish);
+        let mut out = std::mem::take(&mut self.out);
         out.extend_from_slice(&self.crc.sum().to_le_bytes());
         out.extend_from_slice(&self.crc.amount().to_le_bytes());
         out
@@ -152,16 +152,51 @@ impl<'p> GzipMember<'p> {
 impl State {
     /// Hands the kept writes to deflate, one call each, in order, and adds them to `crc` in
     /// one go (a CRC over a run folds 64 bytes a step; over one short write, few steps).
-    fn hand_over(&mut self, crc: &mut Crc) {
+    fn hand_over(&mut self, crc: &mut Crc, out: &mut Vec<u8>) {
         crc.update(&self.kept);
+        let (kept, ends) = (std::mem::take(&mut self.kept), std::mem::take(&mut self.ends));
         let mut start = 0;
-        for &end in &self.ends {
-            // Writing to a Vec cannot fail.
-            let _ = self.deflate.write_all(&self.kept[start..end]);
+        for &end in &ends {
+            self.run(out, &kept[start..end], FlushCompress::None);
             start = end;
         }
+        (self.kept, self.ends) = (kept, ends);
         self.kept.clear();
         self.ends.clear();
+    }
+
+    /// Deflates all of `input` onto `out` (with `Finish`, to the end of the stream), in the
+    /// calls `flate2::write::DeflateEncoder::write_all` (and `try_finish`) would make.
+    ///
+    /// Each call is given [`ROOM`] bytes of output room or more, as that writer gives its
+    /// 32 KB buffer. Only stored blocks (level 0) depend on the room (they are as long as
+    /// it), so at level 0 each call writes into exactly `ROOM` bytes, copied onto `out`; at
+    /// the other levels deflate writes onto `out` itself.
+    fn run(&mut self, out: &mut Vec<u8>, mut input: &[u8], flush: FlushCompress) {
+        loop {
+            let (total_in, total_out) = (self.deflate.total_in(), self.deflate.total_out());
+            // Deflating into a Vec with room cannot fail.
+            let status = if self.stores {
+                self.room.clear();
+                self.room.reserve_exact(ROOM);
+                let status = self.deflate.compress_vec(input, &mut self.room, flush);
+                out.extend_from_slice(&self.room);
+                status
+            } else {
+                out.reserve(ROOM);
+                self.deflate.compress_vec(input, out, flush)
+            };
+            let consumed = (self.deflate.total_in() - total_in) as usize;
+            input = &input[consumed..];
+            let progress = consumed > 0 || self.deflate.total_out() > total_out;
+            let done = match flush {
+                FlushCompress::Finish => matches!(status, Ok(Status::StreamEnd)),
+                _ => input.is_empty(),
+            };
+            if done || !progress || status.is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -169,17 +204,24 @@ impl Drop for GzipMember<'_> {
     /// The state goes back to the spares, reset, unless they are full.
     fn drop(&mut self) {
         let (Some(spare), Some(mut state)) = (self.spare, self.state.take()) else { return };
-        // Ends what is left of the stream into the member's output, if it was not finished,
-        // then starts a new stream (writing to a Vec cannot fail); forgets unwritten writes.
+        // A stream is finished before the reset, if its member was not: zlib-rs's reset
+        // leaves the block deflate_quick has open as open, and the next stream would differ.
+        // The output goes with the member; unwritten writes are forgotten.
+        if !self.out.is_empty() {
+            let mut out = std::mem::take(&mut self.out);
+            state.run(&mut out, &[], FlushCompress::Finish);
+        }
+        state.deflate.reset();
         state.kept.clear();
         state.ends.clear();
-        if state.deflate.reset(Vec::new()).is_ok() {
-            spare.give_back(self.level, state);
-        }
+        spare.give_back(self.level, state);
     }
 }
 
 const HEADER_LEN: usize = 10;
+
+/// Output room of each call into deflate: the size of `flate2::write`'s buffer.
+const ROOM: usize = 32 * 1024;
 
 /// The 10-byte gzip header `GzEncoder` writes: magic, deflate, no flags, no time, XFL 4 at
 /// the fastest levels (0 and 1) and 2 at the best (9), no operating system named (255).

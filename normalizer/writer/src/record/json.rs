@@ -24,9 +24,16 @@ pub fn value_str<'v>(v: &'v AttributeValue<'_>) -> Cow<'v, str> {
     }
 }
 
-/// `s` as a JSON string.
+/// `s` as a JSON string, escaped as serde_json escapes it. Most strings (every key of the
+/// example table) need no escape and are copied between quotes; the others go to serde_json.
 pub(crate) fn json_string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(s).unwrap_or_default());
+    }
 }
 
 fn is_json_number(s: &str) -> bool {
@@ -107,8 +114,26 @@ pub fn item_key_json(keys: &Item<'_>) -> String {
         }
         json_string(k.as_str(), &mut s);
         s.push(':');
-        json_string(&value_text(v), &mut s);
+        json_string(&value_str(v), &mut s);
     }
     s.push('}');
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::json_string;
+
+    proptest! {
+        /// Escaped or copied, a string is the JSON serde_json writes for it: any characters,
+        /// quotes, backslashes and control characters among them.
+        #[test]
+        fn json_strings_are_serde_jsons(s in "(\\PC|[\"\\\\\u{0}-\u{1f}\u{7f}])*") {
+            let mut out = String::from("x");
+            json_string(&s, &mut out);
+            prop_assert_eq!(out, format!("x{}", serde_json::to_string(&s).unwrap()));
+        }
+    }
 }

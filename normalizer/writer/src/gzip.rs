@@ -130,8 +130,12 @@ impl<'p> GzipMember<'p> {
                 return;
             }
         }
-        if state.kept.capacity() == 0 {
-            state.kept.reserve_exact(KEEP_BYTES);
+        // The room grows by doubling to what the member's writes take (a few hundred bytes
+        // for most of the objects of a batch on many days), and never past KEEP_BYTES.
+        let need = state.kept.len() + bytes.len();
+        if need > state.kept.capacity() {
+            let room = (state.kept.capacity() * 2).clamp(need, KEEP_BYTES);
+            state.kept.reserve_exact(room - state.kept.len());
         }
         state.kept.extend_from_slice(bytes);
         state.ends.push(state.kept.len());
@@ -168,10 +172,10 @@ impl State {
     /// Deflates all of `input` onto `out` (with `Finish`, to the end of the stream), in the
     /// calls `flate2::write::DeflateEncoder::write_all` (and `try_finish`) would make.
     ///
-    /// Each call is given [`ROOM`] bytes of output room or more, as that writer gives its
-    /// 32 KB buffer. Only stored blocks (level 0) depend on the room (they are as long as
-    /// it), so at level 0 each call writes into exactly `ROOM` bytes, copied onto `out`; at
-    /// the other levels deflate writes onto `out` itself.
+    /// That writer gives each call its 32 KB buffer as output room. Only stored blocks
+    /// (level 0) depend on the room (they are as long as it), so at level 0 each call writes
+    /// into exactly [`ROOM`] bytes, copied onto `out`; at the other levels deflate writes
+    /// onto `out` itself, in as many calls as its room takes (which changes no byte).
     fn run(&mut self, out: &mut Vec<u8>, mut input: &[u8], flush: FlushCompress) {
         loop {
             let (total_in, total_out) = (self.deflate.total_in(), self.deflate.total_out());
@@ -183,7 +187,10 @@ impl State {
                 out.extend_from_slice(&self.room);
                 status
             } else {
-                out.reserve(ROOM);
+                // Room for about what this input compresses to, no more: `out` is the object's
+                // body as it is kept (a batch on 1,000 days keeps 5,000 small ones). A Vec
+                // grows by doubling, so a longer output takes a few calls more, no more bytes.
+                out.reserve(input.len() / 2 + MIN_ROOM);
                 self.deflate.compress_vec(input, out, flush)
             };
             let consumed = (self.deflate.total_in() - total_in) as usize;
@@ -220,8 +227,11 @@ impl Drop for GzipMember<'_> {
 
 const HEADER_LEN: usize = 10;
 
-/// Output room of each call into deflate: the size of `flate2::write`'s buffer.
+/// Output room of each call into deflate at level 0: the size of `flate2::write`'s buffer.
 const ROOM: usize = 32 * 1024;
+
+/// Output room a call into deflate is given at least at the other levels.
+const MIN_ROOM: usize = 64;
 
 /// The 10-byte gzip header `GzEncoder` writes: magic, deflate, no flags, no time, XFL 4 at
 /// the fastest levels (0 and 1) and 2 at the best (9), no operating system named (255).
@@ -326,6 +336,16 @@ mod tests {
         drop(nine);
         assert_eq!(member(&chunks, 9, Some(&spare)), reference(&chunks, 9));
         assert_eq!(member(&chunks, 6, Some(&spare)), reference(&chunks, 6));
+    }
+
+    #[test]
+    fn a_small_member_keeps_no_room_it_does_not_use() {
+        // A batch on 1,000 days keeps thousands of small bodies until it is written: each
+        // must hold about its own bytes (32 KB of room each made one batch take 156 MB).
+        for level in 0..=9 {
+            let body = member(&[rows(3, 300), rows(4, 200)], level, None);
+            assert!(body.capacity() < 4 * 1024, "level {level}: {} bytes of room for {}", body.capacity(), body.len());
+        }
     }
 
     #[test]

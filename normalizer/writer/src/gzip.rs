@@ -26,18 +26,16 @@ use std::sync::Mutex;
 
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};
 
-/// Deflate states kept between objects, each with its level, reset. Shared by the threads
-/// of one normalizer.
+/// Deflate states kept between objects, reset. Shared by the threads of one normalizer.
 pub(crate) struct SpareStates {
-    states: Mutex<Vec<(u32, State)>>,
+    states: Mutex<Vec<State>>,
     cap: usize,
 }
 
 /// A deflate state and the room its member keeps writes in ([`GzipMember::write`]).
 struct State {
+    level: Compression,
     deflate: Compress,
-    /// Whether it writes stored blocks (level 0), whose length is the output room of a call.
-    stores: bool,
     /// Output room of each call at level 0 ([`State::run`]); empty at the other levels.
     room: Vec<u8>,
     /// Bytes written to the member and not yet handed to deflate.
@@ -54,14 +52,14 @@ impl SpareStates {
 
     fn take(&self, level: Compression) -> Option<State> {
         let mut states = self.states.lock().ok()?;
-        let at = states.iter().rposition(|(l, _)| *l == level.level())?;
-        Some(states.swap_remove(at).1)
+        let at = states.iter().rposition(|s| s.level == level)?;
+        Some(states.swap_remove(at))
     }
 
-    fn give_back(&self, level: Compression, state: State) {
+    fn give_back(&self, state: State) {
         if let Ok(mut states) = self.states.lock() {
             if states.len() < self.cap {
-                states.push((level.level(), state));
+                states.push(state);
             }
         }
     }
@@ -94,7 +92,6 @@ pub(crate) struct GzipMember<'p> {
     state: Option<State>,
     /// The member so far: header and compressed bytes.
     out: Vec<u8>,
-    level: Compression,
     crc: Crc,
     spare: Option<&'p SpareStates>,
 }
@@ -109,13 +106,13 @@ impl<'p> GzipMember<'p> {
         let mut out = Vec::with_capacity(capacity.max(HEADER_LEN));
         out.extend_from_slice(&header(level));
         let state = spare.and_then(|s| s.take(level)).unwrap_or_else(|| State {
+            level,
             deflate: Compress::new(level, false),
-            stores: level.level() == 0,
             room: Vec::new(),
             kept: Vec::new(),
             ends: Vec::new(),
         });
-        GzipMember { state: Some(state), out, level, crc: Crc::new(), spare }
+        GzipMember { state: Some(state), out, crc: Crc::new(), spare }
     }
 
     /// Compresses `bytes` onto the member: keeps them, or hands them and the writes kept
@@ -180,7 +177,8 @@ impl State {
         loop {
             let (total_in, total_out) = (self.deflate.total_in(), self.deflate.total_out());
             // Deflating into a Vec with room cannot fail.
-            let status = if self.stores {
+            // Stored blocks (level 0) are as long as a call's output room.
+            let status = if self.level.level() == 0 {
                 self.room.clear();
                 self.room.reserve_exact(ROOM);
                 let status = self.deflate.compress_vec(input, &mut self.room, flush);
@@ -221,7 +219,7 @@ impl Drop for GzipMember<'_> {
         state.deflate.reset();
         state.kept.clear();
         state.ends.clear();
-        spare.give_back(self.level, state);
+        spare.give_back(state);
     }
 }
 

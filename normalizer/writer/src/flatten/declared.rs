@@ -172,9 +172,8 @@ fn convert<'v>(v: &'v AttributeValue<'_>, kind: ColumnType) -> Result<Cow<'v, st
         (ColumnType::String, v) => Ok(value_str(v)),
         (ColumnType::Bigint, AttributeValue::N(n)) => number::to_integer(n.as_str(), 64).map_err(fit),
         (ColumnType::Int, AttributeValue::N(n)) => number::to_integer(n.as_str(), 32).map_err(fit),
-        (ColumnType::Double, AttributeValue::N(n)) => Ok(Cow::Borrowed(n.as_str())),
+        (ColumnType::Double, AttributeValue::N(_)) | (ColumnType::Boolean, AttributeValue::Bool(_)) => Ok(value_str(v)),
         (ColumnType::Decimal(p, s), AttributeValue::N(n)) => number::to_decimal(n.as_str(), p, s).map_err(fit),
-        (ColumnType::Boolean, AttributeValue::Bool(b)) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => Err("cannot be converted".into()),
     }
 }

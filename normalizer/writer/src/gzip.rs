@@ -16,7 +16,6 @@
 //! stream is made by flate2's `Compress` in the calls that writer would make, with the output
 //! room it would give ([`State::run`]), so a member's bytes are `GzEncoder`'s for the same
 //! rows and level: the tests below compare them at every level, and `lake-digest` the lake.
-//! Deflate writes onto the member's own output, without the writer's 32 KB buffer between.
 //!
 //! A member keeps its writes ([`KEEP_BYTES`]) and hands them to deflate in runs, each write
 //! still in a call of its own (see [`GzipMember`]): the same calls, so the same bytes, with
@@ -36,8 +35,6 @@ pub(crate) struct SpareStates {
 struct State {
     level: Compression,
     deflate: Compress,
-    /// Output room of each call at level 0 ([`State::run`]); empty at the other levels.
-    room: Vec<u8>,
     /// Bytes written to the member and not yet handed to deflate.
     kept: Vec<u8>,
     /// Where each of those writes ends in `kept`.
@@ -108,7 +105,6 @@ impl<'p> GzipMember<'p> {
         let state = spare.and_then(|s| s.take(level)).unwrap_or_else(|| State {
             level,
             deflate: Compress::new(level, false),
-            room: Vec::new(),
             kept: Vec::new(),
             ends: Vec::new(),
         });
@@ -127,12 +123,11 @@ impl<'p> GzipMember<'p> {
                 return;
             }
         }
-        // The room grows by doubling to what the member's writes take (a few hundred bytes
-        // for most of the objects of a batch on many days), and never past KEEP_BYTES.
-        let need = state.kept.len() + bytes.len();
-        if need > state.kept.capacity() {
-            let room = (state.kept.capacity() * 2).clamp(need, KEEP_BYTES);
-            state.kept.reserve_exact(room - state.kept.len());
+        // The room is taken whole, once per state (it travels with the state through the
+        // spares): grown by doubling instead, its freed sizes kept the allocator's pages of
+        // each size busy, 2-4 MB more at the peak of a process normalizing event after event.
+        if state.kept.capacity() == 0 {
+            state.kept.reserve_exact(KEEP_BYTES);
         }
         state.kept.extend_from_slice(bytes);
         state.ends.push(state.kept.len());
@@ -167,30 +162,30 @@ impl State {
     }
 
     /// Deflates all of `input` onto `out` (with `Finish`, to the end of the stream), in the
-    /// calls `flate2::write::DeflateEncoder::write_all` (and `try_finish`) would make.
+    /// calls `flate2::write::DeflateEncoder::write_all` (and `try_finish`) would make, each
+    /// given the output room that writer gives: its buffer, exactly [`ROOM`] bytes, copied
+    /// onto `out` after the call. Deflate's bytes depend on that room: stored blocks (level
+    /// 0) are as long as it, and levels 2-9 cut their blocks differently when it is small (a
+    /// room of 64 bytes changed level 5's output in the tests).
     ///
-    /// That writer gives each call its 32 KB buffer as output room. Only stored blocks
-    /// (level 0) depend on the room (they are as long as it), so at level 0 each call writes
-    /// into exactly [`ROOM`] bytes, copied onto `out`; at the other levels deflate writes
-    /// onto `out` itself, in as many calls as its room takes (which changes no byte).
-    fn run(&mut self, out: &mut Vec<u8>, mut input: &[u8], flush: FlushCompress) {
+    /// The room is the thread's, not the state's: a call fills it and empties it onto `out`,
+    /// so every state on a thread can use one (32 KB each, 20 states for the 6 MB event, kept
+    /// the process 2 MB larger at its peak).
+    fn run(&mut self, out: &mut Vec<u8>, input: &[u8], flush: FlushCompress) {
+        thread_local! {
+            static ROOM_OF_THREAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        ROOM_OF_THREAD.with_borrow_mut(|room| self.run_in(room, out, input, flush));
+    }
+
+    fn run_in(&mut self, room: &mut Vec<u8>, out: &mut Vec<u8>, mut input: &[u8], flush: FlushCompress) {
         loop {
             let (total_in, total_out) = (self.deflate.total_in(), self.deflate.total_out());
+            room.clear();
+            room.reserve_exact(ROOM);
             // Deflating into a Vec with room cannot fail.
-            // Stored blocks (level 0) are as long as a call's output room.
-            let status = if self.level.level() == 0 {
-                self.room.clear();
-                self.room.reserve_exact(ROOM);
-                let status = self.deflate.compress_vec(input, &mut self.room, flush);
-                out.extend_from_slice(&self.room);
-                status
-            } else {
-                // Room for about what this input compresses to, no more: `out` is the object's
-                // body as it is kept (a batch on 1,000 days keeps 5,000 small ones). A Vec
-                // grows by doubling, so a longer output takes a few calls more, no more bytes.
-                out.reserve(input.len() / 2 + MIN_ROOM);
-                self.deflate.compress_vec(input, out, flush)
-            };
+            let status = self.deflate.compress_vec(input, room, flush);
+            out.extend_from_slice(room);
             let consumed = (self.deflate.total_in() - total_in) as usize;
             input = &input[consumed..];
             let progress = consumed > 0 || self.deflate.total_out() > total_out;
@@ -225,11 +220,8 @@ impl Drop for GzipMember<'_> {
 
 const HEADER_LEN: usize = 10;
 
-/// Output room of each call into deflate at level 0: the size of `flate2::write`'s buffer.
+/// Output room of each call into deflate: the size of `flate2::write`'s buffer.
 const ROOM: usize = 32 * 1024;
-
-/// Output room a call into deflate is given at least at the other levels.
-const MIN_ROOM: usize = 64;
 
 /// The 10-byte gzip header `GzEncoder` writes: magic, deflate, no flags, no time, XFL 4 at
 /// the fastest levels (0 and 1) and 2 at the best (9), no operating system named (255).
@@ -354,7 +346,7 @@ mod tests {
         chunks.insert(700, rows(5, KEEP_BYTES + 1));
         chunks.insert(1_400, rows(6, KEEP_BYTES));
         let spare = SpareStates::new(2);
-        for level in [0, 1, 6] {
+        for level in 0..=9 {
             let want = reference(&chunks, level);
             assert_eq!(member(&chunks, level, None), want, "level {level}, a new state");
             assert_eq!(member(&chunks, level, Some(&spare)), want, "level {level}, a new state kept");
